@@ -1,0 +1,85 @@
+"""One error tree for everything the advisor refuses to do.
+
+Every error the library raises on purpose is an :class:`AdvisorError`. Its message is one
+line that names the problem and what to do about it; the CLI prints exactly that line to
+stderr and exits with status 2. Anything else escaping the library is a bug.
+"""
+
+from __future__ import annotations
+
+
+class AdvisorError(Exception):
+    """Base class: a problem with the user's input, options or rule files."""
+
+    #: Short machine-readable kind, stable across versions (used in JSON error output).
+    kind: str = "advisor_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        text = message if hint is None else f"{message}; {hint}"
+        super().__init__(" ".join(text.split()))  # always one line
+
+
+class DataLoadError(AdvisorError):
+    """The data could not be read: missing, empty, unreadable or unsupported file."""
+
+    kind = "data_load"
+
+
+class TargetError(AdvisorError):
+    """The target cannot be learned: unknown column, all missing, one class, constant."""
+
+    kind = "target"
+
+
+class DataShapeError(AdvisorError):
+    """The data are unusable as a whole: too few usable rows, no features, bad values."""
+
+    kind = "data_shape"
+
+
+class OptionError(AdvisorError):
+    """An option has a value outside what is allowed (unknown activation, metric, loss...)."""
+
+    kind = "option"
+
+    def __init__(self, name: str, value: object, allowed: object, *, hint: str | None = None) -> None:
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+        if isinstance(allowed, (list, tuple, set, frozenset)):
+            allowed_text = "one of " + ", ".join(sorted(map(str, allowed)))
+        else:
+            allowed_text = str(allowed)
+        super().__init__(f"{name} must be {allowed_text}; got {value!r}", hint=hint)
+
+
+class RuleError(AdvisorError):
+    """A rule file is wrong: bad TOML, bad expression, unknown fact or loss, duplicate id."""
+
+    kind = "rule"
+
+    def __init__(self, message: str, *, file: str | None = None, rule_id: str | None = None,
+                 hint: str | None = None) -> None:
+        self.file = file
+        self.rule_id = rule_id
+        where = ", ".join(part for part in (file, f"rule {rule_id}" if rule_id else None) if part)
+        super().__init__(f"{where}: {message}" if where else message, hint=hint)
+
+
+class ReportError(AdvisorError):
+    """A report could not be written or a saved recommendation could not be read."""
+
+    kind = "report"
+
+
+__all__ = [
+    "AdvisorError",
+    "DataLoadError",
+    "TargetError",
+    "DataShapeError",
+    "OptionError",
+    "RuleError",
+    "ReportError",
+]

@@ -1,0 +1,1 @@
+"""Small real example datasets shipped with loss-advisor (see README.md here)."""

@@ -1,0 +1,1 @@
+"""Built-in rule base (TOML files). Data only: nothing here is executed."""
