@@ -8,6 +8,9 @@ from it (``python -m advisor.facts`` prints it).
 Types are rule-engine types: ``str``, ``float`` (any number), ``bool``. Facts that do not
 apply to a task take a neutral value documented here (never None), so rule conditions do
 not need null checks.
+
+With several numeric target columns (multi-output regression) each numeric fact is taken
+at its most telling column, as its "how it is computed" text says.
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ FACTS: tuple[FactSpec, ...] = (
     FactSpec("task_overridden", bool, "The user forced the task with `--task`.", "True when `task=` was given."),
     FactSpec("n_rows", float, "Rows with a usable target.", "Rows after dropping rows whose target is missing."),
     FactSpec("n_features", float, "Feature columns.", "All non-target columns."),
-    FactSpec("n_numeric_features", float, "Numeric feature columns.", "Columns of numeric or boolean dtype."),
+    FactSpec("n_numeric_features", float, "Numeric feature columns.", "Columns of numeric or boolean dtype (not categorical)."),
     FactSpec("n_categorical_features", float, "Non-numeric feature columns.", "n_features - n_numeric_features."),
-    FactSpec("missing_fraction", float, "Share of missing cells in the features.", "NaN/None/inf cells / (rows x features)."),
+    FactSpec("missing_fraction", float, "Share of missing cells in the features.", "NaN/None/inf cells / (n_rows x n_features), over the rows kept."),
     FactSpec("n_targets", float, "Target columns (labels for multi-label).", "1, or the number of label columns / distinct labels."),
     FactSpec("target_missing_fraction", float, "Share of rows whose target was missing and dropped.", "dropped / rows read."),
-    FactSpec("n_distinct", float, "Distinct target values (label sets for multi-label).", "Unique non-missing values."),
+    FactSpec("n_distinct", float, "Distinct target values (label sets for multi-label).", "Unique non-missing values; several numeric targets: the largest count of any column."),
     # classification shape
     FactSpec("n_classes", float, "Classes (labels for multi-label, levels for ordinal); 0 for numeric tasks.",
              "Distinct class values."),
@@ -48,33 +51,35 @@ FACTS: tuple[FactSpec, ...] = (
     FactSpec("minority_count", float, "Rows of the smallest class (positives of the rarest label); 0 for numeric tasks.",
              "min(n_c)."),
     FactSpec("label_entropy", float, "Normalized entropy of the class distribution, 1 = uniform; 1 for numeric tasks.",
-             "-sum p_c log p_c / log K."),
-    FactSpec("effective_number_ratio", float, "Effective number of samples of the smallest class / its raw count (Cui et al. 2019, beta = 1 - 1/n); 1 for numeric tasks.",
-             "E_n = (1 - beta^n) / (1 - beta) for n = min(n_c)."),
+             "-sum p_c log p_c / log K; multi-label: the mean over labels of the binary entropy in bits."),
+    FactSpec("effective_number_ratio", float, "Effective number of samples of the smallest class / its raw count (Cui et al. 2019, beta = 1 - 1/N, N = n_rows); 1 for numeric tasks.",
+             "E_n / n with E_n = (1 - beta^n) / (1 - beta) for n = min(n_c) (positives of the rarest label for multi-label)."),
     FactSpec("label_cardinality", float, "Mean labels per row (multi-label); 1 otherwise.", "mean of row sums of the 0/1 label matrix."),
     FactSpec("label_density", float, "label_cardinality / n_targets (multi-label); 1 otherwise.", "label_cardinality / n_targets."),
-    # numeric shape (computed for regression, count, proportion and ordinal; neutral otherwise)
-    FactSpec("skewness", float, "Sample skewness of the target; 0 for classification.", "scipy-free moment estimate, bias-uncorrected."),
-    FactSpec("kurtosis", float, "Excess kurtosis of the target (0 for a Gaussian); 0 for classification.", "fourth standardized moment - 3."),
+    # numeric shape (computed for regression, count, proportion and ordinal, on the numeric
+    # levels of an ordinal target or on its level indices 0..K-1 when the levels are text;
+    # neutral for binary, multiclass and multi-label)
+    FactSpec("skewness", float, "Sample skewness of the target; 0 for classification.", "Third standardized moment, bias-uncorrected; several targets: the column with the largest |skewness|, sign kept."),
+    FactSpec("kurtosis", float, "Excess kurtosis of the target (0 for a Gaussian); 0 for classification.", "fourth standardized moment - 3; several targets: the largest."),
     FactSpec("outlier_fraction", float, "Share of targets far from the median; 0 for classification.",
-             "|y - median| / (1.4826 MAD) > 3.5 (Iglewicz-Hoaglin modified z-score)."),
-    FactSpec("zero_fraction", float, "Share of targets equal to 0; 0 for classification.", "mean(y == 0)."),
-    FactSpec("excess_zero_ratio", float, "Observed zero share / Poisson-expected zero share exp(-mean); 1 when the mean is 0 or not a count.",
-             "zero_fraction / exp(-mean(y))."),
-    FactSpec("integer_valued", bool, "All target values are whole numbers.", "all(y == round(y))."),
-    FactSpec("nonnegative", bool, "No target value below 0.", "min(y) >= 0."),
-    FactSpec("strictly_positive", bool, "Every target value above 0.", "min(y) > 0."),
-    FactSpec("has_negative", bool, "Some target value below 0.", "min(y) < 0."),
-    FactSpec("target_min", float, "Smallest target value; 0 for classification.", "min(y)."),
-    FactSpec("target_max", float, "Largest target value; 1 for classification.", "max(y)."),
-    FactSpec("target_mean", float, "Mean of the target; 0 for classification.", "mean(y)."),
-    FactSpec("target_std", float, "Standard deviation of the target; 0 for classification.", "std(y), ddof 0."),
-    FactSpec("target_scale", float, "Largest absolute target value; 1 for classification.", "max(|y|)."),
-    FactSpec("in_unit_interval", bool, "Every target value lies in [0, 1].", "0 <= min(y) and max(y) <= 1."),
-    FactSpec("dispersion_index", float, "Variance / mean (counts: 1 is Poisson, >> 1 over-dispersed); 1 when the mean is 0 or not numeric.",
-             "var(y) / mean(y)."),
-    FactSpec("tweedie_power", float, "Exponent p of Var = phi mu^p estimated from the data; 0 when not estimable.",
-             "Slope of log variance on log mean across quantile bins of the target's nearest-neighbour-free proxy: bins of rows sorted by a 1-D linear fit of y on the features."),
+             "|y - median| / (1.4826 MAD) > 3.5 (Iglewicz-Hoaglin modified z-score; 1.2533 x mean absolute deviation replaces 1.4826 MAD when MAD is 0); several targets: the largest."),
+    FactSpec("zero_fraction", float, "Share of targets equal to 0; 0 for classification.", "mean(y == 0); several targets: the largest."),
+    FactSpec("excess_zero_ratio", float, "Observed zero share / Poisson-expected zero share exp(-mean); 1 unless the target is non-negative whole numbers with a positive mean.",
+             "zero_fraction / exp(-mean(y)), capped at 1e6; several targets: the largest."),
+    FactSpec("integer_valued", bool, "All target values are whole numbers; true for binary, multiclass and multi-label.", "all(y == round(y)); several targets: all columns."),
+    FactSpec("nonnegative", bool, "No target value below 0; true for binary, multiclass and multi-label.", "min(y) >= 0; several targets: all columns."),
+    FactSpec("strictly_positive", bool, "Every target value above 0; false for binary, multiclass and multi-label.", "min(y) > 0; several targets: all columns."),
+    FactSpec("has_negative", bool, "Some target value below 0; false for binary, multiclass and multi-label.", "min(y) < 0; several targets: any column."),
+    FactSpec("target_min", float, "Smallest target value; 0 for classification.", "min(y); several targets: the smallest."),
+    FactSpec("target_max", float, "Largest target value; 1 for classification.", "max(y); several targets: the largest."),
+    FactSpec("target_mean", float, "Mean of the target; 0 for classification.", "mean(y); several targets: the mean of the column means."),
+    FactSpec("target_std", float, "Standard deviation of the target; 0 for classification.", "std(y), ddof 0; several targets: the largest."),
+    FactSpec("target_scale", float, "Largest absolute target value; 1 for classification.", "max(|y|); several targets: the largest."),
+    FactSpec("in_unit_interval", bool, "Every target value lies in [0, 1]; true for binary, multiclass and multi-label.", "0 <= min(y) and max(y) <= 1; several targets: all columns."),
+    FactSpec("dispersion_index", float, "Variance / mean (counts: 1 is Poisson, >> 1 over-dispersed); 1 when the mean is <= 0 or the task is not numeric.",
+             "var(y) / mean(y); several targets: the largest."),
+    FactSpec("tweedie_power", float, "Exponent p of Var = phi mu^p estimated from the data, for non-negative regression and count targets; 0 when not estimable or another task.",
+             "Mean estimate: a ridge least-squares fit of y on the numeric features (NaN filled by column medians; y itself when there is no numeric feature), on an evenly strided sample of at most 200,000 rows. Rows are split into 20 quantile bins of that estimate (fewer when there are under 5 rows per bin); log(variance) is regressed on log(mean) over the bins with mean > 0 and variance > 0 (at least 4 bins): the slope is p. Several targets: the median of the estimable columns."),
     # the user's hints
     FactSpec("activation", str, "The network's output activation (auto, linear, sigmoid, softmax, tanh, relu, softplus, exp).",
              "`--activation`; `logits` is stored as linear."),

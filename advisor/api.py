@@ -1,0 +1,281 @@
+"""The library entry point: ``suggest`` runs load -> profile -> rules -> validate -> decide.
+
+It never prints and never exits; every deliberate failure is an :class:`AdvisorError`.
+The CLI is a thin layer over this function.
+"""
+
+from __future__ import annotations
+
+import platform
+import shlex
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import OptionError
+from .options import FRAMEWORKS, check_activation, check_budget, check_choice, check_quantiles, TASKS
+from .result import Candidate, Notice, Reason, Recommendation
+
+#: How many rule-ranked candidates the validator trains besides the task's default loss.
+VALIDATED_CANDIDATES = 4
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def suggest(
+    data: Any,
+    target: str | Sequence[str] | None = None,
+    *,
+    y: Any = None,
+    task: str | None = None,
+    activation: str = "auto",
+    framework: str = "pytorch",
+    metric: str | None = None,
+    loss: str | None = None,
+    validate: bool = True,
+    budget: float = 60,
+    seed: int = 0,
+    rules: str | Path | Sequence[str | Path] | None = None,
+    label_sep: str | None = None,
+    label_noise: bool = False,
+    quantiles: Sequence[float] = (),
+    n_jobs: int = 1,
+    backend: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Recommendation:
+    """Recommend, parameterize and (optionally) empirically check a loss for ``data``.
+
+    ``data`` is a CSV/Parquet path, ``"-"`` for stdin, a DataFrame, or a feature array with the
+    target in ``y``. ``target`` names one or several target columns (default: a column named
+    like a target, else the last one). ``loss`` is the loss trained today, audited against the
+    advice. ``validate=False`` keeps the rules-only path. See the README for every option.
+    """
+    from .load import load_data
+    from .losses import CATALOG, DEFAULT_LOSS, get_loss, losses_for_task
+    from .profile import profile_data
+    from .rules import load_rulebase
+
+    started = time.perf_counter()
+    timing: dict[str, float] = {}
+
+    # Validate every option before touching the data, so a typo fails fast.
+    activation = check_activation(activation)
+    framework = check_choice("framework", framework, FRAMEWORKS)
+    if task is not None:
+        task = check_choice("task", task, TASKS)
+    if loss is not None:
+        loss = get_loss(loss).id
+    quantiles = check_quantiles(quantiles)
+    budget = check_budget(budget)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise OptionError("seed", seed, "a non-negative integer")
+    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0:
+        raise OptionError("jobs", n_jobs, "a non-zero integer (-1 = all cores)")
+    rule_dirs = _as_dir_list(rules)
+    rulebase = load_rulebase(rule_dirs)  # before loading data: a broken rule file fails fast
+
+    loaded = load_data(data, target, label_sep=label_sep, y=y)
+    timing["load"] = time.perf_counter() - started
+    profile = profile_data(loaded, task=task, activation=activation, framework=framework,
+                           metric=metric, current_loss=loss, label_noise=label_noise,
+                           quantiles=quantiles)
+    timing["profile"] = time.perf_counter() - started - timing["load"]
+
+    applicable = losses_for_task(profile.task)
+    outcome = rulebase.evaluate(profile.facts, applicable)
+    options = {"quantiles": profile.quantiles}
+    params = {loss_id: CATALOG[loss_id].derive(profile, options) for loss_id in applicable}
+
+    validation = None
+    if validate:
+        from .validate import validate as run_validation
+        validation = run_validation(loaded, profile, outcome, params=params, budget=budget,
+                                    seed=seed, n_jobs=n_jobs, backend=backend,
+                                    max_candidates=VALIDATED_CANDIDATES, progress=progress,
+                                    extra_candidates=(loss,) if loss else ())
+    from .decide import decide
+    decision = decide(outcome, validation)
+    timing["total"] = time.perf_counter() - started
+
+    candidates = tuple(
+        _candidate(CATALOG[loss_id], rank, outcome, decision, params[loss_id], profile,
+                   framework, validation)
+        for rank, loss_id in enumerate(decision.order, start=1)
+    )
+    validation_dict = validation.to_dict() if validation is not None else None
+    settings = {
+        "validate": bool(validate), "budget": budget, "seed": seed, "n_jobs": n_jobs,
+        "backend": backend or "loky", "rules": [str(path) for path in rule_dirs],
+        "label_sep": label_sep, "label_noise": bool(label_noise),
+        "quantiles": list(profile.quantiles), "task_given": task, "loss_given": loss,
+    }
+    return Recommendation(
+        task=profile.task,
+        task_reason=profile.task_reason,
+        target=loaded.target_columns,
+        target_reason=loaded.target_reason,
+        metric=profile.facts["metric"],
+        metric_reason=_metric_reason(profile),
+        activation=activation,
+        framework=framework,
+        profile=_profile_dict(profile, loaded),
+        candidates=candidates,
+        confidence=dict(decision.confidence),
+        summary=decision.summary,
+        warnings=_notices(outcome, profile, loaded, validation, validate),
+        audit=_audit(loss, candidates, DEFAULT_LOSS[profile.task]) if loss else None,
+        provenance=loaded.provenance.to_dict(),
+        rulebase={"digest": rulebase.digest, "rules": len(rulebase.rules),
+                  "fired": list(outcome.fired), "sources": list(rulebase.sources)},
+        settings=settings,
+        reproducibility={"command": _command(loaded.provenance.source, loaded, settings,
+                                             profile, activation, framework),
+                         "versions": _versions()},
+        validation=validation_dict,
+        timing=timing,
+    )
+
+
+def _metric_reason(profile) -> str:
+    from .options import DEFAULT_METRIC
+
+    metric = profile.facts["metric"]
+    if profile.facts["metric_given"]:
+        return f"chosen by the user (--metric {metric})"
+    return DEFAULT_METRIC[profile.task][1]
+
+
+def _as_dir_list(rules: str | Path | Sequence[str | Path] | None) -> tuple[Path, ...]:
+    if rules is None:
+        return ()
+    if isinstance(rules, (str, Path)):
+        return (Path(rules),)
+    return tuple(Path(item) for item in rules)
+
+
+def _candidate(loss, rank, outcome, decision, params, profile, framework, validation) -> Candidate:
+    """One row of the final ranking: rule trace, derived params, snippets and evidence."""
+    reasons = tuple(
+        Reason(rule_id=effect.rule_id,
+               effect="veto" if effect.kind == "veto" else f"{effect.delta:+g}",
+               because=effect.message if effect.kind == "veto" and effect.message else effect.because,
+               cite=tuple(effect.cite))
+        for effect in outcome.trace.get(loss.id, ())
+    )
+    evidence = validation.evidence_for(loss.id) if validation is not None else None
+    return Candidate(
+        loss=loss.id,
+        title=loss.title,
+        rank=rank,
+        score=round(float(outcome.scores.get(loss.id, 0.0)), 6),
+        verdict=decision.verdicts[loss.id],
+        params=params,
+        reasons=reasons,
+        snippets={name: loss.snippet(name, params, profile) for name in FRAMEWORKS},
+        formula=loss.formula,
+        citation=loss.citation,
+        vetoed=loss.id in outcome.vetoes,
+        evidence=evidence,
+    )
+
+
+def _profile_dict(profile, loaded) -> dict[str, Any]:
+    """The profile as reports show it, with a histogram of numeric targets for the plot."""
+    import numpy as np
+
+    payload = profile.to_dict()
+    payload["n_features_used"] = int(loaded.features.shape[1])
+    if profile.task in ("regression", "count", "proportion"):
+        values = np.asarray(profile.y, dtype=float)
+        values = values.reshape(len(values), -1)[:, 0]
+        counts, edges = np.histogram(values, bins=min(40, max(5, int(np.sqrt(len(values))))))
+        payload["target_histogram"] = {"edges": [float(f"{edge:.6g}") for edge in edges],
+                                       "counts": [int(count) for count in counts]}
+    return payload
+
+
+def _notices(outcome, profile, loaded, validation, validate: bool) -> tuple[Notice, ...]:
+    """Warnings from the rules (activation bugs), the data, and the experiment."""
+    notices = [Notice(code=effect.rule_id, message=effect.message or effect.because)
+               for effect in outcome.warnings]
+    facts = profile.facts
+    if facts["n_rows"] < 100:
+        notices.append(Notice("data.small", f"only {int(facts['n_rows'])} usable rows: the rules "
+                              "still apply, but the experiment's evidence is weak"))
+    if facts["target_missing_fraction"] > 0:
+        notices.append(Notice("data.target_missing",
+                              f"{facts['target_missing_fraction']:.1%} of rows had no target and "
+                              "were left out"))
+    if "--label-sep" in loaded.target_reason:
+        notices.append(Notice("data.label_sep", loaded.target_reason))
+    if not validate:
+        notices.append(Notice("validation.skipped", "rules-only answer: the empirical check "
+                              "was not run (--no-validate)"))
+    elif validation is not None:
+        notices.extend(Notice(code, message) for code, message in validation.notices)
+    return tuple(notices)
+
+
+def _audit(current: str, candidates: tuple[Candidate, ...], default_loss: str) -> dict[str, Any]:
+    """Compare the loss the user trains with today against the recommendation."""
+    by_id = {candidate.loss: candidate for candidate in candidates}
+    best = candidates[0]
+    mine = by_id.get(current)
+    if mine is None:
+        return {"loss": current, "applicable": False, "rank": None, "verdict": "not_applicable",
+                "recommended": best.loss, "default_loss": default_loss,
+                "message": f"{current} does not apply to this task; use {best.loss}"}
+    if mine.loss == best.loss:
+        message = f"{current} is the recommended loss: keep it"
+    elif mine.vetoed:
+        why = "; ".join(reason.because for reason in mine.reasons if reason.effect == "veto")
+        message = f"{current} is vetoed here ({why}); switch to {best.loss}"
+    else:
+        message = (f"{current} ranks #{mine.rank} of {len(candidates)} (verdict {mine.verdict}); "
+                   f"the recommendation is {best.loss}")
+    return {"loss": current, "applicable": True, "rank": mine.rank, "verdict": mine.verdict,
+            "vetoed": mine.vetoed, "recommended": best.loss, "default_loss": default_loss,
+            "message": message}
+
+
+def _command(source: str, loaded, settings: dict[str, Any], profile, activation: str,
+             framework: str) -> str:
+    """The CLI command that reproduces this recommendation."""
+    words = ["advisor", "suggest", source if not source.startswith("<") else "DATA.csv"]
+    for column in loaded.target_columns:
+        words += ["--target", column]
+    if settings["label_sep"]:
+        words += ["--label-sep", settings["label_sep"]]
+    if settings["task_given"]:
+        words += ["--task", settings["task_given"]]
+    if activation != "auto":
+        words += ["--activation", activation]
+    if framework != "pytorch":
+        words += ["--framework", framework]
+    if profile.facts["metric_given"]:
+        words += ["--metric", profile.facts["metric"]]
+    if settings["loss_given"]:
+        words += ["--loss", settings["loss_given"]]
+    for level in settings["quantiles"]:
+        words += ["--quantile", f"{level:g}"]
+    if settings["label_noise"]:
+        words.append("--label-noise")
+    for directory in settings["rules"]:
+        words += ["--rules", directory]
+    if settings["validate"]:
+        words += ["--budget", f"{settings['budget']:g}", "--seed", str(settings["seed"])]
+    else:
+        words += ["--no-validate", "--seed", str(settings["seed"])]
+    return shlex.join(words)
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import sklearn
+
+    return {"advisor": __version__, "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__, "pandas": pandas.__version__,
+            "numpy": numpy.__version__}

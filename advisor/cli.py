@@ -1,0 +1,264 @@
+"""The ``advisor`` command: a thin layer over the library.
+
+Each command parses its options, calls one library function, and renders the result. Only
+the result goes to stdout; progress, warnings and errors go to stderr. An
+:class:`~advisor.errors.AdvisorError` becomes a one-line ``error:`` message and exit code 2.
+Heavy modules are imported inside the commands so ``advisor --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import AdvisorError
+from .options import ACTIVATIONS, FRAMEWORKS, METRICS, TASKS
+
+FORMATS = ("text", "json", "markdown", "html")
+EXAMPLE_PREFIX = "example:"
+
+
+def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors into one line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AdvisorError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="advisor")
+def main() -> None:
+    """Recommend the loss to train a neural network with, explained and checked on your data.
+
+    \b
+    Start with:  advisor suggest train.csv --target y
+    A bundled example:  advisor suggest example:poor_health --metric balanced_accuracy
+    """
+
+
+@main.command()
+@click.argument("data", metavar="DATA")
+@click.option("--target", "-t", "targets", multiple=True,
+              help="Target column (repeat for several target columns). Default: a column named "
+                   "target/label/y/class/outcome, else the last column.")
+@click.option("--label-sep", default=None, help='Split a delimited label column ("a|b") into a multi-label target.')
+@click.option("--task", type=click.Choice(TASKS, case_sensitive=False), default=None,
+              help="Override the detected task.")
+@click.option("--activation", type=click.Choice(ACTIVATIONS, case_sensitive=False), default="auto",
+              show_default=True, help="Output activation of your network (linear = logits).")
+@click.option("--framework", type=click.Choice(FRAMEWORKS, case_sensitive=False), default="pytorch",
+              show_default=True, help="Framework of the snippets.")
+@click.option("--metric", type=click.Choice(METRICS, case_sensitive=False), default=None,
+              help="The metric you are judged on. Default: the task's (see README).")
+@click.option("--loss", "current_loss", default=None, metavar="NAME",
+              help="The loss you train with today: audited against the recommendation.")
+@click.option("--quantile", "quantiles", type=float, multiple=True,
+              help="Quantile level to predict (repeatable), e.g. --quantile 0.1 --quantile 0.9.")
+@click.option("--label-noise", is_flag=True, help="You suspect noisy labels.")
+@click.option("--validate/--no-validate", default=True, show_default=True,
+              help="Train MLP proxies to confirm or overturn the rule ranking.")
+@click.option("--budget", type=float, default=60, show_default=True,
+              help="Time budget of the experiment, in seconds.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same answer).")
+@click.option("--jobs", "n_jobs", type=int, default=1, show_default=True,
+              help="Parallel workers for the experiment (-1 = all cores).")
+@click.option("--backend", default=None,
+              help="joblib backend for the experiment (loky, threading, dask, ray...).")
+@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Directory of extra rule files (adds or overrides built-in rules).")
+@click.option("--format", "output_format", type=click.Choice(FORMATS, case_sensitive=False),
+              default="text", show_default=True, help="Output format on stdout.")
+@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write a report to this path (.html or .md).")
+@click.option("--report-format", type=click.Choice(("markdown", "html")), default=None,
+              help="Format of --report (default: from its suffix, .html or .md).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_fail_cleanly
+def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: str | None,
+            activation: str, framework: str, metric: str | None, current_loss: str | None,
+            quantiles: tuple[float, ...], label_noise: bool, validate: bool, budget: float,
+            seed: int, n_jobs: int, backend: str | None, rule_dirs: tuple[str, ...],
+            output_format: str, report_path: str | None, report_format: str | None,
+            quiet: bool) -> None:
+    """Recommend a loss for DATA (a CSV or Parquet file, '-' for stdin, or example:NAME)."""
+    from .api import suggest as run_suggest
+
+    source = _resolve_example(data)
+    target: str | list[str] | None = None
+    if len(targets) == 1:
+        target = targets[0]
+    elif targets:
+        target = list(targets)
+    with _progress_bar(enabled=validate and not quiet) as progress:
+        recommendation = run_suggest(
+            source, target, task=task, activation=activation, framework=framework,
+            metric=metric, loss=current_loss, validate=validate, budget=budget, seed=seed,
+            rules=list(rule_dirs) or None, label_sep=label_sep, label_noise=label_noise,
+            quantiles=quantiles, n_jobs=n_jobs, backend=backend, progress=progress)
+    if report_path is not None:
+        written = recommendation.save_report(report_path, format=report_format)
+        click.echo(f"report written to {written}", err=True)
+    _emit(recommendation.to_dict(), output_format, report_path=report_path)
+
+
+@main.command()
+@click.argument("saved", type=click.Path(dir_okay=False))
+@click.option("--format", "output_format", type=click.Choice(("markdown", "html", "text", "json")),
+              required=True, help="Format to render.")
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Write to this file instead of stdout.")
+@_fail_cleanly
+def report(saved: str, output_format: str, output: str | None) -> None:
+    """Re-render a saved JSON recommendation (advisor suggest --format json) without recomputing."""
+    from .report import load_saved, save_report
+
+    payload = load_saved(saved)
+    if output is not None:
+        if output_format not in ("markdown", "html"):
+            raise click.UsageError("--output writes markdown or html reports")
+        written = save_report(payload, output, format=output_format)
+        click.echo(f"report written to {written}", err=True)
+        return
+    _emit(payload, output_format, report_path=None)
+
+
+@main.group()
+def rules() -> None:
+    """Inspect and check rule files."""
+
+
+@rules.command("list")
+@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Also list the rules of this directory.")
+@click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text")
+@_fail_cleanly
+def rules_list(rule_dirs: tuple[str, ...], output_format: str) -> None:
+    """List every rule: id, file, condition."""
+    from .render_text import render_rule_list
+    from .result import dumps
+    from .rules import load_rulebase
+
+    rulebase = load_rulebase(rule_dirs)
+    if output_format == "json":
+        click.echo(dumps({"digest": rulebase.digest,
+                          "rules": [_rule_dict(rule) for rule in rulebase.rules]}), nl=False)
+    else:
+        render_rule_list(rulebase)
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(file_okay=False))
+@_fail_cleanly
+def rules_show(rule_id: str, rule_dirs: tuple[str, ...]) -> None:
+    """Show one rule in full."""
+    from .render_text import render_rule
+    from .rules import load_rulebase
+
+    rulebase = load_rulebase(rule_dirs)
+    render_rule(rulebase.get(rule_id))
+
+
+@rules.command("check")
+@click.argument("directory", type=click.Path(file_okay=False))
+@_fail_cleanly
+def rules_check(directory: str) -> None:
+    """Validate the rule files of DIRECTORY together with the built-in rules."""
+    from .rules import check_rule_dir
+
+    rulebase = check_rule_dir(directory)
+    own = [rule for rule in rulebase.rules if not rule.builtin]
+    click.echo(f"ok: {len(own)} rules in {directory} are valid "
+               f"({len(rulebase.rules)} rules in all)")
+
+
+@main.command()
+def examples() -> None:
+    """List the bundled example datasets (use them as example:NAME)."""
+    from .examples import list_examples
+
+    for name, description in list_examples():
+        click.echo(f"{EXAMPLE_PREFIX}{name:<20} {description}")
+
+
+def _resolve_example(data: str) -> str:
+    """``example:NAME`` points at a dataset shipped inside the package."""
+    if not data.startswith(EXAMPLE_PREFIX):
+        return data
+    from .examples import example_path
+
+    return str(example_path(data[len(EXAMPLE_PREFIX):]))
+
+
+def _rule_dict(rule: Any) -> dict[str, Any]:
+    return {"id": rule.id, "file": rule.file, "when": rule.when, "because": rule.because,
+            "cite": list(rule.cite)}
+
+
+def _emit(payload: dict[str, Any], output_format: str, *, report_path: str | None) -> None:
+    """Write the result in the asked format to stdout."""
+    if output_format == "json":
+        from .result import dumps
+
+        click.echo(dumps(payload), nl=False)
+    elif output_format == "markdown":
+        from .report import render_markdown
+
+        click.echo(render_markdown(payload))
+    elif output_format == "html":
+        from .report import render_html
+
+        click.echo(render_html(payload), nl=False)
+    else:
+        from .render_text import render_recommendation
+
+        render_recommendation(payload, report_path=report_path)
+
+
+class _progress_bar:
+    """A rich progress bar on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._progress = None
+        self._task = None
+
+    def __enter__(self) -> Callable[[int, int, str], None] | None:
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                  console=Console(stderr=True), transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task("validating", total=None)
+        return self.update
+
+    def update(self, done: int, total: int, message: str) -> None:
+        assert self._progress is not None and self._task is not None
+        self._progress.update(self._task, completed=done, total=total, description=message)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1042 @@
+"""Classification losses: the cross-entropy family, margins, and ordinal thresholds.
+
+Task-generic losses pick their form from the task: a sigmoid per output for binary,
+multi-label and proportion targets (one logit per label), a softmax over K logits for
+multiclass and ordinal targets. The derived parameters always carry ``task`` so the proxy
+side (which only sees ``params``) uses the same form as the advice side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _math
+from ._base import Loss, ParamSpec
+from ._snippets import class_note, num, nums
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..profile import Profile
+
+SIGMOID_TASKS = frozenset({"binary", "multilabel", "proportion"})
+SOFTMAX_TASKS = frozenset({"multiclass", "ordinal"})
+
+
+def _n_classes(profile: "Profile") -> int:
+    """Classes (labels for multi-label) of a classification profile."""
+    if profile.classes:
+        return len(profile.classes)
+    y = np.asarray(profile.y)
+    if y.ndim == 2:
+        return int(y.shape[1])
+    return int(profile.facts.get("n_classes") or (int(np.max(y)) + 1))
+
+
+def _n_rows(profile: "Profile") -> int:
+    """Rows of the profile's target."""
+    return int(np.asarray(profile.y).shape[0]) if profile.y is not None and np.size(profile.y) else int(
+        profile.facts.get("n_rows", 0))
+
+
+def _task_of(params: dict[str, Any], raw: np.ndarray) -> str:
+    """The task a params dict was derived for; without one, 1 output = binary, else multiclass."""
+    task = params.get("task")
+    if task:
+        return str(task)
+    return "binary" if raw.shape[1] == 1 else "multiclass"
+
+
+def _positive_prior(profile: "Profile") -> np.ndarray:
+    """Share of positives: of class index 1 (binary) or of each label (multi-label)."""
+    n = max(_n_rows(profile), 1)
+    counts = np.asarray(profile.class_counts, dtype=np.float64)
+    if profile.task == "binary":
+        return np.array([counts[1] / counts.sum()])
+    return counts / n
+
+
+# ----- shared math ---------------------------------------------------------------------------
+def _bce(raw: np.ndarray, target: np.ndarray, pos_weight: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Sigmoid cross-entropy on logits, summed over outputs; soft targets allowed."""
+    pos_weight = np.asarray(pos_weight, dtype=np.float64)
+    loss = -(pos_weight * target * _math.log_sigmoid(raw) + (1.0 - target) * _math.log_sigmoid(-raw))
+    grad = pos_weight * target * (_math.sigmoid(raw) - 1.0) + (1.0 - target) * _math.sigmoid(raw)
+    return loss.sum(axis=1), grad
+
+
+def _softmax_ce(raw: np.ndarray, target: np.ndarray,
+                class_weights: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax cross-entropy on logits against one-hot or soft rows (rows summing to 1)."""
+    log_p = _math.log_softmax(raw)
+    loss = -(target * log_p).sum(axis=1)
+    grad = np.exp(log_p) * target.sum(axis=1, keepdims=True) - target
+    if class_weights is not None:
+        weight = target @ np.asarray(class_weights, dtype=np.float64)
+        loss = loss * weight
+        grad = grad * weight[:, None]
+    return loss, grad
+
+
+def _predict_probabilities(raw: np.ndarray, task: str) -> np.ndarray:
+    """Task-space probabilities of logits: (n, 2) binary, (n, L) multi-label, (n,) proportion,
+    (n, K) softmax otherwise."""
+    if task == "binary":
+        positive = _math.sigmoid(raw[:, 0])
+        return np.column_stack([1.0 - positive, positive])
+    if task == "multilabel":
+        return _math.sigmoid(raw)
+    if task == "proportion":
+        return _math.sigmoid(raw[:, 0])
+    return _math.softmax(raw)
+
+
+class _ClassifierLoss(Loss):
+    """Shared target encoding, output width and prediction of the logit-based losses."""
+
+    link = "logit"
+    activations = frozenset({"linear", "sigmoid", "softmax"})
+
+    def accepts_activation(self, task: str, activation: str) -> bool:
+        """Logits always; a sigmoid on sigmoid tasks and a softmax on softmax tasks (with
+        ``from_logits=False`` / the probability form of the loss)."""
+        if activation in ("auto", "linear"):
+            return True
+        if activation == "sigmoid":
+            return task in SIGMOID_TASKS
+        if activation == "softmax":
+            return task in SOFTMAX_TASKS
+        return False
+
+    def _snippet_link(self, task: str) -> str:
+        return "softmax" if task in SOFTMAX_TASKS else "logit"
+
+    def _derive(self, profile: "Profile", options: dict[str, Any]) -> dict[str, Any]:
+        return {"task": profile.task}
+
+    def n_outputs(self, profile: "Profile") -> int:
+        if profile.task in ("binary", "proportion"):
+            return 1
+        return _n_classes(profile)
+
+    def encode_target(self, y: np.ndarray, profile: "Profile") -> np.ndarray:
+        """(n, 1) 0/1 or fraction for binary / proportion, (n, L) 0/1 for multi-label,
+        one-hot (n, K) for multiclass and ordinal."""
+        y = np.asarray(y)
+        if profile.task in ("binary", "proportion"):
+            return y.astype(np.float64).reshape(-1, 1)
+        if profile.task == "multilabel":
+            return y.astype(np.float64).reshape(len(y), -1)
+        return _math.one_hot(y, _n_classes(profile))
+
+    def predict(self, raw: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        return _predict_probabilities(np.asarray(raw, dtype=np.float64), _task_of(params, raw))
+
+    def predict_class(self, raw: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        return np.argmax(self.predict(raw, params), axis=1)
+
+
+# ----- snippet pieces shared by the cross-entropy family ------------------------------------------
+def _torch_target_note(task: str) -> str:
+    if task in SOFTMAX_TASKS:
+        return "# target: int64 class indices of shape (batch,), not one-hot"
+    if task == "proportion":
+        return "# target: float fractions in [0, 1] of shape (batch, 1) (soft targets are fine)"
+    if task == "binary":
+        return "# target: float 0/1 of shape (batch, 1), e.g. y.float().unsqueeze(1)"
+    return "# target: float 0/1 matrix of shape (batch, n_labels)"
+
+
+def _keras_target_note(task: str) -> str:
+    if task in SOFTMAX_TASKS:
+        return "# target: integer class indices of shape (batch,)"
+    if task == "proportion":
+        return "# target: fractions in [0, 1] of shape (batch, 1)"
+    if task == "binary":
+        return "# target: 0/1 of shape (batch, 1)"
+    return "# target: 0/1 matrix of shape (batch, n_labels)"
+
+
+class CrossEntropy(_ClassifierLoss):
+    """Cross-entropy on logits: the default of every classification task.
+
+    Binary, multi-label and proportion targets use the sigmoid (binary) form per output,
+    proportion with soft targets in [0, 1]; multiclass and ordinal targets the softmax form
+    over K logits. Strictly proper: it rewards calibrated probabilities.
+    """
+
+    id = "cross_entropy"
+    title = "Cross-entropy (log loss)"
+    tasks = frozenset({"binary", "multiclass", "multilabel", "ordinal", "proportion"})
+    formula = ("sigmoid form: -[y log s(z) + (1 - y) log(1 - s(z))] per output; "
+               "softmax form: -log softmax(z)_y")
+    citation = ("Gneiting & Raftery (2007), strictly proper scoring rules; PyTorch "
+                "BCEWithLogitsLoss / CrossEntropyLoss, Keras BinaryCrossentropy / "
+                "SparseCategoricalCrossentropy")
+
+    def loss_gradient(self, raw, target, params):
+        raw = np.asarray(raw, dtype=np.float64)
+        if _task_of(params, raw) in SOFTMAX_TASKS:
+            return _softmax_ce(raw, target)
+        return _bce(raw, target)
+
+    def _code(self, framework, task, params, profile):
+        if framework == "pytorch":
+            loss = "nn.CrossEntropyLoss()" if task in SOFTMAX_TASKS else "nn.BCEWithLogitsLoss()"
+            return f"""
+from torch import nn
+
+loss_fn = {loss}
+{_torch_target_note(task)}
+# loss = loss_fn(model(x), target)
+"""
+        loss = ("keras.losses.SparseCategoricalCrossentropy(from_logits=True)" if task in SOFTMAX_TASKS
+                else "keras.losses.BinaryCrossentropy(from_logits=True)")
+        return f"""
+import keras
+
+loss_fn = {loss}
+{_keras_target_note(task)}
+model.compile(optimizer="adam", loss=loss_fn)
+"""
+
+
+class WeightedCrossEntropy(_ClassifierLoss):
+    """Cross-entropy with class weights derived from the class counts.
+
+    Binary: ``pos_weight = n_neg / n_pos`` on the positive term. Multi-label: one
+    ``pos_weight`` per label, ``n_neg_j / n_pos_j``. Multiclass and ordinal: per-class weights
+    by effective number (Cui et al. 2019) with ``beta = 1 - 1/n_max`` by default, rescaled to
+    sum to K; the inverse-frequency weights ``N / (K n_c)`` are reported alongside.
+    ``options["weight_scheme"]`` (``effective_number`` or ``inverse_frequency``) and
+    ``options["beta"]`` override the choice.
+    """
+
+    id = "weighted_cross_entropy"
+    title = "Class-weighted cross-entropy"
+    tasks = frozenset({"binary", "multiclass", "multilabel", "ordinal"})
+    formula = ("binary: -[w+ y log s(z) + (1 - y) log(1 - s(z))], w+ = n_neg / n_pos; "
+               "multiclass: -w_y log softmax(z)_y, w_c proportional to (1 - beta) / (1 - beta^n_c)")
+    citation = ("Cui, Jia, Lin, Song & Belongie (CVPR 2019), Class-Balanced Loss Based on "
+                "Effective Number of Samples; PyTorch BCEWithLogitsLoss(pos_weight) / "
+                "CrossEntropyLoss(weight)")
+    params = (
+        ParamSpec("pos_weight", None, 0.0, None, "Weight of the positive term: n_neg / n_pos "
+                  "(binary, a number) or n_neg_j / n_pos_j per label (multi-label, a list).",
+                  closed="neither"),
+        ParamSpec("class_weights", None, 0.0, None, "Per-class weights aligned with the profile's "
+                  "classes (multiclass, ordinal), summing to K.", closed="neither"),
+        ParamSpec("inverse_frequency_weights", None, 0.0, None, "N / (K n_c), reported for "
+                  "comparison with the effective-number weights.", closed="neither"),
+        ParamSpec("beta", None, 0.0, 1.0, "Effective-number beta; 1 - 1/n_max by default "
+                  "(0 = no weighting, towards 1 = inverse frequency).", closed="left"),
+    )
+    SCHEMES = ("effective_number", "inverse_frequency")
+
+    def _derive(self, profile, options):
+        from ..options import check_choice
+
+        task = profile.task
+        counts = np.asarray(profile.class_counts, dtype=np.float64)
+        if task == "binary":
+            n_neg, n_pos = counts[0], max(counts[1], 1.0)
+            return {"task": task, "scheme": "neg_pos_ratio", "pos_weight": n_neg / n_pos}
+        if task == "multilabel":
+            n = float(_n_rows(profile))
+            positives = np.maximum(counts, 1.0)
+            return {"task": task, "scheme": "neg_pos_ratio",
+                    "pos_weight": (n - counts) / positives}
+        scheme = check_choice("weight_scheme", options.get("weight_scheme", "effective_number"),
+                              self.SCHEMES)
+        beta = options.get("beta")
+        beta = _math.effective_number_beta(counts) if beta is None else float(beta)
+        inverse = _math.inverse_frequency_weights(counts)
+        chosen = inverse if scheme == "inverse_frequency" else _math.effective_number_weights(counts, beta)
+        return {"task": task, "scheme": scheme, "beta": beta, "class_weights": chosen,
+                "inverse_frequency_weights": inverse}
+
+    def loss_gradient(self, raw, target, params):
+        raw = np.asarray(raw, dtype=np.float64)
+        if _task_of(params, raw) in SOFTMAX_TASKS:
+            return _softmax_ce(raw, target, params.get("class_weights"))
+        pos_weight = params.get("pos_weight")
+        return _bce(raw, target, 1.0 if pos_weight is None else pos_weight)
+
+    def _code(self, framework, task, params, profile):
+        if task in SOFTMAX_TASKS:
+            weights = params["class_weights"]
+            note = class_note(profile.classes)
+            scheme = (f"# weights: {params['scheme'].replace('_', ' ')}"
+                      + (f", beta = {num(params['beta'])}" if params["scheme"] == "effective_number" else ""))
+            if framework == "pytorch":
+                return f"""
+import torch
+from torch import nn
+
+{scheme}
+{note}
+loss_fn = nn.CrossEntropyLoss(weight=torch.tensor({nums(weights)}))
+{_torch_target_note(task)}
+"""
+            pairs = ", ".join(f"{index}: {num(weight)}" for index, weight in enumerate(weights))
+            return f"""
+import keras
+
+{scheme}
+{note}
+class_weight = {{{pairs}}}
+loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+model.compile(optimizer="adam", loss=loss_fn)
+# model.fit(x, y, class_weight=class_weight)
+"""
+        pos_weight = params["pos_weight"]
+        vector = pos_weight if isinstance(pos_weight, list) else [pos_weight]
+        if framework == "pytorch":
+            extra = "" if task == "binary" else "\n" + class_note(profile.classes, "labels")
+            return f"""
+import torch
+from torch import nn
+{extra}
+# pos_weight = n_negative / n_positive
+loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor({nums(vector)}))
+{_torch_target_note(task)}
+"""
+        if task == "binary":
+            return f"""
+import keras
+
+# pos_weight = n_negative / n_positive, given to Keras as a class weight
+class_weight = {{0: 1.0, 1: {num(pos_weight)}}}
+loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+model.compile(optimizer="adam", loss=loss_fn)
+# model.fit(x, y, class_weight=class_weight)
+"""
+        return f"""
+import keras
+from keras import ops
+
+{class_note(profile.classes, "labels")}
+POS_WEIGHT = ops.convert_to_tensor({nums(vector)})  # n_negative / n_positive per label
+
+
+def weighted_bce(y_true, logits):
+    y_true = ops.cast(y_true, logits.dtype)
+    per_label = -(POS_WEIGHT * y_true * ops.log_sigmoid(logits)
+                  + (1.0 - y_true) * ops.log_sigmoid(-logits))
+    return ops.sum(per_label, axis=-1)
+
+
+model.compile(optimizer="adam", loss=weighted_bce)
+"""
+
+
+class Focal(_ClassifierLoss):
+    """Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_t)^gamma and alpha_t.
+
+    ``gamma`` is 2.0 when the imbalance ratio is at least 10 (the detection default of Lin
+    et al., built for extreme foreground/background imbalance) and 1.0 otherwise (the value
+    later long-tail classification baselines use: the gain there comes from the class
+    weights, not from a strong focusing term). ``alpha`` weighs the rare class: binary
+    ``alpha = 1 - prior of the positive class``; multi-label the same per label; multiclass
+    effective-number weights (beta = 1 - 1/n_max) normalised to sum to 1. ``prior_bias`` is
+    the starting output bias of Lin et al.: log(pi / (1 - pi)) of the positive class or of
+    each label; for multiclass softmax, log pi_c (which makes the initial softmax the class
+    prior). Not strictly proper: its probabilities are not calibrated.
+    """
+
+    id = "focal"
+    title = "Focal loss"
+    tasks = frozenset({"binary", "multiclass", "multilabel"})
+    formula = "-alpha_t (1 - p_t)^gamma log p_t, p_t the predicted probability of the true class"
+    citation = ("Lin, Goyal, Girshick, He & Dollar (ICCV 2017), Focal Loss for Dense Object "
+                "Detection; Keras BinaryFocalCrossentropy / CategoricalFocalCrossentropy")
+    params = (
+        ParamSpec("gamma", 2.0, 0.0, 5.0, "Focusing exponent: 2.0 when imbalance_ratio >= 10 "
+                  "(Lin 2017 detection default), else 1.0 (long-tail classification baselines)."),
+        ParamSpec("alpha", 0.25, 0.0, 1.0, "Class balance: weight of the positive class (binary; "
+                  "per label for multi-label) = 1 - its prior, or per-class effective-number "
+                  "weights summing to 1 (multiclass)."),
+        ParamSpec("prior_bias", None, None, None, "Starting output bias: prior logit log(pi/(1-pi)) "
+                  "(sigmoid outputs) or log prior (softmax)."),
+    )
+    IMBALANCE_FOR_GAMMA_2 = 10.0
+
+    def _derive(self, profile, options):
+        task = profile.task
+        imbalance = float(profile.facts.get("imbalance_ratio", 1.0))
+        gamma = 2.0 if imbalance >= self.IMBALANCE_FOR_GAMMA_2 else 1.0
+        if task == "multiclass":
+            counts = np.asarray(profile.class_counts, dtype=np.float64)
+            weights = _math.effective_number_weights(counts, _math.effective_number_beta(counts))
+            alpha = weights / weights.sum()
+            prior_bias = np.log(counts / counts.sum())
+        else:
+            prior = _positive_prior(profile)
+            alpha_vector = 1.0 - prior
+            bias_vector = _math.logit(prior)
+            alpha = float(alpha_vector[0]) if task == "binary" else alpha_vector
+            prior_bias = float(bias_vector[0]) if task == "binary" else bias_vector
+        return {"task": task, "gamma": gamma, "alpha": alpha, "prior_bias": prior_bias}
+
+    def loss_gradient(self, raw, target, params):
+        raw = np.asarray(raw, dtype=np.float64)
+        gamma = float(params.get("gamma", 2.0))
+        alpha = params.get("alpha")
+        if _task_of(params, raw) in SOFTMAX_TASKS:
+            return _softmax_focal(raw, target, gamma, alpha)
+        return _sigmoid_focal(raw, target, gamma, alpha)
+
+    def init_bias(self, target, params):
+        """The prior of the training target: logit per sigmoid output, log prior for softmax."""
+        target = np.asarray(target, dtype=np.float64)
+        prior = np.clip(target.mean(axis=0), _math.PROBABILITY_FLOOR, 1.0 - _math.PROBABILITY_FLOOR)
+        if _task_of(params, target) in SOFTMAX_TASKS:
+            return np.log(prior)
+        return _math.logit(prior)
+
+    def _code(self, framework, task, params, profile):
+        gamma, alpha, bias = params["gamma"], params["alpha"], params["prior_bias"]
+        if task == "multiclass":
+            note = class_note(profile.classes)
+            if framework == "pytorch":
+                return f"""
+import torch
+import torch.nn.functional as F
+
+{note}
+ALPHA = torch.tensor({nums(alpha)})  # effective-number class weights, summing to 1
+GAMMA = {num(gamma)}
+PRIOR_BIAS = torch.tensor({nums(bias)})  # log class priors
+# start the output bias at the prior: with torch.no_grad(): output_layer.bias.copy_(PRIOR_BIAS)
+
+
+def focal_loss(logits, target):
+    \"\"\"Softmax focal loss; target holds int64 class indices.\"\"\"
+    log_p = F.log_softmax(logits, dim=1).gather(1, target.view(-1, 1)).squeeze(1)
+    p = log_p.exp()
+    return (-ALPHA.to(logits.device)[target] * (1 - p) ** GAMMA * log_p).mean()
+"""
+            return f"""
+import keras
+
+{note}
+PRIOR_BIAS = {nums(bias)}  # log class priors
+
+
+def prior_bias(shape, dtype=None):
+    \"\"\"Bias initializer: start the softmax at the class prior.\"\"\"
+    return keras.ops.convert_to_tensor(PRIOR_BIAS, dtype=dtype)
+
+
+# output layer: keras.layers.Dense({len(alpha)}, bias_initializer=prior_bias)
+loss_fn = keras.losses.CategoricalFocalCrossentropy(
+    alpha={nums(alpha)}, gamma={num(gamma)}, from_logits=True)
+# target: one-hot, e.g. keras.utils.to_categorical(y, {len(alpha)})
+model.compile(optimizer="adam", loss=loss_fn)
+"""
+        if task == "binary" and framework == "keras":
+            return f"""
+import keras
+
+# alpha = 1 - prior of the positive class; start the bias at the prior logit {num(bias)}
+# output layer: keras.layers.Dense(1, bias_initializer=keras.initializers.Constant({num(bias)}))
+loss_fn = keras.losses.BinaryFocalCrossentropy(
+    apply_class_balancing=True, alpha={num(alpha)}, gamma={num(gamma)}, from_logits=True)
+model.compile(optimizer="adam", loss=loss_fn)
+"""
+        alphas = [alpha] if task == "binary" else alpha
+        biases = [bias] if task == "binary" else bias
+        labels = "" if task == "binary" else class_note(profile.classes, "labels") + "\n"
+        if framework == "pytorch":
+            return f"""
+import torch
+import torch.nn.functional as F
+
+{labels}ALPHA = torch.tensor({nums(alphas)})  # weight of the positive class = 1 - its prior
+GAMMA = {num(gamma)}
+PRIOR_BIAS = torch.tensor({nums(biases)})  # prior logit log(pi / (1 - pi))
+# start the output bias at the prior: with torch.no_grad(): output_layer.bias.copy_(PRIOR_BIAS)
+
+
+def focal_loss(logits, target):
+    \"\"\"Sigmoid focal loss on logits; target is a float 0/1 tensor shaped like logits.\"\"\"
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p = torch.sigmoid(logits)
+    p_t = p * target + (1 - p) * (1 - target)
+    alpha = ALPHA.to(logits.device)
+    alpha_t = alpha * target + (1 - alpha) * (1 - target)
+    return (alpha_t * (1 - p_t) ** GAMMA * bce).sum(dim=1).mean()
+"""
+        return f"""
+import keras
+from keras import ops
+
+{labels}ALPHA = ops.convert_to_tensor({nums(alphas)})  # weight of the positive class = 1 - its prior
+GAMMA = {num(gamma)}
+PRIOR_BIAS = {nums(biases)}  # prior logit log(pi / (1 - pi))
+
+
+def prior_bias(shape, dtype=None):
+    \"\"\"Bias initializer: start each output at its prior logit.\"\"\"
+    return ops.convert_to_tensor(PRIOR_BIAS, dtype=dtype)
+
+
+# output layer: keras.layers.Dense({len(biases)}, bias_initializer=prior_bias)
+
+
+def focal_loss(y_true, logits):
+    y_true = ops.cast(y_true, logits.dtype)
+    p = ops.sigmoid(logits)
+    p_t = p * y_true + (1.0 - p) * (1.0 - y_true)
+    alpha_t = ALPHA * y_true + (1.0 - ALPHA) * (1.0 - y_true)
+    bce = -(y_true * ops.log_sigmoid(logits) + (1.0 - y_true) * ops.log_sigmoid(-logits))
+    return ops.sum(alpha_t * (1.0 - p_t) ** GAMMA * bce, axis=-1)
+
+
+model.compile(optimizer="adam", loss=focal_loss)
+"""
+
+
+def _sigmoid_focal(raw: np.ndarray, target: np.ndarray, gamma: float,
+                   alpha: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Binary focal loss per output (0/1 targets), summed over outputs."""
+    sign = 2.0 * target - 1.0
+    z = sign * raw
+    log_p_t = _math.log_sigmoid(z)
+    p_t = _math.sigmoid(z)
+    miss = _math.sigmoid(-z)  # 1 - p_t without cancellation
+    if alpha is None:
+        alpha_t = 1.0
+    else:
+        alpha = np.asarray(alpha, dtype=np.float64)
+        alpha_t = alpha * target + (1.0 - alpha) * (1.0 - target)
+    modulating = miss ** gamma
+    loss = -alpha_t * modulating * log_p_t
+    # d/dz of -(1 - p)^g log p with p = sigmoid(z): g p (1 - p)^g log p - (1 - p)^(g + 1)
+    d_z = alpha_t * (gamma * p_t * modulating * log_p_t - modulating * miss)
+    return loss.sum(axis=1), d_z * sign
+
+
+def _softmax_focal(raw: np.ndarray, target: np.ndarray, gamma: float,
+                   alpha: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax focal loss with one-hot targets."""
+    log_p = _math.log_softmax(raw)
+    p = np.exp(log_p)
+    log_p_y = (target * log_p).sum(axis=1)
+    p_y = np.exp(log_p_y)
+    miss = (p * (1.0 - target)).sum(axis=1)  # 1 - p_y without cancellation
+    alpha_y = 1.0 if alpha is None else target @ np.asarray(alpha, dtype=np.float64)
+    modulating = miss ** gamma
+    loss = -alpha_y * modulating * log_p_y
+    # d/dz_j = -alpha (onehot_j - p_j) [(1 - p_y)^g - g (1 - p_y)^(g-1) p_y log p_y]; with
+    # r = -log p_y / (1 - p_y) (-> 1 as p_y -> 1) the bracket is (1 - p_y)^g (1 + g p_y r).
+    safe_miss = np.where(miss > 1e-12, miss, 1.0)
+    ratio = np.where(miss > 1e-12, -log_p_y / safe_miss, 1.0)
+    bracket = modulating * (1.0 + gamma * p_y * ratio)
+    grad = (alpha_y * bracket)[:, None] * (p - target)
+    return loss, grad
+
+
+class LabelSmoothing(_ClassifierLoss):
+    """Cross-entropy against smoothed targets (Szegedy et al. 2016).
+
+    Multiclass and ordinal: ``y' = (1 - eps) onehot + eps / K`` (PyTorch
+    ``CrossEntropyLoss(label_smoothing=eps)``); binary: ``y' = (1 - eps) y + eps / 2`` (Keras
+    ``BinaryCrossentropy(label_smoothing=eps)``). ``eps`` is 0.1, 0.2 when the user
+    suspects label noise.
+    """
+
+    id = "label_smoothing"
+    title = "Cross-entropy with label smoothing"
+    tasks = frozenset({"binary", "multiclass", "ordinal"})
+    formula = "cross-entropy against y' = (1 - eps) y + eps / K (K = 2 for the binary form)"
+    citation = ("Szegedy, Vanhoucke, Ioffe, Shlens & Wojna (CVPR 2016), Rethinking the "
+                "Inception Architecture; PyTorch CrossEntropyLoss(label_smoothing)")
+    params = (
+        ParamSpec("epsilon", 0.1, 0.0, 0.5, "Smoothing mass spread uniformly over the classes: "
+                  "0.1, or 0.2 when label noise is suspected.", closed="neither"),
+    )
+
+    def _derive(self, profile, options):
+        epsilon = 0.2 if bool(profile.facts.get("label_noise", False)) else 0.1
+        return {"task": profile.task, "epsilon": epsilon}
+
+    def loss_gradient(self, raw, target, params):
+        raw = np.asarray(raw, dtype=np.float64)
+        epsilon = float(params.get("epsilon", 0.1))
+        if _task_of(params, raw) in SOFTMAX_TASKS:
+            smoothed = (1.0 - epsilon) * target + epsilon / target.shape[1]
+            return _softmax_ce(raw, smoothed)
+        return _bce(raw, (1.0 - epsilon) * target + epsilon / 2.0)
+
+    def _code(self, framework, task, params, profile):
+        epsilon = num(params["epsilon"])
+        if framework == "pytorch":
+            if task in SOFTMAX_TASKS:
+                return f"""
+from torch import nn
+
+loss_fn = nn.CrossEntropyLoss(label_smoothing={epsilon})
+{_torch_target_note(task)}
+"""
+            return f"""
+from torch import nn
+
+EPSILON = {epsilon}
+loss_fn = nn.BCEWithLogitsLoss()
+# smooth the 0/1 target towards 1/2: loss = loss_fn(logits, target * (1 - EPSILON) + EPSILON / 2)
+"""
+        if task in SOFTMAX_TASKS:
+            return f"""
+import keras
+
+loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing={epsilon})
+# target: one-hot, e.g. keras.utils.to_categorical(y, {_n_classes(profile)})
+model.compile(optimizer="adam", loss=loss_fn)
+"""
+        return f"""
+import keras
+
+loss_fn = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing={epsilon})
+model.compile(optimizer="adam", loss=loss_fn)
+"""
+
+
+class GeneralizedCrossEntropy(_ClassifierLoss):
+    """Generalized cross-entropy L_q = (1 - p_y^q) / q (Zhang & Sabuncu 2018).
+
+    q -> 0 recovers cross-entropy, q = 1 is MAE on the probability of the true class;
+    q = 0.7 is the paper's robust default for noisy labels. The binary form uses one
+    sigmoid logit (p_y = sigmoid(+-z)).
+    """
+
+    id = "generalized_cross_entropy"
+    title = "Generalized cross-entropy (noise-robust)"
+    tasks = frozenset({"binary", "multiclass"})
+    formula = "(1 - p_y^q) / q, p_y the predicted probability of the labelled class"
+    citation = ("Zhang & Sabuncu (NeurIPS 2018), Generalized Cross Entropy Loss for Training "
+                "Deep Neural Networks with Noisy Labels")
+    params = (
+        ParamSpec("q", 0.7, 0.0, 1.0, "Robustness exponent: 0 -> cross-entropy, 1 -> MAE; 0.7 "
+                  "is the paper's default.", closed="right"),
+    )
+
+    def _derive(self, profile, options):
+        return {"task": profile.task, "q": 0.7}
+
+    def loss_gradient(self, raw, target, params):
+        raw = np.asarray(raw, dtype=np.float64)
+        q = float(params.get("q", 0.7))
+        if _task_of(params, raw) in SOFTMAX_TASKS:
+            log_p = _math.log_softmax(raw)
+            p_y_q = np.exp(q * (target * log_p).sum(axis=1))
+            loss = (1.0 - p_y_q) / q
+            grad = p_y_q[:, None] * (np.exp(log_p) - target)
+            return loss, grad
+        sign = 2.0 * target - 1.0
+        z = sign * raw
+        p_t_q = np.exp(q * _math.log_sigmoid(z))
+        loss = (1.0 - p_t_q) / q
+        grad = -p_t_q * _math.sigmoid(-z) * sign
+        return loss.sum(axis=1), grad
+
+    def _code(self, framework, task, params, profile):
+        q = num(params["q"])
+        if framework == "pytorch":
+            if task == "binary":
+                return f"""
+import torch
+
+Q = {q}
+
+
+def gce_loss(logits, target):
+    \"\"\"Generalized cross-entropy, binary form; target is float 0/1 shaped like logits.\"\"\"
+    p_true = torch.sigmoid(torch.where(target > 0.5, logits, -logits))
+    return ((1 - p_true ** Q) / Q).mean()
+"""
+            return f"""
+import torch
+import torch.nn.functional as F
+
+Q = {q}
+
+
+def gce_loss(logits, target):
+    \"\"\"Generalized cross-entropy; target holds int64 class indices.\"\"\"
+    p_true = F.softmax(logits, dim=1).gather(1, target.view(-1, 1)).squeeze(1)
+    return ((1 - p_true ** Q) / Q).mean()
+"""
+        if task == "binary":
+            return f"""
+import keras
+from keras import ops
+
+Q = {q}
+
+
+def gce_loss(y_true, logits):
+    y_true = ops.cast(y_true, logits.dtype)
+    p_true = ops.sigmoid(ops.where(y_true > 0.5, logits, -logits))
+    return ops.mean((1.0 - p_true ** Q) / Q, axis=-1)
+
+
+model.compile(optimizer="adam", loss=gce_loss)
+"""
+        return f"""
+import keras
+from keras import ops
+
+Q = {q}
+
+
+def gce_loss(y_true, logits):
+    \"\"\"y_true: integer class indices.\"\"\"
+    index = ops.reshape(ops.cast(y_true, "int32"), (-1, 1))
+    p_true = ops.take_along_axis(ops.softmax(logits, axis=-1), index, axis=-1)[:, 0]
+    return (1.0 - p_true ** Q) / Q
+
+
+model.compile(optimizer="adam", loss=gce_loss)
+"""
+
+
+class Hinge(_ClassifierLoss):
+    """Hinge (margin) loss: binary max(0, m - y z) with y in {-1, +1}; multiclass the
+    multi-margin loss of ``torch.nn.MultiMarginLoss``: sum over j != y of
+    max(0, m - z_y + z_j) / K.
+
+    Hinge is classification-calibrated but gives no probabilities (Bartlett et al. 2006):
+    :meth:`predict` maps scores to pseudo-probabilities with a sigmoid (binary) or softmax
+    (multiclass) of the raw scores, good for ranking and argmax only.
+    """
+
+    id = "hinge"
+    title = "Hinge (margin) loss"
+    tasks = frozenset({"binary", "multiclass"})
+    link = "margin"
+    activations = frozenset({"linear", "tanh"})
+    formula = ("binary: max(0, m - y z), y in {-1, +1}; multiclass: "
+               "sum_{j != y} max(0, m - z_y + z_j) / K")
+    citation = ("Weston & Watkins (ESANN 1999), Support Vector Machines for Multi-Class Pattern "
+                "Recognition; Bartlett, Jordan & McAuliffe (JASA 2006), Convexity, "
+                "Classification, and Risk Bounds; PyTorch MultiMarginLoss")
+    params = (ParamSpec("margin", 1.0, 0.0, None, "Required gap between the true score and "
+                        "the others.", closed="neither"),)
+
+    def accepts_activation(self, task, activation):
+        return activation in ("auto", "linear", "tanh")
+
+    def _snippet_link(self, task):
+        return "margin"
+
+    def _derive(self, profile, options):
+        return {"task": profile.task, "margin": 1.0}
+
+    def loss_gradient(self, raw, target, params):
+        raw = np.asarray(raw, dtype=np.float64)
+        margin = float(params.get("margin", 1.0))
+        if _task_of(params, raw) in SOFTMAX_TASKS:  # subgradient: the hinge has kinks
+            n_classes = raw.shape[1]
+            true_score = (target * raw).sum(axis=1, keepdims=True)
+            gaps = (margin - true_score + raw) * (1.0 - target)
+            active = (gaps > 0.0) & (target == 0.0)
+            loss = np.where(active, gaps, 0.0).sum(axis=1) / n_classes
+            grad = active / n_classes - target * active.sum(axis=1, keepdims=True) / n_classes
+            return loss, grad
+        sign = 2.0 * target - 1.0
+        gap = margin - sign * raw
+        active = gap > 0.0
+        return np.where(active, gap, 0.0).sum(axis=1), np.where(active, -sign, 0.0)
+
+    def _code(self, framework, task, params, profile):
+        margin = num(params["margin"])
+        note = "# scores are not probabilities: predict with argmax (sigmoid/softmax of scores only ranks)"
+        if framework == "pytorch":
+            if task == "multiclass":
+                return f"""
+from torch import nn
+
+loss_fn = nn.MultiMarginLoss(margin={margin})
+{_torch_target_note(task)}
+{note}
+"""
+            return f"""
+import torch
+
+MARGIN = {margin}
+
+
+def hinge_loss(scores, target):
+    \"\"\"Binary hinge; target is float 0/1 shaped like scores (mapped to -1/+1).\"\"\"
+    return torch.clamp(MARGIN - (2 * target - 1) * scores, min=0).mean()
+
+
+{note}
+"""
+        if task == "multiclass":
+            return f"""
+import keras
+from keras import ops
+
+MARGIN = {margin}
+
+
+def multi_margin_loss(y_true, scores):
+    \"\"\"Same as torch.nn.MultiMarginLoss; y_true: integer class indices.
+    (keras.losses.CategoricalHinge is the Crammer-Singer variant: max over j, one-hot targets.)\"\"\"
+    n_classes = ops.shape(scores)[-1]
+    one_hot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), n_classes)
+    true_score = ops.sum(one_hot * scores, axis=-1, keepdims=True)
+    gaps = ops.maximum(MARGIN - true_score + scores, 0.0) * (1.0 - one_hot)
+    return ops.sum(gaps, axis=-1) / ops.cast(n_classes, scores.dtype)
+
+
+model.compile(optimizer="adam", loss=multi_margin_loss)
+{note}
+"""
+        if params["margin"] == 1.0:
+            return f"""
+import keras
+
+loss_fn = keras.losses.Hinge()  # margin {margin} (fixed in Keras); 0/1 labels are mapped to -1/+1
+model.compile(optimizer="adam", loss=loss_fn)
+{note}
+"""
+        return f"""
+import keras
+from keras import ops
+
+MARGIN = {margin}
+
+
+def hinge_loss(y_true, scores):
+    sign = 2.0 * ops.cast(y_true, scores.dtype) - 1.0
+    return ops.mean(ops.maximum(MARGIN - sign * scores, 0.0), axis=-1)
+
+
+model.compile(optimizer="adam", loss=hinge_loss)
+{note}
+"""
+
+
+class Asymmetric(_ClassifierLoss):
+    """Asymmetric loss for multi-label targets (Ridnik et al. 2021).
+
+    Positives: -(1 - p)^gamma_pos log p. Negatives use the shifted probability
+    p_m = max(p - clip, 0): -p_m^gamma_neg log(1 - p_m), so easy negatives (p <= clip) are
+    discarded and the rest down-weighted. gamma_pos 0, gamma_neg 4, clip 0.05 as in the
+    paper.
+    """
+
+    id = "asymmetric"
+    title = "Asymmetric loss (multi-label)"
+    tasks = frozenset({"multilabel"})
+    activations = frozenset({"linear", "sigmoid"})
+    formula = ("-y (1 - p)^g+ log p - (1 - y) p_m^g- log(1 - p_m), p_m = max(p - clip, 0), "
+               "per label")
+    citation = ("Ridnik, Ben-Baruch, Zamir, Noy, Friedman, Protter & Zelnik-Manor (ICCV 2021), "
+                "Asymmetric Loss For Multi-Label Classification")
+    params = (
+        ParamSpec("gamma_pos", 0.0, 0.0, 5.0, "Focusing exponent of the positives (0: plain log loss)."),
+        ParamSpec("gamma_neg", 4.0, 0.0, 10.0, "Focusing exponent of the negatives."),
+        ParamSpec("clip", 0.05, 0.0, 0.5, "Probability margin: negatives with p <= clip cost "
+                  "nothing.", closed="left"),
+    )
+
+    def _derive(self, profile, options):
+        return {"task": profile.task, "gamma_pos": 0.0, "gamma_neg": 4.0, "clip": 0.05}
+
+    def loss_gradient(self, raw, target, params):
+        raw = np.asarray(raw, dtype=np.float64)
+        gamma_pos = float(params.get("gamma_pos", 0.0))
+        gamma_neg = float(params.get("gamma_neg", 4.0))
+        clip = float(params.get("clip", 0.05))
+        p = _math.sigmoid(raw)
+        miss = _math.sigmoid(-raw)  # 1 - p
+        log_p = _math.log_sigmoid(raw)
+        # positives: the focal form with gamma_pos
+        modulating = miss ** gamma_pos
+        loss_pos = -modulating * log_p
+        grad_pos = gamma_pos * p * modulating * log_p - modulating * miss
+        # negatives: shifted probability p_m, active only where p > clip
+        active = p > clip
+        p_m = np.where(active, p - clip, 0.0)
+        one_minus_p_m = miss + clip  # 1 - p_m where active
+        log_one_minus = np.log(one_minus_p_m) if clip > 0 else _math.log_sigmoid(-raw)
+        safe_p_m = np.where(active, p_m, 1.0)
+        loss_neg = np.where(active, -(safe_p_m ** gamma_neg) * log_one_minus, 0.0)
+        # d/dp_m [-p_m^g log(1 - p_m)] = -g p_m^(g-1) log(1 - p_m) + p_m^g / (1 - p_m); dp_m/dz = p (1 - p)
+        d_p_m = (-gamma_neg * safe_p_m ** (gamma_neg - 1.0) * log_one_minus * miss
+                 + safe_p_m ** gamma_neg * miss / one_minus_p_m)
+        grad_neg = np.where(active, p * d_p_m, 0.0)
+        loss = target * loss_pos + (1.0 - target) * loss_neg
+        grad = target * grad_pos + (1.0 - target) * grad_neg
+        return loss.sum(axis=1), grad
+
+    def _code(self, framework, task, params, profile):
+        values = (f"GAMMA_POS, GAMMA_NEG, CLIP = {num(params['gamma_pos'])}, "
+                  f"{num(params['gamma_neg'])}, {num(params['clip'])}")
+        if framework == "pytorch":
+            return f"""
+import torch
+import torch.nn.functional as F
+
+{values}
+
+
+def asymmetric_loss(logits, target):
+    \"\"\"Asymmetric loss; target is a float 0/1 matrix shaped like logits.\"\"\"
+    p = torch.sigmoid(logits)
+    p_neg = (p - CLIP).clamp(min=0)  # shifted probability: easy negatives cost nothing
+    loss_pos = target * (1 - p) ** GAMMA_POS * F.logsigmoid(logits)
+    loss_neg = (1 - target) * p_neg ** GAMMA_NEG * torch.log((1 - p_neg).clamp(min=1e-8))
+    return -(loss_pos + loss_neg).sum(dim=1).mean()
+"""
+        return f"""
+import keras
+from keras import ops
+
+{values}
+
+
+def asymmetric_loss(y_true, logits):
+    y_true = ops.cast(y_true, logits.dtype)
+    p = ops.sigmoid(logits)
+    p_neg = ops.maximum(p - CLIP, 0.0)  # shifted probability: easy negatives cost nothing
+    loss_pos = y_true * (1.0 - p) ** GAMMA_POS * ops.log_sigmoid(logits)
+    loss_neg = (1.0 - y_true) * p_neg ** GAMMA_NEG * ops.log(ops.maximum(1.0 - p_neg, 1e-8))
+    return -ops.sum(loss_pos + loss_neg, axis=-1)
+
+
+model.compile(optimizer="adam", loss=asymmetric_loss)
+"""
+
+
+class Coral(Loss):
+    """CORAL ordinal regression (Cao, Mirjalili & Raschka 2020): K-1 binary tasks "y > k".
+
+    The target becomes K-1 cumulative levels; the loss is the sum of the K-1 sigmoid
+    cross-entropies. The predicted rank is the number of thresholds passed
+    (P(y > k) > 0.5); class probabilities are differences of consecutive cumulative
+    probabilities, clipped at 0 and renormalised.
+
+    The proxy uses K-1 independent logits: it does not impose CORAL's shared weight vector
+    (one weight vector, K-1 ordered biases), so its cumulative probabilities may cross; the
+    snippets use the real CORAL layer.
+    """
+
+    id = "coral"
+    title = "CORAL ordinal loss"
+    tasks = frozenset({"ordinal"})
+    link = "ordinal"
+    activations = frozenset({"linear", "sigmoid"})
+    formula = "sum_k -[l_k log s(z_k) + (1 - l_k) log(1 - s(z_k))], l_k = [y > k], k = 0..K-2"
+    citation = ("Cao, Mirjalili & Raschka (Pattern Recognition Letters 2020), Rank consistent "
+                "ordinal regression for neural networks with application to age estimation; "
+                "coral-pytorch")
+
+    def _derive(self, profile, options):
+        return {"task": profile.task, "n_classes": _n_classes(profile)}
+
+    def n_outputs(self, profile):
+        return _n_classes(profile) - 1
+
+    def encode_target(self, y, profile):
+        """Cumulative levels: column k is 1 where the class index exceeds k."""
+        labels = np.asarray(y).reshape(-1, 1)
+        thresholds = np.arange(_n_classes(profile) - 1).reshape(1, -1)
+        return (labels > thresholds).astype(np.float64)
+
+    def loss_gradient(self, raw, target, params):
+        return _bce(np.asarray(raw, dtype=np.float64), target)
+
+    def cumulative_probabilities(self, raw: np.ndarray) -> np.ndarray:
+        """P(y > k) for k = 0..K-2, shape (n, K-1)."""
+        return _math.sigmoid(np.asarray(raw, dtype=np.float64))
+
+    def predict(self, raw, params):
+        above = self.cumulative_probabilities(raw)
+        n = above.shape[0]
+        upper = np.column_stack([np.ones(n), above])
+        lower = np.column_stack([above, np.zeros(n)])
+        probabilities = np.clip(upper - lower, 0.0, None)
+        total = probabilities.sum(axis=1, keepdims=True)
+        # all-zero rows only if every difference is negative (crossing thresholds): uniform
+        probabilities = np.where(total > 0, probabilities / np.where(total > 0, total, 1.0),
+                                 1.0 / probabilities.shape[1])
+        return probabilities
+
+    def predict_class(self, raw, params):
+        """The rank: how many thresholds the sample passes (P(y > k) > 0.5)."""
+        return (self.cumulative_probabilities(raw) > 0.5).sum(axis=1)
+
+    def _output_layer(self, framework, task, width, params):
+        if framework == "pytorch":
+            return (f"CoralLayer(size_in=hidden_units, num_classes={width + 1}): one shared "
+                    f"weight vector, {width} ordered biases, {width} threshold logits")
+        return (f"CoralOutput({width + 1}) below: one shared weight vector, {width} biases, "
+                f"{width} threshold logits")
+
+    def _code(self, framework, task, params, profile):
+        n_classes = params["n_classes"]
+        note = class_note(profile.classes, "levels (ascending)")
+        if framework == "pytorch":
+            return f"""
+from coral_pytorch.dataset import levels_from_labelbatch, proba_to_label
+from coral_pytorch.layers import CoralLayer
+from coral_pytorch.losses import coral_loss
+
+{note}
+NUM_CLASSES = {n_classes}
+# pip install coral-pytorch; last layer: CoralLayer(size_in=hidden_units, num_classes=NUM_CLASSES)
+
+
+def loss_fn(logits, target):
+    \"\"\"target: int64 class indices 0..NUM_CLASSES-1.\"\"\"
+    levels = levels_from_labelbatch(target, num_classes=NUM_CLASSES).to(logits.device)
+    return coral_loss(logits, levels)
+
+
+# predicted rank = thresholds passed: proba_to_label(torch.sigmoid(logits))
+"""
+        return f"""
+import keras
+from keras import ops
+
+{note}
+NUM_CLASSES = {n_classes}
+
+
+class CoralOutput(keras.layers.Layer):
+    \"\"\"CORAL output: one shared weight vector and NUM_CLASSES - 1 biases (threshold logits).\"\"\"
+
+    def __init__(self, num_classes, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], 1), initializer="glorot_uniform")
+        self.b = self.add_weight(shape=(self.num_classes - 1,), initializer="zeros")
+
+    def call(self, x):
+        return ops.matmul(x, self.w) + self.b
+
+
+def coral_loss(y_true, logits):
+    \"\"\"y_true: integer class indices; levels[k] = 1 where y > k.\"\"\"
+    labels = ops.reshape(ops.cast(y_true, "int32"), (-1, 1))
+    levels = ops.cast(labels > ops.arange(NUM_CLASSES - 1), logits.dtype)
+    return -ops.sum(levels * ops.log_sigmoid(logits)
+                    + (1.0 - levels) * ops.log_sigmoid(-logits), axis=-1)
+
+
+# outputs = CoralOutput(NUM_CLASSES)(hidden); model.compile(optimizer="adam", loss=coral_loss)
+# predicted rank = thresholds passed: ops.sum(ops.sigmoid(logits) > 0.5, axis=-1)
+"""
+
+
+CLASSIFICATION_LOSSES: tuple[Loss, ...] = (
+    CrossEntropy(), WeightedCrossEntropy(), Focal(), LabelSmoothing(),
+    GeneralizedCrossEntropy(), Hinge(), Asymmetric(), Coral(),
+)

@@ -1,0 +1,108 @@
+"""Numerically stable building blocks shared by the catalog's losses and derivations.
+
+Everything here works on float arrays and never overflows for finite input: log-sigmoid
+through ``logaddexp``, softmax through log-sum-exp, effective numbers through ``expm1``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, logsumexp
+
+#: Raw outputs of log-link losses are clipped to this range before ``exp`` (exp(±80) stays
+#: finite in float64 and far beyond any count or amount a proxy meets); the gradient is the
+#: one of the clipped value, so training that wanders there is visibly stuck, not NaN.
+LOG_LINK_CLIP = 80.0
+
+#: Probabilities are kept this far from 0 and 1 where a logarithm or a prior logit needs it.
+PROBABILITY_FLOOR = 1e-12
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function, exact in both tails."""
+    return expit(x)
+
+
+def log_sigmoid(x: np.ndarray) -> np.ndarray:
+    """log(sigmoid(x)) = -log(1 + exp(-x)), stable for any finite x."""
+    return -np.logaddexp(0.0, -x)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax of a 2-D array."""
+    return x - logsumexp(x, axis=1, keepdims=True)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of a 2-D array (rows sum to 1)."""
+    return np.exp(log_softmax(x))
+
+
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Float one-hot matrix ``(n, n_classes)`` of integer class indices."""
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    encoded = np.zeros((labels.size, n_classes), dtype=np.float64)
+    encoded[np.arange(labels.size), labels] = 1.0
+    return encoded
+
+
+def round_sig(value: float, digits: int = 4) -> float:
+    """``value`` rounded to ``digits`` significant digits (stable, short JSON output)."""
+    value = float(value)
+    if value == 0.0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.{digits}g}")
+
+
+def json_safe(value: Any, digits: int = 4) -> Any:
+    """Plain-Python, JSON-safe copy of a derived value: floats rounded, vectors as lists."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item, digits) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return [json_safe(item, digits) for item in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item, digits) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return round_sig(float(value), digits)
+    return value
+
+
+def inverse_frequency_weights(counts: Sequence[int]) -> np.ndarray:
+    """w_c = N / (K n_c): every class contributes the same total weight."""
+    counts = np.asarray(counts, dtype=np.float64)
+    return counts.sum() / (counts.size * counts)
+
+
+def effective_number_beta(counts: Sequence[int]) -> float:
+    """beta = 1 - 1 / n_max, the data-driven default used by the catalog."""
+    return 1.0 - 1.0 / float(max(counts))
+
+
+def effective_number_weights(counts: Sequence[int], beta: float) -> np.ndarray:
+    """Class-balanced weights of Cui et al. (CVPR 2019), rescaled to sum to K.
+
+    The effective number of class c is E_c = (1 - beta^{n_c}) / (1 - beta) and w_c is
+    proportional to 1 / E_c. beta = 0 weighs every class equally; beta -> 1 tends to
+    inverse frequency.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if beta <= 0.0:
+        raw = np.ones_like(counts)
+    else:
+        # (1 - beta) / (1 - beta^n) with 1 - beta^n = -expm1(n log beta), exact for beta near 1
+        raw = (1.0 - beta) / -np.expm1(counts * math.log(beta))
+    return raw * counts.size / raw.sum()
+
+
+def logit(p: np.ndarray | float) -> np.ndarray:
+    """log(p / (1 - p)) with p kept inside (0, 1)."""
+    p = np.clip(np.asarray(p, dtype=np.float64), PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
+    return np.log(p) - np.log1p(-p)

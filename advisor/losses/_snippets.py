@@ -1,0 +1,106 @@
+"""Helpers that write the PyTorch / Keras snippets: number formatting and the header.
+
+Every snippet starts with comment lines saying what it is, which output layer it expects
+(``# Output layer: ...``) and, when the user's network ends in another activation, what to
+change. Numbers are written with :func:`num` so that a value in the derived parameters
+appears verbatim in the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+FRAMEWORK_NAMES = {"pytorch": "PyTorch", "keras": "Keras"}
+
+#: What the raw output means, per link, for the header and the output-layer line.
+_RAW_MEANING = {
+    "logit": "logits (the loss applies the sigmoid itself)",
+    "softmax": "logits (the loss applies the softmax itself)",
+    "ordinal": "threshold logits, one per cut point 'y > k'",
+    "margin": "scores (margins, not probabilities)",
+    "log": "log of the mean (the loss applies exp itself)",
+    "log1p": "log1p of the target's prediction",
+    "identity": "values in the target's units",
+}
+_LOGIT_LINKS = frozenset({"logit", "softmax", "ordinal", "margin"})
+
+
+def num(value: Any) -> str:
+    """A number as Python source (shortest float repr, ints unchanged, None as None)."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value)
+    return repr(float(value))
+
+
+def nums(values: Iterable[Any]) -> str:
+    """A list of numbers as Python source: ``[0.5, 1.25]``."""
+    return "[" + ", ".join(num(value) for value in values) + "]"
+
+
+def class_note(classes: Sequence[str], what: str = "classes", limit: int = 20) -> str:
+    """A comment line naming the order of the classes a vector is aligned with."""
+    shown = [repr(str(label)) for label in classes[:limit]]
+    more = f", ... ({len(classes)} in all)" if len(classes) > limit else ""
+    return f"# order of the {what}: [{', '.join(shown)}{more}]"
+
+
+def output_layer(framework: str, width: int, activation: str, link: str) -> str:
+    """Text of the ``# Output layer:`` line."""
+    meaning = _RAW_MEANING.get(link, "raw outputs")
+    if framework == "pytorch":
+        layer = f"nn.Linear(hidden_units, {width})"
+        if activation == "exp":
+            return f"{layer} followed by torch.exp (the output is the mean)"
+        return f"{layer} with no activation; it returns {meaning}"
+    layer = f"keras.layers.Dense({width}"
+    if activation == "exp":
+        return f'{layer}, activation="exponential") (the output is the mean)'
+    return f"{layer}) with no activation; it returns {meaning}"
+
+
+def activation_advice(user: str, expected: str, link: str) -> str | None:
+    """A comment telling the user how to change their output activation, or None."""
+    if user in ("auto", expected):
+        return None
+    if expected == "exp":
+        if user == "linear":
+            return ('# Your network ends in a linear output: add activation="exponential" '
+                    "(this loss takes the mean, not its log).")
+        return (f"# Your network ends in {user}: use the exponential activation instead "
+                "(it matches the log link and keeps the mean positive).")
+    if link in _LOGIT_LINKS:
+        if user in ("sigmoid", "softmax"):
+            applied = "softmax" if link == "softmax" else "sigmoid"
+            if link == "margin":
+                return (f"# Your network ends in {user}: remove it; margin losses work on raw "
+                        "scores.")
+            return (f"# Your network ends in {user}: remove it and return the raw logits; "
+                    f"the loss applies the {applied} itself, which is numerically stable.")
+        return (f"# Your network ends in {user}, which cannot produce logits: replace it "
+                "with a linear output layer.")
+    if link == "log":
+        if user in ("exp", "softplus"):
+            return (f"# Your network ends in {user}: drop it and let the layer return the log "
+                    "of the mean; the loss exponentiates it itself.")
+        return (f"# Your network ends in {user}: replace it with a linear output (the log of "
+                "the mean can be any real number).")
+    return (f"# Your network ends in {user}: that bounds the predictions; a linear output is "
+            f"the usual choice here (keep {user} only if every target lies in its range).")
+
+
+def header(*, loss_id: str, title: str, task: str, framework: str, output_layer: str,
+           expected_activation: str, user_activation: str, link: str) -> str:
+    """The comment lines every snippet starts with."""
+    lines = [
+        f"# loss-advisor: {title} ({loss_id}) for a {task} target, {FRAMEWORK_NAMES[framework]}.",
+        f"# Output layer: {output_layer}",
+    ]
+    advice = activation_advice(user_activation, expected_activation, link)
+    if advice:
+        lines.append(advice)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,402 @@
+"""The scikit-learn MLP proxy: train a small MLP with any catalog loss.
+
+The empirical validator trains one small network per candidate loss. scikit-learn's MLP
+only knows log loss, squared error and Poisson, so this module is the one place where we
+extend it. :class:`LossMLP` subclasses :class:`~sklearn.neural_network.MLPRegressor` and
+overrides three private hooks:
+
+- ``_initialize``: the last layer stays linear (``out_activation_ = "identity"``), so the
+  network's output *is* the raw output the catalog's losses differentiate against, and the
+  output bias starts where the loss asks (``Loss.init_bias``, e.g. log of the mean for log
+  links);
+- ``_backprop``: the per-sample loss and its gradient come from ``Loss.loss_gradient``;
+  sample weights, L2 and the hidden-layer recursion are scikit-learn's own;
+- ``_score``: early stopping watches the loss itself on the validation split (scikit-learn
+  would watch R2, which misleads for quantile, asymmetric and log-link losses).
+
+Everything else (adam, sgd, lbfgs, early stopping, partial_fit, clone, pickling) is
+scikit-learn's, unchanged. The private methods are checked against the signatures this
+adapter was written for (:func:`check_sklearn_compatibility`), so a scikit-learn release
+that changes them fails loudly instead of training something else.
+
+:func:`make_proxy` wraps a :class:`LossMLP` for the validator: it takes the profile's
+target, encodes it for the loss, standardises identity-link targets on the training fold,
+and predicts in the task's space (probabilities, or values on the original scale).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator
+from sklearn.neural_network import MLPRegressor
+from sklearn.neural_network._base import DERIVATIVES
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .losses._base import Loss
+
+__all__ = [
+    "LossMLP", "LossProxy", "make_proxy", "ProxyDivergedError", "SklearnCompatibilityError",
+    "check_sklearn_compatibility", "EXPECTED_PRIVATE_SIGNATURES",
+]
+
+#: Lowest scikit-learn release whose MLP internals this adapter was written against.
+MIN_SKLEARN = (1, 7)
+
+#: The private MLP methods this adapter overrides or calls, with the signatures it expects.
+EXPECTED_PRIVATE_SIGNATURES: dict[str, str] = {
+    "_backprop": "(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads)",
+    "_initialize": "(self, y, layer_units, dtype)",
+    "_fit": "(self, X, y, sample_weight=None, incremental=False)",
+    "_score": "(self, X, y, sample_weight=None)",
+    "_validate_input": "(self, X, y, incremental, reset)",
+    "_forward_pass": "(self, activations)",
+    "_forward_pass_fast": "(self, X, check_input=True)",
+    "_compute_loss_grad": "(self, layer, sw_sum, activations, deltas, coef_grads, intercept_grads)",
+}
+
+
+class ProxyDivergedError(RuntimeError):
+    """Training a proxy produced a non-finite loss or non-finite weights.
+
+    Not an ``AdvisorError``: it is a result of the experiment (the validator records the
+    candidate as failed), not a problem with the user's input.
+    """
+
+    def __init__(self, loss_id: str, epoch: int, where: str) -> None:
+        self.loss_id = loss_id
+        self.epoch = epoch
+        self.where = where
+        super().__init__(
+            f"proxy MLP with loss {loss_id!r} diverged at epoch {epoch}: non-finite {where}; "
+            "lower learning_rate_init or check the target's scale")
+
+
+class SklearnCompatibilityError(RuntimeError):
+    """The installed scikit-learn's MLP internals differ from what the adapter overrides."""
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+@functools.cache
+def check_sklearn_compatibility() -> None:
+    """Fail loudly when scikit-learn's private MLP methods are not the ones we override.
+
+    Raises
+    ------
+    SklearnCompatibilityError
+        Naming the method, the installed scikit-learn version, and both signatures.
+    """
+    version = sklearn.__version__
+    if _version_tuple(version) < MIN_SKLEARN:
+        raise SklearnCompatibilityError(
+            f"scikit-learn {version} is too old for the loss-advisor proxy: "
+            f"it needs scikit-learn >= {'.'.join(map(str, MIN_SKLEARN))}; upgrade it")
+    for name, expected in EXPECTED_PRIVATE_SIGNATURES.items():
+        method = getattr(MLPRegressor, name, None)
+        if method is None:
+            raise SklearnCompatibilityError(
+                f"scikit-learn {version}: MLPRegressor.{name} no longer exists; the loss-advisor "
+                "proxy (advisor/proxy.py) overrides it; pin scikit-learn to 1.7-1.9 or update the adapter")
+        actual = str(inspect.signature(method))
+        if actual != expected:
+            raise SklearnCompatibilityError(
+                f"scikit-learn {version}: MLPRegressor.{name} has signature {actual}, the "
+                f"loss-advisor proxy (advisor/proxy.py) expects {expected}; pin scikit-learn to "
+                "1.7-1.9 or update the adapter")
+    if not {"identity", "logistic", "tanh", "relu"} <= set(DERIVATIVES):
+        raise SklearnCompatibilityError(
+            f"scikit-learn {version}: sklearn.neural_network._base.DERIVATIVES changed; "
+            "update advisor/proxy.py")
+
+
+def _loss_id(loss: Loss) -> str:
+    return getattr(loss, "id", "") or type(loss).__name__
+
+
+class LossMLP(MLPRegressor):
+    """An MLP trained on any catalog loss, through the loss's value and raw-output gradient.
+
+    Parameters
+    ----------
+    loss : Loss
+        The catalog loss (an instance of :class:`advisor.losses._base.Loss`).
+    loss_params : dict or None
+        The loss's hyper-parameters, passed to every loss call.
+    Other parameters
+        As :class:`~sklearn.neural_network.MLPRegressor`; defaults differ only in
+        ``hidden_layer_sizes=(64,)``.
+
+    Notes
+    -----
+    ``fit(X, target)`` takes the target exactly as ``loss.encode_target`` returns it (2-D
+    float, one column per network output). ``loss_curve_`` holds the mean training loss per
+    epoch (plus the L2 term, as in scikit-learn); with ``early_stopping=True``,
+    ``validation_scores_`` holds *minus* the mean validation loss (scikit-learn maximises
+    it) and ``best_validation_score_`` the best of them.
+    """
+
+    _parameter_constraints: dict = {
+        **MLPRegressor._parameter_constraints,
+        "loss": [Loss],
+        "loss_params": [dict, None],
+    }
+
+    def __init__(
+        self,
+        loss: Loss | None = None,
+        loss_params: dict[str, Any] | None = None,
+        hidden_layer_sizes=(64,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        super().__init__(
+            loss=loss, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            solver=solver, alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+        )
+        self.loss_params = loss_params
+
+    # ----- scikit-learn hooks ------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        """Every fit and partial_fit: fix the loss parameters, turn blow-ups into one error."""
+        check_sklearn_compatibility()
+        self.loss_params_ = dict(self.loss_params or {})
+        try:
+            return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
+        except ValueError:
+            # scikit-learn's own check for non-finite weights after the last update.
+            weights = chain(getattr(self, "coefs_", ()), getattr(self, "intercepts_", ()))
+            if not all(np.isfinite(w).all() for w in weights):
+                raise ProxyDivergedError(_loss_id(self.loss), getattr(self, "n_iter_", 0),
+                                         "weights") from None
+            raise
+
+    def _validate_input(self, X, y, incremental, reset):
+        """Keep the target 2-D float (scikit-learn's regressor would ravel one column)."""
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        return X, y
+
+    def _initialize(self, y, layer_units, dtype):
+        """scikit-learn's initialisation, then a linear output and the loss's bias start."""
+        super()._initialize(y, layer_units, dtype)
+        self.out_activation_ = "identity"
+        bias = self.loss.init_bias(y, self.loss_params_)
+        if bias is not None:
+            output_bias = self.intercepts_[-1]
+            output_bias[...] = np.broadcast_to(np.asarray(bias, dtype=output_bias.dtype),
+                                               output_bias.shape)
+            self._best_intercepts = [b.copy() for b in self.intercepts_]
+
+    def _backprop(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads):
+        """Loss and gradients of one batch; the output delta is the loss's raw gradient."""
+        activations = self._forward_pass(activations)  # last layer is linear: raw outputs
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y, self.loss_params_)
+        if sample_weight is None:
+            sw_sum = X.shape[0]
+            loss = float(np.mean(per_sample))
+        else:
+            sw_sum = sample_weight.sum()
+            loss = float(np.dot(per_sample, sample_weight)) / sw_sum
+            raw_grad = raw_grad * sample_weight.reshape(-1, 1)
+        if not np.isfinite(loss):
+            raise ProxyDivergedError(_loss_id(self.loss), self.n_iter_ + 1, "training loss")
+
+        penalty = 0.0
+        for coef in self.coefs_:
+            flat = coef.ravel()
+            penalty += np.dot(flat, flat)
+        loss += (0.5 * self.alpha) * penalty / sw_sum
+
+        # From here on, scikit-learn's own backward recursion.
+        last = self.n_layers_ - 2
+        deltas[last] = raw_grad
+        self._compute_loss_grad(last, sw_sum, activations, deltas, coef_grads, intercept_grads)
+        inplace_derivative = DERIVATIVES[self.activation]
+        for i in range(last, 0, -1):
+            deltas[i - 1] = safe_sparse_dot(deltas[i], self.coefs_[i].T)
+            inplace_derivative(activations[i], deltas[i - 1])
+            self._compute_loss_grad(i - 1, sw_sum, activations, deltas, coef_grads,
+                                    intercept_grads)
+        return loss, coef_grads, intercept_grads
+
+    def _score(self, X, y, sample_weight=None):
+        """Early-stopping score: minus the mean loss on the validation split."""
+        raw = self._forward_pass_fast(X, check_input=False)
+        return -self.mean_loss(raw, y, sample_weight, where="validation loss")
+
+    # ----- public API ----------------------------------------------------------------------
+    def mean_loss(self, raw: np.ndarray, target: np.ndarray, sample_weight: np.ndarray | None = None,
+                  *, where: str = "loss") -> float:
+        """Mean (weighted) loss of raw outputs against an encoded target, without L2."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            per_sample, _ = self.loss.loss_gradient(raw, target, self.loss_params_)
+        value = float(np.average(per_sample, weights=sample_weight))
+        if not np.isfinite(value):
+            raise ProxyDivergedError(_loss_id(self.loss), getattr(self, "n_iter_", 0), where)
+        return value
+
+    def decision_function(self, X) -> np.ndarray:
+        """Raw outputs of the last layer, shape ``(n_samples, n_outputs)``."""
+        check_is_fitted(self)
+        return self._forward_pass_fast(X)
+
+    def predict_task(self, X) -> np.ndarray:
+        """Predictions in the task's space (``loss.predict`` of the raw outputs)."""
+        return self.loss.predict(self.decision_function(X), self.loss_params_)
+
+
+class LossProxy(BaseEstimator):
+    """What the validator trains: profile-style targets in, task-space predictions out.
+
+    ``fit`` encodes the target for the loss; when the loss asks for it
+    (``loss.standardize_target``), it standardises the encoded target with the training
+    fold's mean and standard deviation and rescales the loss's parameters with
+    ``loss.params_for_scale``. ``predict`` undoes the standardisation on the raw outputs
+    and applies ``loss.predict`` with the original parameters. Build it with
+    :func:`make_proxy`.
+    """
+
+    def __init__(self, loss: Loss | None = None, params: dict[str, Any] | None = None,
+                 profile: Any = None, *, seed: int = 0, max_iter: int = 200,
+                 hidden: tuple[int, ...] = (64,), solver: str = "adam", alpha: float = 1e-4,
+                 batch_size: int | str = "auto", learning_rate_init: float = 1e-3,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 10, tol: float = 1e-4) -> None:
+        self.loss = loss
+        self.params = params
+        self.profile = profile
+        self.seed = seed
+        self.max_iter = max_iter
+        self.hidden = hidden
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+
+    def encode(self, y) -> np.ndarray:
+        """The loss's 2-D float target for profile-style ``y``, checked against the contract."""
+        target = np.asarray(self.loss.encode_target(np.asarray(y), self.profile), dtype=np.float64)
+        width = self.loss.n_outputs(self.profile)
+        if target.ndim != 2 or target.shape != (len(target), width):
+            raise ValueError(
+                f"loss {_loss_id(self.loss)!r}: encode_target returned shape {target.shape}, "
+                f"expected (n_samples, {width}) as n_outputs says; fix the loss")
+        return target
+
+    def fit(self, X, y, sample_weight=None) -> "LossProxy":
+        """Train on features ``X`` and a profile-style target ``y`` (class indices, 0/1
+        matrix or values)."""
+        target = self.encode(y)
+        params = dict(self.params or {})
+        self.standardized_ = bool(self.loss.standardize_target)
+        if self.standardized_:
+            self.center_ = target.mean(axis=0)
+            scale = target.std(axis=0)
+            self.scale_ = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(self.center_)), scale, 1.0)
+            target = (target - self.center_) / self.scale_
+            scale_arg = float(self.scale_[0]) if self.scale_.size == 1 else self.scale_.copy()
+            params = self.loss.params_for_scale(params, scale_arg)
+        else:
+            self.center_ = np.zeros(target.shape[1])
+            self.scale_ = np.ones(target.shape[1])
+        self.fit_params_ = params
+        self.model_ = LossMLP(
+            loss=self.loss, loss_params=params, hidden_layer_sizes=tuple(self.hidden),
+            solver=self.solver, alpha=self.alpha, batch_size=self.batch_size,
+            learning_rate_init=self.learning_rate_init, max_iter=self.max_iter,
+            early_stopping=self.early_stopping, validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change, tol=self.tol, random_state=self.seed,
+        ).fit(X, target, sample_weight=sample_weight)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """Raw outputs on the encoded target's original scale, ``(n_samples, n_outputs)``."""
+        check_is_fitted(self, "model_")
+        raw = self.model_.decision_function(X)
+        if self.standardized_:
+            raw = raw * self.scale_ + self.center_
+        if not np.isfinite(raw).all():
+            raise ProxyDivergedError(_loss_id(self.loss), self.model_.n_iter_, "predictions")
+        return raw
+
+    def predict(self, X) -> np.ndarray:
+        """Task-space predictions: probabilities ``(n, K)`` / ``(n, L)``, or values ``(n,)``."""
+        return self.loss.predict(self.decision_function(X), dict(self.params or {}))
+
+    def predict_class(self, X) -> np.ndarray:
+        """Class indices ``(n,)`` for binary, multiclass and ordinal tasks (the loss's own
+        decision rule, e.g. CORAL counts thresholds)."""
+        return self.loss.predict_class(self.decision_function(X), dict(self.params or {}))
+
+    def training_loss(self, X, y, sample_weight=None) -> float:
+        """Mean loss (as trained, i.e. on the standardised target) of ``X`` against ``y``."""
+        check_is_fitted(self, "model_")
+        target = (self.encode(y) - self.center_) / self.scale_
+        return self.model_.mean_loss(self.model_.decision_function(X), target, sample_weight)
+
+
+def make_proxy(loss: Loss, params: dict[str, Any] | None, profile: Any, *, seed: int,
+               max_iter: int, hidden: tuple[int, ...] = (64,), solver: str = "adam",
+               alpha: float = 1e-4, batch_size: int | str = "auto",
+               learning_rate_init: float = 1e-3, early_stopping: bool = False,
+               validation_fraction: float = 0.1, n_iter_no_change: int = 10,
+               tol: float = 1e-4) -> LossProxy:
+    """A proxy MLP for ``loss`` with ``params`` on the task described by ``profile``.
+
+    The returned object has ``fit(X, y, sample_weight=None)`` (profile-style ``y``) and
+    ``predict(X)`` (task-space predictions). It raises :class:`ProxyDivergedError` when
+    training blows up. Features must already be numeric and scaled.
+    """
+    return LossProxy(loss, params, profile, seed=seed, max_iter=max_iter, hidden=tuple(hidden),
+                     solver=solver, alpha=alpha, batch_size=batch_size,
+                     learning_rate_init=learning_rate_init, early_stopping=early_stopping,
+                     validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
+                     tol=tol)

@@ -1,0 +1,136 @@
+"""Terminal rendering: the quick view, a rich table read at a glance.
+
+Works from the recommendation's JSON dict, like every other renderer, so a saved JSON
+re-renders identically. Writes to stdout through rich (colour only on a terminal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+VERDICT_STYLE = {"confirmed": "bold green", "tied": "yellow", "overturned": "red",
+                 "failed": "bold red", "not_tested": "dim", "vetoed": "dim red"}
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def format_params(params: dict[str, Any], limit: int = 60) -> str:
+    """Compact ``key=value`` text for a table cell; long vectors are shortened."""
+    parts = []
+    for key, value in params.items():
+        if isinstance(value, list):
+            shown = ", ".join(_number(item) for item in value[:4])
+            value_text = f"[{shown}{', ...' if len(value) > 4 else ''}]"
+        else:
+            value_text = _number(value)
+        parts.append(f"{key}={value_text}")
+    text = " ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _evidence_cell(evidence: dict[str, Any] | None) -> str:
+    if not evidence or evidence.get("mean") is None:
+        return ""
+    text = f"{evidence['mean']:.4g}"
+    low, high = evidence.get("ci_low"), evidence.get("ci_high")
+    if low is not None and high is not None:
+        text += f" [{low:.3g}, {high:.3g}]"
+    if evidence.get("p_value") is not None:
+        text += f" p={evidence['p_value']:.2g}"
+    return text
+
+
+def render_recommendation(rec: dict[str, Any], *, report_path: str | None = None) -> None:
+    """Print the ranked table, the winner's settings and snippet, its reasons and warnings."""
+    console = _console()
+    best = rec["candidates"][0]
+    target = ", ".join(rec["target"]["columns"])
+    console.print(f"[bold]Target[/bold] {escape(target)}: {escape(rec['target']['reason'])}")
+    console.print(f"[bold]Task[/bold] {rec['task']}: {escape(rec['task_reason'])}")
+    console.print(f"[bold]Metric[/bold] {rec['metric']}: {escape(rec['metric_reason'])}")
+    console.print()
+
+    validated = rec.get("validation") is not None
+    table = Table(title=f"Losses ranked for a {rec['task']} target, judged on {rec['metric']}",
+                  title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("loss")
+    table.add_column("score", justify="right")
+    table.add_column("verdict")
+    if validated:
+        table.add_column(f"{rec['metric']} (mean [CI] p)")
+    table.add_column("settings")
+    for candidate in rec["candidates"]:
+        style = VERDICT_STYLE.get(candidate["verdict"], "")
+        row = [str(candidate["rank"]), candidate["loss"], f"{candidate['score']:+.2f}",
+               f"[{style}]{candidate['verdict']}[/{style}]" if style else candidate["verdict"]]
+        if validated:
+            row.append(_evidence_cell(candidate.get("evidence")))
+        row.append(escape(format_params(candidate["params"])))
+        table.add_row(*row)
+    console.print(table)
+
+    confidence = rec["confidence"]
+    console.print(Panel(
+        f"[bold]{best['loss']}[/bold] ({escape(best['title'])}), confidence "
+        f"[bold]{confidence['level']}[/bold]: {escape(confidence['reason'])}\n"
+        f"{escape(rec['summary'])}",
+        title="Recommendation", title_align="left"))
+    framework = rec["framework"]
+    console.print(f"[bold]{framework} snippet[/bold] (settings derived from your data):")
+    # Plain text, never cropped to the terminal width: it is meant to be copied.
+    console.out(best["snippets"][framework], highlight=False)
+    console.print("[bold]Why[/bold]")
+    for reason in best["reasons"]:
+        console.print(f"  {reason['effect']:>5}  [cyan]{escape(reason['rule_id'])}[/cyan]: "
+                      f"{escape(reason['because'])}")
+    if rec.get("audit"):
+        console.print(f"[bold]Your loss[/bold]: {escape(rec['audit']['message'])}")
+    if rec["warnings"]:
+        console.print("[bold yellow]Warnings[/bold yellow]")
+        for warning in rec["warnings"]:
+            console.print(f"  [yellow]![/yellow] {escape(warning['message'])} "
+                          f"[dim]({escape(warning['code'])})[/dim]")
+    if report_path:
+        console.print(f"Full report: {escape(report_path)}")
+    else:
+        console.print("[dim]Full report with the evidence: add --report report.html[/dim]")
+
+
+def render_rule_list(rulebase: Any) -> None:
+    """``advisor rules list``: one row per rule."""
+    table = Table(title=f"{len(rulebase.rules)} rules (digest {rulebase.digest[:12]})",
+                  title_justify="left")
+    table.add_column("id")
+    table.add_column("file")
+    table.add_column("when")
+    for rule in rulebase.rules:
+        table.add_row(escape(rule.id), escape(rule.file), escape(rule.when))
+    _console().print(table)
+
+
+def render_rule(rule: Any) -> None:
+    """``advisor rules show ID``: the whole rule."""
+    console = _console()
+    console.print(f"[bold]{escape(rule.id)}[/bold]  ({escape(rule.file)})")
+    console.print(f"[bold]when[/bold]    {escape(rule.when)}")
+    console.print(f"[bold]because[/bold] {escape(rule.because)}")
+    for effect in rule.effects:
+        console.print(f"[bold]effect[/bold]  {escape(str(effect))}")
+    if rule.warn:
+        console.print(f"[bold]warn[/bold]    {escape(rule.warn)}")
+    for citation in rule.cite:
+        console.print(f"[bold]cite[/bold]    {escape(citation)}")

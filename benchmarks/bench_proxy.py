@@ -1,0 +1,175 @@
+"""Time per epoch of the proxy MLP with every catalog loss, against stock scikit-learn.
+
+    python benchmarks/bench_proxy.py [--rows 50000] [--features 20] [--epochs 5] [--repeats 3]
+
+Every loss trains on a synthetic target of one of its tasks (the same X for all), with the
+validator's architecture: hidden (64,), adam, batch 200, BLAS limited to one thread. The
+reference is the stock scikit-learn MLP with its native loss on the same task, data and
+number of epochs (MLPClassifier's log loss for classification tasks, MLPRegressor's squared
+error for numeric ones, its Poisson loss for counts). The target for the adapter is a ratio
+of at most 1.2 for ``cross_entropy`` against MLPClassifier and ``mse`` against MLPRegressor.
+Timings are the best of ``--repeats`` interleaved runs (proxy, stock, proxy, ...), which
+keeps other load on the machine out of the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from advisor.profile import Profile  # noqa: E402
+from advisor.proxy import make_proxy  # noqa: E402
+
+#: The task each loss is timed on: the first of these it supports.
+TASK_PREFERENCE = ("multiclass", "binary", "regression", "count", "multilabel", "ordinal", "proportion")
+#: Extra (loss, task) rows always timed: the adapter's targets.
+HEADLINE = (("cross_entropy", "multiclass"), ("cross_entropy", "binary"), ("mse", "regression"))
+N_CLASSES = 5
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+# ----- synthetic targets, one per task -------------------------------------------------------
+def latent(X: np.ndarray, rng: np.random.Generator, width: int = 1) -> np.ndarray:
+    """A nonlinear signal of the features, ``(n, width)``, roughly unit scale."""
+    w = rng.normal(size=(X.shape[1], width)) / np.sqrt(X.shape[1])
+    return np.tanh(X @ w) + 0.5 * np.sin(X[:, :width] * 2.0) + 0.3 * rng.normal(size=(len(X), width))
+
+
+def make_target(task: str, X: np.ndarray, seed: int = 0) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Profile-style target of ``task`` and its class labels."""
+    rng = np.random.default_rng(seed)
+    if task == "multiclass":
+        return latent(X, rng, N_CLASSES).argmax(axis=1), tuple(f"c{k}" for k in range(N_CLASSES))
+    if task == "binary":
+        return (latent(X, rng)[:, 0] > 0.3).astype(int), ("no", "yes")
+    if task == "multilabel":
+        return (latent(X, rng, N_CLASSES) > 0.2).astype(float), tuple(f"l{k}" for k in range(N_CLASSES))
+    if task == "ordinal":
+        z = latent(X, rng)[:, 0]
+        return np.digitize(z, np.quantile(z, [0.15, 0.4, 0.7, 0.9])), tuple(str(k) for k in range(N_CLASSES))
+    if task == "regression":
+        return 100.0 + 30.0 * latent(X, rng)[:, 0], ()
+    if task == "count":
+        return rng.poisson(np.exp(1.0 + latent(X, rng)[:, 0])).astype(float), ()
+    if task == "proportion":
+        return 1.0 / (1.0 + np.exp(-2.0 * latent(X, rng)[:, 0])), ()
+    raise ValueError(f"no synthetic target for task {task!r}")
+
+
+def make_profile(task: str, y: np.ndarray, classes: tuple[str, ...]) -> Profile:
+    """A profile with the facts the catalog's derivations read."""
+    n = len(y)
+    facts: dict[str, Any] = {"task": task, "n_rows": float(n), "label_noise": False,
+                             "activation": "auto", "framework": "pytorch", "has_quantiles": False}
+    if task in ("binary", "multiclass", "ordinal"):
+        counts = np.bincount(np.asarray(y, dtype=int), minlength=len(classes))
+    elif task == "multilabel":
+        counts = np.asarray(y).sum(axis=0).astype(int)
+    else:
+        counts = np.array([], dtype=int)
+    if counts.size:
+        facts.update(n_classes=float(len(classes)), imbalance_ratio=float(counts.max() / max(counts.min(), 1)),
+                     minority_fraction=float(counts.min() / n), minority_count=float(counts.min()))
+    else:
+        values = np.asarray(y, dtype=float)
+        mean = float(values.mean())
+        facts.update(n_classes=0.0, imbalance_ratio=1.0, target_mean=mean, target_std=float(values.std()),
+                     zero_fraction=float(np.mean(values == 0)),
+                     dispersion_index=float(values.var() / mean) if mean > 0 else 1.0,
+                     tweedie_power=1.5 if task == "count" else 0.0)
+    median = float(np.median(y)) if not counts.size else 0.0
+    robust = float(1.4826 * np.median(np.abs(np.asarray(y, dtype=float) - median))) if not counts.size else 0.0
+    return Profile(task=task, task_reason="synthetic benchmark target", facts=facts, classes=classes,
+                   class_counts=tuple(int(c) for c in counts), y=np.asarray(y), robust_scale=robust,
+                   quantiles=QUANTILES if task == "regression" else ())
+
+
+def stock_model(task: str, common: dict[str, Any]) -> tuple[str, Callable[[], Any]]:
+    """The stock scikit-learn MLP with its native loss for ``task``."""
+    if task in ("binary", "multiclass", "multilabel", "ordinal"):
+        return "MLPClassifier", lambda: MLPClassifier(**common)
+    if task == "count":
+        return "MLPRegressor(poisson)", lambda: MLPRegressor(loss="poisson", **common)
+    return "MLPRegressor", lambda: MLPRegressor(**common)
+
+
+def timed(fit: Callable[[], Any]) -> tuple[float, Any]:
+    """Wall time of one fit, and the fitted model."""
+    start = time.perf_counter()
+    model = fit()
+    return time.perf_counter() - start, model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--losses", default="", help="comma-separated loss ids (default: all)")
+    args = parser.parse_args(argv)
+
+    from advisor.losses import CATALOG
+
+    wanted = [name for name in args.losses.split(",") if name] or sorted(CATALOG)
+    unknown = sorted(set(wanted) - set(CATALOG))
+    if unknown:
+        parser.error(f"unknown loss ids: {', '.join(unknown)}")
+    runs = [(loss_id, task) for loss_id, task in HEADLINE if loss_id in wanted]
+    for loss_id in wanted:
+        task = next((t for t in TASK_PREFERENCE if t in CATALOG[loss_id].tasks), None)
+        if task is not None and (loss_id, task) not in runs:
+            runs.append((loss_id, task))
+
+    X = np.random.default_rng(0).normal(size=(args.rows, args.features))
+    common = dict(hidden_layer_sizes=(64,), solver="adam", batch_size=200, learning_rate_init=1e-3,
+                  max_iter=args.epochs, n_iter_no_change=np.inf, random_state=0)
+    print(f"{args.rows} rows x {args.features} features, hidden (64,), adam, batch 200, "
+          f"{args.epochs} epochs, best of {args.repeats}, 1 BLAS thread")
+    header = f"{'loss':<28}{'task':<12}{'outputs':>8}{'proxy ms/ep':>13}{'ms/1k rows':>11}{'stock ms/ep':>13}{'ratio':>8}  stock model"
+    print(header)
+    print("-" * len(header))
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for loss_id, task in runs:
+            loss = CATALOG[loss_id]
+            y, classes = make_target(task, X)
+            profile = make_profile(task, y, classes)
+            params = loss.derive(profile, {"quantiles": list(QUANTILES)})
+            stock_name, build_stock = stock_model(task, common)
+
+            def fit_proxy():
+                return make_proxy(loss, params, profile, seed=0, max_iter=args.epochs,
+                                  n_iter_no_change=np.inf).fit(X, y)
+
+            proxy_time = stock_time = np.inf
+            try:
+                for _ in range(args.repeats):  # interleaved: both sides see the same machine load
+                    elapsed, proxy = timed(fit_proxy)
+                    proxy_time = min(proxy_time, elapsed)
+                    stock_time = min(stock_time, timed(lambda: build_stock().fit(X, y))[0])
+            except Exception as exc:  # a benchmark row, not a crash: say what failed
+                print(f"{loss_id:<28}{task:<12}  failed: {type(exc).__name__}: {exc}", flush=True)
+                continue
+            proxy_ms = 1000 * proxy_time / proxy.model_.n_iter_
+            stock_ms = 1000 * stock_time / args.epochs
+            print(f"{loss_id:<28}{task:<12}{proxy.model_.n_outputs_:>8}{proxy_ms:>13.1f}"
+                  f"{1000 * proxy_ms / args.rows:>11.2f}{stock_ms:>13.1f}{proxy_ms / stock_ms:>8.2f}"
+                  f"  {stock_name}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

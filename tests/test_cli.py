@@ -1,0 +1,199 @@
+"""The ``advisor`` command: results on stdout, one-line errors and exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from advisor.cli import main
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def run(*args: str, input: str | bytes | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def assert_clean_error(result, *fragments: str) -> None:
+    """Exit code 2, one line on stderr starting with 'error:', naming the problem, no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment.lower() in lines[0].lower(), lines[0]
+    assert result.stdout == ""
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def small_csv(tmp_path: Path, target_values: list[str], name: str = "d.csv") -> str:
+    rows = [f"{i},{i * 0.5},{value}" for i, value in enumerate(target_values)]
+    return write(tmp_path, name, "a,b,y\n" + "\n".join(rows) + "\n")
+
+
+# ----- bad input -------------------------------------------------------------------------
+def test_missing_file(tmp_path):
+    assert_clean_error(run("suggest", str(tmp_path / "nope.csv"), "--no-validate"), "nope.csv")
+
+
+def test_empty_file(tmp_path):
+    assert_clean_error(run("suggest", write(tmp_path, "e.csv", ""), "--no-validate"), "empty")
+
+
+def test_header_only_file(tmp_path):
+    assert_clean_error(run("suggest", write(tmp_path, "h.csv", "a,b,y\n"), "--no-validate"))
+
+
+def test_unknown_target_column(tmp_path):
+    path = small_csv(tmp_path, ["0", "1"] * 10)
+    assert_clean_error(run("suggest", path, "--target", "why", "--no-validate"), "why")
+
+
+def test_single_class(tmp_path):
+    path = small_csv(tmp_path, ["cat"] * 20)
+    assert_clean_error(run("suggest", path, "--no-validate"), "single")
+
+
+def test_constant_numeric_target(tmp_path):
+    path = small_csv(tmp_path, ["3.5"] * 20)
+    assert_clean_error(run("suggest", path, "--no-validate"), "single")
+
+
+def test_all_missing_target(tmp_path):
+    path = small_csv(tmp_path, [""] * 20)
+    assert_clean_error(run("suggest", path, "--no-validate"), "missing")
+
+
+def test_text_where_numbers_belong(tmp_path):
+    path = small_csv(tmp_path, ["red", "green", "blue"] * 7)
+    assert_clean_error(run("suggest", path, "--task", "regression", "--no-validate"))
+
+
+def test_three_row_dataset(tmp_path):
+    path = small_csv(tmp_path, ["0", "1", "0"])
+    assert_clean_error(run("suggest", path, "--no-validate"), "10")
+
+
+def test_unknown_loss_name(tmp_path):
+    path = small_csv(tmp_path, ["0", "1"] * 10)
+    assert_clean_error(run("suggest", path, "--loss", "cross_entropi", "--no-validate"), "cross_entropi")
+
+
+@pytest.mark.parametrize("option", ["--activation", "--metric", "--framework", "--task"])
+def test_unknown_choice_is_a_usage_error(tmp_path, option):
+    path = small_csv(tmp_path, ["0", "1"] * 10)
+    result = run("suggest", path, option, "nonsense", "--no-validate")
+    assert result.exit_code == 2
+    assert "nonsense" in result.stderr and "Traceback" not in result.output
+
+
+def test_metric_that_does_not_fit_the_task(tmp_path):
+    path = small_csv(tmp_path, ["0", "1"] * 10)
+    assert_clean_error(run("suggest", path, "--metric", "poisson_deviance", "--no-validate"),
+                       "metric")
+
+
+def test_broken_rule_dir(tmp_path):
+    rule_dir = tmp_path / "rules"
+    rule_dir.mkdir()
+    (rule_dir / "bad.toml").write_text(
+        '[[rule]]\nid = "x.bad"\nwhen = "imbalance_ratoi > 3"\nbecause = "b"\ncite = ["c"]\n'
+        'effects = [{ loss = "focal", score = 1.0 }]\n')
+    path = small_csv(tmp_path, ["0", "1"] * 10)
+    assert_clean_error(run("suggest", path, "--rules", str(rule_dir), "--no-validate"),
+                       "bad.toml", "x.bad")
+    assert_clean_error(run("rules", "check", str(rule_dir)), "bad.toml", "x.bad")
+
+
+def test_unknown_example():
+    assert_clean_error(run("suggest", "example:penguin", "--no-validate"), "penguins")
+
+
+# ----- results ---------------------------------------------------------------------------
+def test_json_is_byte_identical_across_runs():
+    args = ("suggest", str(DATA / "penguins.csv"), "--no-validate", "--format", "json")
+    first, second = run(*args), run(*args)
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == second.stdout
+    payload = json.loads(first.stdout)
+    assert payload["schema_version"] == "1.0"
+    assert payload["candidates"][0]["loss"] == payload["recommendation"]
+    assert payload["validation"] is None
+    assert payload["target"]["columns"] == ["species"]
+
+
+def test_stdin_input():
+    text = (DATA / "breast_cancer.csv").read_text()
+    result = run("suggest", "-", "--target", "diagnosis", "--no-validate", "--format", "json",
+                 input=text)
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["task"] == "binary"
+    assert payload["provenance"]["source"] == "<stdin>"
+
+
+def test_text_output_names_the_winner_and_its_snippet():
+    result = run("suggest", "example:poor_health", "--metric", "balanced_accuracy",
+                 "--no-validate")
+    assert result.exit_code == 0, result.stderr
+    assert "weighted_cross_entropy" in result.stdout
+    assert "BCEWithLogitsLoss(pos_weight=" in result.stdout
+    assert "rules-only" in result.stdout
+
+
+def test_loss_audit_flags_the_users_loss():
+    result = run("suggest", "example:poor_health", "--metric", "balanced_accuracy",
+                 "--loss", "cross_entropy", "--no-validate", "--format", "json")
+    payload = json.loads(result.stdout)
+    assert payload["audit"]["loss"] == "cross_entropy"
+    assert payload["audit"]["recommended"] == "weighted_cross_entropy"
+    assert "weighted_cross_entropy" in payload["audit"]["message"]
+
+
+def test_rules_list_show_check(tmp_path):
+    listed = run("rules", "list", "--format", "json")
+    rules = json.loads(listed.stdout)["rules"]
+    assert len(rules) >= 35
+    shown = run("rules", "show", rules[0]["id"])
+    assert shown.exit_code == 0 and rules[0]["id"] in shown.stdout
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "mine.toml").write_text(
+        '[[rule]]\nid = "mine.prefer_huber"\nwhen = "task == \'regression\'"\n'
+        'because = "We always prefer Huber."\ncite = ["Our team, 2026"]\n'
+        'effects = [{ loss = "huber", score = 9.0 }]\n')
+    checked = run("rules", "check", str(good))
+    assert checked.exit_code == 0 and "1 rules" in checked.stdout
+    result = run("suggest", str(DATA / "diabetes.csv"), "--rules", str(good), "--no-validate",
+                 "--format", "json")
+    payload = json.loads(result.stdout)
+    assert payload["recommendation"] == "huber"
+    assert "mine.prefer_huber" in payload["rulebase"]["fired"]
+
+
+def test_rules_show_unknown_id():
+    assert_clean_error(run("rules", "show", "no.such.rule"), "no.such.rule")
+
+
+def test_examples_lists_bundled_data():
+    result = run("examples")
+    assert "example:poor_health" in result.stdout and "example:penguins" in result.stdout
+
+
+def test_help_does_not_import_heavy_modules():
+    code = ("import sys, advisor.cli; heavy = [m for m in ('pandas', 'sklearn', 'numpy', "
+            "'matplotlib', 'rich', 'rule_engine') if m in sys.modules]; print(heavy)")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert output == "[]"

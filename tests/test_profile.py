@@ -1,0 +1,422 @@
+"""Profiling: task detection and its reasons, the facts, the hints, and every refusal."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advisor.errors import DataShapeError, OptionError, TargetError
+from advisor.facts import FACT_NAMES, FACT_TYPES
+from advisor.load import load_data
+from advisor.profile import profile_data
+
+RNG = np.random.default_rng(0)
+
+
+def profile_of(target, *, features=None, n=None, **options):
+    """Profile a frame whose target column is ``y`` (or several target columns)."""
+    if isinstance(target, dict):
+        columns = dict(target)
+        n = len(next(iter(columns.values())))
+        names = list(columns)
+    else:
+        columns = {"y": target}
+        n = len(target)
+        names = ["y"]
+    frame = pd.DataFrame({"f": np.arange(n, dtype=float), **(features or {}), **columns})
+    loaded = load_data(frame, target=names)
+    return profile_data(loaded, **options)
+
+
+# --- task detection -----------------------------------------------------------------------------
+
+def test_numeric_codes_stored_as_text_are_classes_not_numbers():
+    profile = profile_of(pd.Series(["1", "2", "3"] * 10, dtype=object))
+    assert profile.task == "multiclass"
+    assert "stored as text" in profile.task_reason
+    assert profile.classes == ("1", "2", "3")
+    assert profile.class_counts == (10, 10, 10)
+    assert profile.y.dtype == np.int64 and profile.y[:3].tolist() == [0, 1, 2]
+
+
+def test_decimal_numbers_stored_as_text_are_numbers():
+    values = pd.Series([f"{v:.2f}" for v in RNG.normal(5, 2, 50)], dtype="str")
+    profile = profile_of(values)
+    assert profile.task == "regression"
+    assert "text values parse as numbers" in profile.task_reason
+    assert profile.y.dtype == np.float64
+
+
+def test_ratings_one_to_five_are_ordinal():
+    profile = profile_of(np.tile([1.0, 2, 3, 4, 5, 4, 5, 3], 10))
+    assert profile.task == "ordinal"
+    assert profile.task_reason.startswith("integer values 1..5 on a contiguous scale: ordinal")
+    assert profile.classes == ("1", "2", "3", "4", "5")
+    assert profile.facts["n_classes"] == 5.0
+    assert profile.facts["target_min"] == 1.0 and profile.facts["target_max"] == 5.0
+
+
+def test_scale_with_an_unused_level_is_still_ordinal():
+    profile = profile_of(np.tile([0, 1, 2, 4, 5, 6, 6, 5, 0], 5))
+    assert profile.task == "ordinal"
+    assert "near-contiguous" in profile.task_reason
+
+
+def test_ordered_categorical_is_ordinal_in_category_order():
+    levels = ["low", "mid", "high"]
+    values = pd.Categorical(["high", "low", "mid"] * 10, categories=levels, ordered=True)
+    profile = profile_of(pd.Series(values))
+    assert profile.task == "ordinal"
+    assert profile.classes == ("low", "mid", "high")
+    assert "low < mid < high" in profile.task_reason
+    assert profile.y[:3].tolist() == [2, 0, 1]
+
+
+def test_unordered_categorical_with_numeric_looking_values_is_multiclass():
+    profile = profile_of(pd.Series(pd.Categorical([10, 20, 30] * 10)))
+    assert profile.task == "multiclass"
+    assert profile.classes == ("10", "20", "30")
+
+
+@pytest.mark.parametrize("values, classes, positive", [
+    ([0, 1] * 10, ("0", "1"), "'1'"),
+    ([True, False] * 10, ("False", "True"), "'True'"),
+    (["yes", "no"] * 10, ("no", "yes"), "'yes'"),
+    ([2.5, 7.5] * 10, ("2.5", "7.5"), "'7.5'"),
+])
+def test_two_values_are_binary_with_a_stated_positive_class(values, classes, positive):
+    profile = profile_of(values)
+    assert profile.task == "binary"
+    assert profile.classes == classes
+    assert f"positive class {positive}" in profile.task_reason
+    assert set(profile.y.tolist()) == {0, 1}
+
+
+def test_several_zero_one_columns_are_multilabel():
+    a = np.array([0, 1, 1, 0, 1] * 4)
+    b = np.array([True, False, True, True, False] * 4)
+    profile = profile_of({"a": a, "b": b})
+    assert profile.task == "multilabel"
+    assert profile.task_reason == "2 target columns, all 0/1: multi-label"
+    assert profile.classes == ("a", "b")
+    assert profile.class_counts == (12, 12)
+    assert profile.y.shape == (20, 2) and profile.y.dtype == np.float64
+    assert profile.facts["n_targets"] == 2.0
+    assert profile.facts["label_cardinality"] == pytest.approx(1.2)
+    assert profile.facts["label_density"] == pytest.approx(0.6)
+
+
+def test_delimited_labels_are_multilabel():
+    frame = pd.DataFrame({"x": range(12), "tags": ["a|b", "a", "", "b|c", "c", "a|c"] * 2})
+    profile = profile_data(load_data(frame, label_sep="|"))
+    assert profile.task == "multilabel"
+    assert profile.classes == ("a", "b", "c")
+    assert "split on '|'" in profile.task_reason
+    assert profile.facts["n_distinct"] == 6.0  # distinct label sets, the empty set included
+
+
+def test_constant_label_column_is_refused():
+    with pytest.raises(TargetError, match="label 'b' is 0 in every row"):
+        profile_of({"a": [0, 1] * 6, "b": [0] * 12})
+
+
+def test_several_numeric_columns_are_multi_output_regression():
+    skewed = RNG.exponential(1.0, 200) ** 3
+    profile = profile_of({"u": RNG.normal(size=200), "v": skewed})
+    assert profile.task == "regression"
+    assert "2 numeric target columns" in profile.task_reason
+    assert profile.y.shape == (200, 2)
+    assert profile.facts["n_targets"] == 2.0
+    single_v = profile_of(skewed).facts
+    assert profile.facts["skewness"] == single_v["skewness"]  # the most skewed column
+    assert profile.facts["kurtosis"] == single_v["kurtosis"]
+    assert profile.facts["has_negative"] is True
+    assert profile.facts["nonnegative"] is False
+
+
+def test_text_mixed_with_numbers_across_targets_is_refused():
+    with pytest.raises(TargetError, match="mix text .* and numbers"):
+        profile_of({"a": RNG.normal(size=12), "b": ["x", "y", "z"] * 4})
+
+
+def test_values_inside_unit_interval_are_a_proportion():
+    profile = profile_of(RNG.beta(2, 5, 100))
+    assert profile.task == "proportion"
+    assert "between" in profile.task_reason and "proportion" in profile.task_reason
+    assert profile.facts["in_unit_interval"] is True
+
+
+def test_many_nonnegative_integers_are_counts_with_dispersion():
+    values = RNG.negative_binomial(2, 0.1, 500)
+    profile = profile_of(values)
+    assert profile.task == "count"
+    assert "variance/mean" in profile.task_reason
+    expected = values.var() / values.mean()
+    assert profile.facts["dispersion_index"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_small_poisson_counts_are_counts_not_ratings():
+    profile = profile_of(RNG.poisson(1.0, 400))
+    assert profile.task == "count"
+    assert "thin right tail" in profile.task_reason
+
+
+def test_negative_integers_with_many_values_are_regression():
+    profile = profile_of(RNG.integers(-50, 50, 300))
+    assert profile.task == "regression"
+    assert "including negatives" in profile.task_reason
+
+
+def test_whole_number_floats_are_regression_where_sklearn_says_multiclass():
+    from sklearn.utils.multiclass import type_of_target
+
+    values = np.round(RNG.normal(150, 40, 400)).clip(25, None)
+    assert type_of_target(values) == "multiclass"  # the mistake we avoid
+    profile = profile_of(values)
+    assert profile.task == "regression"
+    assert "stored as decimals" in profile.task_reason
+
+
+def test_non_integer_numbers_are_regression():
+    profile = profile_of(RNG.normal(10, 3, 100))
+    assert profile.task == "regression"
+    assert "fractional" in profile.task_reason
+
+
+# --- --task overrides ----------------------------------------------------------------------------
+
+def test_forced_task_wins_and_says_so():
+    profile = profile_of(np.tile([1, 2, 3, 4, 5], 10), task="regression")
+    assert profile.task == "regression"
+    assert profile.task_reason.startswith("given with --task")
+    assert profile.facts["task_overridden"] is True
+    multiclass = profile_of(np.tile([1, 2, 3, 4, 5], 10), task="MultiClass")
+    assert multiclass.task == "multiclass"
+
+
+def test_forced_task_must_fit_the_target():
+    with pytest.raises(TargetError, match="--task regression needs numbers; target 'y' holds text"):
+        profile_of(["a", "b", "c"] * 5, task="regression")
+    with pytest.raises(TargetError, match="--task binary needs exactly 2 classes; target 'y' has 3"):
+        profile_of(["a", "b", "c"] * 5, task="binary")
+    with pytest.raises(TargetError, match="--task count needs non-negative"):
+        profile_of(RNG.normal(size=20), task="count")
+    with pytest.raises(TargetError, match=r"--task proportion needs values in \[0, 1\]"):
+        profile_of(RNG.normal(size=20) + 5, task="proportion")
+    with pytest.raises(TargetError, match="--task multilabel needs several 0/1"):
+        profile_of([0, 1] * 10, task="multilabel")
+    with pytest.raises(TargetError, match="--task ordinal needs one target column"):
+        profile_of({"a": [0, 1] * 6, "b": [1, 0] * 6}, task="ordinal")
+    with pytest.raises(OptionError, match="task must be one of"):
+        profile_of([0, 1] * 10, task="classification")
+
+
+def test_forced_ordinal_on_unordered_text_orders_by_sorted_value():
+    profile = profile_of(["medium", "high", "low"] * 5, task="ordinal")
+    assert profile.task == "ordinal"
+    assert profile.classes == ("high", "low", "medium")
+    assert "ordered by sorted value" in profile.task_reason
+
+
+def test_forced_ordinal_on_numeric_text_orders_numerically():
+    profile = profile_of(pd.Series(["10", "9", "100"] * 5, dtype=object), task="ordinal")
+    assert profile.classes == ("9", "10", "100")
+
+
+def test_forced_regression_on_numeric_text_codes_parses_them():
+    profile = profile_of(pd.Series(["1", "2", "3"] * 5, dtype=object), task="regression")
+    assert profile.task == "regression"
+    assert profile.y.tolist()[:3] == [1.0, 2.0, 3.0]
+
+
+# --- missing targets and refusals ----------------------------------------------------------------
+
+def test_missing_targets_are_dropped_and_counted():
+    values = pd.Series([1.5, np.nan, np.inf, 2.5, -np.inf] + list(RNG.normal(size=15)))
+    profile = profile_of(values)
+    assert profile.facts["n_rows"] == 17.0
+    assert profile.facts["target_missing_fraction"] == pytest.approx(3 / 20, rel=1e-5)
+    assert profile.row_mask.tolist()[:5] == [True, False, False, True, False]
+    assert len(profile.y) == 17
+    texts = pd.Series(["a", "", None, "  ", "b"] + ["a", "b"] * 6, dtype=object)
+    text_profile = profile_of(texts)
+    assert text_profile.facts["n_rows"] == 14.0
+    assert text_profile.classes == ("a", "b")
+
+
+def test_all_missing_target_is_refused():
+    with pytest.raises(TargetError, match="target 'y' is missing in every row"):
+        profile_of([np.nan] * 12)
+
+
+def test_too_few_usable_rows_is_refused():
+    with pytest.raises(DataShapeError, match="only 6 rows have a usable target 'y'; at least 10 are needed"):
+        profile_of([1.0, 2, 3, 4, 5, 6] + [np.nan] * 10)
+
+
+def test_single_value_target_is_refused():
+    with pytest.raises(TargetError, match="target 'y' has a single value 3: nothing to learn"):
+        profile_of([3.0] * 12)
+    with pytest.raises(TargetError, match="has a single value 'a'"):
+        profile_of(["a"] * 12)
+
+
+def test_dates_as_target_are_refused():
+    with pytest.raises(TargetError, match="dates"):
+        profile_of(pd.Series(pd.date_range("2020-01-01", periods=12)))
+
+
+# --- facts --------------------------------------------------------------------------------------
+
+def _assert_json_safe(facts):
+    assert set(facts) == FACT_NAMES
+    for name, value in facts.items():
+        assert type(value) is FACT_TYPES[name], (name, type(value))
+        if isinstance(value, float):
+            assert math.isfinite(value)
+            assert value == float(f"{value:.6g}")
+    assert json.loads(json.dumps(facts, allow_nan=False)) == facts
+
+
+@pytest.mark.parametrize("target", [
+    [0, 1] * 20,
+    ["a", "b", "c", "d"] * 10,
+    np.tile([1, 2, 3, 4, 5], 8),
+    RNG.poisson(4.0, 40) * 10,
+    RNG.normal(size=40),
+    RNG.beta(1, 1, 40),
+])
+def test_facts_are_exactly_the_vocabulary_and_json_safe(target):
+    profile = profile_of(target)
+    _assert_json_safe(profile.facts)
+    json.dumps(profile.to_dict(), allow_nan=False)
+
+
+def test_classification_facts_and_numeric_neutral_values():
+    profile = profile_of(["a"] * 30 + ["b"] * 10)
+    facts = profile.facts
+    assert facts["n_classes"] == 2.0
+    assert facts["imbalance_ratio"] == 3.0
+    assert facts["minority_fraction"] == 0.25
+    assert facts["minority_count"] == 10.0
+    shares = np.array([0.75, 0.25])
+    assert facts["label_entropy"] == pytest.approx(-(shares * np.log(shares)).sum() / np.log(2), rel=1e-5)
+    beta = 1 - 1 / 40
+    assert facts["effective_number_ratio"] == pytest.approx((1 - beta ** 10) / (1 - beta) / 10, rel=1e-5)
+    assert (facts["skewness"], facts["kurtosis"], facts["outlier_fraction"]) == (0.0, 0.0, 0.0)
+    assert (facts["target_min"], facts["target_max"], facts["target_scale"]) == (0.0, 1.0, 1.0)
+    assert facts["dispersion_index"] == 1.0 and facts["tweedie_power"] == 0.0
+    assert facts["label_cardinality"] == 1.0 and facts["label_density"] == 1.0
+    assert profile.robust_scale == 0.0
+
+
+def test_numeric_facts_and_class_neutral_values():
+    values = np.concatenate([RNG.normal(0, 1, 190), [40.0] * 10])
+    profile = profile_of(values)
+    facts = profile.facts
+    assert facts["n_classes"] == 0.0
+    assert facts["imbalance_ratio"] == 1.0 and facts["minority_fraction"] == 0.5
+    assert facts["label_entropy"] == 1.0 and facts["effective_number_ratio"] == 1.0
+    assert facts["outlier_fraction"] == pytest.approx(0.05, abs=0.01)
+    assert facts["kurtosis"] > 3
+    median = np.median(values)
+    assert profile.robust_scale == pytest.approx(1.4826 * np.median(np.abs(values - median)), rel=1e-5)
+    assert facts["target_std"] == pytest.approx(values.std(), rel=1e-5)
+    centred = (values - values.mean()) / values.std()
+    assert facts["skewness"] == pytest.approx(np.mean(centred ** 3), rel=1e-4)
+
+
+def test_zero_facts_for_counts():
+    values = np.concatenate([np.zeros(60), RNG.poisson(3.0, 40) + 1])
+    facts = profile_of(values).facts
+    assert facts["zero_fraction"] == 0.6
+    assert facts["excess_zero_ratio"] == pytest.approx(0.6 / math.exp(-values.mean()), rel=1e-5)
+    assert facts["integer_valued"] is True and facts["strictly_positive"] is False
+
+
+def test_feature_facts():
+    frame = pd.DataFrame({
+        "num": [1.0, np.nan, np.inf, 4.0] * 5,
+        "flag": [True, False] * 10,
+        "text": ["a", None, "b", "c"] * 5,
+        "y": RNG.normal(size=20),
+    })
+    facts = profile_data(load_data(frame)).facts
+    assert facts["n_features"] == 3.0
+    assert facts["n_numeric_features"] == 2.0
+    assert facts["n_categorical_features"] == 1.0
+    assert facts["missing_fraction"] == pytest.approx(15 / 60, rel=1e-5)
+
+
+@pytest.mark.parametrize("power", [1.0, 2.0])
+def test_tweedie_power_recovers_the_mean_variance_slope(power):
+    n = 20000
+    x = RNG.uniform(-1.5, 1.5, n)
+    mean = np.exp(1.0 + x)
+    if power == 1.0:
+        values = RNG.poisson(mean).astype(float)
+    else:
+        values = RNG.gamma(shape=4.0, scale=mean / 4.0)
+    profile = profile_of(values, features={"x": x})
+    assert profile.facts["tweedie_power"] == pytest.approx(power, abs=0.25)
+
+
+def test_tweedie_power_not_estimated_for_bounded_or_tiny_targets():
+    assert profile_of(RNG.beta(2, 2, 100)).facts["tweedie_power"] == 0.0
+    assert profile_of(np.arange(12.0) * 1.5).facts["tweedie_power"] == 0.0  # too few rows for 4 bins
+
+
+def test_extreme_magnitudes_stay_finite():
+    values = np.array([1e308, -1e308, 5e307, 0.0, 3.0] * 4)
+    profile = profile_of(values, features={"x": np.array([1e308, -1e308, 2.0, 0.0, np.nan] * 4)})
+    _assert_json_safe(profile.facts)
+
+
+# --- the user's hints ----------------------------------------------------------------------------
+
+def test_hints_are_validated_and_recorded():
+    profile = profile_of([0, 1] * 10, activation="Logits", framework="keras", metric="roc_auc",
+                         current_loss=" focal ", label_noise=True, quantiles=[0.9, 0.1, 0.9])
+    facts = profile.facts
+    assert facts["activation"] == "linear"
+    assert facts["framework"] == "keras"
+    assert facts["metric"] == "roc_auc" and facts["metric_given"] is True
+    assert facts["current_loss"] == "focal"
+    assert facts["label_noise"] is True
+    assert facts["has_quantiles"] is True
+    assert profile.quantiles == (0.1, 0.9)
+
+
+def test_default_metric_and_empty_hints():
+    facts = profile_of(RNG.normal(size=20)).facts
+    assert facts["metric"] == "rmse" and facts["metric_given"] is False
+    assert facts["current_loss"] == "" and facts["has_quantiles"] is False
+    assert facts["task_overridden"] is False
+
+
+@pytest.mark.parametrize("options, name", [
+    ({"activation": "swish"}, "activation"),
+    ({"framework": "jax"}, "framework"),
+    ({"metric": "rmse"}, "metric"),  # not a binary metric
+    ({"quantiles": [1.5]}, "quantile"),
+])
+def test_bad_hints_are_option_errors(options, name):
+    with pytest.raises(OptionError, match=f"^{name} must be"):
+        profile_of([0, 1] * 10, **options)
+
+
+def test_profiling_a_million_rows_is_fast():
+    n = 1_000_000
+    frame = pd.DataFrame(RNG.normal(size=(n, 19)), columns=[f"x{i}" for i in range(19)])
+    frame["y"] = RNG.poisson(3.0, n)
+    loaded = load_data(frame)
+    started = time.perf_counter()
+    profile = profile_data(loaded)
+    elapsed = time.perf_counter() - started
+    assert profile.task == "count"
+    assert elapsed < 5.0, f"profiling 1M x 20 took {elapsed:.2f}s"
