@@ -18,6 +18,9 @@ from .errors import OptionError
 from .options import FRAMEWORKS, check_activation, check_budget, check_choice, check_quantiles, TASKS
 from .result import Candidate, Notice, Reason, Recommendation
 
+#: ``example:NAME`` names a dataset shipped with the package (``advisor examples`` lists them).
+EXAMPLE_PREFIX = "example:"
+
 #: How many rule-ranked candidates the validator trains besides the task's default loss.
 VALIDATED_CANDIDATES = 4
 
@@ -47,7 +50,7 @@ def suggest(
 ) -> Recommendation:
     """Recommend, parameterize and (optionally) empirically check a loss for ``data``.
 
-    ``data`` is a CSV/Parquet path, ``"-"`` for stdin, a DataFrame, or a feature array with the
+    ``data`` is a CSV/Parquet path, ``"-"`` for stdin, ``"example:NAME"``, a DataFrame, or a feature array with the
     target in ``y``. ``target`` names one or several target columns (default: a column named
     like a target, else the last one). ``loss`` is the loss trained today, audited against the
     advice. ``validate=False`` keeps the rules-only path. See the README for every option.
@@ -76,6 +79,10 @@ def suggest(
     rule_dirs = _as_dir_list(rules)
     rulebase = load_rulebase(rule_dirs)  # before loading data: a broken rule file fails fast
 
+    command_source = data if isinstance(data, (str, Path)) else None
+    if isinstance(data, str) and data.startswith(EXAMPLE_PREFIX):
+        from .examples import example_path
+        data = example_path(data[len(EXAMPLE_PREFIX):])
     loaded = load_data(data, target, label_sep=label_sep, y=y)
     timing["load"] = time.perf_counter() - started
     profile = profile_data(loaded, task=task, activation=activation, framework=framework,
@@ -85,6 +92,13 @@ def suggest(
 
     applicable = losses_for_task(profile.task)
     outcome = rulebase.evaluate(profile.facts, applicable)
+    activation_fallback = None
+    if activation != "linear" and all(loss_id in outcome.vetoes for loss_id in applicable):
+        # The user's output activation rules out every loss (e.g. relu on negative targets):
+        # the warnings say how to fix the network; rank for the fixed, linear output.
+        activation_fallback = activation
+        outcome_as_given = outcome
+        outcome = rulebase.evaluate({**profile.facts, "activation": "linear"}, applicable)
     options = {"quantiles": profile.quantiles}
     params = {loss_id: CATALOG[loss_id].derive(profile, options) for loss_id in applicable}
 
@@ -124,13 +138,15 @@ def suggest(
         candidates=candidates,
         confidence=dict(decision.confidence),
         summary=decision.summary,
-        warnings=_notices(outcome, profile, loaded, validation, validate),
+        warnings=_notices(outcome_as_given if activation_fallback else outcome, profile, loaded,
+                          validation, validate, activation_fallback),
         audit=_audit(loss, candidates, DEFAULT_LOSS[profile.task]) if loss else None,
         provenance=loaded.provenance.to_dict(),
         rulebase={"digest": rulebase.digest, "rules": len(rulebase.rules),
-                  "fired": list(outcome.fired), "sources": list(rulebase.sources)},
+                  "fired": list(outcome.fired), "sources": list(rulebase.sources),
+                  "overrides": [override.to_dict() for override in rulebase.overrides]},
         settings=settings,
-        reproducibility={"command": _command(loaded.provenance.source, loaded, settings,
+        reproducibility={"command": _command(command_source, loaded, settings,
                                              profile, activation, framework),
                          "versions": _versions()},
         validation=validation_dict,
@@ -196,10 +212,16 @@ def _profile_dict(profile, loaded) -> dict[str, Any]:
     return payload
 
 
-def _notices(outcome, profile, loaded, validation, validate: bool) -> tuple[Notice, ...]:
+def _notices(outcome, profile, loaded, validation, validate: bool,
+             activation_fallback: str | None) -> tuple[Notice, ...]:
     """Warnings from the rules (activation bugs), the data, and the experiment."""
     notices = [Notice(code=effect.rule_id, message=effect.message or effect.because)
                for effect in outcome.warnings]
+    if activation_fallback:
+        notices.append(Notice("activation.rules_out_every_loss",
+                              f"a {activation_fallback} output rules out every loss for this "
+                              "target: change the output layer as the warnings above say; the "
+                              "ranking is for a linear output"))
     facts = profile.facts
     if facts["n_rows"] < 100:
         notices.append(Notice("data.small", f"only {int(facts['n_rows'])} usable rows: the rules "
@@ -240,10 +262,10 @@ def _audit(current: str, candidates: tuple[Candidate, ...], default_loss: str) -
             "message": message}
 
 
-def _command(source: str, loaded, settings: dict[str, Any], profile, activation: str,
-             framework: str) -> str:
-    """The CLI command that reproduces this recommendation."""
-    words = ["advisor", "suggest", source if not source.startswith("<") else "DATA.csv"]
+def _command(source: str | Path | None, loaded, settings: dict[str, Any], profile,
+             activation: str, framework: str) -> str:
+    """The CLI command that reproduces this recommendation (DATA.csv for in-memory data)."""
+    words = ["advisor", "suggest", str(source) if source is not None else "DATA.csv"]
     for column in loaded.target_columns:
         words += ["--target", column]
     if settings["label_sep"]:

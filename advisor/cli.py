@@ -20,7 +20,7 @@ from .errors import AdvisorError
 from .options import ACTIVATIONS, FRAMEWORKS, METRICS, TASKS
 
 FORMATS = ("text", "json", "markdown", "html")
-EXAMPLE_PREFIX = "example:"
+EXAMPLE_PREFIX = "example:"  # same as advisor.api.EXAMPLE_PREFIX, kept here to stay light
 
 
 def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,7 +98,6 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
     """Recommend a loss for DATA (a CSV or Parquet file, '-' for stdin, or example:NAME)."""
     from .api import suggest as run_suggest
 
-    source = _resolve_example(data)
     target: str | list[str] | None = None
     if len(targets) == 1:
         target = targets[0]
@@ -106,7 +105,7 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
         target = list(targets)
     with _progress_bar(enabled=validate and not quiet) as progress:
         recommendation = run_suggest(
-            source, target, task=task, activation=activation, framework=framework,
+            data, target, task=task, activation=activation, framework=framework,
             metric=metric, loss=current_loss, validate=validate, budget=budget, seed=seed,
             rules=list(rule_dirs) or None, label_sep=label_sep, label_noise=label_noise,
             quantiles=quantiles, n_jobs=n_jobs, backend=backend, progress=progress)
@@ -145,7 +144,8 @@ def rules() -> None:
 @rules.command("list")
 @click.option("--rules", "rule_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Also list the rules of this directory.")
-@click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text")
+@click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text",
+              show_default=True, help="Output format.")
 @_fail_cleanly
 def rules_list(rule_dirs: tuple[str, ...], output_format: str) -> None:
     """List every rule: id, file, condition."""
@@ -163,7 +163,8 @@ def rules_list(rule_dirs: tuple[str, ...], output_format: str) -> None:
 
 @rules.command("show")
 @click.argument("rule_id")
-@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(file_okay=False))
+@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Also look in the rules of this directory.")
 @_fail_cleanly
 def rules_show(rule_id: str, rule_dirs: tuple[str, ...]) -> None:
     """Show one rule in full."""
@@ -194,15 +195,6 @@ def examples() -> None:
 
     for name, description in list_examples():
         click.echo(f"{EXAMPLE_PREFIX}{name:<20} {description}")
-
-
-def _resolve_example(data: str) -> str:
-    """``example:NAME`` points at a dataset shipped inside the package."""
-    if not data.startswith(EXAMPLE_PREFIX):
-        return data
-    from .examples import example_path
-
-    return str(example_path(data[len(EXAMPLE_PREFIX):]))
 
 
 def _rule_dict(rule: Any) -> dict[str, Any]:

@@ -39,6 +39,8 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 PARQUET_MAGIC = b"PAR1"
 SNIFF_BYTES = 64 * 1024
 SNIFF_DELIMITERS = ",;\t| "
+#: Files larger than this are hashed in a second thread while they are parsed.
+HASH_IN_THREAD_BYTES = 8 * 1024 * 1024
 #: Share of rows with a ``|`` in a text target above which we suggest ``--label-sep``.
 LABEL_SEP_HINT_SHARE = 0.2
 
@@ -167,18 +169,25 @@ def _read_path(path: Path, name: str) -> tuple[pd.DataFrame, Provenance]:
     if size == 0 or not head.strip():
         raise DataLoadError(f"{name} is empty", hint="give a CSV with a header row and data rows")
     is_parquet = path.suffix.lower() in PARQUET_SUFFIXES or head.startswith(PARQUET_MAGIC)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(_file_sha256, path)
-        if is_parquet:
-            if not head.startswith(PARQUET_MAGIC):
-                raise DataLoadError(f"{name} is not a Parquet file (no PAR1 magic bytes)",
-                                    hint="rename it if it is CSV, or export it again as Parquet")
-            table, fmt = _read_parquet(path, name), "parquet"
-        else:
-            table, fmt = _read_csv(path, head, name), "csv"
-        sha256 = digest.result()
+    if is_parquet and not head.startswith(PARQUET_MAGIC):
+        raise DataLoadError(f"{name} is not a Parquet file (no PAR1 magic bytes)",
+                            hint="rename it if it is CSV, or export it again as Parquet")
+    if size <= HASH_IN_THREAD_BYTES:
+        sha256 = _file_sha256(path)
+        table, fmt = _parse_file(path, head, name, is_parquet)
+    else:  # hash while parsing: the digest is then almost free
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            digest = pool.submit(_file_sha256, path)
+            table, fmt = _parse_file(path, head, name, is_parquet)
+            sha256 = digest.result()
     table = _finish_file_table(table, name)
     return table, Provenance(name, fmt, size, sha256, len(table), table.shape[1])
+
+
+def _parse_file(path: Path, head: bytes, name: str, is_parquet: bool) -> tuple[pd.DataFrame, str]:
+    if is_parquet:
+        return _read_parquet(path, name), "parquet"
+    return _read_csv(path, head, name), "csv"
 
 
 def _file_sha256(path: Path) -> str:
@@ -384,6 +393,15 @@ def _frame_sha256(frames: Sequence[pd.DataFrame]) -> str:
 def _choose_target(table: pd.DataFrame, target: str | Sequence[str] | None) -> tuple[list[str], str]:
     """Target column names and the sentence saying why they were chosen."""
     columns = [str(column) for column in table.columns]
+    names, reason = _target_names(columns, target)
+    repeated = sorted({name for name in names if names.count(name) > 1 or columns.count(name) > 1})
+    if repeated:
+        raise TargetError(f"duplicate column names among targets: {', '.join(map(repr, repeated))}",
+                          hint="give each target column once, with a unique name")
+    return names, reason
+
+
+def _target_names(columns: list[str], target: str | Sequence[str] | None) -> tuple[list[str], str]:
     if target is None:
         lowered = [column.lower() for column in columns]
         for wanted in TARGET_NAMES:
@@ -398,10 +416,6 @@ def _choose_target(table: pd.DataFrame, target: str | Sequence[str] | None) -> t
     for name in names:
         if name not in columns:
             raise TargetError(f"unknown target column {name!r}", hint=_did_you_mean(name, columns))
-    repeated = sorted({name for name in names if names.count(name) > 1 or columns.count(name) > 1})
-    if repeated:
-        raise TargetError(f"duplicate column names among targets: {', '.join(map(repr, repeated))}",
-                          hint="give each target column once, with a unique name")
     if len(names) == 1:
         return names, f"column {names[0]!r} given with --target"
     return names, f"columns {', '.join(map(repr, names))} given with --target"

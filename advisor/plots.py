@@ -36,6 +36,8 @@ MUTED_COLOR = "#9a9a9a"
 
 #: At most this many classes / labels are drawn; the rest are summarized in the title.
 MAX_BARS = 30
+#: Histogram counts spanning this ratio (largest / smallest non-empty bin) get a log axis.
+LOG_SCALE_RATIO = 100.0
 #: Longest label drawn on an axis, in characters (the tables show the full label).
 MAX_LABEL = 28
 
@@ -126,6 +128,12 @@ def fold_scores_svg(series: Sequence[FoldSeries], metric: str, *,
         axes.grid(axis="x", color="#e5e5e5", linewidth=0.8)
         axes.set_axisbelow(True)
         axes.set_ylim(-0.6, len(drawable) - 0.4)
+        shown = finite + [item.mean for item in drawable
+                          if item.mean is not None and math.isfinite(item.mean)]
+        if shown:                       # frame the scores; a wider interval is cut at the edge
+            low, high = min(shown), max(shown)
+            span = (high - low) or (abs(high) * 0.1) or 1.0
+            axes.set_xlim(low - 0.3 * span, high + 0.3 * span)
         return _to_svg(figure, "folds")
 
 
@@ -193,12 +201,16 @@ def _histogram_svg(histogram: dict[str, Any], facts: dict[str, Any], robust_scal
         figure = _figure(7.2, 3.2)
         axes = figure.add_subplot()
         axes.stairs(counts, edges, fill=True, color=BASE_COLOR)
+        positive = [count for count in counts if count > 0]
+        log_scale = bool(positive) and max(positive) / min(positive) >= LOG_SCALE_RATIO
+        if log_scale:                   # a long tail would be invisible on a linear axis
+            axes.set_yscale("log")
         median = _histogram_median(edges, counts)
         if median is not None and robust_scale > 0:
             low, high = median - 3.5 * robust_scale, median + 3.5 * robust_scale
             for start, stop in ((edges[0], low), (high, edges[-1])):
                 if stop > start:
-                    axes.axvspan(start, stop, color=ACCENT_COLOR, alpha=0.10, linewidth=0)
+                    axes.axvspan(start, stop, color=ACCENT_COLOR, alpha=0.08, linewidth=0)
             axes.axvline(median, color="#333333", linewidth=1, linestyle=":",
                          label="median (from the histogram)")
         mean = facts.get("target_mean")
@@ -220,7 +232,7 @@ def _histogram_svg(histogram: dict[str, Any], facts: dict[str, Any], robust_scal
         if axes.get_legend_handles_labels()[0]:
             axes.legend(fontsize=7.5, frameon=False, loc="upper right")
         axes.set_xlabel("target value")
-        axes.set_ylabel("rows")
+        axes.set_ylabel("rows (log scale)" if log_scale else "rows")
         axes.set_xlim(edges[0], edges[-1])
         return _to_svg(figure, "target-histogram")
 

@@ -92,7 +92,8 @@ def profile_data(loaded: LoadedData, *, task: str | None = None, activation: str
     levels = check_quantiles(quantiles)
     forced = None if task is None else check_choice("task", task, TASKS)
 
-    columns = [_read_column(str(name), loaded.target[name]) for name in loaded.target.columns]
+    columns = [_read_column(str(name), loaded.target.iloc[:, index])
+               for index, name in enumerate(loaded.target.columns)]
     row_mask = _usable_rows(columns, loaded.target_columns)
     n_rows = int(row_mask.sum())
     columns = [column.subset(row_mask) for column in columns]

@@ -355,6 +355,8 @@ class LossProxy(BaseEstimator):
             early_stopping=self.early_stopping, validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, random_state=self.seed,
         ).fit(X, target, sample_weight=sample_weight)
+        self.n_iter_ = self.model_.n_iter_
+        self.loss_curve_ = getattr(self.model_, "loss_curve_", None)
         return self
 
     def decision_function(self, X) -> np.ndarray:

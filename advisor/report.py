@@ -57,13 +57,23 @@ _SUPPORTED_SCHEMA_MAJOR = "1"
 _HIGHER_IS_BETTER = frozenset({"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
                                "average_precision", "r2"})
 
-_PROTOCOL_LABELS = {
-    "sample_rows": "rows sampled", "n_rows": "rows sampled", "rows": "rows sampled",
-    "rows_total": "rows available", "folds": "folds", "n_folds": "folds", "seeds": "seeds",
-    "repeats": "repeats", "budget": "time budget (s)", "budget_s": "time budget (s)",
-    "backend": "joblib backend", "n_jobs": "parallel jobs", "proxy": "proxy model",
-    "metric": "primary metric", "stratified": "stratified", "test": "statistical test",
+#: How the validator's protocol keys read in the report, in this order; other keys follow.
+_PROTOCOL_LABELS: dict[str, str] = {
+    "metric": "primary metric", "greater_is_better": "higher is better",
+    "rows_available": "rows available", "sample_rows": "rows used", "stratified_on": "stratified on",
+    "folds": "folds", "repeats": "repeats", "splits_planned": "splits planned",
+    "splits_used": "splits compared", "test_train_ratio": "test / train rows",
+    "epochs": "epoch cap", "hidden": "hidden layers", "solver": "optimizer", "seed": "seed",
+    "alpha": "significance level", "budget": "time budget (s)", "backend": "joblib backend",
+    "n_jobs": "jobs asked", "workers": "workers", "within_budget": "planned within budget",
+    "candidates": "candidates trained", "metrics": "metrics scored",
 }
+#: Validation keys shown elsewhere or never (timing varies from run to run).
+_VALIDATION_SHOWN_ELSEWHERE = frozenset({"protocol", "candidates", "comparisons", "notices",
+                                         "timing", "verdicts", "agreement", "metric",
+                                         "rule_order", "empirical_order", "evidence_order"})
+_VALIDATION_LABELS = {"pick": "pick of the experiment",
+                      "rule_choice": "rules' choice among the trained"}
 
 
 # ----- public API ---------------------------------------------------------------------------
@@ -244,8 +254,9 @@ def _with_defaults(rec: dict[str, Any]) -> dict[str, Any]:
 
 def _title(rec: dict[str, Any]) -> str:
     columns = ", ".join(str(column) for column in (rec.get("target") or {}).get("columns") or [])
-    source = (rec.get("provenance") or {}).get("source")
-    where = f" in {source}" if source else ""
+    source = str((rec.get("provenance") or {}).get("source") or "")
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]    # the full path is in the profile
+    where = f" in {name}" if name else ""
     return f"Loss report: {columns or 'target'}{where} ({rec['task']})"
 
 
@@ -259,14 +270,15 @@ def _higher_is_better(rec: dict[str, Any]) -> bool | None:
 
 def _default_loss(rec: dict[str, Any]) -> str | None:
     """The task's naive default loss, as recorded in the dict (never recomputed)."""
-    for holder in (rec, rec.get("validation") or {}, (rec.get("validation") or {}).get("protocol") or {},
-                   rec.get("audit") or {}):
-        for key in ("default_loss", "baseline"):
-            if isinstance(holder.get(key), str):
-                return holder[key]
+    for evidence in (rec.get("validation") or {}).get("candidates") or []:
+        if "default" in (evidence.get("roles") or []):
+            return evidence.get("loss")
+    for holder in (rec, rec.get("audit") or {}):
+        if isinstance(holder.get("default_loss"), str):
+            return holder["default_loss"]
     try:                                            # static catalog knowledge, not a recomputation
         from .losses import DEFAULT_LOSS
-    except ImportError:                             # pragma: no cover - catalog always ships
+    except ImportError:                             # pragma: no cover - the catalog always ships
         return None
     return DEFAULT_LOSS.get(rec["task"])
 
@@ -318,13 +330,16 @@ def _experiment_line(rec: dict[str, Any], best: dict[str, Any], default: dict[st
     if low is not None and high is not None:
         text += f" (interval {format_interval(low, high)})"
     default_mean = _mean(default)
-    if default is not None and default is not best and default_mean is not None:
+    if default is not None and default["loss"] != best["loss"] and default_mean is not None:
         text += f" against {format_number(default_mean)} for the default {default['loss']}"
         p_value = _evidence(default).get("p_value")
-        if not _is_number(p_value):
-            p_value = _evidence(best).get("p_value")
         if _is_number(p_value):
             text += f" (p = {format_p(p_value)})"
+    elif default is not None and default["loss"] == best["loss"]:
+        text += "; it is the task's default loss"
+    splits = ((rec.get("validation") or {}).get("protocol") or {}).get("splits_used")
+    if _is_number(splits):
+        text += f"; {format_number(splits)} cross-validation splits compared"
     return text + "."
 
 
@@ -397,7 +412,16 @@ def _why_not_lines(candidates: list[dict[str, Any]], default_loss: str | None, m
              "text": _why_not(candidate, best, metric)} for candidate in losers]
 
 
+def _effect_value(effect: Any) -> float | None:
+    try:
+        return float(effect)
+    except (TypeError, ValueError):
+        return None
+
+
 def _why_not(candidate: dict[str, Any], best: dict[str, Any], metric: str) -> str:
+    """Why ``candidate`` is not the recommendation: its vetoes, the rules behind the score
+    gap, and the experiment's comparison with the pick."""
     reasons = candidate.get("reasons") or []
     if candidate.get("vetoed"):
         vetoes = [f"{reason.get('because', '')} ({reason.get('rule_id', '')})"
@@ -405,53 +429,91 @@ def _why_not(candidate: dict[str, Any], best: dict[str, Any], metric: str) -> st
         return "Vetoed: " + ("; ".join(vetoes) if vetoes else "no reason recorded") + "."
     parts = [f"rule score {format_signed(candidate.get('score'))} against "
              f"{format_signed(best.get('score'))} for {best['loss']}"]
-    lowered = [reason for reason in reasons if str(reason.get("effect", "")).startswith("-")]
-    if lowered:
-        parts.append("lowered by " + "; ".join(
-            f"{reason['rule_id']} ({reason.get('effect')}: {reason.get('because', '')})"
-            for reason in lowered))
-    own = {reason["rule_id"] for reason in reasons}
-    missing = [reason["rule_id"] for reason in best.get("reasons") or []
-               if str(reason.get("effect", "")).startswith("+") and reason["rule_id"] not in own]
-    if missing:
-        parts.append(f"{best['loss']} was raised by " + ", ".join(missing) + ", which did not raise it")
+    own = {reason["rule_id"]: _effect_value(reason.get("effect")) for reason in reasons}
+    theirs = {reason["rule_id"]: _effect_value(reason.get("effect"))
+              for reason in best.get("reasons") or []}
+    gaps = []
+    for rule_id in dict.fromkeys([*theirs, *own]):
+        mine, best_value = own.get(rule_id), theirs.get(rule_id)
+        difference = (best_value or 0.0) - (mine or 0.0)
+        if difference > 0:
+            gaps.append((-difference, rule_id,
+                         f"{rule_id} ({_effect_text(best_value)} for {best['loss']}, "
+                         f"{_effect_text(mine)} here)"))
+    if gaps:
+        parts.append("the gap comes from " + ", ".join(text for _, _, text in sorted(gaps)[:3]))
     verdict = str(candidate.get("verdict", ""))
+    evidence = _evidence(candidate)
     mean, best_mean = _mean(candidate), _mean(best)
     if mean is not None and best_mean is not None:
         text = (f"in the experiment its mean {metric} was {format_number(mean)} against "
-                f"{format_number(best_mean)} ({verdict.replace('_', ' ')}")
-        p_value = _evidence(candidate).get("p_value")
-        parts.append(text + (f", p = {format_p(p_value)})" if _is_number(p_value) else ")"))
+                f"{format_number(best_mean)}")
+        versus = evidence.get("versus") or {}
+        details = [format_verdict(verdict)]
+        if _is_number(versus.get("mean_difference")):
+            details.append(f"difference {format_signed(versus['mean_difference'])} "
+                           f"{format_interval(versus.get('ci_low'), versus.get('ci_high'))}, "
+                           "positive = better than the pick")
+        if _is_number(evidence.get("p_value")):
+            details.append(f"p = {format_p(evidence['p_value'])}")
+        parts.append(text + " (" + "; ".join(details) + ")")
     elif verdict == "failed":
-        error = _evidence(candidate).get("error") or _evidence(candidate).get("reason")
-        parts.append("its proxy failed in the experiment" + (f" ({error})" if error else ""))
+        error = evidence.get("error")
+        parts.append("its proxy failed in the experiment" + (f": {error}" if error else ""))
     elif verdict == "not_tested":
-        parts.append("not trained in the experiment")
+        parts.append("it was not among the candidates trained in the experiment")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
 
 
+def _effect_text(value: float | None) -> str:
+    return "no effect" if value is None else format_signed(value)
+
+
 def _experiment(rec: dict[str, Any], validation: dict[str, Any] | None,
                 candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Protocol, the candidates' numbers, the other metrics and the rank agreement."""
     if validation is None:
         return None
-    protocol = validation.get("protocol") or {}
-    protocol_rows = [{"name": _PROTOCOL_LABELS.get(key, key.replace("_", " ")), "value": value}
-                     for key, value in protocol.items()]
+    protocol = dict(validation.get("protocol") or {})
+    protocol.pop("task", None)                      # shown in the summary and the profile
+    reasons = [str(reason) for reason in protocol.pop("reasons", None) or []]
+    ordered = [key for key in _PROTOCOL_LABELS if key in protocol]
+    ordered += [key for key in protocol if key not in _PROTOCOL_LABELS]
+    protocol_rows = [{"name": _PROTOCOL_LABELS.get(key, key.replace("_", " ")),
+                      "value": protocol[key]} for key in ordered]
+    protocol_rows += [{"name": _VALIDATION_LABELS.get(key, key.replace("_", " ")), "value": value}
+                      for key, value in validation.items()
+                      if key not in _VALIDATION_SHOWN_ELSEWHERE and key not in protocol]
     rows = []
     for candidate in candidates:
         evidence = _evidence(candidate)
         low, high = _interval(evidence)
-        rows.append({"loss": candidate["loss"], "rank": candidate["rank"],
-                     "verdict": candidate.get("verdict", ""), "tested": bool(evidence),
-                     "mean": _mean(candidate), "low": low, "high": high,
-                     "p_value": evidence.get("p_value") if _is_number(evidence.get("p_value")) else None,
-                     "folds": len(_fold_scores(evidence)),
-                     "note": evidence.get("error") or evidence.get("status") or ""})
-    extras = [{"name": key.replace("_", " "), "value": value} for key, value in validation.items()
-              if key not in ("protocol", "candidates", "notices", "folds", "scores")
-              and not isinstance(value, (dict, list))]
-    return {"protocol": protocol_rows, "rows": rows, "extras": extras}
+        versus = evidence.get("versus") or {}
+        rows.append({
+            "loss": candidate["loss"], "rank": candidate["rank"],
+            "verdict": candidate.get("verdict", ""), "tested": bool(evidence),
+            "roles": ", ".join(str(role) for role in evidence.get("roles") or []),
+            "badges": [str(role) for role in evidence.get("roles") or [] if role != "rules"],
+            "mean": _mean(candidate), "low": low, "high": high,
+            "difference": versus.get("mean_difference") if _is_number(versus.get("mean_difference")) else None,
+            "difference_low": versus.get("ci_low"), "difference_high": versus.get("ci_high"),
+            "p_value": evidence.get("p_value") if _is_number(evidence.get("p_value")) else None,
+            "folds": len(_fold_scores(evidence)),
+            "note": evidence.get("error") or ""})
+    metrics = [str(name) for name in protocol.get("metrics") or []]
+    other_metrics = [name for name in metrics if name != rec["metric"]]
+    metric_rows = [{"loss": candidate["loss"],
+                    "values": [(_evidence(candidate).get("means") or {}).get(name) for name in other_metrics]}
+                   for candidate in candidates if (_evidence(candidate).get("means") or {})]
+    agreement = validation.get("agreement") or None
+    orders = [{"name": name, "order": validation.get(key)}
+              for key, name in (("rule_order", "rules"), ("empirical_order", "mean score"),
+                                ("evidence_order", "evidence"))
+              if isinstance(validation.get(key), list) and validation.get(key)]
+    return {"protocol": protocol_rows, "reasons": reasons, "rows": rows,
+            "other_metrics": other_metrics if metric_rows else [], "metric_rows": metric_rows,
+            "agreement": agreement, "orders": orders}
 
 
 def _snippets(rec: dict[str, Any], best: dict[str, Any]) -> list[dict[str, Any]]:
@@ -589,7 +651,11 @@ def _filters() -> dict[str, Any]:
     return {"num": format_number, "signed": format_signed, "pct": format_percent,
             "pval": format_p, "value": format_value, "params": format_params,
             "verdict": format_verdict, "css": css_token,
-            "interval": lambda row: format_interval(row.get("low"), row.get("high"))}
+            "interval": lambda row: format_interval(row.get("low"), row.get("high")),
+            "difference": lambda row: (
+                "\u2014" if row.get("difference") is None else
+                f"{format_signed(row['difference'])} "
+                f"{format_interval(row.get('difference_low'), row.get('difference_high'))}")}
 
 
 # ----- Markdown escaping ----------------------------------------------------------------------

@@ -53,7 +53,6 @@ _RULE_KEYS = ("id", "when", "because", "cite", "effects", "warn")
 _REQUIRED_KEYS = ("id", "when", "because", "cite")
 _EFFECT_KEYS = ("loss", "score", "veto")
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
-_KINDS = ("score", "veto", "warn")
 
 _DATA_TYPES = {str: rule_engine.DataType.STRING, float: rule_engine.DataType.FLOAT,
                bool: rule_engine.DataType.BOOLEAN}
@@ -356,7 +355,7 @@ def _builtin_rulebase(loss_key: tuple[tuple[str, tuple[str, ...]], ...]) -> Rule
 
 
 def _builtin_files() -> list[tuple[str, bytes]]:
-    """(reported name, bytes) of every built-in rule file, sorted by file name."""
+    """(reported name, bytes) of every built-in rule file, in BUILTIN_ORDER."""
     try:
         from importlib.resources import files
 
@@ -369,6 +368,7 @@ def _builtin_files() -> list[tuple[str, bytes]]:
     if not entries:
         raise RuleError("the built-in rule files are missing",
                         hint="reinstall loss-advisor (package data advisor.builtin_rules/*.toml)")
+
     def reading_order(item: tuple[str, Any]) -> tuple[int, str]:
         stem = item[0].removesuffix(".toml")
         rank = BUILTIN_ORDER.index(stem) if stem in BUILTIN_ORDER else len(BUILTIN_ORDER)
@@ -425,7 +425,7 @@ def _parse_file(name: str, raw: bytes, known_losses: frozenset[str],
     tables = data.get("rule")
     if tables is None:
         raise RuleError("no [[rule]] tables", file=name, hint="start each rule with [[rule]]")
-    if not isinstance(tables, list):
+    if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
         raise RuleError("'rule' must be an array of tables", file=name,
                         hint="write [[rule]] (double brackets), not [rule]")
     return [_parse_rule(name, index, table, known_losses, vocabularies, resolver, builtin=builtin)

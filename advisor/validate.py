@@ -58,8 +58,10 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -106,7 +108,7 @@ MIN_SAMPLE_ROWS = 500
 MAX_SAMPLE_ROWS = 200_000
 #: Pilot: a small and a larger stratified sample, PILOT_EPOCHS (and twice that) epochs.
 PILOT_SMALL_ROWS = 200
-PILOT_ROWS = 2000
+PILOT_ROWS = 1000
 PILOT_EPOCHS = 10
 #: Share of the budget the plan may spend (the rest absorbs estimation error).
 BUDGET_SHARE = 0.85
@@ -642,7 +644,8 @@ def plan_protocol(*, n_rows: int, n_candidates: int, cost: Cost, seconds_availab
         return math.ceil(n_candidates * k * r / workers)
 
     def estimate(rows: int, k: int, r: int, e: int) -> float:
-        return waves(k, r) * cost.job_seconds(rows, train_rows(rows, k), e) / efficiency
+        preparing = cost.per_row * rows  # sampling and preparing the features, once
+        return preparing + waves(k, r) * cost.job_seconds(rows, train_rows(rows, k), e) / efficiency
 
     def desired_epochs(rows: int, k: int) -> int:
         if epochs is not None:
@@ -657,7 +660,7 @@ def plan_protocol(*, n_rows: int, n_candidates: int, cost: Cost, seconds_availab
     def affordable_epochs(rows: int, k: int, r: int) -> int:
         if epochs is not None:
             return epochs
-        per_job = seconds_available * efficiency / waves(k, r)
+        per_job = (seconds_available - cost.per_row * rows) * efficiency / waves(k, r)
         spare = per_job - cost.job_seconds(rows, train_rows(rows, k), 0)
         per_epoch = cost.per_epoch + cost.per_row_epoch * train_rows(rows, k)
         if spare <= 0:
@@ -777,6 +780,34 @@ class _Shared:
     y: np.ndarray
     profile: Any
     factory: Callable[..., Any]
+    token: str                           # identifies this run in the per-process cache
+
+
+#: Per-process cache of the last preprocessed splits: every candidate trains on the same
+#: split, and jobs are ordered split by split, so the fitted features are reused.
+_SPLIT_CACHE: OrderedDict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_SPLIT_CACHE_SIZE = 2
+_SPLIT_CACHE_LOCK = threading.Lock()
+
+
+def _split_matrices(job: "_Job", shared: _Shared) -> tuple[np.ndarray, np.ndarray]:
+    """The split's preprocessed (train, test) features, fitted on its training rows only."""
+    key = (shared.token, job.split)
+    with _SPLIT_CACHE_LOCK:
+        if key in _SPLIT_CACHE:
+            _SPLIT_CACHE.move_to_end(key)
+            return _SPLIT_CACHE[key]
+    train_features = shared.features.iloc[job.train]
+    preprocessor = build_preprocessor(train_features)
+    matrices = (preprocessor.fit_transform(train_features),
+                preprocessor.transform(shared.features.iloc[job.test]))
+    for matrix in matrices:
+        matrix.setflags(write=False)  # shared between candidates: nobody may change it
+    with _SPLIT_CACHE_LOCK:
+        _SPLIT_CACHE[key] = matrices
+        while len(_SPLIT_CACHE) > _SPLIT_CACHE_SIZE:
+            _SPLIT_CACHE.popitem(last=False)
+    return matrices
 
 
 @dataclass(frozen=True)
@@ -831,11 +862,7 @@ def _train_and_score(job: _Job, shared: _Shared):
     except ImportError:  # pragma: no cover - the proxy module is part of the package
         ProxyDivergedError = ()  # type: ignore[assignment]  # noqa: N806
     try:
-        train_features = shared.features.iloc[job.train]
-        test_features = shared.features.iloc[job.test]
-        preprocessor = build_preprocessor(train_features)
-        train_matrix = preprocessor.fit_transform(train_features)
-        test_matrix = preprocessor.transform(test_features)
+        train_matrix, test_matrix = _split_matrices(job, shared)
         proxy = shared.factory(job.loss, job.params, shared.profile, seed=job.seed,
                                max_iter=job.epochs, hidden=job.hidden)
         proxy.fit(train_matrix, shared.y[job.train])
@@ -1188,9 +1215,10 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     split_list = _splits(strata, plan.folds, plan.repeats, seed)
     test_train_ratio = float(np.mean([len(test) / len(train) for train, test in split_list]))
     slim_profile = replace(profile, y=y, row_mask=None)
-    shared = _Shared(features, y, slim_profile, proxy_factory)
+    shared = _Shared(features, y, slim_profile, proxy_factory,
+                     token=f"{os.getpid()}-{id(features)}-{time.perf_counter_ns()}")
     per_job = plan.estimated_seconds / max(1, math.ceil(len(chosen) * len(split_list) / workers))
-    deadline = started_wall + budget - 0.5 * per_job
+    deadline = started_wall + budget - per_job
     jobs = [_Job(loss_id, CATALOG[loss_id], loss_params[loss_id], index, train, test,
                  _split_seed(seed, index), plan.epochs, tuple(hidden),
                  replace(context, prediction_levels=_prediction_levels(loss_params[loss_id], profile)),
@@ -1214,6 +1242,9 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
                     progress(done, total, f"{result.loss_id}: split {result.split + 1} of "
                                           f"{len(split_list)}")
     run_seconds = time.perf_counter() - run_started
+    with _SPLIT_CACHE_LOCK:  # in-process backends: free this run's matrices
+        for key in [key for key in _SPLIT_CACHE if key[0] == shared.token]:
+            del _SPLIT_CACHE[key]
 
     validation = _assemble(
         profile=profile, outcome=outcome, known=known, vetoes=vetoes, chosen=chosen,
@@ -1378,7 +1409,7 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
                         epoch_small = second / second_epochs
                     per_fit = max(0.0, first - first_epochs * epoch_small)
                     per_row_epoch, epoch_large = 0.0, epoch_small
-                    if large > small:
+                    if large >= 2 * small:
                         third, third_epochs = timed_fit(loss_id, None, PILOT_EPOCHS)
                         epoch_large = max((third - per_fit) / third_epochs, epoch_small)
                         per_row_epoch = (epoch_large - epoch_small) / (large - small)
@@ -1386,8 +1417,8 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
                     reference = (per_fit, per_epoch, per_row_epoch, epoch_large)
                     ratios.append(1.0)
                 else:
-                    seconds, ran = timed_fit(loss_id, None if large > small else small_positions,
-                                             PILOT_EPOCHS)
+                    seconds, ran = timed_fit(loss_id, None if large >= 2 * small else small_positions,
+                                             PILOT_EPOCHS // 2)
                     ratios.append(max(0.1, (seconds - reference[0]) / ran / reference[3]))
             except Exception:  # noqa: BLE001 - the real run records the failure
                 continue

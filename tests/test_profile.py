@@ -15,7 +15,12 @@ from advisor.facts import FACT_NAMES, FACT_TYPES
 from advisor.load import load_data
 from advisor.profile import profile_data
 
-RNG = np.random.default_rng(0)
+RNG = np.random.default_rng(0)  # parameter lists only; tests use the seeded ``rng`` fixture
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
 
 
 def profile_of(target, *, features=None, n=None, **options):
@@ -44,8 +49,8 @@ def test_numeric_codes_stored_as_text_are_classes_not_numbers():
     assert profile.y.dtype == np.int64 and profile.y[:3].tolist() == [0, 1, 2]
 
 
-def test_decimal_numbers_stored_as_text_are_numbers():
-    values = pd.Series([f"{v:.2f}" for v in RNG.normal(5, 2, 50)], dtype="str")
+def test_decimal_numbers_stored_as_text_are_numbers(rng):
+    values = pd.Series([f"{v:.2f}" for v in rng.normal(5, 2, 50)], dtype="str")
     profile = profile_of(values)
     assert profile.task == "regression"
     assert "text values parse as numbers" in profile.task_reason
@@ -125,9 +130,9 @@ def test_constant_label_column_is_refused():
         profile_of({"a": [0, 1] * 6, "b": [0] * 12})
 
 
-def test_several_numeric_columns_are_multi_output_regression():
-    skewed = RNG.exponential(1.0, 200) ** 3
-    profile = profile_of({"u": RNG.normal(size=200), "v": skewed})
+def test_several_numeric_columns_are_multi_output_regression(rng):
+    skewed = rng.exponential(1.0, 200) ** 3
+    profile = profile_of({"u": rng.normal(size=200), "v": skewed})
     assert profile.task == "regression"
     assert "2 numeric target columns" in profile.task_reason
     assert profile.y.shape == (200, 2)
@@ -139,20 +144,20 @@ def test_several_numeric_columns_are_multi_output_regression():
     assert profile.facts["nonnegative"] is False
 
 
-def test_text_mixed_with_numbers_across_targets_is_refused():
+def test_text_mixed_with_numbers_across_targets_is_refused(rng):
     with pytest.raises(TargetError, match="mix text .* and numbers"):
-        profile_of({"a": RNG.normal(size=12), "b": ["x", "y", "z"] * 4})
+        profile_of({"a": rng.normal(size=12), "b": ["x", "y", "z"] * 4})
 
 
-def test_values_inside_unit_interval_are_a_proportion():
-    profile = profile_of(RNG.beta(2, 5, 100))
+def test_values_inside_unit_interval_are_a_proportion(rng):
+    profile = profile_of(rng.beta(2, 5, 100))
     assert profile.task == "proportion"
     assert "between" in profile.task_reason and "proportion" in profile.task_reason
     assert profile.facts["in_unit_interval"] is True
 
 
-def test_many_nonnegative_integers_are_counts_with_dispersion():
-    values = RNG.negative_binomial(2, 0.1, 500)
+def test_many_nonnegative_integers_are_counts_with_dispersion(rng):
+    values = rng.negative_binomial(2, 0.1, 500)
     profile = profile_of(values)
     assert profile.task == "count"
     assert "variance/mean" in profile.task_reason
@@ -160,30 +165,30 @@ def test_many_nonnegative_integers_are_counts_with_dispersion():
     assert profile.facts["dispersion_index"] == pytest.approx(expected, rel=1e-5)
 
 
-def test_small_poisson_counts_are_counts_not_ratings():
-    profile = profile_of(RNG.poisson(1.0, 400))
+def test_small_poisson_counts_are_counts_not_ratings(rng):
+    profile = profile_of(rng.poisson(1.0, 400))
     assert profile.task == "count"
     assert "thin right tail" in profile.task_reason
 
 
-def test_negative_integers_with_many_values_are_regression():
-    profile = profile_of(RNG.integers(-50, 50, 300))
+def test_negative_integers_with_many_values_are_regression(rng):
+    profile = profile_of(rng.integers(-50, 50, 300))
     assert profile.task == "regression"
     assert "including negatives" in profile.task_reason
 
 
-def test_whole_number_floats_are_regression_where_sklearn_says_multiclass():
+def test_whole_number_floats_are_regression_where_sklearn_says_multiclass(rng):
     from sklearn.utils.multiclass import type_of_target
 
-    values = np.round(RNG.normal(150, 40, 400)).clip(25, None)
+    values = np.round(rng.normal(150, 40, 400)).clip(25, None)
     assert type_of_target(values) == "multiclass"  # the mistake we avoid
     profile = profile_of(values)
     assert profile.task == "regression"
     assert "stored as decimals" in profile.task_reason
 
 
-def test_non_integer_numbers_are_regression():
-    profile = profile_of(RNG.normal(10, 3, 100))
+def test_non_integer_numbers_are_regression(rng):
+    profile = profile_of(rng.normal(10, 3, 100))
     assert profile.task == "regression"
     assert "fractional" in profile.task_reason
 
@@ -199,15 +204,15 @@ def test_forced_task_wins_and_says_so():
     assert multiclass.task == "multiclass"
 
 
-def test_forced_task_must_fit_the_target():
+def test_forced_task_must_fit_the_target(rng):
     with pytest.raises(TargetError, match="--task regression needs numbers; target 'y' holds text"):
         profile_of(["a", "b", "c"] * 5, task="regression")
     with pytest.raises(TargetError, match="--task binary needs exactly 2 classes; target 'y' has 3"):
         profile_of(["a", "b", "c"] * 5, task="binary")
     with pytest.raises(TargetError, match="--task count needs non-negative"):
-        profile_of(RNG.normal(size=20), task="count")
+        profile_of(rng.normal(size=20), task="count")
     with pytest.raises(TargetError, match=r"--task proportion needs values in \[0, 1\]"):
-        profile_of(RNG.normal(size=20) + 5, task="proportion")
+        profile_of(rng.normal(size=20) + 5, task="proportion")
     with pytest.raises(TargetError, match="--task multilabel needs several 0/1"):
         profile_of([0, 1] * 10, task="multilabel")
     with pytest.raises(TargetError, match="--task ordinal needs one target column"):
@@ -236,8 +241,8 @@ def test_forced_regression_on_numeric_text_codes_parses_them():
 
 # --- missing targets and refusals ----------------------------------------------------------------
 
-def test_missing_targets_are_dropped_and_counted():
-    values = pd.Series([1.5, np.nan, np.inf, 2.5, -np.inf] + list(RNG.normal(size=15)))
+def test_missing_targets_are_dropped_and_counted(rng):
+    values = pd.Series([1.5, np.nan, np.inf, 2.5, -np.inf] + list(rng.normal(size=15)))
     profile = profile_of(values)
     assert profile.facts["n_rows"] == 17.0
     assert profile.facts["target_missing_fraction"] == pytest.approx(3 / 20, rel=1e-5)
@@ -315,8 +320,8 @@ def test_classification_facts_and_numeric_neutral_values():
     assert profile.robust_scale == 0.0
 
 
-def test_numeric_facts_and_class_neutral_values():
-    values = np.concatenate([RNG.normal(0, 1, 190), [40.0] * 10])
+def test_numeric_facts_and_class_neutral_values(rng):
+    values = np.concatenate([rng.normal(0, 1, 190), [40.0] * 10])
     profile = profile_of(values)
     facts = profile.facts
     assert facts["n_classes"] == 0.0
@@ -331,20 +336,20 @@ def test_numeric_facts_and_class_neutral_values():
     assert facts["skewness"] == pytest.approx(np.mean(centred ** 3), rel=1e-4)
 
 
-def test_zero_facts_for_counts():
-    values = np.concatenate([np.zeros(60), RNG.poisson(3.0, 40) + 1])
+def test_zero_facts_for_counts(rng):
+    values = np.concatenate([np.zeros(60), rng.poisson(3.0, 40) + 1])
     facts = profile_of(values).facts
     assert facts["zero_fraction"] == 0.6
     assert facts["excess_zero_ratio"] == pytest.approx(0.6 / math.exp(-values.mean()), rel=1e-5)
     assert facts["integer_valued"] is True and facts["strictly_positive"] is False
 
 
-def test_feature_facts():
+def test_feature_facts(rng):
     frame = pd.DataFrame({
         "num": [1.0, np.nan, np.inf, 4.0] * 5,
         "flag": [True, False] * 10,
         "text": ["a", None, "b", "c"] * 5,
-        "y": RNG.normal(size=20),
+        "y": rng.normal(size=20),
     })
     facts = profile_data(load_data(frame)).facts
     assert facts["n_features"] == 3.0
@@ -354,20 +359,20 @@ def test_feature_facts():
 
 
 @pytest.mark.parametrize("power", [1.0, 2.0])
-def test_tweedie_power_recovers_the_mean_variance_slope(power):
+def test_tweedie_power_recovers_the_mean_variance_slope(power, rng):
     n = 20000
-    x = RNG.uniform(-1.5, 1.5, n)
+    x = rng.uniform(-1.5, 1.5, n)
     mean = np.exp(1.0 + x)
     if power == 1.0:
-        values = RNG.poisson(mean).astype(float)
+        values = rng.poisson(mean).astype(float)
     else:
-        values = RNG.gamma(shape=4.0, scale=mean / 4.0)
+        values = rng.gamma(shape=4.0, scale=mean / 4.0)
     profile = profile_of(values, features={"x": x})
     assert profile.facts["tweedie_power"] == pytest.approx(power, abs=0.25)
 
 
-def test_tweedie_power_not_estimated_for_bounded_or_tiny_targets():
-    assert profile_of(RNG.beta(2, 2, 100)).facts["tweedie_power"] == 0.0
+def test_tweedie_power_not_estimated_for_bounded_or_tiny_targets(rng):
+    assert profile_of(rng.beta(2, 2, 100)).facts["tweedie_power"] == 0.0
     assert profile_of(np.arange(12.0) * 1.5).facts["tweedie_power"] == 0.0  # too few rows for 4 bins
 
 
@@ -392,8 +397,8 @@ def test_hints_are_validated_and_recorded():
     assert profile.quantiles == (0.1, 0.9)
 
 
-def test_default_metric_and_empty_hints():
-    facts = profile_of(RNG.normal(size=20)).facts
+def test_default_metric_and_empty_hints(rng):
+    facts = profile_of(rng.normal(size=20)).facts
     assert facts["metric"] == "rmse" and facts["metric_given"] is False
     assert facts["current_loss"] == "" and facts["has_quantiles"] is False
     assert facts["task_overridden"] is False
@@ -410,10 +415,10 @@ def test_bad_hints_are_option_errors(options, name):
         profile_of([0, 1] * 10, **options)
 
 
-def test_profiling_a_million_rows_is_fast():
+def test_profiling_a_million_rows_is_fast(rng):
     n = 1_000_000
-    frame = pd.DataFrame(RNG.normal(size=(n, 19)), columns=[f"x{i}" for i in range(19)])
-    frame["y"] = RNG.poisson(3.0, n)
+    frame = pd.DataFrame(rng.normal(size=(n, 19)), columns=[f"x{i}" for i in range(19)])
+    frame["y"] = rng.poisson(3.0, n)
     loaded = load_data(frame)
     started = time.perf_counter()
     profile = profile_data(loaded)

@@ -453,12 +453,116 @@ def test_log_link_trains_on_the_raw_target_with_bias_at_log_mean():
     assert untrained._best_intercepts[-1][0] == pytest.approx(np.log(y.mean()))
 
 
-def test_sample_weight_moves_predictions_toward_the_weighted_class():
-    X, y, profile = binary_case()
+# ----- every catalog loss through the adapter ---------------------------------------------
+def catalog_task_data(task: str, n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Features and a raw target of ``task`` with a learnable signal."""
+    if task == "binary":
+        return binary_case(n, seed)[:2]
+    if task == "multiclass":
+        return multiclass_case(n, seed)[:2]
+    if task == "multilabel":
+        return multilabel_case(n, seed)[:2]
+    if task == "count":
+        X, y, _ = count_case(n, seed)
+        return X, y.astype(int)
+    X = features(n, seed=seed)
+    signal = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.5 * X[:, 3]
+    noise = np.random.default_rng(seed + 9).normal(size=n)
+    if task == "ordinal":
+        return X, np.digitize(signal + 0.2 * noise, [-1.0, -0.3, 0.3, 1.0])
+    if task == "proportion":
+        return X, 1.0 / (1.0 + np.exp(-1.5 * signal - 0.2 * noise))
+    if task == "regression":  # positive and right-skewed, so every regression loss applies
+        return X, 50.0 * np.exp(0.5 * signal + 0.1 * noise)
+    raise ValueError(task)
+
+
+CATALOG_PAIRS = [(loss_id, task) for loss_id, loss in CATALOG.items() for task in sorted(loss.tasks)]
+QUANTILE_LEVELS = (0.1, 0.5, 0.9)
+
+
+def catalog_setup(loss_id: str, task: str, n: int = 600, seed: int = 0):
+    """Loss, derived parameters, profile, features and profile-style target of one pair."""
+    X, y = catalog_task_data(task, n, seed)
+    quantiles = QUANTILE_LEVELS if loss_id == "quantile" else ()
+    profile = real_profile(X, y, task, quantiles=quantiles)
+    loss = CATALOG[loss_id]
+    return loss, loss.derive(profile, {}), profile, X, profile.y
+
+
+def test_catalog_is_walked():
+    assert len(CATALOG_PAIRS) >= len(CATALOG) >= 10
+    assert {"cross_entropy", "mse"} <= set(CATALOG)
+
+
+@pytest.mark.parametrize(("loss_id", "task"), CATALOG_PAIRS)
+def test_catalog_loss_gradient_through_the_network_matches_finite_differences(loss_id, task):
+    loss, params, profile, X, y = catalog_setup(loss_id, task, n=80)
+    proxy = make_proxy(loss, params, profile, seed=0, max_iter=2, hidden=(6, 5)).fit(X, y)
+    target = (proxy.encode(y) - proxy.center_) / proxy.scale_
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    assert_gradient_matches_finite_differences(proxy.model_, X, target, weights, n_checks=6)
+
+
+@pytest.mark.parametrize(("loss_id", "task"), CATALOG_PAIRS)
+def test_catalog_loss_trains_and_predicts_sensibly(loss_id, task):
+    loss, params, profile, X, y = catalog_setup(loss_id, task, n=500)
+    proxy = make_proxy(loss, params, profile, seed=0, max_iter=30, hidden=(32,),
+                       learning_rate_init=0.01).fit(X, y)
+    curve = proxy.model_.loss_curve_
+    assert curve[-1] < 0.9 * curve[0], f"{loss_id} on {task}: loss went {curve[0]:.4g} -> {curve[-1]:.4g}"
+    assert np.mean(np.diff(curve) < 0) > 0.5
+    assert proxy.n_iter_ == len(curve)
+
+    predictions = proxy.predict(X)
+    raw = proxy.decision_function(X)
+    assert np.isfinite(predictions).all()
+    n = len(y)
+    if task in ("binary", "multiclass", "ordinal"):
+        assert predictions.shape == (n, len(profile.classes))
+        assert ((predictions >= 0) & (predictions <= 1)).all()
+        np.testing.assert_allclose(predictions.sum(axis=1), 1.0, atol=1e-9)
+        predicted = proxy.predict_class(X)
+        majority = np.bincount(y).max() / n
+        assert np.mean(predicted == y) > min(0.85, majority + 0.15)
+        if loss_id == "coral":  # the rank is the number of thresholds passed
+            np.testing.assert_array_equal(predicted, (raw > 0).sum(axis=1))
+    elif task == "multilabel":
+        assert predictions.shape == y.shape
+        assert ((predictions >= 0) & (predictions <= 1)).all()
+        assert np.mean((predictions > 0.5) == (y > 0.5)) > 0.8
+    else:
+        values = np.asarray(y, dtype=float)
+        if loss_id == "quantile":
+            assert predictions.shape == (n, len(QUANTILE_LEVELS))
+            low, middle, high = predictions.mean(axis=0)
+            assert low < middle < high
+            coverage = np.mean(values[:, None] <= predictions, axis=0)
+            assert coverage[0] < 0.3 and coverage[2] > 0.7
+            predictions = predictions[:, 1]
+        else:
+            assert predictions.shape == (n,)
+        if task == "proportion" and loss.link != "identity":
+            assert ((predictions >= 0) & (predictions <= 1)).all()
+        if loss.link == "log":
+            assert (predictions > 0).all()
+            np.testing.assert_allclose(predictions, np.exp(raw[:, 0]), rtol=1e-12)
+        if loss_id == "msle":
+            np.testing.assert_allclose(predictions, np.expm1(raw[:, 0]), rtol=1e-12)
+        if loss.standardize_target:
+            assert proxy.standardized_ and abs(predictions.mean() - values.mean()) < values.std()
+        assert np.corrcoef(predictions, values)[0, 1] > 0.6
+
+
+@pytest.mark.parametrize("source", ["reference", "catalog"])
+def test_catalog_and_reference_sample_weights_favour_the_weighted_class(source):
+    X, y, synthetic = binary_case()
     flipped = np.where(np.random.default_rng(7).random(len(y)) < 0.25, 1 - y, y)  # overlap
+    profile = real_profile(X, flipped, "binary")
+    loss, params = loss_and_params(source, RefSoftmaxCE(), "cross_entropy", profile)
     weights = np.where(flipped == 1, 5.0, 1.0)
-    plain = make_proxy(RefSoftmaxCE(), {}, profile, seed=0, max_iter=40).fit(X, flipped)
-    weighted = make_proxy(RefSoftmaxCE(), {}, profile, seed=0, max_iter=40).fit(X, flipped, weights)
+    plain = make_proxy(loss, params, profile, seed=0, max_iter=40).fit(X, flipped)
+    weighted = make_proxy(loss, params, profile, seed=0, max_iter=40).fit(X, flipped, weights)
     assert weighted.predict(X)[:, 1].mean() > plain.predict(X)[:, 1].mean() + 0.1
 
 

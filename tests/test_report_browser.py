@@ -46,7 +46,10 @@ import pytest
 
 from advisor.report import SECTIONS, render_html
 
-from test_report import TASKS, recommendation_dict
+try:                        # the same cached runs as test_report.py when both run in one session
+    from test_report import CASE_IDS, CASES, real_dict
+except ImportError:         # pragma: no cover - tests collected as a package
+    from tests.test_report import CASE_IDS, CASES, real_dict
 
 TIMEOUT = 30.0
 
@@ -190,10 +193,10 @@ INSPECT = """JSON.stringify({
 })"""
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_report_renders_in_chromium_without_network(browser: DevTools, task: str,
+@pytest.mark.parametrize("task, validated", CASES, ids=CASE_IDS)
+def test_report_renders_in_chromium_without_network(browser: DevTools, task: str, validated: bool,
                                                     tmp_path: Path) -> None:
-    rec = recommendation_dict(task)
+    rec = real_dict(task, validated)
     path = tmp_path / f"{task}.html"
     path.write_text(render_html(rec), encoding="utf-8")
     url = path.as_uri()
@@ -207,7 +210,7 @@ def test_report_renders_in_chromium_without_network(browser: DevTools, task: str
     assert page["sections"] == [section_id for section_id, _ in SECTIONS]
     best = rec["candidates"][0]
     assert page["topLoss"] == best["title"] and page["topLossId"] == best["loss"]
-    assert len(page["plots"]) == 2                         # target distribution + fold scores
+    assert len(page["plots"]) == (2 if validated else 1)   # target distribution (+ fold scores)
     for plot in page["plots"]:
         assert plot["width"] > 300 and plot["height"] > 100 and plot["texts"] > 3
 

@@ -1,0 +1,187 @@
+"""The rules-only recommendation on every bundled dataset: the top loss, its derived
+parameters, and that it fits the metric asked for. Library API (``advisor.suggest``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import advisor
+from advisor import AdvisorError, OptionError, TargetError
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def rules_only(name: str, **options):
+    return advisor.suggest(str(DATA / f"{name}.csv"), validate=False, **options)
+
+
+def test_imbalanced_binary_judged_by_balanced_accuracy_gets_reweighting():
+    rec = rules_only("poor_health", metric="balanced_accuracy")
+    frame = pd.read_csv(DATA / "poor_health.csv")
+    positives = int(frame["poor_health"].sum())
+    negatives = len(frame) - positives
+    assert rec.task == "binary"
+    assert rec.best.loss == "weighted_cross_entropy"
+    assert rec.best.params["pos_weight"] == pytest.approx(negatives / positives, rel=1e-3)
+    assert f"pos_weight=torch.tensor([{rec.best.params['pos_weight']:g}" in rec.best.snippets["pytorch"]
+    ranks = {candidate.loss: candidate.rank for candidate in rec.candidates}
+    assert ranks["cross_entropy"] > ranks["weighted_cross_entropy"]
+
+
+def test_imbalanced_binary_judged_by_log_loss_keeps_plain_cross_entropy():
+    rec = rules_only("poor_health", metric="log_loss")
+    assert rec.best.loss == "cross_entropy"
+    focal = next(candidate for candidate in rec.candidates if candidate.loss == "focal")
+    assert focal.rank > 2  # focal loss is not strictly proper: not for calibrated probabilities
+
+
+def test_multiclass_penguins():
+    rec = rules_only("penguins")
+    assert rec.task == "multiclass" and rec.target == ("species",)
+    assert rec.metric == "log_loss"
+    assert rec.best.loss == "cross_entropy"
+    assert "nn.CrossEntropyLoss(" in rec.best.snippets["pytorch"]
+    assert "SparseCategoricalCrossentropy(from_logits=True)" in rec.best.snippets["keras"]
+
+
+def test_ordinal_rating_judged_by_mae_does_not_get_plain_cross_entropy():
+    rec = rules_only("marriage_rating", metric="mae")
+    assert rec.task == "ordinal"
+    assert rec.best.loss in {"coral", "mae", "mse"}
+    assert rec.best.loss != "cross_entropy"
+    assert rec.profile["classes"] == ["1", "2", "3", "4", "5"]
+
+
+def test_overdispersed_count_judged_by_poisson_deviance_gets_a_log_link_loss():
+    rec = rules_only("doctor_visits", metric="poisson_deviance")
+    frame = pd.read_csv(DATA / "doctor_visits.csv")
+    assert rec.task == "count"
+    assert rec.profile["facts"]["dispersion_index"] > 2
+    assert rec.best.loss in {"poisson", "tweedie"}
+    assert rec.best.params["init_bias"] == pytest.approx(math.log(frame["mdvis"].mean()), abs=1e-3)
+    if rec.best.loss == "tweedie":
+        assert 1.1 <= rec.best.params["power"] <= 1.9
+    mse = next(candidate for candidate in rec.candidates if candidate.loss == "mse")
+    assert mse.rank > 2
+
+
+def test_heavy_tailed_regression_judged_by_mae_gets_a_robust_loss():
+    rec = rules_only("tbill_rate_change", metric="mae")
+    assert rec.task == "regression"
+    assert rec.profile["facts"]["kurtosis"] > 3
+    assert rec.best.loss in {"mae", "huber"}
+
+
+def test_huber_delta_is_derived_from_the_robust_scale():
+    rec = rules_only("tbill_rate_change")
+    target = pd.read_csv(DATA / "tbill_rate_change.csv").iloc[:, -1].to_numpy()
+    mad_sigma = 1.4826 * np.median(np.abs(target - np.median(target)))
+    huber = next(candidate for candidate in rec.candidates if candidate.loss == "huber")
+    assert huber.params["delta"] == pytest.approx(1.345 * mad_sigma, rel=1e-3)
+    assert rec.best.loss in {"huber", "mae", "log_cosh"}  # heavy tails: not plain mse
+
+
+def test_quantile_levels_come_from_the_option():
+    rec = rules_only("diabetes", quantiles=(0.9, 0.1))
+    assert rec.task == "regression"
+    assert rec.best.loss == "quantile"
+    assert rec.best.params["quantiles"] == [0.1, 0.9]
+
+
+def test_diabetes_whole_number_target_is_regression_with_mse_for_rmse():
+    rec = rules_only("diabetes")
+    assert rec.task == "regression"  # scikit-learn's type_of_target says multiclass
+    assert rec.best.loss == "mse"
+
+
+def test_proportion_target_gets_cross_entropy_on_soft_labels():
+    rec = rules_only("school_pass_rate")
+    assert rec.task == "proportion"
+    assert rec.best.loss == "cross_entropy"
+    assert "BCEWithLogitsLoss" in rec.best.snippets["pytorch"]
+
+
+def test_multilabel_from_a_delimited_column():
+    rec = rules_only("health_flags", label_sep="|")
+    assert rec.task == "multilabel"
+    assert len(rec.profile["classes"]) == 3
+    assert rec.best.loss in {"asymmetric", "weighted_cross_entropy", "cross_entropy"}
+    weighted = next(candidate for candidate in rec.candidates
+                    if candidate.loss == "weighted_cross_entropy")
+    assert len(weighted.params["pos_weight"]) == 3
+
+
+def test_strictly_positive_skewed_target_judged_by_gamma_deviance_gets_gamma():
+    rec = rules_only("food_expenditure", metric="gamma_deviance")
+    assert rec.best.loss == "gamma"
+
+
+def test_tweedie_power_is_estimated_and_clipped():
+    rec = rules_only("affairs", metric="tweedie_deviance")
+    tweedie = next(candidate for candidate in rec.candidates if candidate.loss == "tweedie")
+    assert 1.1 <= tweedie.params["power"] <= 1.9
+
+
+def test_softmax_before_pytorch_cross_entropy_is_flagged():
+    rec = rules_only("penguins", activation="softmax", framework="pytorch")
+    messages = " ".join(warning.message for warning in rec.warnings)
+    assert "CrossEntropyLoss" in messages and "softmax" in messages.lower()
+
+
+def test_relu_output_on_negative_targets_vetoes_and_warns():
+    rec = rules_only("tbill_rate_change", activation="relu")
+    codes = [warning.code for warning in rec.warnings]
+    assert any("relu" in warning.message.lower() and "negative" in warning.message.lower()
+               for warning in rec.warnings)
+    # relu cannot produce the negative values: every loss is out, so the ranking is given
+    # for the fixed (linear) output and the user is told so.
+    assert "activation.rules_out_every_loss" in codes
+    assert not rec.best.vetoed and rec.best.loss in {"huber", "mae", "log_cosh", "mse"}
+
+
+def test_audit_of_the_users_loss():
+    rec = rules_only("poor_health", metric="balanced_accuracy", loss="cross_entropy")
+    assert rec.audit["loss"] == "cross_entropy"
+    assert rec.audit["recommended"] == "weighted_cross_entropy"
+
+
+def test_dataframe_and_arrays_in_the_library():
+    frame = pd.read_csv(DATA / "breast_cancer.csv")
+    from_frame = advisor.suggest(frame, target="diagnosis", validate=False)
+    features = frame.drop(columns="diagnosis").to_numpy()
+    from_arrays = advisor.suggest(features, y=frame["diagnosis"].to_numpy(), validate=False)
+    assert from_frame.task == from_arrays.task == "binary"
+    assert from_frame.best.loss == from_arrays.best.loss
+    assert from_frame.provenance["source"] == "<dataframe>"
+
+
+def test_json_schema_and_byte_stability():
+    first = rules_only("penguins").to_json()
+    second = rules_only("penguins").to_json()
+    assert first == second
+    payload = json.loads(first)
+    for key in ("schema_version", "task", "task_reason", "metric", "profile", "candidates",
+                "warnings", "provenance", "validation"):
+        assert key in payload
+    candidate = payload["candidates"][0]
+    for key in ("loss", "rank", "score", "params", "verdict", "reasons", "snippets"):
+        assert key in candidate
+    assert all(reason["rule_id"] for reason in candidate["reasons"])
+    assert payload["validation"] is None
+    assert [c["rank"] for c in payload["candidates"]] == list(range(1, len(payload["candidates"]) + 1))
+
+
+def test_typed_errors_in_the_library():
+    with pytest.raises(OptionError):
+        rules_only("penguins", activation="swish")
+    with pytest.raises(TargetError):
+        advisor.suggest(pd.DataFrame({"x": range(20), "y": [1.0] * 20}), target="y",
+                        validate=False)
+    with pytest.raises(AdvisorError):
+        advisor.suggest(pd.DataFrame({"x": range(3), "y": [0, 1, 0]}), validate=False)

@@ -1,0 +1,133 @@
+"""Paired, fold-aware statistics: the corrected t-test by hand, ties, Wilcoxon, orders."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from advisor.stats import (MIN_WILCOXON_FOLDS, compare_paired, corrected_interval,
+                           corrected_t_test, evidence_order, kendall_agreement,
+                           wilcoxon_p_value)
+
+DIFFERENCES = [0.10, 0.20, 0.15, 0.05, 0.10]   # 5 folds, test/train = 1/4
+
+
+def test_corrected_t_test_matches_a_hand_computation():
+    # mean 0.12; squared deviations sum to 0.013, so var (ddof 1) = 0.00325;
+    # Nadeau-Bengio: var * (1/J + n2/n1) = 0.00325 * (0.2 + 0.25) = 0.0014625.
+    se = math.sqrt(0.0014625)
+    t_hand = 0.12 / se
+    # Student t with 4 degrees of freedom has a closed form:
+    # p = 1 - (3/4) x (1 - t^2 / (12 (1 + t^2/4))), x = t / sqrt(1 + t^2/4).
+    x = t_hand / math.sqrt(1 + t_hand**2 / 4)
+    p_hand = 1 - 0.75 * x * (1 - t_hand**2 / (12 * (1 + t_hand**2 / 4)))
+    t_crit = 2.7764451051977934  # t_{0.975, 4} from the table
+    t_value, p_value, low, high = corrected_t_test(DIFFERENCES, test_train_ratio=0.25)
+    assert t_value == pytest.approx(t_hand, rel=1e-12)
+    assert t_hand == pytest.approx(3.13786, abs=1e-5)
+    assert p_value == pytest.approx(p_hand, rel=1e-9)
+    assert p_value == pytest.approx(0.0349197, abs=1e-7)
+    assert low == pytest.approx(0.12 - t_crit * se, rel=1e-9)
+    assert high == pytest.approx(0.12 + t_crit * se, rel=1e-9)
+
+
+def test_without_the_correction_it_is_the_plain_paired_t_test():
+    rng = np.random.default_rng(3)
+    first, second = rng.normal(size=8), rng.normal(size=8)
+    _, p_value, _, _ = corrected_t_test(first - second, test_train_ratio=0.0)
+    assert p_value == pytest.approx(scipy_stats.ttest_rel(first, second).pvalue, rel=1e-10)
+
+
+def test_the_correction_makes_the_test_more_conservative():
+    _, corrected, _, _ = corrected_t_test(DIFFERENCES, test_train_ratio=0.25)
+    _, plain, _, _ = corrected_t_test(DIFFERENCES, test_train_ratio=0.0)
+    assert plain < corrected
+
+
+def test_identical_folds_give_p_one_and_a_tie():
+    scores = [0.8, 0.7, 0.75, 0.9, 0.85]
+    comparison = compare_paired("a", scores, "b", list(scores), greater_is_better=True,
+                                test_train_ratio=0.25)
+    assert comparison.p_value == 1.0
+    assert comparison.mean_difference == 0.0
+    assert not comparison.significant
+    assert comparison.winner is None and comparison.loser is None
+    assert comparison.standardized_difference is None
+
+
+def test_constant_nonzero_difference_is_significant():
+    comparison = compare_paired("a", [2.0, 3.0, 4.0, 5.0, 6.0], "b", [1.0, 2.0, 3.0, 4.0, 5.0],
+                                greater_is_better=True, test_train_ratio=0.25)
+    assert comparison.p_value == 0.0 and comparison.significant
+    assert comparison.winner == "a" and comparison.loser == "b"
+
+
+def test_lower_is_better_metrics_flip_the_orientation():
+    loss_a = [1.0, 1.1, 0.9, 1.2, 1.0]
+    loss_b = [2.0, 2.3, 1.8, 2.2, 2.1]
+    comparison = compare_paired("a", loss_a, "b", loss_b, greater_is_better=False,
+                                test_train_ratio=0.25)
+    assert comparison.mean_difference > 0          # positive = a better
+    assert comparison.significant and comparison.winner == "a"
+    assert comparison.standardized_difference > 0
+
+
+def test_non_finite_folds_are_left_out_of_the_pairing():
+    comparison = compare_paired("a", [1.0, math.nan, 3.0, 4.0], "b", [0.5, 2.0, 2.0, math.inf],
+                                greater_is_better=True, test_train_ratio=0.25)
+    assert comparison.n_folds == 2
+
+
+def test_wilcoxon_runs_only_from_ten_folds_and_can_veto():
+    nine = compare_paired("a", np.ones(9), "b", np.zeros(9), greater_is_better=True,
+                          test_train_ratio=0.25)
+    assert nine.wilcoxon_p is None
+    # A plain t-test rejects (p ~ 0.012) but four losing folds keep the signed-rank test at 0.09:
+    differences = np.array([5.0] * 6 + [-0.5] * 4)
+    assert MIN_WILCOXON_FOLDS == 10
+    comparison = compare_paired("a", differences, "b", np.zeros(10), greater_is_better=True,
+                                test_train_ratio=0.0)
+    assert comparison.p_value < 0.05
+    assert comparison.wilcoxon_p == pytest.approx(scipy_stats.wilcoxon(differences).pvalue)
+    assert comparison.wilcoxon_p > 0.05
+    assert not comparison.significant
+
+
+def test_wilcoxon_of_all_zero_differences_is_one():
+    assert wilcoxon_p_value(np.zeros(12)) == 1.0
+
+
+def test_corrected_interval_of_a_mean():
+    low, high = corrected_interval([0.5, 0.6, 0.7, 0.6, 0.6], test_train_ratio=0.25)
+    half = 2.7764451051977934 * math.sqrt((0.2 + 0.25) * np.var([0.5, 0.6, 0.7, 0.6, 0.6], ddof=1))
+    assert (low, high) == pytest.approx((0.6 - half, 0.6 + half))
+
+
+def test_evidence_order_keeps_the_rule_order_on_ties():
+    assert evidence_order(["a", "b", "c"], set()) == ["a", "b", "c"]
+
+
+def test_evidence_order_moves_a_winner_above_its_loser_only():
+    # c beats a; b is tied with both: b stays ahead of c (rule order), a drops below c.
+    assert evidence_order(["a", "b", "c"], {("c", "a")}) == ["b", "c", "a"]
+    # c beats a and b: c first, then the rule order.
+    assert evidence_order(["a", "b", "c"], {("c", "a"), ("c", "b")}) == ["c", "a", "b"]
+    # a chain: c beats b, b beats a.
+    assert evidence_order(["a", "b", "c"], {("c", "b"), ("b", "a")}) == ["c", "b", "a"]
+
+
+def test_evidence_order_ignores_unknown_names_and_survives_a_cycle():
+    assert evidence_order(["a", "b"], {("zzz", "a")}) == ["a", "b"]
+    assert evidence_order(["a", "b"], {("a", "b"), ("b", "a")}) == ["a", "b"]
+
+
+def test_kendall_agreement():
+    assert kendall_agreement(["a", "b", "c"], ["a", "b", "c"])[0] == pytest.approx(1.0)
+    assert kendall_agreement(["a", "b", "c"], ["c", "b", "a"])[0] == pytest.approx(-1.0)
+    assert kendall_agreement(["a"], ["a"]) is None
+    tau, p_value = kendall_agreement(["a", "b", "c", "d"], ["b", "a", "c", "d"])
+    assert tau == pytest.approx(scipy_stats.kendalltau([0, 1, 2, 3], [1, 0, 2, 3]).statistic)
+    assert 0 <= p_value <= 1

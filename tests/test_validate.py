@@ -1,0 +1,416 @@
+"""The empirical validator: metrics, budget planning, failures as data, determinism, Dask,
+and verdicts on the bundled real data sets."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from advisor.errors import OptionError
+from advisor.load import load_data
+from advisor.losses import CATALOG, losses_for_task
+from advisor.options import METRICS
+from advisor.profile import profile_data
+from advisor.validate import (METRIC_FUNCTIONS, Cost, ScoringContext, Validation, plan_protocol,
+                              validate)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+# ----- helpers ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Outcome:
+    """The three fields of a rule outcome the validator reads."""
+
+    ranking: tuple[str, ...]
+    scores: dict[str, float] = field(default_factory=dict)
+    vetoes: dict[str, tuple] = field(default_factory=dict)
+
+
+def binary_data(n: int = 400, seed: int = 0, metric: str = "balanced_accuracy"):
+    """An imbalanced binary problem with a numeric and a categorical feature."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                          "colour": rng.choice(["red", "green", "blue"], size=n)})
+    logit = 2.0 * frame["x1"] - frame["x2"] - 1.5 + (frame["colour"] == "red") * 0.5
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    loaded = load_data(frame, "y")
+    return loaded, profile_data(loaded, metric=metric)
+
+
+def all_params(profile):
+    return {loss_id: CATALOG[loss_id].derive(profile, {"quantiles": profile.quantiles})
+            for loss_id in losses_for_task(profile.task)}
+
+
+class FakeProxy:
+    """A stand-in proxy whose quality is set per loss: the validator cannot tell it from a
+    real one, so its verdicts can be checked against known answers."""
+
+    def __init__(self, mode: str, n_classes: int, seed: int) -> None:
+        self.mode, self.n_classes, self.seed = mode, n_classes, seed
+
+    def fit(self, X, y, sample_weight=None):
+        from sklearn.linear_model import LogisticRegression
+
+        if self.mode == "raise":
+            raise RuntimeError("boom")
+        if self.mode == "diverge":
+            from advisor.proxy import ProxyDivergedError
+            raise ProxyDivergedError("fake", 3, "training loss")
+        y = np.asarray(y, dtype=int)
+        self.prior_ = np.bincount(y, minlength=self.n_classes) / len(y)
+        if self.mode in ("good", "good_copy", "nan"):
+            self.model_ = LogisticRegression(class_weight="balanced").fit(X, y)
+        return self
+
+    def predict(self, X):
+        if self.mode == "nan":
+            return np.full((X.shape[0], self.n_classes), np.nan)
+        if self.mode == "prior":
+            return np.tile(self.prior_, (X.shape[0], 1))
+        return self.model_.predict_proba(X)
+
+
+def fake_factory(loss, params, profile, *, seed, max_iter, hidden, modes):
+    return FakeProxy(modes.get(loss.id, "good"), len(profile.classes), seed)
+
+
+def factory(**modes):
+    return functools.partial(fake_factory, modes=modes)
+
+
+def deterministic_part(validation: Validation) -> dict:
+    payload = validation.to_dict()
+    payload.pop("timing")
+    return payload
+
+
+# ----- metrics ----------------------------------------------------------------------------
+def test_metric_table_covers_every_option_metric():
+    assert set(METRIC_FUNCTIONS) == set(METRICS)
+    greater = {name for name, (_, better) in METRIC_FUNCTIONS.items() if better}
+    assert greater == {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
+                       "average_precision", "r2"}
+
+
+def test_classification_metrics_agree_with_sklearn():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, size=60)
+    p1 = np.clip(0.3 + 0.4 * y + rng.normal(0, 0.2, size=60), 0.01, 0.99)
+    proba = np.column_stack([1 - p1, p1])
+    context = ScoringContext("binary", n_classes=2)
+
+    def score(name):
+        return METRIC_FUNCTIONS[name][0](y, proba, context)
+
+    assert score("log_loss") == pytest.approx(skm.log_loss(y, proba))
+    assert score("roc_auc") == pytest.approx(skm.roc_auc_score(y, p1))
+    assert score("average_precision") == pytest.approx(skm.average_precision_score(y, p1))
+    assert score("brier") == pytest.approx(skm.brier_score_loss(y, p1))
+    assert score("accuracy") == pytest.approx(skm.accuracy_score(y, p1 > 0.5))
+    assert score("balanced_accuracy") == pytest.approx(skm.balanced_accuracy_score(y, p1 > 0.5))
+    assert score("f1_macro") == pytest.approx(skm.f1_score(y, p1 > 0.5, average="macro"))
+    # the same functions work on (y_true, prediction) alone
+    assert METRIC_FUNCTIONS["log_loss"][0](y, proba) == pytest.approx(skm.log_loss(y, proba))
+
+
+def test_multiclass_log_loss_and_brier():
+    y = np.array([0, 1, 2, 2])
+    proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.3, 0.3, 0.4]])
+    context = ScoringContext("multiclass", n_classes=3)
+    assert METRIC_FUNCTIONS["log_loss"][0](y, proba, context) == pytest.approx(
+        skm.log_loss(y, proba, labels=[0, 1, 2]))
+    brier = np.mean(np.sum((proba - np.eye(3)[y]) ** 2, axis=1))
+    assert METRIC_FUNCTIONS["brier"][0](y, proba, context) == pytest.approx(brier)
+
+
+def test_regression_metrics_agree_with_sklearn():
+    rng = np.random.default_rng(2)
+    y = rng.gamma(2.0, 2.0, size=80)
+    prediction = y * rng.uniform(0.7, 1.3, size=80) + 0.1
+    context = ScoringContext("regression", tweedie_power=1.5)
+
+    def score(name):
+        return METRIC_FUNCTIONS[name][0](y, prediction, context)
+
+    assert score("rmse") == pytest.approx(math.sqrt(skm.mean_squared_error(y, prediction)))
+    assert score("mae") == pytest.approx(skm.mean_absolute_error(y, prediction))
+    assert score("r2") == pytest.approx(skm.r2_score(y, prediction))
+    assert score("poisson_deviance") == pytest.approx(skm.mean_poisson_deviance(y, prediction))
+    assert score("gamma_deviance") == pytest.approx(skm.mean_gamma_deviance(y, prediction))
+    assert score("tweedie_deviance") == pytest.approx(
+        skm.mean_tweedie_deviance(y, prediction, power=1.5))
+
+
+def test_deviances_clip_non_positive_predictions_and_refuse_bad_targets():
+    y = np.array([0.0, 1.0, 3.0])
+    clipped = METRIC_FUNCTIONS["poisson_deviance"][0](y, np.array([-1.0, 1.0, 3.0]),
+                                                        ScoringContext("count"))
+    assert clipped == pytest.approx(skm.mean_poisson_deviance(y, np.array([1e-6, 1.0, 3.0])))
+    with pytest.raises(ValueError):
+        METRIC_FUNCTIONS["gamma_deviance"][0](y, np.ones(3), ScoringContext("count"))
+
+
+def test_pinball_uses_quantile_columns_or_the_point_prediction():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    quantiles = np.column_stack([y - 1.0, y + 0.5])
+    context = ScoringContext("regression", levels=(0.1, 0.9), prediction_levels=(0.1, 0.9))
+    expected = np.mean([skm.mean_pinball_loss(y, y - 1.0, alpha=0.1),
+                        skm.mean_pinball_loss(y, y + 0.5, alpha=0.9)])
+    assert METRIC_FUNCTIONS["pinball"][0](y, quantiles, context) == pytest.approx(expected)
+    point = y + 0.2
+    plain = ScoringContext("regression", levels=(0.1, 0.9))
+    expected_point = np.mean([skm.mean_pinball_loss(y, point, alpha=level) for level in (0.1, 0.9)])
+    assert METRIC_FUNCTIONS["pinball"][0](y, point, plain) == pytest.approx(expected_point)
+    # the point metrics of a quantile loss use its level nearest the median
+    median = ScoringContext("regression", prediction_levels=(0.1, 0.5, 0.9))
+    three = np.column_stack([y - 1, y + 0.25, y + 1])
+    assert METRIC_FUNCTIONS["mae"][0](y, three, median) == pytest.approx(0.25)
+
+
+def test_ordinal_ranks_use_the_median_for_mae_and_the_mean_for_rmse():
+    y = np.array([0, 2])
+    proba = np.array([[0.4, 0.5, 0.1],     # median rank 1, expected rank 0.7
+                      [0.1, 0.3, 0.6]])    # median rank 2, expected rank 1.5
+    context = ScoringContext("ordinal", n_classes=3)
+    assert METRIC_FUNCTIONS["mae"][0](y, proba, context) == pytest.approx((1 + 0) / 2)
+    assert METRIC_FUNCTIONS["rmse"][0](y, proba, context) == pytest.approx(
+        math.sqrt((0.7**2 + 0.5**2) / 2))
+
+
+def test_multilabel_metrics_are_macro_over_labels():
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    proba = np.array([[0.9, 0.2], [0.3, 0.6], [0.4, 0.7], [0.2, 0.8]])
+    context = ScoringContext("multilabel", n_classes=2)
+    assert METRIC_FUNCTIONS["accuracy"][0](y, proba, context) == pytest.approx(np.mean((proba >= 0.5) == y))
+    auc = np.mean([skm.roc_auc_score(y[:, j], proba[:, j]) for j in range(2)])
+    assert METRIC_FUNCTIONS["roc_auc"][0](y, proba, context) == pytest.approx(auc)
+    ap = np.mean([skm.average_precision_score(y[:, j], proba[:, j]) for j in range(2)])
+    assert METRIC_FUNCTIONS["average_precision"][0](y, proba, context) == pytest.approx(ap)
+
+
+# ----- planning -----------------------------------------------------------------------------
+FAST = Cost(per_fit=0.002, per_epoch=0.0005, per_row_epoch=2e-6, per_row=1e-5, min_rows=1000)
+
+
+def test_plan_small_data_with_a_generous_budget_uses_everything():
+    plan = plan_protocol(n_rows=300, n_candidates=5, cost=FAST, seconds_available=600,
+                         workers=1, budget=600)
+    assert (plan.rows, plan.folds, plan.repeats) == (300, 5, 2)
+    assert plan.epochs == 1000 and plan.within_budget
+    assert plan.estimated_seconds <= 600
+    assert any("repeats reduce the variance" in reason for reason in plan.reasons)
+
+
+def test_plan_samples_a_large_file_to_fit_the_budget():
+    plan = plan_protocol(n_rows=1_000_000, n_candidates=5, cost=FAST, seconds_available=20,
+                         workers=2, budget=30)
+    assert plan.within_budget and plan.estimated_seconds <= 20
+    assert 500 <= plan.rows < 1_000_000 and plan.epochs >= 10
+    assert "stratified sample" in plan.reasons[0]
+    bigger = plan_protocol(n_rows=1_000_000, n_candidates=5, cost=FAST, seconds_available=200,
+                           workers=2, budget=300)
+    assert bigger.rows * bigger.epochs * bigger.folds >= plan.rows * plan.epochs * plan.folds
+
+
+def test_plan_reports_a_budget_too_small_for_anything():
+    slow = Cost(per_fit=1.0, per_epoch=0.1, per_row_epoch=1e-4, per_row=1e-3, min_rows=1000)
+    plan = plan_protocol(n_rows=50_000, n_candidates=5, cost=slow, seconds_available=0.5,
+                         workers=1, budget=1)
+    assert not plan.within_budget
+    assert plan.folds == 3 and plan.epochs == 5
+    assert any("too small" in reason for reason in plan.reasons)
+
+
+def test_plan_keeps_pinned_choices():
+    plan = plan_protocol(n_rows=5000, n_candidates=3, cost=FAST, seconds_available=1,
+                         workers=1, budget=1, sample_rows=800, folds=4, repeats=3, epochs=7)
+    assert (plan.rows, plan.folds, plan.repeats, plan.epochs) == (800, 4, 3, 7)
+    assert plan.pinned and all("as asked" in reason for reason in plan.reasons)
+
+
+# ----- the stage with fake proxies ---------------------------------------------------------------
+RANKING = ("weighted_cross_entropy", "focal", "cross_entropy", "label_smoothing",
+           "generalized_cross_entropy", "hinge")
+PINNED = dict(folds=5, repeats=1, epochs=5)
+
+
+def test_failures_are_recorded_and_the_run_goes_on(capsys, recwarn):
+    loaded, profile = binary_data()
+    outcome = Outcome(RANKING)
+    modes = factory(weighted_cross_entropy="good", focal="raise", label_smoothing="diverge",
+                    generalized_cross_entropy="nan", cross_entropy="prior")
+    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=30,
+                          max_candidates=5, proxy_factory=modes, **PINNED)
+    verdicts = validation.verdicts
+    assert verdicts["focal"] == verdicts["label_smoothing"] == "failed"
+    assert verdicts["generalized_cross_entropy"] == "failed"
+    assert verdicts["weighted_cross_entropy"] == "confirmed"
+    assert verdicts["cross_entropy"] == "overturned"      # the prior predicts one class
+    assert verdicts["hinge"] == "not_tested"
+    failures = {item.loss: item.failure for item in validation.candidates if item.failure}
+    assert failures["focal"].startswith("RuntimeError: boom")
+    assert failures["label_smoothing"].startswith("diverged:")
+    assert "non-finite" in failures["generalized_cross_entropy"]
+    assert "5 of 5 splits failed" in failures["focal"]
+    assert {code for code, _ in validation.notices} >= {"validation.failed"}
+    assert validation.evidence_for("focal")["error"] == failures["focal"]
+    assert validation.evidence_for("hinge") is None
+    # nothing printed, no warning escaped
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert len(recwarn) == 0
+    json.dumps(validation.to_dict(), allow_nan=False)
+
+
+def test_progress_reports_every_job():
+    loaded, profile = binary_data()
+    calls = []
+    validation = validate(loaded, profile, Outcome(RANKING[:3]), params=all_params(profile),
+                          budget=30, proxy_factory=factory(), progress=lambda *args: calls.append(args),
+                          **PINNED)
+    total = len(validation.protocol.candidates) * 5
+    job_calls = [call for call in calls if call[1] == total]
+    assert [done for done, _, _ in job_calls] == list(range(total + 1))
+    assert all(isinstance(message, str) and message for _, _, message in calls)
+
+
+def test_the_default_loss_is_always_trained_unless_vetoed():
+    loaded, profile = binary_data()
+    # the default (cross_entropy) ranks below max_candidates: it is added
+    validation = validate(loaded, profile, Outcome(("focal", "weighted_cross_entropy", "hinge",
+                                                    "cross_entropy")),
+                          params=all_params(profile), budget=30, max_candidates=1,
+                          proxy_factory=factory(), **PINNED)
+    assert validation.protocol.candidates == ("focal", "cross_entropy")
+    assert validation.candidate("cross_entropy").roles == ("default",)
+    assert validation.verdicts["weighted_cross_entropy"] == "not_tested"
+    # a vetoed default is reported, not trained; a user's loss is added
+    vetoed = validate(loaded, profile,
+                      Outcome(("focal", "hinge", "cross_entropy"),
+                              vetoes={"cross_entropy": ("softmax twice",)}),
+                      params=all_params(profile), budget=30, max_candidates=1,
+                      proxy_factory=factory(), extra_candidates=("hinge",), **PINNED)
+    assert vetoed.protocol.candidates == ("focal", "hinge")
+    assert vetoed.verdicts["cross_entropy"] == "vetoed"
+    assert "validation.default_vetoed" in {code for code, _ in vetoed.notices}
+
+
+def test_identical_candidates_tie_and_keep_the_rule_order():
+    loaded, profile = binary_data()
+    validation = validate(loaded, profile, Outcome(("focal", "cross_entropy")),
+                          params=all_params(profile), budget=30,
+                          proxy_factory=factory(focal="good", cross_entropy="good_copy"), **PINNED)
+    comparison = validation.comparison("focal", "cross_entropy")
+    assert comparison.p_value == 1.0 and not comparison.significant
+    assert validation.evidence_order == ("focal", "cross_entropy")
+    assert validation.verdicts == {"focal": "confirmed", "cross_entropy": "tied"}
+
+
+def test_bad_options_are_option_errors():
+    loaded, profile = binary_data(n=100)
+    outcome = Outcome(("cross_entropy",))
+    with pytest.raises(OptionError, match="backend"):
+        validate(loaded, profile, outcome, params=all_params(profile), backend="no-such-backend",
+                 proxy_factory=factory())
+    with pytest.raises(OptionError, match="jobs"):
+        validate(loaded, profile, outcome, params=all_params(profile), n_jobs=0)
+    with pytest.raises(OptionError, match="budget"):
+        validate(loaded, profile, outcome, params=all_params(profile), budget=-1)
+
+
+# ----- real proxies ---------------------------------------------------------------------------
+def test_same_seed_same_numbers():
+    loaded, profile = binary_data(n=300)
+    outcome = Outcome(("weighted_cross_entropy", "focal", "cross_entropy"))
+    runs = [validate(loaded, profile, outcome, params=all_params(profile), budget=30, seed=7,
+                     max_candidates=2, epochs=20) for _ in range(2)]
+    assert deterministic_part(runs[0]) == deterministic_part(runs[1])
+    assert runs[0].protocol.repeats == 2            # fewer than 1,000 rows: 5 x 2
+    other_seed = validate(loaded, profile, outcome, params=all_params(profile), budget=30,
+                          seed=8, max_candidates=2, epochs=20)
+    assert deterministic_part(other_seed) != deterministic_part(runs[0])
+
+
+def test_a_large_file_finishes_within_its_budget():
+    rng = np.random.default_rng(0)
+    n = 200_000
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                          "c": rng.integers(0, 5, size=n).astype(str)})
+    frame["y"] = 2 * frame["a"] + rng.standard_t(3, size=n)
+    loaded = load_data(frame, "y")
+    profile = profile_data(loaded, metric="mae")
+    outcome = Outcome(("mae", "huber", "mse"))
+    budget = 8.0
+    started = time.perf_counter()
+    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=budget)
+    elapsed = time.perf_counter() - started
+    assert elapsed < budget * 1.5, validation.timing
+    assert validation.protocol.sample_rows < n
+    assert "stratified sample" in validation.protocol.reasons[0]
+    assert "validation.sampled" in {code for code, _ in validation.notices}
+    assert validation.protocol.splits_used >= 2
+
+
+def test_dask_backend_gives_the_same_numbers_as_the_local_run():
+    distributed = pytest.importorskip(
+        "dask.distributed", reason="dask.distributed is not installed (pip install 'loss-advisor[dask]')")
+    loaded, profile = binary_data(n=300)
+    outcome = Outcome(("weighted_cross_entropy", "cross_entropy"))
+    pinned = dict(params=all_params(profile), budget=60, seed=3, folds=3, repeats=1, epochs=15)
+    local = validate(loaded, profile, outcome, **pinned)
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            remote = validate(loaded, profile, outcome, backend="dask", n_jobs=2, **pinned)
+    assert len(stream.data) >= 6                      # the jobs really ran on the cluster
+    assert remote.protocol.backend == "dask"
+    local_part, remote_part = deterministic_part(local), deterministic_part(remote)
+    for payload in (local_part, remote_part):
+        for key in ("backend", "n_jobs", "workers"):
+            payload["protocol"].pop(key)
+    assert local_part == remote_part
+
+
+# ----- verdicts on the bundled real data -------------------------------------------------------
+def real(name: str, metric: str):
+    from advisor.rules import load_rulebase
+
+    loaded = load_data(DATA / name)
+    profile = profile_data(loaded, metric=metric)
+    outcome = load_rulebase().evaluate(profile.facts, losses_for_task(profile.task))
+    return loaded, profile, outcome
+
+
+def test_poor_health_balanced_accuracy_overturns_plain_cross_entropy():
+    loaded, profile, outcome = real("poor_health.csv", "balanced_accuracy")
+    assert profile.facts["imbalance_ratio"] > 10
+    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=15,
+                          max_candidates=1, sample_rows=2000, folds=5, epochs=15, n_jobs=2)
+    assert validation.protocol.candidates == ("weighted_cross_entropy", "cross_entropy")
+    assert validation.verdicts["cross_entropy"] == "overturned"
+    assert validation.verdicts["weighted_cross_entropy"] == "confirmed"
+    comparison = validation.comparison("weighted_cross_entropy", "cross_entropy")
+    assert comparison.significant and comparison.mean_difference > 0.1
+
+
+def test_heavy_tailed_target_mae_beats_mse():
+    loaded, profile, outcome = real("tbill_rate_change.csv", "mae")
+    assert profile.facts["kurtosis"] > 5
+    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=30,
+                          max_candidates=1, epochs=400, n_jobs=2)
+    assert validation.protocol.candidates == ("mae", "mse")
+    assert (validation.protocol.folds, validation.protocol.repeats) == (5, 2)
+    assert validation.verdicts["mse"] == "overturned"
+    assert validation.verdicts["mae"] == "confirmed"
