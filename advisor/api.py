@@ -294,10 +294,9 @@ def _command(source: str | Path | None, loaded, settings: dict[str, Any], profil
 
 
 def _versions() -> dict[str, str]:
-    import numpy
-    import pandas
-    import sklearn
+    """Versions that matter for reproducing the result (read from metadata: no imports)."""
+    from importlib.metadata import version
 
+    packages = ("scikit-learn", "pandas", "numpy")
     return {"advisor": __version__, "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__, "pandas": pandas.__version__,
-            "numpy": numpy.__version__}
+            **{name: version(name) for name in packages}}

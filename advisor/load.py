@@ -154,7 +154,7 @@ def _read_stdin() -> tuple[pd.DataFrame, Provenance]:
 
 
 def _read_path(path: Path, name: str) -> tuple[pd.DataFrame, Provenance]:
-    """Read a CSV or Parquet file while a second thread hashes its bytes."""
+    """Read a CSV or Parquet file and hash its bytes (large files: in a second thread, meanwhile)."""
     if not path.exists():
         raise DataLoadError(f"file not found: {name}", hint="check the path")
     if path.is_dir():
@@ -244,24 +244,32 @@ def _read_csv(source: Any, head: bytes, name: str) -> pd.DataFrame:
                 pass
         raise DataLoadError(f"{name} is not a readable CSV: {_first_line(error)}",
                             hint="check the delimiter and quoting, or save it as Parquet") from None
-    except pd.errors.ParserWarning as warning:  # C parser: rows longer than the header
+    except pd.errors.ParserWarning:  # C parser: rows longer than the header
         raise DataLoadError(f"{name} is not a readable CSV: rows have more fields than the header",
                             hint="check the delimiter and quoting") from None
     except UnicodeDecodeError as error:
-        raise DataLoadError(
-            f"{name} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at position {error.start})",
-            hint="re-save it as UTF-8 CSV") from None
+        raise DataLoadError(f"{name} is not UTF-8 text (byte 0x{error.object[error.start]:02x} "
+                            "cannot be decoded)", hint="re-save it as UTF-8 CSV") from None
     except pd.errors.EmptyDataError:
         raise DataLoadError(f"{name} holds no table (no header row)",
                             hint="give a CSV with a header row and data rows") from None
+    except (ValueError, OSError, EOFError, zlib.error, lzma.LZMAError) as error:  # e.g. a truncated archive
+        raise DataLoadError(f"{name} cannot be read as CSV: {_first_line(error)}",
+                            hint="check the file is complete, or save it as CSV (UTF-8) or Parquet") from None
 
 
 def _parse_csv(source: Any, sep: str, compression: str | None) -> pd.DataFrame:
     if isinstance(source, io.BytesIO):
         source.seek(0)
     if sep == "," and HAVE_PYARROW:
-        frame = pd.read_csv(source, engine="pyarrow", compression=compression)
-        return _arrow_to_text_conventions(frame)
+        try:
+            frame = pd.read_csv(source, engine="pyarrow", compression=compression)
+            return _arrow_to_text_conventions(frame)
+        except pd.errors.ParserError:
+            # pyarrow refuses short rows that the C parser fills with NaN: let the C parser
+            # decide, so a file reads the same with or without pyarrow
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         return pd.read_csv(source, sep=r"\s+" if sep == " " else sep, engine="c",
@@ -277,7 +285,9 @@ def _sniff_delimiter(head: bytes) -> str | None:
     try:
         return csv.Sniffer().sniff(text, delimiters=SNIFF_DELIMITERS).delimiter
     except csv.Error:
-        return None
+        pass
+    widths = {len(line.split()) for line in text.splitlines() if line.strip()}
+    return " " if len(widths) == 1 and widths.pop() > 1 else None  # aligned by runs of spaces
 
 
 def _arrow_to_text_conventions(frame: pd.DataFrame) -> pd.DataFrame:
@@ -288,9 +298,10 @@ def _arrow_to_text_conventions(frame: pd.DataFrame) -> pd.DataFrame:
             frame[name] = column.astype("str")
         elif column.dtype == object:
             first = column.dropna().head(1).tolist()
-            if first and isinstance(first[0], bytes):
-                raise UnicodeDecodeError("utf-8", first[0], 0, 1, "invalid UTF-8")
-            if first and not isinstance(first[0], str):  # dates and times
+            if first and isinstance(first[0], bytes):  # pyarrow's answer to invalid UTF-8
+                for value in column.dropna():
+                    value.decode("utf-8")  # raises UnicodeDecodeError at the first bad byte
+            if first and not isinstance(first[0], (str, bytes)):  # dates and times
                 frame[name] = column.map(str, na_action="ignore").astype("str")
     return frame
 

@@ -15,7 +15,7 @@ under a second.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -65,7 +65,7 @@ class Profile:
     class_counts: tuple[int, ...]         # rows per class, aligned with classes (positives per label for multi-label)
     y: np.ndarray = field(repr=False)     # encoded target: int class index (n,) for binary/multiclass/ordinal,
                                           # 0/1 float (n, L) for multi-label, float (n,) or (n, k) for numeric tasks
-    robust_scale: float = 0.0             # 1.4826 * MAD of the target around its median (numeric tasks), else 0
+    robust_scale: float = 0.0             # 1.4826 * MAD of the target around its median (numeric tasks and ordinal levels), else 0
     quantiles: tuple[float, ...] = ()     # quantile levels asked for with --quantile
     row_mask: np.ndarray | None = field(default=None, repr=False)  # rows of LoadedData kept (target present)
 
@@ -173,10 +173,12 @@ class _Column:
     label_numbers: np.ndarray | None = None  # labels parsed as numbers when all of them parse
 
     def subset(self, mask: np.ndarray) -> _Column:
-        return _Column(self.name, self.kind, self.missing[mask],
-                       None if self.values is None else self.values[mask], self.integer_dtype,
-                       self.from_text, None if self.codes is None else self.codes[mask],
-                       self.labels, self.label_numbers)
+        return replace(self, missing=self.missing[mask],
+                       values=None if self.values is None else self.values[mask],
+                       codes=None if self.codes is None else self.codes[mask])
+
+    def value_label(self, value: float) -> str:
+        return str(bool(value)) if self.kind == "bool" else _label(float(value))
 
 
 def _read_column(name: str, series: pd.Series) -> _Column:
@@ -219,14 +221,11 @@ def _read_column(name: str, series: pd.Series) -> _Column:
 
 def _text_column(name: str, kind: str, codes: np.ndarray, labels: list[str]) -> _Column:
     """Blank labels count as missing; labels that all parse as numbers are remembered."""
-    blank = {index for index, label in enumerate(labels) if not label.strip()}
-    if blank:
-        codes = np.where(np.isin(codes, list(blank)), -1, codes)
-    used = sorted({label for index, label in enumerate(labels) if index not in blank})
+    blank = np.array([not label.strip() for label in labels], dtype=bool)
+    if blank.any():
+        codes = np.where(np.isin(codes, np.flatnonzero(blank)), -1, codes)
     numbers = pd.to_numeric(pd.Series(labels, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
-    finite = np.isfinite(numbers)
-    all_numbers = bool(used) and all(finite[index] for index, label in enumerate(labels)
-                                     if index not in blank)
+    all_numbers = bool((~blank).any()) and bool(np.isfinite(numbers[~blank]).all())
     return _Column(name, kind, codes < 0, codes=codes, labels=labels,
                    label_numbers=numbers if all_numbers else None)
 
@@ -301,8 +300,8 @@ def _detect_one(column: _Column, forced: str | None) -> _Target:
     if column.kind in ("number", "bool"):
         distinct = np.unique(column.values)
         if len(distinct) == 1:
-            raise TargetError(f"target {column.name!r} has a single value {_label(distinct[0])}: nothing to learn",
-                              hint="choose another target column")
+            raise TargetError(f"target {column.name!r} has a single value {column.value_label(distinct[0])}: "
+                              "nothing to learn", hint="choose another target column")
     else:
         classes, _, _ = _nominal_classes(column, "sorted")
         if len(classes) == 1:
@@ -312,7 +311,7 @@ def _detect_one(column: _Column, forced: str | None) -> _Target:
         return _forced_one(column, forced)
     if column.kind in ("text", "category", "ordered"):
         return _detect_text(column)
-    return _detect_numbers(column)
+    return _detect_numbers(column, distinct)
 
 
 def _detect_text(column: _Column) -> _Target:
@@ -335,9 +334,8 @@ def _detect_text(column: _Column) -> _Target:
     return _classes("multiclass", f"{what}: multiclass", classes, y, counts)
 
 
-def _detect_numbers(column: _Column) -> _Target:
+def _detect_numbers(column: _Column, distinct: np.ndarray) -> _Target:
     values = column.values
-    distinct = np.unique(values)
     lowest, highest = float(distinct[0]), float(distinct[-1])
     origin = "text values parse as numbers; " if column.from_text else ""
     if len(distinct) == 2:
@@ -480,7 +478,7 @@ def _detect_several(columns: list[_Column], forced: str | None, label_sep: str |
                           hint="give one target, only 0/1 label columns, or only numeric columns")
     for column in columns:
         if np.unique(column.values).size == 1:
-            raise TargetError(f"target {column.name!r} has a single value {_label(column.values[0])}: "
+            raise TargetError(f"target {column.name!r} has a single value {column.value_label(column.values[0])}: "
                               "nothing to learn", hint="drop it from the targets")
     values = np.column_stack([column.values for column in columns])
     task = forced or "regression"
@@ -522,7 +520,7 @@ def _nominal_classes(column: _Column, order: str) -> tuple[tuple[str, ...], np.n
     """
     if column.kind in ("number", "bool"):
         distinct, y = np.unique(column.values, return_inverse=True)
-        labels = [str(bool(value)) if column.kind == "bool" else _label(float(value)) for value in distinct]
+        labels = [column.value_label(value) for value in distinct]
     else:
         present = np.unique(column.codes)
         texts = [column.labels[code] for code in present]

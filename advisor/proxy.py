@@ -378,12 +378,6 @@ class LossProxy(BaseEstimator):
         decision rule, e.g. CORAL counts thresholds)."""
         return self.loss.predict_class(self.decision_function(X), dict(self.params or {}))
 
-    def training_loss(self, X, y, sample_weight=None) -> float:
-        """Mean loss (as trained, i.e. on the standardised target) of ``X`` against ``y``."""
-        check_is_fitted(self, "model_")
-        target = (self.encode(y) - self.center_) / self.scale_
-        return self.model_.mean_loss(self.model_.decision_function(X), target, sample_weight)
-
 
 def make_proxy(loss: Loss, params: dict[str, Any] | None, profile: Any, *, seed: int,
                max_iter: int, hidden: tuple[int, ...] = (64,), solver: str = "adam",

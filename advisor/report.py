@@ -24,7 +24,6 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -217,13 +216,12 @@ def build_view(rec: dict[str, Any]) -> dict[str, Any]:
         "higher_is_better": higher,
         "default_loss": default_loss,
         "default_is_best": default_loss == best["loss"],
-        "experiment_line": _experiment_line(rec, best, by_id.get(default_loss), higher),
+        "experiment_line": _experiment_line(rec, best, by_id.get(default_loss)),
         "facts": _facts_rows(rec["profile"].get("facts") or {}),
         "classes": _class_rows(rec),
-        "has_histogram": bool((rec["profile"].get("target_histogram") or {}).get("counts")),
         "fired": _fired_rules(rec),
         "vetoes": _vetoes(candidates),
-        "why_not": _why_not_lines(candidates, default_loss, metric, higher),
+        "why_not": _why_not_lines(candidates, default_loss, metric),
         "experiment": _experiment(rec, validation, candidates),
         "snippets": _snippets(rec, best),
         "warnings": list(rec.get("warnings") or []),
@@ -293,30 +291,18 @@ def _mean(candidate: dict[str, Any] | None) -> float | None:
 
 
 def _interval(evidence: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The interval of the mean primary score (validator's ``ci_low``/``ci_high``)."""
     low, high = evidence.get("ci_low"), evidence.get("ci_high")
-    if low is None and isinstance(evidence.get("interval"), (list, tuple)) and len(evidence["interval"]) == 2:
-        low, high = evidence["interval"]
     return (float(low) if _is_number(low) else None, float(high) if _is_number(high) else None)
 
 
 def _fold_scores(evidence: dict[str, Any]) -> list[float]:
-    for key in ("fold_scores", "scores", "folds"):
-        values = evidence.get(key)
-        if isinstance(values, list):
-            return [float(value) for value in _flatten(values) if _is_number(value)]
-    return []
+    """The primary metric's score on every fold that could be scored."""
+    return [float(value) for value in evidence.get("fold_scores") or [] if _is_number(value)]
 
 
-def _flatten(values: Iterable[Any]) -> Iterable[Any]:
-    for value in values:
-        if isinstance(value, (list, tuple)):
-            yield from _flatten(value)
-        else:
-            yield value
-
-
-def _experiment_line(rec: dict[str, Any], best: dict[str, Any], default: dict[str, Any] | None,
-                     higher: bool | None) -> str:
+def _experiment_line(rec: dict[str, Any], best: dict[str, Any],
+                     default: dict[str, Any] | None) -> str:
     """The experiment's verdict in one sentence for the summary."""
     if rec.get("validation") is None:
         return ("Rules-only answer: the experiment was skipped; run without --no-validate "
@@ -334,7 +320,7 @@ def _experiment_line(rec: dict[str, Any], best: dict[str, Any], default: dict[st
         text += f" against {format_number(default_mean)} for the default {default['loss']}"
         p_value = _evidence(default).get("p_value")
         if _is_number(p_value):
-            text += f" (p = {format_p(p_value)})"
+            text += f" ({format_p_clause(p_value)})"
     elif default is not None and default["loss"] == best["loss"]:
         text += "; it is the task's default loss"
     splits = ((rec.get("validation") or {}).get("protocol") or {}).get("splits_used")
@@ -401,8 +387,8 @@ def _vetoes(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _why_not_lines(candidates: list[dict[str, Any]], default_loss: str | None, metric: str,
-                   higher: bool | None) -> list[dict[str, Any]]:
+def _why_not_lines(candidates: list[dict[str, Any]], default_loss: str | None,
+                   metric: str) -> list[dict[str, Any]]:
     """One "why not" sentence for every candidate that lost (the default loss first)."""
     best = candidates[0]
     losers = [candidate for candidate in candidates[1:]]
@@ -455,7 +441,7 @@ def _why_not(candidate: dict[str, Any], best: dict[str, Any], metric: str) -> st
                            f"{format_interval(versus.get('ci_low'), versus.get('ci_high'))}, "
                            "positive = better than the pick")
         if _is_number(evidence.get("p_value")):
-            details.append(f"p = {format_p(evidence['p_value'])}")
+            details.append(format_p_clause(evidence["p_value"]))
         parts.append(text + " (" + "; ".join(details) + ")")
     elif verdict == "failed":
         error = evidence.get("error")
@@ -617,6 +603,12 @@ def format_p(value: Any) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def format_p_clause(value: Any) -> str:
+    """A p-value inside a sentence: ``p = 0.049`` or ``p < 0.001``."""
+    text = format_p(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def format_interval(low: Any, high: Any) -> str:
     if not (_is_number(low) and _is_number(high)):
         return "\u2014"
@@ -649,7 +641,7 @@ def css_token(value: Any) -> str:
 
 def _filters() -> dict[str, Any]:
     return {"num": format_number, "signed": format_signed, "pct": format_percent,
-            "pval": format_p, "value": format_value, "params": format_params,
+            "pval": format_p, "pclause": format_p_clause, "value": format_value, "params": format_params,
             "verdict": format_verdict, "css": css_token,
             "interval": lambda row: format_interval(row.get("low"), row.get("high")),
             "difference": lambda row: (

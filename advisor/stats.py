@@ -141,9 +141,15 @@ def corrected_interval(values: Sequence[float], test_train_ratio: float,
 def wilcoxon_p_value(differences: Sequence[float]) -> float:
     """Two-sided Wilcoxon signed-rank p-value; 1 when every difference is zero."""
     values = np.asarray(differences, dtype=float)
-    if values.size == 0 or not np.any(values != 0.0):
+    nonzero = values[values != 0.0]  # Wilcoxon's own treatment of zero differences: drop them
+    if nonzero.size == 0:
         return 1.0
-    result = scipy_stats.wilcoxon(values, zero_method="wilcox", alternative="two-sided")
+    # The exact null distribution needs distinct |d|; with ties the normal approximation
+    # (scipy would otherwise enumerate all 2^n sign flips, slowly).
+    tied = np.unique(np.abs(nonzero)).size < nonzero.size
+    method = "asymptotic" if tied or nonzero.size > 50 else "exact"
+    result = scipy_stats.wilcoxon(nonzero, zero_method="wilcox", alternative="two-sided",
+                                  method=method)
     p_value = float(result.pvalue)
     return p_value if math.isfinite(p_value) else 1.0
 

@@ -568,9 +568,10 @@ def _split_seed(seed: int, split: int) -> int:
 class Cost:
     """What one candidate costs on this machine (the pilot's measurement, averaged).
 
-    One fit of ``epochs`` epochs on ``n`` training rows takes
-    ``per_fit + epochs * (per_epoch + per_row_epoch * n)`` seconds; preprocessing,
-    prediction and scoring take ``per_row * max(rows, min_rows)`` per job.
+    One fit of ``epochs`` epochs on ``n`` training rows, with its prediction and scoring,
+    takes ``per_fit + epochs * (per_epoch + per_row_epoch * n)`` seconds (plus a small fixed
+    overhead); preparing the features of ``rows`` rows (once per split, shared by the
+    candidates) takes ``per_row * max(rows, min_rows)``.
     """
 
     per_fit: float
@@ -579,9 +580,12 @@ class Cost:
     per_row: float
     min_rows: int = 0
 
-    def job_seconds(self, rows: int, train_rows: float, epochs: int) -> float:
-        return (self.per_fit + epochs * (self.per_epoch + self.per_row_epoch * train_rows)
-                + self.per_row * max(rows, self.min_rows) + JOB_OVERHEAD_SECONDS)
+    def fit_seconds(self, train_rows: float, epochs: int) -> float:
+        return (self.per_fit + JOB_OVERHEAD_SECONDS
+                + epochs * (self.per_epoch + self.per_row_epoch * train_rows))
+
+    def prepare_seconds(self, rows: int) -> float:
+        return self.per_row * max(rows, self.min_rows)
 
 
 @dataclass(frozen=True)
@@ -643,9 +647,14 @@ def plan_protocol(*, n_rows: int, n_candidates: int, cost: Cost, seconds_availab
     def waves(k: int, r: int) -> int:
         return math.ceil(n_candidates * k * r / workers)
 
+    def preparing(rows: int, k: int, r: int) -> float:
+        # once for the sample, then once per split in each worker that trains on it
+        per_split = math.ceil(k * r * min(workers, n_candidates) / workers)
+        return cost.prepare_seconds(rows) * (1 + per_split / efficiency)
+
     def estimate(rows: int, k: int, r: int, e: int) -> float:
-        preparing = cost.per_row * rows  # sampling and preparing the features, once
-        return preparing + waves(k, r) * cost.job_seconds(rows, train_rows(rows, k), e) / efficiency
+        return (preparing(rows, k, r)
+                + waves(k, r) * cost.fit_seconds(train_rows(rows, k), e) / efficiency)
 
     def desired_epochs(rows: int, k: int) -> int:
         if epochs is not None:
@@ -660,8 +669,8 @@ def plan_protocol(*, n_rows: int, n_candidates: int, cost: Cost, seconds_availab
     def affordable_epochs(rows: int, k: int, r: int) -> int:
         if epochs is not None:
             return epochs
-        per_job = (seconds_available - cost.per_row * rows) * efficiency / waves(k, r)
-        spare = per_job - cost.job_seconds(rows, train_rows(rows, k), 0)
+        per_job = (seconds_available - preparing(rows, k, r)) * efficiency / waves(k, r)
+        spare = per_job - cost.fit_seconds(train_rows(rows, k), 0)
         per_epoch = cost.per_epoch + cost.per_row_epoch * train_rows(rows, k)
         if spare <= 0:
             return 0

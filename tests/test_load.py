@@ -131,6 +131,19 @@ def test_other_delimiters_are_sniffed(tmp_path, sep):
     assert loaded.target["y"].tolist() == [0, 1, 0, 1]
 
 
+def test_space_aligned_columns_are_read(tmp_path):
+    loaded = load_data(_write(tmp_path / "t.txt", "a   b  y\n1   2  3\n10  20 30\n"))
+    assert list(loaded.features.columns) == ["a", "b"]
+    assert loaded.target["y"].tolist() == [3, 30]
+
+
+@pytest.mark.parametrize("arrow", [True, False])
+def test_short_rows_are_padded_with_missing_values_by_either_parser(tmp_path, monkeypatch, arrow):
+    monkeypatch.setattr(load_module, "HAVE_PYARROW", arrow)
+    loaded = load_data(_write(tmp_path / "t.csv", "a,b,y\n1,2,3\n4,5\n"))
+    assert loaded.target["y"].isna().tolist() == [False, True]
+
+
 def test_semicolon_file_with_decimal_commas_is_read(tmp_path):
     loaded = load_data(_write(tmp_path / "t.csv", "a;y\n1,5;2\n3,5;4\n"))
     assert loaded.features["a"].tolist() == ["1,5", "3,5"]

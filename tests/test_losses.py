@@ -637,3 +637,15 @@ def test_snippet_survives_hostile_class_labels():
             tree = ast.parse(code)
             assert not any(isinstance(node, ast.Import) and node.names[0].name == "os"
                            for node in ast.walk(tree))
+
+
+def test_activation_pairing_and_target_ranges():
+    ce = CATALOG["cross_entropy"]
+    assert ce.accepts_activation("binary", "sigmoid") and not ce.accepts_activation("multiclass", "sigmoid")
+    assert ce.accepts_activation("multiclass", "softmax") and not ce.accepts_activation("multilabel", "softmax")
+    assert not ce.accepts_activation("binary", "relu") and ce.accepts_activation("binary", "auto")
+    assert CATALOG["poisson"].accepts_activation("count", "exp")
+    assert not CATALOG["hinge"].accepts_activation("binary", "softmax")
+    assert [str(CATALOG[name].target_interval) for name in ("mse", "poisson", "gamma", "msle")] == [
+        "any real y", "0 <= y", "0 < y", "-1 < y"]
+    assert CATALOG["tweedie"].to_dict()["target_range"] == "0 <= y"

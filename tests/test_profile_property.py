@@ -31,17 +31,27 @@ FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                    st.sampled_from([0.0, 1.0, 0.5, -1.0, 1e308, -1e-308, np.nan, np.inf]))
 TEXTS = st.one_of(st.sampled_from(["a", "b", "", " ", "1", "2", "1.5", "a|b", "x;y", "é", "nan", "inf"]),
                   st.text(max_size=4))
+# strategies built once (building them inside each draw costs more than the test itself)
+FLOAT_POOL = st.lists(FLOATS, min_size=1, max_size=4)
+TEXT_POOL = st.lists(st.one_of(TEXTS, st.none()), min_size=1, max_size=6)
+MIXED_POOL = st.lists(st.one_of(TEXTS, st.integers(-5, 5), FLOATS, st.booleans(), st.none()),
+                      min_size=1, max_size=6)
+ANY_VALUE = st.one_of(FLOATS, TEXTS)
+SEEDS = st.integers(0, 2**32 - 1)
+SHARES = st.sampled_from([0.0, 0.1, 0.5, 1.0])
+TEXT_DTYPES = st.sampled_from([object, "str"])
 KINDS = ["float", "int", "bool", "text", "mixed", "category", "ordered", "constant",
          "near_constant", "zero_one", "small_int", "counts", "unit"]
+KIND = st.sampled_from(KINDS)
 
 
 @st.composite
 def column(draw, n: int):
     """One column of ``n`` values: a kind, a few special values drawn by hypothesis, and a
     seeded numpy generator for the bulk (cheap to draw, still reproducible and shrinkable)."""
-    kind = draw(st.sampled_from(KINDS))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    share = draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))  # how many cells take a special value
+    kind = draw(KIND)
+    rng = np.random.default_rng(draw(SEEDS))
+    share = draw(SHARES)  # how many cells take a special value
     special = rng.random(n) < share
 
     def mix(bulk: np.ndarray, pool: list) -> list:
@@ -50,26 +60,25 @@ def column(draw, n: int):
                 for value, pick, is_special in zip(bulk.tolist(), picks, special)]
 
     if kind == "float":
-        pool = draw(st.lists(FLOATS, min_size=1, max_size=4))
+        pool = draw(FLOAT_POOL)
         return pd.Series(mix(rng.normal(0, 10.0 ** rng.integers(-3, 6), n), pool), dtype="float64")
     if kind == "int":
         return pd.Series(rng.integers(-10**12, 10**12, n), dtype="int64")
     if kind == "bool":
         return pd.Series(rng.random(n) < 0.5, dtype=bool)
     if kind == "text":
-        pool = draw(st.lists(st.one_of(TEXTS, st.none()), min_size=1, max_size=6))
+        pool = draw(TEXT_POOL)
         values = [pool[i] for i in rng.integers(0, len(pool), n)]
-        return pd.Series(values, dtype=draw(st.sampled_from([object, "str"])))
+        return pd.Series(values, dtype=draw(TEXT_DTYPES))
     if kind == "mixed":
-        pool = draw(st.lists(st.one_of(TEXTS, st.integers(-5, 5), FLOATS, st.booleans(), st.none()),
-                             min_size=1, max_size=6))
+        pool = draw(MIXED_POOL)
         return pd.Series([pool[i] for i in rng.integers(0, len(pool), n)], dtype=object)
     if kind in ("category", "ordered"):
         categories = ["lo", "mid", "hi", ""]
         values = [None if i == 4 else categories[i] for i in rng.integers(0, 5, n)]
         return pd.Series(pd.Categorical(values, categories=categories, ordered=kind == "ordered"))
     if kind == "constant":
-        return pd.Series([draw(st.one_of(FLOATS, TEXTS))] * n)
+        return pd.Series([draw(ANY_VALUE)] * n)
     if kind == "near_constant":
         values = [7.0] * n
         if n:
@@ -86,17 +95,22 @@ def column(draw, n: int):
 
 @st.composite
 def case(draw):
-    n = draw(st.sampled_from([0, 3, 9, 10, 12, 20, 40]))
-    width = draw(st.integers(1, 5))
+    n = draw(st.sampled_from([20, 12, 10, 30, 40, 9, 3, 0]))  # mostly enough rows to profile
+    width = draw(st.sampled_from([3, 2, 4, 5, 1]))
     names = draw(st.lists(NAMES, min_size=width, max_size=width))
+    if draw(st.sampled_from([True, True, True, False])):  # unique names, most of the time
+        names = [name if name not in names[:index] else f"{name}_{index}" for index, name in enumerate(names)]
     frame = pd.DataFrame({index: draw(column(n)) for index in range(width)})
     frame.columns = names  # may repeat a name: duplicated columns are part of the test
-    target = draw(st.one_of(
-        st.none(),
-        st.sampled_from(names),
-        st.lists(st.sampled_from(names), min_size=1, max_size=3),
-        NAMES,
-    ))
+    target = draw(st.sampled_from(["default", "one", "one", "several", "any"]))
+    if target == "default":
+        target = None
+    elif target == "one":
+        target = draw(st.sampled_from(names))
+    elif target == "several":
+        target = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3))
+    else:
+        target = draw(NAMES)
     label_sep = draw(st.sampled_from([None, None, None, "|", ";"]))
     task = draw(st.one_of(st.none(), st.none(), st.sampled_from(TASKS)))
     via_csv = draw(st.sampled_from([False, False, True]))

@@ -24,19 +24,19 @@ installs it). Without it the tests skip on a developer machine and FAIL in CI (`
 The screenshot in docs/report-screenshot.png was taken from a real report of a bundled
 example with::
 
-    advisor suggest example:penguins --report /tmp/report.html
+    advisor suggest example:poor_health --metric balanced_accuracy --report /tmp/report.html
     chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \\
         --window-size=1200,2400 --screenshot=docs/report-screenshot.png file:///tmp/report.html
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,24 +64,24 @@ def find_chromium() -> str | None:
 class DevTools:
     """A minimal DevTools-protocol client over Chromium's pipe (fd 3 in, fd 4 out)."""
 
+    #: Puts the two pipe ends on descriptors 3 and 4 and execs Chromium. A tiny launcher
+    #: process instead of ``preexec_fn``, which is unsafe once joblib has started threads.
+    LAUNCHER = ("import fcntl, os, sys; "
+                "ends = [fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10) for fd in sys.argv[1:3]]; "
+                "os.dup2(ends[0], 3); os.dup2(ends[1], 4); os.execv(sys.argv[3], sys.argv[3:])")
+
     def __init__(self, chromium: str, profile_dir: Path) -> None:
         command_read, self._command_write = os.pipe()
         self._answer_read, answer_write = os.pipe()
-
-        def wire_pipes() -> None:                        # runs in the child before exec
-            command = fcntl.fcntl(command_read, fcntl.F_DUPFD, 10)
-            answer = fcntl.fcntl(answer_write, fcntl.F_DUPFD, 10)
-            os.dup2(command, 3)
-            os.dup2(answer, 4)
-
         self.process = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            [sys.executable, "-c", self.LAUNCHER, str(command_read), str(answer_write), chromium,
+             "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
              "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile_dir}",
              "--remote-debugging-pipe", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=wire_pipes, pass_fds=(3, 4))
+            pass_fds=(command_read, answer_write))
         os.close(command_read)
         os.close(answer_write)
         self._buffer = b""

@@ -91,13 +91,22 @@ def test_wilcoxon_runs_only_from_ten_folds_and_can_veto():
     comparison = compare_paired("a", differences, "b", np.zeros(10), greater_is_better=True,
                                 test_train_ratio=0.0)
     assert comparison.p_value < 0.05
-    assert comparison.wilcoxon_p == pytest.approx(scipy_stats.wilcoxon(differences).pvalue)
+    # tied |d|: the normal approximation, not a 2^10 enumeration
+    assert comparison.wilcoxon_p == pytest.approx(
+        scipy_stats.wilcoxon(differences, method="asymptotic").pvalue)
     assert comparison.wilcoxon_p > 0.05
     assert not comparison.significant
 
 
 def test_wilcoxon_of_all_zero_differences_is_one():
     assert wilcoxon_p_value(np.zeros(12)) == 1.0
+
+
+def test_wilcoxon_without_ties_is_exact():
+    differences = np.arange(1, 11.0) * np.array([1, 1, 1, -1, 1, 1, 1, 1, -1, 1])
+    assert wilcoxon_p_value(differences) == pytest.approx(
+        scipy_stats.wilcoxon(differences, method="exact").pvalue)
+    assert wilcoxon_p_value(np.arange(1, 11.0)) == pytest.approx(2 / 2**10)
 
 
 def test_corrected_interval_of_a_mean():

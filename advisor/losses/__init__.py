@@ -12,13 +12,23 @@ import difflib
 from ..errors import OptionError
 from ..options import TASKS, check_choice
 from ._base import Loss, ParamSpec, TargetInterval
-from ._classification import CLASSIFICATION_LOSSES
+from ._classification import CROSS_ENTROPY_LOSSES, ROBUST_LOSSES
+from ._focusing import FOCUSING_LOSSES
+from ._ordinal import ORDINAL_LOSSES
 from ._regression import REGRESSION_LOSSES
 
 __all__ = ["CATALOG", "DEFAULT_LOSS", "Loss", "ParamSpec", "TargetInterval", "get_loss",
            "losses_for_task"]
 
-CATALOG: dict[str, Loss] = {loss.id: loss for loss in CLASSIFICATION_LOSSES + REGRESSION_LOSSES}
+_CLASSIFICATION_ORDER = ("cross_entropy", "weighted_cross_entropy", "focal", "label_smoothing",
+                         "generalized_cross_entropy", "hinge", "asymmetric", "coral")
+_CLASSIFICATION = {loss.id: loss for loss in
+                   CROSS_ENTROPY_LOSSES + FOCUSING_LOSSES + ROBUST_LOSSES + ORDINAL_LOSSES}
+
+CATALOG: dict[str, Loss] = {
+    **{loss_id: _CLASSIFICATION[loss_id] for loss_id in _CLASSIFICATION_ORDER},
+    **{loss.id: loss for loss in REGRESSION_LOSSES},
+}
 
 #: The naive default per task: what most people would train with.
 DEFAULT_LOSS: dict[str, str] = {
@@ -50,8 +60,8 @@ def losses_for_task(task: str) -> tuple[str, ...]:
 
 def _check_catalog() -> None:
     """Import-time consistency: unique ids, known tasks, defaults that apply to their task."""
-    if len(CATALOG) != len(CLASSIFICATION_LOSSES) + len(REGRESSION_LOSSES):
-        raise RuntimeError("duplicate loss id in the catalog")
+    if set(_CLASSIFICATION) != set(_CLASSIFICATION_ORDER) or len(CATALOG) != len(_CLASSIFICATION) + len(REGRESSION_LOSSES):
+        raise RuntimeError("the catalog order and the loss modules disagree (missing or duplicate id)")
     for loss in CATALOG.values():
         unknown = set(loss.tasks) - set(TASKS)
         if unknown:

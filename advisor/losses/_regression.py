@@ -76,7 +76,13 @@ class _IdentityLoss(_NumericLoss):
     :meth:`predict` returns class probabilities that put the mass on the two levels around
     the clipped prediction (their expectation is the prediction), so the argmax is the
     nearest level. That is a decision device, not a calibrated probability.
+
+    Any output activation can feed an identity-link loss when the target lies in the
+    activation's range (sigmoid: [0, 1], tanh: [-1, 1], relu/softplus/exp: >= 0); the rules
+    in rules/activation.toml veto the pairs whose range the target leaves.
     """
+
+    activations = frozenset({"linear", "relu", "softplus", "sigmoid", "tanh", "exp"})
 
     standardize_target = True
 
@@ -134,7 +140,6 @@ class MeanSquaredError(_IdentityLoss):
     id = "mse"
     title = "Mean squared error"
     tasks = frozenset({"regression", "count", "proportion", "ordinal"})
-    activations = frozenset({"linear", "relu", "softplus", "sigmoid", "exp"})
     formula = "0.5 (z - y)^2 (the 0.5 does not change the minimiser)"
     citation = ("Gneiting (JASA 2011), Making and Evaluating Point Forecasts; PyTorch MSELoss, "
                 "Keras MeanSquaredError")
@@ -403,6 +408,7 @@ class MeanSquaredLogError(_NumericLoss):
     id = "msle"
     title = "Mean squared logarithmic error"
     tasks = frozenset({"regression", "count"})
+    activations = frozenset({"linear", "relu", "softplus", "sigmoid", "exp"})  # y > -1 only
     link = "log1p"
     target_interval = TargetInterval(-1.0, math.inf, low_inclusive=False)
     formula = "0.5 (z - log(1 + y))^2, prediction expm1(z)"
