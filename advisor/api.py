@@ -140,6 +140,7 @@ def suggest(
         summary=decision.summary,
         warnings=_notices(outcome_as_given if activation_fallback else outcome, profile, loaded,
                           validation, validate, activation_fallback),
+        default_loss=DEFAULT_LOSS[profile.task],
         audit=_audit(loss, candidates, DEFAULT_LOSS[profile.task]) if loss else None,
         provenance=loaded.provenance.to_dict(),
         rulebase={"digest": rulebase.digest, "rules": len(rulebase.rules),
@@ -187,7 +188,7 @@ def _candidate(loss, rank, outcome, decision, params, profile, framework, valida
         rank=rank,
         score=round(float(outcome.scores.get(loss.id, 0.0)), 6),
         verdict=decision.verdicts[loss.id],
-        params=params,
+        params={key: value for key, value in params.items() if key != "task"},  # task is top-level
         reasons=reasons,
         snippets={name: loss.snippet(name, params, profile) for name in FRAMEWORKS},
         formula=loss.formula,

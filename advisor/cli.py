@@ -98,6 +98,10 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
     """Recommend a loss for DATA (a CSV or Parquet file, '-' for stdin, or example:NAME)."""
     from .api import suggest as run_suggest
 
+    if report_path is not None:  # a bad report path or format fails before the long run
+        from .report import resolve_format
+
+        report_format = resolve_format(report_path, report_format)
     target: str | list[str] | None = None
     if len(targets) == 1:
         target = targets[0]

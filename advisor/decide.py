@@ -178,7 +178,8 @@ def _rules_only_summary(by_score: list[str], scores: dict[str, float], vetoed: l
         return (f"Every applicable loss was vetoed by the rules ({', '.join(vetoed)}); fix the "
                 "network's output activation or the task and ask again.")
     first = by_score[0]
-    text = f"Rules only, not tested empirically: {first} leads with a rule score of {scores.get(first, 0.0):+g}"
+    text = (f"Rules only, not tested empirically: {first} leads with a rule score of "
+            f"{scores.get(first, 0.0):+g}")
     if len(by_score) > 1:
         second = by_score[1]
         text += f", ahead of {second} ({scores.get(second, 0.0):+g})"

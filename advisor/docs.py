@@ -1,7 +1,7 @@
 """Reference tables for the README, generated from the code so they cannot drift.
 
 ``python -m advisor.docs`` prints the block that sits between the ``reference`` markers in
-README.md; ``tests/test_docs.py`` fails when the README and the code disagree.
+README.md (``--write README.md`` replaces it in place); ``tests/test_docs.py`` fails when the README and the code disagree.
 """
 
 from __future__ import annotations
@@ -60,5 +60,20 @@ def reference_block() -> str:
     ])
 
 
+def update_readme(path: str) -> None:
+    """Replace the generated block of the README at ``path`` in place."""
+    from pathlib import Path
+
+    readme = Path(path)
+    text = readme.read_text()
+    start, end = text.index(START), text.index(END) + len(END)
+    readme.write_text(text[:start] + reference_block() + text[end:])
+
+
 if __name__ == "__main__":  # pragma: no cover
-    print(reference_block())
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        update_readme(sys.argv[2] if len(sys.argv) > 2 else "README.md")
+    else:
+        print(reference_block())

@@ -25,6 +25,7 @@ EXAMPLES: dict[str, str] = {
     "school_pass_rate": "California schools' pass rate (proportion)",
     "diabetes": "Diabetes progression (regression with whole-number values)",
     "food_expenditure": "Engel food expenditure (strictly positive, skewed)",
+    "tbill_rate_change": "US T-bill rate quarterly change (heavy-tailed regression); try --metric mae",
 }
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataLoadError, DataShapeError, TargetError
+from .errors import DataLoadError, DataShapeError, OptionError, TargetError
 
 #: Column names taken as the target when none is given, in priority order (case-insensitive).
 TARGET_NAMES: tuple[str, ...] = ("target", "label", "labels", "y", "class", "outcome")
@@ -101,8 +101,7 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
     delimited label column such as ``"cat|dog"`` into one 0/1 column per label.
     """
     if label_sep is not None and (not isinstance(label_sep, str) or label_sep == ""):
-        raise DataLoadError(f"label separator must be a non-empty string; got {label_sep!r}",
-                            hint="e.g. --label-sep '|'")
+        raise OptionError("label_sep", label_sep, "a non-empty string such as '|'")
     if y is not None:
         if target is not None:
             raise TargetError("the target was given twice, as target= and as y=",
@@ -140,6 +139,8 @@ def _read_table(source: Any) -> tuple[pd.DataFrame, Provenance]:
 
 def _read_stdin() -> tuple[pd.DataFrame, Provenance]:
     """Read all of standard input (CSV or Parquet bytes)."""
+    if sys.stdin is None:
+        raise DataLoadError("there is no standard input to read", hint="give a file path instead of '-'")
     stream = getattr(sys.stdin, "buffer", None)
     data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
     name = "<stdin>"
@@ -421,7 +422,10 @@ def _target_names(columns: list[str], target: str | Sequence[str] | None) -> tup
                 return [name], f"column {name!r} is named like a target"
         name = columns[-1]
         return [name], f"no column named {'/'.join(TARGET_NAMES)}: took the last column {name!r}"
-    names = [target] if isinstance(target, str) else [str(name) for name in target]
+    if isinstance(target, str) or not isinstance(target, (list, tuple, pd.Index, np.ndarray)):
+        names = [str(target)]
+    else:
+        names = [str(name) for name in target]
     if not names:
         raise TargetError("no target column given", hint="name at least one column with --target")
     for name in names:

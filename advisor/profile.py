@@ -357,7 +357,8 @@ def _detect_numbers(column: _Column, distinct: np.ndarray) -> _Target:
                             f"(skewness {_short(skewness)}, {top_share:.1%} of rows at {_label(highest)}): "
                             "counts, not a rating scale", values)
         gaps = int(highest - lowest + 1) - len(distinct)
-        shape = "a contiguous scale" if gaps == 0 else f"a near-contiguous scale ({gaps} level{'s' * (gaps > 1)} unused)"
+        unused = f"{gaps} level{'s' * (gaps > 1)} unused"
+        shape = "a contiguous scale" if gaps == 0 else f"a near-contiguous scale ({unused})"
         classes, y, counts = _nominal_classes(column, "sorted")
         return _classes("ordinal", f"integer values {span} on {shape}: ordinal ratings, not nominal "
                         "classes (use --task multiclass if they are unordered codes)",
@@ -406,8 +407,6 @@ def _binary(column: _Column, classes: tuple[str, ...], y: np.ndarray, counts: tu
 def _forced_one(column: _Column, task: str) -> _Target:
     """Check that the task given with --task fits the single target column, and encode it."""
     name = column.name
-    if task == "multilabel":  # pragma: no cover - routed to _detect_several
-        raise AssertionError
     if task in ("binary", "multiclass"):
         classes, y, counts = _nominal_classes(column, "category" if column.kind == "ordered" else "sorted")
         if task == "binary" and len(classes) != 2:
@@ -428,8 +427,12 @@ def _forced_one(column: _Column, task: str) -> _Target:
         if order == "sorted":
             note = (f"text levels are not ordered: ordered by sorted value "
                     f"{' < '.join(classes[:10])}{' < ...' if len(classes) > 10 else ''}")
-        numeric = (_numbers_of(column)[column.codes] if column.kind in ("text", "category") and order == "numeric"
-                   else column.values if column.values is not None else y.astype(np.float64))
+        if column.values is not None:
+            numeric = column.values
+        elif order == "numeric":  # text spelling numbers
+            numeric = column.label_numbers[column.codes]
+        else:
+            numeric = y.astype(np.float64)
         return _classes("ordinal", note, classes, y, counts, numeric=numeric)
     values = _numbers_of(column)
     if values is None:

@@ -391,7 +391,7 @@ def _why_not_lines(candidates: list[dict[str, Any]], default_loss: str | None,
                    metric: str) -> list[dict[str, Any]]:
     """One "why not" sentence for every candidate that lost (the default loss first)."""
     best = candidates[0]
-    losers = [candidate for candidate in candidates[1:]]
+    losers = list(candidates[1:])
     losers.sort(key=lambda candidate: (candidate["loss"] != default_loss, candidate["rank"]))
     return [{"loss": candidate["loss"], "title": candidate.get("title", ""),
              "is_default": candidate["loss"] == default_loss,
@@ -639,6 +639,23 @@ def css_token(value: Any) -> str:
     return re.sub(r"[^a-z0-9_-]", "", str(value).lower())
 
 
+_TICKS = re.compile(r"`([^`]+)`")
+
+
+def html_ticks(value: Any) -> Any:
+    """Project text (fact meanings) with its `code` spans as <code>; escaped first."""
+    from markupsafe import Markup, escape
+
+    return Markup(_TICKS.sub(r"<code>\1</code>", str(escape(value))))
+
+
+def md_ticks(value: Any) -> str:
+    """Project text with its `code` spans kept as code and everything else escaped."""
+    parts = _TICKS.split(str(value))
+    return _Md("".join(md_code(part) if index % 2 else md_escape(part)
+                       for index, part in enumerate(parts)))
+
+
 def _filters() -> dict[str, Any]:
     return {"num": format_number, "signed": format_signed, "pct": format_percent,
             "pval": format_p, "pclause": format_p_clause, "value": format_value, "params": format_params,
@@ -662,7 +679,7 @@ _MD_ACTIVE = re.compile(r"([\\`*_\[\]{}#!|~$])")
 def md_escape(value: Any) -> str:
     """Data as inert Markdown text: one line, HTML-active and Markdown-active characters
     neutralized (``|`` cannot split a table cell, ``<`` cannot open a tag)."""
-    text = " ".join(str(value).split())
+    text = re.sub(r"\s+", " ", str(value))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_ACTIVE.sub(r"\\\1", text)
 
@@ -705,12 +722,13 @@ def _environment(kind: str) -> Any:
     if kind == "html":
         environment = Environment(loader=PackageLoader("advisor", "templates"), autoescape=True,
                                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        environment.filters["ticks"] = html_ticks
     else:
         environment = Environment(loader=PackageLoader("advisor", "templates"), autoescape=False,
                                   finalize=_md_finalize, undefined=StrictUndefined,
                                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
         environment.filters.update({"code": md_code, "fence": md_fence, "image": md_image,
-                                    "md": md_escape})
+                                    "md": md_escape, "ticks": md_ticks})
     environment.filters.update(_filters())
     return environment
 
@@ -778,7 +796,15 @@ def _atomic_write(path: Path, text: str, *, overwrite: bool) -> None:
 
 
 def _umask() -> int:
-    mask = os.umask(0o022)
+    """The process umask, so a report gets the mode of any new file (mkstemp makes 0600)."""
+    try:                                   # Linux: read it without changing it
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)                 # elsewhere: the classic set-and-restore
     os.umask(mask)
     return mask
 

@@ -86,6 +86,7 @@ class Recommendation:
     confidence: dict[str, str]
     summary: str
     warnings: tuple[Notice, ...]
+    default_loss: str          # the task's naive default, the baseline of the experiment
     audit: dict[str, Any] | None
     provenance: dict[str, Any]
     rulebase: dict[str, Any]
@@ -113,6 +114,7 @@ class Recommendation:
             "framework": self.framework,
             "confidence": self.confidence,
             "summary": self.summary,
+            "default_loss": self.default_loss,
             "candidates": [candidate.to_dict() for candidate in self.candidates],
             "audit": self.audit,
             "warnings": [warning.to_dict() for warning in self.warnings],

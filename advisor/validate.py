@@ -111,12 +111,11 @@ PILOT_SMALL_ROWS = 200
 PILOT_ROWS = 1000
 PILOT_EPOCHS = 10
 #: Share of the budget the plan may spend (the rest absorbs estimation error).
-BUDGET_SHARE = 0.85
+BUDGET_SHARE = 0.8
 #: Throughput of one worker when several share a machine (memory bandwidth, the parent).
 PARALLEL_EFFICIENCY = 0.85
-#: Start-up of process-based workers (spawn + imports), seconds.
-PROCESS_STARTUP_SECONDS = 2.0
-REMOTE_STARTUP_SECONDS = 1.0
+#: Dispatching jobs to parallel workers (after their warm-up), seconds.
+DISPATCH_SECONDS = 0.2
 #: Pickling throughput to process-based workers, bytes per second.
 TRANSFER_BYTES_PER_SECOND = 300e6
 #: Fixed cost of one job besides training (preprocessing set-up, scoring), seconds.
@@ -209,8 +208,6 @@ def _is_class_task(context: ScoringContext) -> bool:
 
 def _macro_over_columns(truth: np.ndarray, scores: np.ndarray, metric) -> float:
     """Mean of ``metric`` over the columns where the truth has both classes."""
-    from sklearn.metrics import roc_auc_score  # noqa: F401  (import check only)
-
     values = [metric(truth[:, column], scores[:, column]) for column in range(truth.shape[1])
               if 0 < truth[:, column].sum() < truth.shape[0]]
     if not values:
@@ -454,12 +451,13 @@ def _prepare_features(features: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_datetime64_any_dtype(column.dtype):
             stamps = column.astype("int64").astype("float64") / 1e9
             columns[name] = stamps.where(column.notna())
-        else:
-            text = column.astype(object)
-            columns[name] = text.where(column.notna(), np.nan).map(
-                lambda value: value if isinstance(value, float) else str(value))
-    prepared = pd.DataFrame(columns, index=features.index)
-    return prepared
+        else:  # categories as text (one type for the encoder), missing as NaN
+            missing = column.isna().to_numpy()
+            values = column.astype(object).to_numpy()
+            columns[name] = pd.Series(
+                [np.nan if gone else str(value) for value, gone in zip(values, missing, strict=True)],
+                index=features.index, dtype=object)
+    return pd.DataFrame(columns, index=features.index)
 
 
 def build_preprocessor(features: pd.DataFrame):
@@ -946,7 +944,7 @@ class CandidateEvidence:
     loss: str
     rule_rank: int | None                    # 1-based position in the rule ranking
     roles: tuple[str, ...]                   # "rules", "default", "user"
-    status: str                              # tested, failed
+    status: str                              # tested, failed, not_run (budget ran out)
     verdict: str
     failure: str | None
     fold_scores: dict[str, tuple[float, ...]]  # metric -> one score per split used (NaN = undefined)
@@ -995,12 +993,12 @@ class Validation:
 
     protocol: Protocol
     candidates: tuple[CandidateEvidence, ...]    # trained candidates, in rule order
-    comparisons: tuple[stats.PairedComparison, ...]  # every pair of tested candidates, a before b in rule order
+    comparisons: tuple[stats.PairedComparison, ...]  # every tested pair, a before b in rule order
     rule_order: tuple[str, ...]                  # tested candidates in rule order
     empirical_order: tuple[str, ...]             # tested candidates by mean primary score, best first
     evidence_order: tuple[str, ...]              # rule order changed only by significant wins
     pick: str | None                             # evidence_order[0]
-    rule_choice: str | None                      # the rules' first choice among the trained candidates (may have failed)
+    rule_choice: str | None                      # the rules' first trained choice (may have failed)
     agreement: tuple[float, float] | None        # Kendall tau and its p between rule and empirical order
     verdicts: dict[str, str]                     # every loss of the rule outcome
     notices: tuple[tuple[str, str], ...]         # (code, message) worth the user's attention
@@ -1174,6 +1172,21 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     if missing:
         raise OptionError("loss", missing[0], sorted(CATALOG),
                           hint="the rule outcome names a loss the catalog does not have")
+    if not chosen:  # every applicable loss is vetoed: nothing to train
+        notices.append(("validation.nothing_to_train",
+                        "every applicable loss is vetoed, so the experiment trained nothing"))
+        protocol = Protocol(
+            task=task, metric=metric, greater_is_better=greater_is_better, metrics=(metric,),
+            candidates=(), rows_available=len(profile.y), sample_rows=0, stratified_on="",
+            folds=0, repeats=0, splits_planned=0, splits_used=0, test_train_ratio=0.0,
+            epochs=0, hidden=tuple(hidden), solver="", seed=seed, alpha=stats.ALPHA,
+            budget=budget, backend=backend or "loky", n_jobs=n_jobs, workers=0,
+            within_budget=True, reasons=("nothing to train: every applicable loss is vetoed",))
+        return Validation(protocol=protocol, candidates=(), comparisons=(), rule_order=(),
+                          empirical_order=(), evidence_order=(), pick=None, rule_choice=None,
+                          agreement=None, verdicts={loss_id: "vetoed" for loss_id in known},
+                          notices=tuple(notices),
+                          timing={"total_seconds": time.perf_counter() - started})
     loss_params = {}
     for loss_id in chosen:
         if loss_id in params:
@@ -1195,9 +1208,14 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     context = _scoring_context(profile, loss_params)
     metrics = _metrics_for(profile, metric, y_all)
 
-    # --- parallel set-up ------------------------------------------------------------------
+    # --- parallel set-up: workers start (and import) before the pilot, on the budget's clock
     backend_name = backend or "loky"
     workers = _workers(backend, n_jobs)
+    startup_started = time.perf_counter()
+    if workers > 1 and backend_name not in ("threading", "sequential"):
+        with _parallel_config(backend, n_jobs):
+            Parallel()(delayed(_warm_up)() for _ in range(workers))
+    startup_seconds = time.perf_counter() - startup_started
 
     # --- pilot and plan -----------------------------------------------------------------
     if progress is not None:
@@ -1206,12 +1224,10 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
                    proxy_factory, CATALOG, seed, hidden)
     elapsed = time.perf_counter() - started
     process_based = backend_name in PROCESS_BACKENDS and workers > 1
-    startup = (PROCESS_STARTUP_SECONDS if process_based
-               else REMOTE_STARTUP_SECONDS if backend_name not in LOCAL_BACKENDS else 0.0)
     cost = pilot["cost"]
     if process_based or backend_name not in LOCAL_BACKENDS:
         cost = replace(cost, per_row=cost.per_row + pilot["bytes_per_row"] / TRANSFER_BYTES_PER_SECOND)
-    available = budget * BUDGET_SHARE - elapsed - startup
+    available = budget * BUDGET_SHARE - elapsed - (DISPATCH_SECONDS if workers > 1 else 0.0)
     plan = plan_protocol(n_rows=n_rows, n_candidates=len(chosen), cost=cost,
                          seconds_available=available, workers=workers, budget=budget,
                          sample_rows=sample_rows, folds=folds, repeats=repeats, epochs=epochs)
@@ -1226,8 +1242,10 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     slim_profile = replace(profile, y=y, row_mask=None)
     shared = _Shared(features, y, slim_profile, proxy_factory,
                      token=f"{os.getpid()}-{id(features)}-{time.perf_counter_ns()}")
+    # A guard against a bad estimate: jobs that would start too late to end within the budget
+    # are skipped. A protocol the caller pinned runs to completion.
     per_job = plan.estimated_seconds / max(1, math.ceil(len(chosen) * len(split_list) / workers))
-    deadline = started_wall + budget - per_job
+    deadline = math.inf if plan.pinned else started_wall + budget - per_job
     jobs = [_Job(loss_id, CATALOG[loss_id], loss_params[loss_id], index, train, test,
                  _split_seed(seed, index), plan.epochs, tuple(hidden),
                  replace(context, prediction_levels=_prediction_levels(loss_params[loss_id], profile)),
@@ -1256,7 +1274,7 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
             del _SPLIT_CACHE[key]
 
     validation = _assemble(
-        profile=profile, outcome=outcome, known=known, vetoes=vetoes, chosen=chosen,
+        profile=profile, known=known, vetoes=vetoes, chosen=chosen,
         roles=roles, rule_rank=rule_rank, results=results, n_splits=len(split_list),
         metrics=metrics, greater_is_better=greater_is_better, test_train_ratio=test_train_ratio,
         notices=notices, plan=plan)
@@ -1271,7 +1289,8 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         within_budget=plan.within_budget, reasons=plan.reasons)
     total_seconds = time.perf_counter() - started
     timing = {
-        "total_seconds": total_seconds, "pilot_seconds": pilot["seconds"],
+        "total_seconds": total_seconds, "startup_seconds": startup_seconds,
+        "pilot_seconds": pilot["seconds"],
         "run_seconds": run_seconds, "estimated_run_seconds": plan.estimated_seconds,
         "seconds_available": available, "budget": budget,
         "cost": {"per_fit": cost.per_fit, "per_epoch": cost.per_epoch,
@@ -1281,6 +1300,15 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         "warnings": sorted({message for result in results for message in result.warnings}),
     }
     return Validation(protocol=protocol, timing=timing, **validation["fields"])
+
+
+def _warm_up() -> int:
+    """Run once in every parallel worker before the clock-sensitive part: the imports."""
+    import sklearn.compose  # noqa: F401
+    import sklearn.neural_network  # noqa: F401
+
+    from . import proxy  # noqa: F401
+    return os.getpid()
 
 
 def _check_int(name: str, value: Any, *, minimum: int) -> None:
@@ -1441,7 +1469,7 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
             "seconds": time.perf_counter() - started}
 
 
-def _assemble(*, profile, outcome, known, vetoes, chosen, roles, rule_rank, results, n_splits,
+def _assemble(*, profile, known, vetoes, chosen, roles, rule_rank, results, n_splits,
               metrics, greater_is_better, test_train_ratio, notices, plan) -> dict[str, Any]:
     """Fold results -> per-candidate evidence, comparisons, orders and verdicts."""
     by_key = {(result.loss_id, result.split): result for result in results}
@@ -1461,9 +1489,10 @@ def _assemble(*, profile, outcome, known, vetoes, chosen, roles, rule_rank, resu
                         f"the time budget ran out: the comparison uses {len(complete)} of "
                         f"{n_splits} splits; raise the budget for the full protocol"))
     primary = metrics[0]
+    unrun: dict[str, str] = {}
     if alive and len(complete) == 0:
         for loss_id in alive:
-            failures[loss_id] = "no split completed within the time budget"
+            unrun[loss_id] = "the time budget ran out before any of its splits completed"
         alive = []
     fold_scores = {loss_id: {name: tuple(by_key[(loss_id, split)].scores.get(name, math.nan)
                                          for split in complete) for name in metrics}
@@ -1490,6 +1519,8 @@ def _assemble(*, profile, outcome, known, vetoes, chosen, roles, rule_rank, resu
             verdicts[loss_id] = "vetoed"
         elif loss_id in failures:
             verdicts[loss_id] = "failed"
+        elif loss_id in unrun:
+            verdicts[loss_id] = "not_tested"
         elif loss_id == pick:
             verdicts[loss_id] = "confirmed"
         elif loss_id in alive:
@@ -1528,14 +1559,17 @@ def _assemble(*, profile, outcome, known, vetoes, chosen, roles, rule_rank, resu
                 epochs_run=tuple(by_key[(loss_id, split)].epochs_run for split in complete),
                 epoch_cap_folds=cap_folds, versus_pick=versus_pick(loss_id)))
         else:
+            failed = loss_id in failures
             evidence_items.append(CandidateEvidence(
                 loss=loss_id, rule_rank=rule_rank.get(loss_id), roles=tuple(roles[loss_id]),
-                status="failed", verdict="failed", failure=failures[loss_id], fold_scores={},
+                status="failed" if failed else "not_run", verdict=verdicts[loss_id],
+                failure=failures[loss_id] if failed else unrun[loss_id], fold_scores={},
                 means={}, std=math.nan, ci_low=math.nan, ci_high=math.nan,
                 epochs_run=tuple(run.epochs_run for run in runs), epoch_cap_folds=cap_folds,
                 versus_pick=None))
-            notices.append(("validation.failed", f"{loss_id} failed in the experiment: "
-                            f"{failures[loss_id]}"))
+            if failed:
+                notices.append(("validation.failed", f"{loss_id} failed in the experiment: "
+                                f"{failures[loss_id]}"))
     if plan.rows < len(profile.y):
         notices.insert(0, ("validation.sampled",
                            f"the experiment used a stratified sample of {plan.rows:,} of "

@@ -30,7 +30,8 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from advisor.profile import Profile  # noqa: E402
+from advisor.load import load_data  # noqa: E402
+from advisor.profile import Profile, profile_data  # noqa: E402
 from advisor.proxy import make_proxy  # noqa: E402
 
 #: The task each loss is timed on: the first of these it supports.
@@ -48,53 +49,31 @@ def latent(X: np.ndarray, rng: np.random.Generator, width: int = 1) -> np.ndarra
     return np.tanh(X @ w) + 0.5 * np.sin(X[:, :width] * 2.0) + 0.3 * rng.normal(size=(len(X), width))
 
 
-def make_target(task: str, X: np.ndarray, seed: int = 0) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Profile-style target of ``task`` and its class labels."""
+def make_target(task: str, X: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A raw target of ``task`` (what a user's table would hold)."""
     rng = np.random.default_rng(seed)
     if task == "multiclass":
-        return latent(X, rng, N_CLASSES).argmax(axis=1), tuple(f"c{k}" for k in range(N_CLASSES))
+        return latent(X, rng, N_CLASSES).argmax(axis=1)
     if task == "binary":
-        return (latent(X, rng)[:, 0] > 0.3).astype(int), ("no", "yes")
+        return (latent(X, rng)[:, 0] > 0.3).astype(int)
     if task == "multilabel":
-        return (latent(X, rng, N_CLASSES) > 0.2).astype(float), tuple(f"l{k}" for k in range(N_CLASSES))
+        return (latent(X, rng, N_CLASSES) > 0.2).astype(float)
     if task == "ordinal":
         z = latent(X, rng)[:, 0]
-        return np.digitize(z, np.quantile(z, [0.15, 0.4, 0.7, 0.9])), tuple(str(k) for k in range(N_CLASSES))
-    if task == "regression":
-        return 100.0 + 30.0 * latent(X, rng)[:, 0], ()
+        return np.digitize(z, np.quantile(z, [0.15, 0.4, 0.7, 0.9]))
+    if task == "regression":  # positive, so the log-link losses apply too
+        return 100.0 + 30.0 * latent(X, rng)[:, 0]
     if task == "count":
-        return rng.poisson(np.exp(1.0 + latent(X, rng)[:, 0])).astype(float), ()
+        return rng.poisson(np.exp(1.0 + latent(X, rng)[:, 0]))
     if task == "proportion":
-        return 1.0 / (1.0 + np.exp(-2.0 * latent(X, rng)[:, 0])), ()
+        return 1.0 / (1.0 + np.exp(-2.0 * latent(X, rng)[:, 0]))
     raise ValueError(f"no synthetic target for task {task!r}")
 
 
-def make_profile(task: str, y: np.ndarray, classes: tuple[str, ...]) -> Profile:
-    """A profile with the facts the catalog's derivations read."""
-    n = len(y)
-    facts: dict[str, Any] = {"task": task, "n_rows": float(n), "label_noise": False,
-                             "activation": "auto", "framework": "pytorch", "has_quantiles": False}
-    if task in ("binary", "multiclass", "ordinal"):
-        counts = np.bincount(np.asarray(y, dtype=int), minlength=len(classes))
-    elif task == "multilabel":
-        counts = np.asarray(y).sum(axis=0).astype(int)
-    else:
-        counts = np.array([], dtype=int)
-    if counts.size:
-        facts.update(n_classes=float(len(classes)), imbalance_ratio=float(counts.max() / max(counts.min(), 1)),
-                     minority_fraction=float(counts.min() / n), minority_count=float(counts.min()))
-    else:
-        values = np.asarray(y, dtype=float)
-        mean = float(values.mean())
-        facts.update(n_classes=0.0, imbalance_ratio=1.0, target_mean=mean, target_std=float(values.std()),
-                     zero_fraction=float(np.mean(values == 0)),
-                     dispersion_index=float(values.var() / mean) if mean > 0 else 1.0,
-                     tweedie_power=1.5 if task == "count" else 0.0)
-    median = float(np.median(y)) if not counts.size else 0.0
-    robust = float(1.4826 * np.median(np.abs(np.asarray(y, dtype=float) - median))) if not counts.size else 0.0
-    return Profile(task=task, task_reason="synthetic benchmark target", facts=facts, classes=classes,
-                   class_counts=tuple(int(c) for c in counts), y=np.asarray(y), robust_scale=robust,
-                   quantiles=QUANTILES if task == "regression" else ())
+def make_profile(task: str, X: np.ndarray, y: np.ndarray) -> Profile:
+    """The profile the advisor itself builds for this target (load and profile stages)."""
+    quantiles = QUANTILES if task in ("regression", "count") else ()
+    return profile_data(load_data(X, y=y), task=task, quantiles=quantiles)
 
 
 def stock_model(task: str, common: dict[str, Any]) -> tuple[str, Callable[[], Any]]:
@@ -150,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore", ConvergenceWarning)
         for loss_id, task in runs:
             loss = CATALOG[loss_id]
-            y, classes = make_target(task, X)
-            profile = make_profile(task, y, classes)
-            params = loss.derive(profile, {"quantiles": list(QUANTILES)})
+            profile = make_profile(task, X, make_target(task, X))
+            y = profile.y
+            params = loss.derive(profile, {})
             stock_name, build_stock = stock_model(task, common)
 
             def fit_proxy():

@@ -16,7 +16,7 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 def test_reference_tables_match_the_code():
     start, end = README.index(START), README.index(END) + len(END)
-    assert README[start:end] == reference_block(), "run: python -m advisor.docs and paste it"
+    assert README[start:end] == reference_block(), "run: python -m advisor.docs --write README.md"
 
 
 def test_readme_opens_with_the_two_commands():

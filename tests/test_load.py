@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import advisor.load as load_module
-from advisor.errors import DataLoadError, DataShapeError, TargetError
+from advisor.errors import DataLoadError, DataShapeError, OptionError, TargetError
 from advisor.load import load_data
 
 
@@ -50,6 +50,12 @@ def test_target_defaults_to_last_column_and_says_why(tmp_path):
     assert loaded.target_columns == ("score",)
     assert loaded.target_reason == (
         "no column named target/label/labels/y/class/outcome: took the last column 'score'")
+
+
+def test_target_names_that_are_not_text():
+    loaded = load_data(pd.DataFrame({0: [1, 2], 1: [3, 4]}), target=1)
+    assert loaded.target_columns == ("1",)
+    assert list(loaded.features.columns) == ["0"]
 
 
 def test_several_target_columns(tmp_path):
@@ -110,7 +116,7 @@ def test_label_sep_with_several_targets_or_no_labels_is_refused():
     empty = pd.DataFrame({"x": [1, 2], "tags": ["", None]})
     with pytest.raises(TargetError, match="no labels found"):
         load_data(empty, label_sep="|")
-    with pytest.raises(DataLoadError, match="label separator"):
+    with pytest.raises(OptionError, match="label_sep must be a non-empty string"):
         load_data(frame, target="a", label_sep="")
 
 

@@ -2,27 +2,26 @@
 
 Reference losses written here implement the catalog contract independently of the
 catalog, so the adapter is checked against stock scikit-learn with known formulas; the
-catalog tests further down walk every entry of ``advisor.losses.CATALOG`` when it exists.
+catalog tests further down walk every entry of ``advisor.losses.CATALOG`` on every task it
+applies to, with profiles built by the advisor's own load and profile stages.
 """
 
 from __future__ import annotations
 
 import inspect
 import pickle
-import warnings
 
 import numpy as np
 import pytest
 import sklearn
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from advisor.load import load_data
 from advisor.losses import CATALOG
 from advisor.losses._base import Loss
 from advisor.profile import Profile, profile_data
-from advisor.proxy import (EXPECTED_PRIVATE_SIGNATURES, LossMLP, LossProxy, ProxyDivergedError,
+from advisor.proxy import (EXPECTED_PRIVATE_SIGNATURES, LossMLP, ProxyDivergedError,
                            SklearnCompatibilityError, check_sklearn_compatibility, make_proxy)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -441,16 +440,15 @@ def test_identity_link_target_is_standardised_on_the_training_fold_and_predicted
     assert np.corrcoef(predictions, y[400:])[0, 1] > 0.6
 
 
-def test_log_link_trains_on_the_raw_target_with_bias_at_log_mean():
-    X, y, profile = count_case()
-    proxy = make_proxy(RefPoisson(), {}, profile, seed=0, max_iter=1).fit(X, y)
-    assert not proxy.standardized_
-    untrained = LossMLP(RefPoisson(), hidden_layer_sizes=(64,), max_iter=1, random_state=0)
-    untrained.loss_params_ = {}
-    untrained._random_state = np.random.RandomState(0)
-    untrained._initialize(y.reshape(-1, 1), [X.shape[1], 64, 1], np.float64)
-    assert untrained.intercepts_[-1][0] == pytest.approx(np.log(y.mean()))
-    assert untrained._best_intercepts[-1][0] == pytest.approx(np.log(y.mean()))
+@pytest.mark.parametrize("source", ["reference", "catalog"])
+def test_log_link_trains_on_the_raw_target_with_bias_at_log_mean(source):
+    X, counts, _ = count_case()
+    profile = real_profile(X, counts.astype(int), "count")
+    loss, params = loss_and_params(source, RefPoisson(), "poisson", profile)
+    frozen = make_proxy(loss, params, profile, seed=0, max_iter=1,
+                        learning_rate_init=1e-12).fit(X, profile.y)  # weights stay at their start
+    assert not frozen.standardized_
+    assert frozen.model_.intercepts_[-1][0] == pytest.approx(np.log(counts.mean()), abs=1e-9)
 
 
 # ----- every catalog loss through the adapter ---------------------------------------------
@@ -575,10 +573,16 @@ class RecordingLossMLP(LossMLP):
         return super()._score(X, y, sample_weight)
 
 
-def test_early_stopping_watches_the_validation_loss_for_quantile():
+@pytest.mark.parametrize("source", ["reference", "catalog"])
+def test_early_stopping_watches_the_validation_loss_for_quantile(source):
     X, y, _ = regression_case(n=1000, offset=0.0, spread=1.0)
     noisy = y + np.random.default_rng(8).exponential(1.0, len(y))  # asymmetric noise
-    loss, params = RefPinball(), {"tau": 0.9}
+    if source == "reference":
+        loss, params = RefPinball(), {"tau": 0.9}
+    else:
+        loss = CATALOG["quantile"]
+        params = loss.derive(real_profile(X, noisy, "regression", quantiles=(0.9,)), {})
+        assert params == {"quantiles": [0.9]}
     model = RecordingLossMLP(loss, params, hidden_layer_sizes=(32,), max_iter=300,
                              learning_rate_init=0.01, early_stopping=True, n_iter_no_change=5,
                              random_state=0).fit(X, noisy.reshape(-1, 1))
@@ -610,9 +614,12 @@ def test_clone_and_pickle_round_trip():
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict_task(X), model.predict_task(X))
 
-    wrapper = make_proxy(RefSquaredError(), {}, regression_case()[2], seed=0, max_iter=5)
-    X_r, y_r, _ = regression_case()
+    X_r, y_r = catalog_task_data("regression")
+    profile_r = real_profile(X_r, y_r, "regression")
+    huber = CATALOG["huber"]
+    wrapper = make_proxy(huber, huber.derive(profile_r, {}), profile_r, seed=0, max_iter=5)
     wrapper.fit(X_r, y_r)
+    assert wrapper.fit_params_["delta"] != wrapper.params["delta"]  # rescaled for training
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(wrapper)).predict(X_r), wrapper.predict(X_r))
     np.testing.assert_array_equal(clone(wrapper).fit(X_r, y_r).predict(X_r), wrapper.predict(X_r))
 
@@ -621,12 +628,21 @@ def test_lbfgs_solver_trains():
     X, y, profile = multiclass_case()
     loss = RefSoftmaxCE()
     target = loss.encode_target(y, profile)
-    model = LossMLP(loss, solver="lbfgs", hidden_layer_sizes=(16,), max_iter=80, random_state=0)
+    model = LossMLP(loss, solver="lbfgs", hidden_layer_sizes=(16,), max_iter=25, random_state=0)
     model.fit(X, target)
     initial = LossMLP(loss, solver="lbfgs", hidden_layer_sizes=(16,), max_iter=1, random_state=0)
     initial.fit(X, target)
     assert model.loss_ < 0.5 * initial.loss_
     assert np.mean(model.predict_task(X).argmax(axis=1) == y) > 0.9
+
+
+def test_lbfgs_solver_trains_a_log_link_catalog_loss():
+    loss, params, profile, X, y = catalog_setup("poisson", "count")
+    proxy = make_proxy(loss, params, profile, seed=0, max_iter=30, hidden=(16,), solver="lbfgs").fit(X, y)
+    assert proxy.model_.solver == "lbfgs" and proxy.n_iter_ <= 30
+    predictions = proxy.predict(X)
+    assert (predictions > 0).all()
+    assert np.corrcoef(predictions, y)[0, 1] > 0.6
 
 
 def test_partial_fit_continues_training():
@@ -638,13 +654,20 @@ def test_partial_fit_continues_training():
     assert model.t_ == 15 * len(y)
 
 
-def test_same_seed_gives_identical_predictions():
-    X, y, profile = multiclass_case()
-    first = make_proxy(RefSoftmaxCE(), {}, profile, seed=11, max_iter=10).fit(X, y).predict(X)
-    second = make_proxy(RefSoftmaxCE(), {}, profile, seed=11, max_iter=10).fit(X, y).predict(X)
-    other = make_proxy(RefSoftmaxCE(), {}, profile, seed=12, max_iter=10).fit(X, y).predict(X)
-    np.testing.assert_array_equal(first, second)
-    assert not np.array_equal(first, other)
+@pytest.mark.parametrize("source", ["reference", "catalog"])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_same_seed_gives_identical_predictions(source, early_stopping):
+    X, y, _ = multiclass_case()
+    profile = real_profile(X, y, "multiclass")
+    loss, params = loss_and_params(source, RefSoftmaxCE(), "cross_entropy", profile)
+
+    def predictions(seed):
+        return make_proxy(loss, params, profile, seed=seed, max_iter=10,
+                          early_stopping=early_stopping).fit(X, y).predict(X)
+
+    first = predictions(11)
+    np.testing.assert_array_equal(first, predictions(11))
+    assert not np.array_equal(first, predictions(12))
 
 
 # ----- failures ------------------------------------------------------------------------------

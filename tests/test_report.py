@@ -79,7 +79,8 @@ class Page(HTMLParser):
         self.elements: list[tuple[str, dict[str, str | None]]] = []
         self.section_ids: list[str] = []
         self.comments: list[str] = []
-        self.tables: dict[str, list[list[str]]] = {}
+        self.tables: dict[str, list[list[str]]] = {}             # by the table's first class
+        self.all_tables: list[list[list[str]]] = []              # in document order
         self.by_class: dict[str, list[str]] = {}
         self._sections: dict[str, list[str]] = {}
         self._section: str | None = None
@@ -104,6 +105,7 @@ class Page(HTMLParser):
         elif tag == "table":
             self._table = (attributes.get("class") or "").split()[0] if attributes.get("class") else ""
             self.tables[self._table] = []
+            self.all_tables.append(self.tables[self._table])
         elif tag == "tr" and self._table is not None:
             self._row = []
         elif tag in ("td", "th") and self._row is not None:
@@ -382,7 +384,8 @@ def synthetic_recommendation(*, histogram: bool = False) -> Recommendation:
         task="regression", task_reason="numbers", target=("y",), target_reason="last column",
         metric="rmse", metric_reason="default", activation="auto", framework="keras",
         profile=profile, candidates=candidates, confidence={"level": "high", "reason": "won"},
-        summary="huber beat mse.", warnings=(Notice("data.small", "only 150 rows"),), audit=None,
+        summary="huber beat mse.", warnings=(Notice("data.small", "only 150 rows"),),
+        default_loss="mse", audit=None,
         provenance={"source": "<dataframe>", "sha256": "ab" * 32, "rows": 150},
         rulebase={"digest": "cd" * 32, "fired": ["shape.outliers", "task.default"]},
         settings={"seed": 3}, reproducibility={"command": "advisor suggest DATA.csv --seed 3"},
@@ -474,6 +477,17 @@ def test_markdown_shows_hostile_names_and_labels_as_text() -> None:
     assert "| &lt;script&gt;alert(1)&lt;/script&gt; |" in markdown
     assert "| a\\|b |" in markdown and "| &lt;img src=x onerror=alert(2)&gt; |" in markdown
     assert '| say "hi" &amp; \\{\\{ 7\\*7 \\}\\} |' in markdown
+
+
+def test_markdown_read_by_a_commonmark_parser_shows_the_labels_as_text() -> None:
+    from markdown_it import MarkdownIt                        # installed with rich
+
+    html = MarkdownIt("commonmark").enable("table").render(render_markdown(hostile_dict()))
+    page = _assert_no_active_content(html)
+    classes = page.all_tables[0]
+    assert classes[0] == ["class", "rows", "share"]
+    assert sorted(row[0] for row in classes[1:]) == sorted(HOSTILE_LABELS)
+    assert all(len(row) == 3 for row in classes)
 
 
 def test_md_escape_neutralizes_markdown_and_html() -> None:

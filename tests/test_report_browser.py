@@ -24,7 +24,8 @@ installs it). Without it the tests skip on a developer machine and FAIL in CI (`
 The screenshot in docs/report-screenshot.png was taken from a real report of a bundled
 example with::
 
-    advisor suggest example:poor_health --metric balanced_accuracy --report /tmp/report.html
+    advisor suggest example:poor_health --metric balanced_accuracy --budget 120 \\
+        --report /tmp/report.html
     chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \\
         --window-size=1200,2400 --screenshot=docs/report-screenshot.png file:///tmp/report.html
 """
@@ -46,10 +47,10 @@ import pytest
 
 from advisor.report import SECTIONS, render_html
 
-try:                        # the same cached runs as test_report.py when both run in one session
-    from test_report import CASE_IDS, CASES, real_dict
-except ImportError:         # pragma: no cover - tests collected as a package
-    from tests.test_report import CASE_IDS, CASES, real_dict
+# The same cached runs as test_report.py (shared when both run in one session, whatever the
+# import mode: the sibling module is found through this folder).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_report import CASE_IDS, CASES, real_dict  # noqa: E402
 
 TIMEOUT = 30.0
 

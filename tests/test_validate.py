@@ -397,7 +397,7 @@ def test_poor_health_balanced_accuracy_overturns_plain_cross_entropy():
     loaded, profile, outcome = real("poor_health.csv", "balanced_accuracy")
     assert profile.facts["imbalance_ratio"] > 10
     validation = validate(loaded, profile, outcome, params=all_params(profile), budget=15,
-                          max_candidates=1, sample_rows=2000, folds=5, epochs=15, n_jobs=2)
+                          max_candidates=1, sample_rows=2000, folds=5, epochs=15)
     assert validation.protocol.candidates == ("weighted_cross_entropy", "cross_entropy")
     assert validation.verdicts["cross_entropy"] == "overturned"
     assert validation.verdicts["weighted_cross_entropy"] == "confirmed"
@@ -405,12 +405,29 @@ def test_poor_health_balanced_accuracy_overturns_plain_cross_entropy():
     assert comparison.significant and comparison.mean_difference > 0.1
 
 
-def test_heavy_tailed_target_mae_beats_mse():
-    loaded, profile, outcome = real("tbill_rate_change.csv", "mae")
-    assert profile.facts["kurtosis"] > 5
-    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=30,
-                          max_candidates=1, epochs=400, n_jobs=2)
-    assert validation.protocol.candidates == ("mae", "mse")
-    assert (validation.protocol.folds, validation.protocol.repeats) == (5, 2)
-    assert validation.verdicts["mse"] == "overturned"
+def test_heavy_tailed_target_mae_and_huber_beat_mse():
+    loaded, profile, outcome = real("affairs.csv", "mae")
+    assert profile.task == "regression" and profile.facts["kurtosis"] > 50
+    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=15,
+                          max_candidates=2, sample_rows=1000, folds=5, epochs=20)
+    assert validation.protocol.candidates == ("mae", "huber", "mse")
     assert validation.verdicts["mae"] == "confirmed"
+    assert validation.verdicts["mse"] == "overturned"
+    for robust in ("mae", "huber"):
+        comparison = validation.comparison(robust, "mse")
+        assert comparison.significant and comparison.mean_difference > 0, robust
+
+
+def test_over_dispersed_counts_poisson_leads_mse():
+    # doctor_visits: variance / mean about 6. The Poisson proxy's mean deviance is lower than
+    # the MSE proxy's (MSE loses heavily on a few folds), but with 5 x 2 folds the corrected
+    # t-test does not call the difference significant: the honest verdict is a lead, and the
+    # rules' count loss stays confirmed rather than overturned by mse.
+    loaded, profile, _ = real("doctor_visits.csv", "poisson_deviance")
+    assert profile.task == "count" and profile.facts["dispersion_index"] > 3
+    validation = validate(loaded, profile, Outcome(("poisson", "mse")), params=all_params(profile),
+                          budget=15, sample_rows=1000, folds=5, repeats=2, epochs=100)
+    comparison = validation.comparison("poisson", "mse")
+    assert comparison.mean_difference > 0                    # lower deviance for poisson
+    assert validation.verdicts["poisson"] == "confirmed"
+    assert validation.verdicts["mse"] in ("tied", "overturned")
