@@ -198,6 +198,9 @@ def _validated_summary(validation: "Validation", order: tuple[str, ...], vetoed:
             else f"a stratified sample of {protocol.sample_rows:,} of {protocol.rows_available:,} rows")
     parts = [f"{len(protocol.candidates)} losses trained as identical MLP proxies with {splits} on "
              f"{rows}, judged on {metric}."]
+    if protocol.splits_used < protocol.splits_planned:
+        parts.append(f"The time budget ran out: the comparison uses {protocol.splits_used} of "
+                     f"{protocol.splits_planned} splits.")
     pick = validation.pick
     rule_choice = validation.rule_choice
     default = _default_of(validation)

@@ -18,7 +18,11 @@ VERDICT_STYLE = {"confirmed": "bold green", "tied": "yellow", "overturned": "red
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """Stdout console; 100 columns when stdout is not a terminal (pipes, logs, CI)."""
+    import sys
+
+    width = None if sys.stdout.isatty() else 100
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def format_params(params: dict[str, Any], limit: int = 60) -> str:
@@ -41,16 +45,16 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _evidence_cell(evidence: dict[str, Any] | None) -> str:
+def _evidence_cells(evidence: dict[str, Any] | None) -> list[str]:
+    """The experiment's mean with its interval, and the p-value against the leader."""
     if not evidence or evidence.get("mean") is None:
-        return ""
+        return ["", ""]
     text = f"{evidence['mean']:.4g}"
     low, high = evidence.get("ci_low"), evidence.get("ci_high")
-    if low is not None and high is not None:
-        text += f" [{low:.3g}, {high:.3g}]"
-    if evidence.get("p_value") is not None:
-        text += f" p={evidence['p_value']:.2g}"
-    return text
+    if low is not None and high is not None:  # a t-interval: symmetric around the mean
+        text += f" ± {(high - low) / 2:.2g}"
+    p_value = evidence.get("p_value")
+    return [text, "" if p_value is None else f"{p_value:.2g}"]
 
 
 def render_recommendation(rec: dict[str, Any], *, report_path: str | None = None) -> None:
@@ -67,26 +71,27 @@ def render_recommendation(rec: dict[str, Any], *, report_path: str | None = None
     table = Table(title=f"Losses ranked for a {rec['task']} target, judged on {rec['metric']}",
                   title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("loss")
-    table.add_column("score", justify="right")
-    table.add_column("verdict")
+    table.add_column("loss", no_wrap=True)
+    table.add_column("rules", justify="right")
+    table.add_column("verdict", no_wrap=True)
     if validated:
-        table.add_column(f"{rec['metric']} (mean [CI] p)")
-    table.add_column("settings")
+        table.add_column(f"{rec['metric']} ± 95% CI", no_wrap=True)
+        table.add_column("p vs leader", justify="right")
     for candidate in rec["candidates"]:
         style = VERDICT_STYLE.get(candidate["verdict"], "")
         row = [str(candidate["rank"]), candidate["loss"], f"{candidate['score']:+.2f}",
                f"[{style}]{candidate['verdict']}[/{style}]" if style else candidate["verdict"]]
         if validated:
-            row.append(_evidence_cell(candidate.get("evidence")))
-        row.append(escape(format_params(candidate["params"])))
+            row += _evidence_cells(candidate.get("evidence"))
         table.add_row(*row)
     console.print(table)
 
     confidence = rec["confidence"]
+    settings = format_params(best["params"], limit=200) or "none"
     console.print(Panel(
         f"[bold]{best['loss']}[/bold] ({escape(best['title'])}), confidence "
         f"[bold]{confidence['level']}[/bold]: {escape(confidence['reason'])}\n"
+        f"settings: {escape(settings)}\n"
         f"{escape(rec['summary'])}",
         title="Recommendation", title_align="left"))
     framework = rec["framework"]

@@ -93,7 +93,7 @@ class Recommendation:
     settings: dict[str, Any]
     reproducibility: dict[str, Any]
     validation: dict[str, Any] | None = None
-    timing: dict[str, float] = field(default_factory=dict, compare=False)  # not in the JSON
+    timing: dict[str, Any] = field(default_factory=dict, compare=False)  # not in the JSON
 
     @property
     def best(self) -> Candidate:

@@ -111,7 +111,7 @@ PILOT_SMALL_ROWS = 200
 PILOT_ROWS = 1000
 PILOT_EPOCHS = 10
 #: Share of the budget the plan may spend (the rest absorbs estimation error).
-BUDGET_SHARE = 0.8
+BUDGET_SHARE = 0.75
 #: Throughput of one worker when several share a machine (memory bandwidth, the parent).
 PARALLEL_EFFICIENCY = 0.85
 #: Dispatching jobs to parallel workers (after their warm-up), seconds.
@@ -567,20 +567,23 @@ class Cost:
     """What one candidate costs on this machine (the pilot's measurement, averaged).
 
     One fit of ``epochs`` epochs on ``n`` training rows, with its prediction and scoring,
-    takes ``per_fit + epochs * (per_epoch + per_row_epoch * n)`` seconds (plus a small fixed
-    overhead); preparing the features of ``rows`` rows (once per split, shared by the
-    candidates) takes ``per_row * max(rows, min_rows)``.
+    takes ``per_fit + epochs * (per_epoch + per_batch * ceil(n / BATCH_ROWS))`` seconds (plus
+    a small fixed overhead): the proxies' cost is per adam step (batch), a partial batch
+    costing about as much as a full one. Preparing the features of ``rows`` rows (once per
+    split, shared by the candidates) takes ``per_row * max(rows, min_rows)``.
     """
 
     per_fit: float
     per_epoch: float
-    per_row_epoch: float
+    per_batch: float
     per_row: float
     min_rows: int = 0
 
+    def epoch_seconds(self, train_rows: float) -> float:
+        return self.per_epoch + self.per_batch * _batches(train_rows)
+
     def fit_seconds(self, train_rows: float, epochs: int) -> float:
-        return (self.per_fit + JOB_OVERHEAD_SECONDS
-                + epochs * (self.per_epoch + self.per_row_epoch * train_rows))
+        return self.per_fit + JOB_OVERHEAD_SECONDS + epochs * self.epoch_seconds(train_rows)
 
     def prepare_seconds(self, rows: int) -> float:
         return self.per_row * max(rows, self.min_rows)
@@ -669,7 +672,7 @@ def plan_protocol(*, n_rows: int, n_candidates: int, cost: Cost, seconds_availab
             return epochs
         per_job = (seconds_available - preparing(rows, k, r)) * efficiency / waves(k, r)
         spare = per_job - cost.fit_seconds(train_rows(rows, k), 0)
-        per_epoch = cost.per_epoch + cost.per_row_epoch * train_rows(rows, k)
+        per_epoch = cost.epoch_seconds(train_rows(rows, k))
         if spare <= 0:
             return 0
         if per_epoch <= 0:
@@ -1294,7 +1297,7 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         "run_seconds": run_seconds, "estimated_run_seconds": plan.estimated_seconds,
         "seconds_available": available, "budget": budget,
         "cost": {"per_fit": cost.per_fit, "per_epoch": cost.per_epoch,
-                 "per_row_epoch": cost.per_row_epoch, "per_row": cost.per_row},
+                 "per_batch": cost.per_batch, "per_row": cost.per_row},
         "fit_seconds": {loss_id: sum(r.seconds for r in results if r.loss_id == loss_id)
                         for loss_id in chosen},
         "warnings": sorted({message for result in results for message in result.warnings}),
@@ -1393,8 +1396,9 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
            hidden: tuple[int, ...]) -> dict[str, Any]:
     """Measure what a fit costs here: fixed, per epoch, per row-epoch, per candidate.
 
-    The first candidate that trains is fitted on a small sample for PILOT_EPOCHS and twice
-    as many epochs (fixed cost and per-epoch cost), then on a larger sample (per-row cost);
+    The first candidate that trains is fitted on one batch of rows for PILOT_EPOCHS and
+    twice as many epochs (fixed cost and cost of an epoch), then on a larger sample of
+    several batches (cost per batch);
     every other candidate once on the larger sample, which scales the costs by its relative
     speed. Failures are ignored here: the real run records them.
     """
@@ -1405,6 +1409,7 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
     positions = _stratified_sample(strata, large, seed)
     small_positions = _stratified_sample(strata[positions], min(large, PILOT_SMALL_ROWS), seed)
     small = small_positions.size
+    large_batches = _batches(large)
     sample = features.iloc[kept[positions]]
     y = y_all[positions]
     slim_profile = replace(profile, y=y, row_mask=None)
@@ -1445,25 +1450,29 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
                     else:
                         epoch_small = second / second_epochs
                     per_fit = max(0.0, first - first_epochs * epoch_small)
-                    per_row_epoch, epoch_large = 0.0, epoch_small
-                    if large >= 2 * small:
+                    if large_batches > 1:  # one batch against several: per-epoch vs per-batch
                         third, third_epochs = timed_fit(loss_id, None, PILOT_EPOCHS)
                         epoch_large = max((third - per_fit) / third_epochs, epoch_small)
-                        per_row_epoch = (epoch_large - epoch_small) / (large - small)
-                    per_epoch = max(0.0, epoch_small - per_row_epoch * small)
-                    reference = (per_fit, per_epoch, per_row_epoch, epoch_large)
+                        # the slope between the two, but never below the larger epoch's average
+                        # per batch: timing noise must not make batches look free
+                        per_batch = max((epoch_large - epoch_small) / (large_batches - 1),
+                                        epoch_large / large_batches)
+                        per_epoch = max(0.0, epoch_small - per_batch)
+                    else:  # every fit of the run has one batch
+                        epoch_large, per_batch, per_epoch = epoch_small, epoch_small, 0.0
+                    reference = (per_fit, per_epoch, per_batch, epoch_large)
                     ratios.append(1.0)
                 else:
-                    seconds, ran = timed_fit(loss_id, None if large >= 2 * small else small_positions,
+                    seconds, ran = timed_fit(loss_id, None if large_batches > 1 else small_positions,
                                              PILOT_EPOCHS // 2)
                     ratios.append(max(0.1, (seconds - reference[0]) / ran / reference[3]))
             except Exception:  # noqa: BLE001 - the real run records the failure
                 continue
     if reference is None:  # every pilot fit failed: assume a slow machine
-        reference = (0.05, 2e-3, 1e-5, 0.0)
+        reference = (0.05, 2e-3, 2e-3, 0.0)
     scale = float(np.mean(ratios)) if ratios else 1.0
     cost = Cost(per_fit=reference[0], per_epoch=reference[1] * scale,
-                per_row_epoch=reference[2] * scale,
+                per_batch=reference[2] * scale,
                 per_row=2.0 * preprocess_seconds / max(1, large), min_rows=large)
     return {"cost": cost, "bytes_per_row": bytes_per_row, "solver": solver,
             "seconds": time.perf_counter() - started}

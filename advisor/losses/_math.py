@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 
 #: Raw outputs of log-link losses are clipped to this range before ``exp`` (exp(±80) stays
 #: finite in float64 and far beyond any count or amount a proxy meets); the gradient is the
@@ -33,8 +33,13 @@ def log_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax of a 2-D array."""
-    return x - logsumexp(x, axis=1, keepdims=True)
+    """Row-wise log-softmax of a 2-D array.
+
+    Written out rather than through scipy's logsumexp, which costs about twice the whole
+    stock softmax + log-loss per minibatch and made the proxy 1.5-1.8x slower than sklearn.
+    """
+    shifted = x - x.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
