@@ -217,6 +217,9 @@ def _validated_summary(validation: "Validation", order: tuple[str, ...], vetoed:
                 elif comparison is not None:
                     sentence += (f", though it was not significantly better than the default "
                                  f"{default} ({_p_text(comparison.p_value)})")
+            others = [item for item in validation.evidence_order if item != pick]
+            if others and all((pick, other) in validation.beats() for other in others):
+                sentence += "; it beat every other tested candidate significantly"
             tied = [item for item in validation.evidence_order
                     if validation.verdicts.get(item) == "tied"]
             if tied:

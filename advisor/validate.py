@@ -1451,7 +1451,7 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
                         epoch_small = second / second_epochs
                     per_fit = max(0.0, first - first_epochs * epoch_small)
                     if large_batches > 1:  # one batch against several: per-epoch vs per-batch
-                        third, third_epochs = timed_fit(loss_id, None, PILOT_EPOCHS)
+                        third, third_epochs = timed_fit(loss_id, None, 2 * PILOT_EPOCHS)
                         epoch_large = max((third - per_fit) / third_epochs, epoch_small)
                         # the slope between the two, but never below the larger epoch's average
                         # per batch: timing noise must not make batches look free
@@ -1464,7 +1464,7 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
                     ratios.append(1.0)
                 else:
                     seconds, ran = timed_fit(loss_id, None if large_batches > 1 else small_positions,
-                                             PILOT_EPOCHS // 2)
+                                             PILOT_EPOCHS)
                     ratios.append(max(0.1, (seconds - reference[0]) / ran / reference[3]))
             except Exception:  # noqa: BLE001 - the real run records the failure
                 continue

@@ -342,6 +342,19 @@ def test_same_seed_same_numbers():
     assert deterministic_part(other_seed) != deterministic_part(runs[0])
 
 
+def test_process_workers_give_the_same_numbers_as_one_process():
+    loaded, profile = binary_data(n=300)
+    outcome = Outcome(("weighted_cross_entropy", "cross_entropy"))
+    pinned = dict(params=all_params(profile), budget=60, seed=5, folds=3, repeats=1, epochs=10)
+    alone = deterministic_part(validate(loaded, profile, outcome, **pinned))
+    workers = deterministic_part(validate(loaded, profile, outcome, n_jobs=2, backend="loky",
+                                          **pinned))
+    for payload in (alone, workers):
+        for key in ("backend", "n_jobs", "workers"):
+            payload["protocol"].pop(key)
+    assert alone == workers
+
+
 def test_a_large_file_finishes_within_its_budget():
     rng = np.random.default_rng(0)
     n = 200_000

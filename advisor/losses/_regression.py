@@ -13,7 +13,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import xlogy
 
 from ..errors import TargetError
 from . import _math
@@ -507,7 +506,7 @@ class Poisson(_LogLinkLoss):
 
     def loss_gradient(self, raw, target, params):
         mean, log_mean = self._mean_and_log(raw)
-        loss = mean - target * log_mean + xlogy(target, target) - target
+        loss = mean - target * log_mean + _math.xlogy(target, target) - target
         return loss.sum(axis=1), mean - target
 
     def _code(self, framework, task, params, profile):
