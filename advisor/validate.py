@@ -9,7 +9,9 @@ The protocol, in the order it runs (every choice is reported in ``Validation.pro
    user sees what the advice is worth against the naive choice, plus the user's current
    loss when given. A vetoed default is reported as vetoed and not trained.
 2. **Pilot**: every candidate is trained for a few epochs on a small stratified sample,
-   which measures the cost of one row-epoch on this machine with these features.
+   which measures what a fit, an epoch and an adam step (batch) cost on this machine with
+   these features; process-based workers are started (and import) before it, on the
+   budget's clock.
 3. **Plan** (:func:`plan_protocol`): rows (a stratified, reproducible sample when the data
    do not fit the budget), folds (5; 5 x 2 repeated below 1,000 rows; 3 when the budget is
    tight) and the epoch cap are chosen so that the whole run ends within ``budget``
@@ -120,6 +122,23 @@ DISPATCH_SECONDS = 0.2
 TRANSFER_BYTES_PER_SECOND = 300e6
 #: Fixed cost of one job besides training (preprocessing set-up, scoring), seconds.
 JOB_OVERHEAD_SECONDS = 0.02
+#: The planning cost model, in seconds on the reference machine (2 cores, one BLAS thread per
+#: fit, hidden 64, adam, batches of 200): about 1.5x the typical pilot measurement there, so
+#: ordinary load still fits the budget. The protocol is planned from this model, not from the
+#: pilot's raw timings, which jitter 1.5-2x from run to run: that keeps the protocol, and so
+#: the JSON, identical for the same input and seed. The pilot only scales the model, by a
+#: power of two, when this machine is clearly slower (SLOWDOWN_TOLERANCE).
+MODEL_PER_FIT = 3e-3
+MODEL_PER_EPOCH = 2e-4
+MODEL_PER_BATCH = 6e-4
+MODEL_PER_BATCH_PER_UNIT = 6e-6      # per (input + output) unit, for 64 hidden units
+MODEL_PER_ROW = 3e-6
+MODEL_PER_ROW_PER_COLUMN = 4e-7
+MODEL_PER_PREPARE = 4e-2
+SLOWDOWN_TOLERANCE = 1.5
+#: Seconds of the budget set aside for the pilot, and for starting process workers.
+PILOT_RESERVE_SECONDS = 2.0
+WORKER_RESERVE_SECONDS = 2.0
 LOCAL_BACKENDS = frozenset({"loky", "multiprocessing", "threading", "sequential"})
 PROCESS_BACKENDS = frozenset({"loky", "multiprocessing"})
 
@@ -570,14 +589,14 @@ class Cost:
     takes ``per_fit + epochs * (per_epoch + per_batch * ceil(n / BATCH_ROWS))`` seconds (plus
     a small fixed overhead): the proxies' cost is per adam step (batch), a partial batch
     costing about as much as a full one. Preparing the features of ``rows`` rows (once per
-    split, shared by the candidates) takes ``per_row * max(rows, min_rows)``.
+    split, shared by the candidates, and scoring them) takes ``per_prepare + per_row * rows``.
     """
 
     per_fit: float
     per_epoch: float
     per_batch: float
     per_row: float
-    min_rows: int = 0
+    per_prepare: float = 0.0
 
     def epoch_seconds(self, train_rows: float) -> float:
         return self.per_epoch + self.per_batch * _batches(train_rows)
@@ -586,7 +605,33 @@ class Cost:
         return self.per_fit + JOB_OVERHEAD_SECONDS + epochs * self.epoch_seconds(train_rows)
 
     def prepare_seconds(self, rows: int) -> float:
-        return self.per_row * max(rows, self.min_rows)
+        return self.per_prepare + self.per_row * rows
+
+
+def model_cost(*, n_inputs: int, n_outputs: int, hidden: Sequence[int], raw_columns: int) -> Cost:
+    """The deterministic planning cost of one candidate on data of this shape."""
+    units = (n_inputs + n_outputs) * sum(hidden) / 64.0
+    return Cost(per_fit=MODEL_PER_FIT, per_epoch=MODEL_PER_EPOCH,
+                per_batch=MODEL_PER_BATCH + MODEL_PER_BATCH_PER_UNIT * units,
+                per_row=MODEL_PER_ROW + MODEL_PER_ROW_PER_COLUMN * raw_columns,
+                per_prepare=MODEL_PER_PREPARE)
+
+
+def slowdown_factor(measured: Cost, model: Cost, rows: int) -> tuple[float, float]:
+    """(ratio of the pilot's cost to the model's, the power-of-two factor to plan with).
+
+    The factor is 1 unless the pilot ran more than SLOWDOWN_TOLERANCE times slower than the
+    model on a typical fit (0.8 x min(rows, 1000) training rows, 20 epochs, its preparation).
+    """
+    train = 0.8 * min(rows, 1000)
+
+    def typical(cost: Cost) -> float:
+        return cost.fit_seconds(train, 20) + cost.prepare_seconds(min(rows, 1000))
+
+    ratio = typical(measured) / typical(model)
+    if ratio <= SLOWDOWN_TOLERANCE:
+        return ratio, 1.0
+    return ratio, float(2 ** math.ceil(math.log2(ratio)))
 
 
 @dataclass(frozen=True)
@@ -1118,8 +1163,14 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     proxy_factory
         ``factory(loss, params, profile, *, seed, max_iter, hidden)`` -> object with
         ``fit(X, y)`` and ``predict(X)``; defaults to :func:`advisor.proxy.make_proxy`.
+    extra_candidates
+        More losses to train (e.g. the one the user trains with today), when applicable
+        and not vetoed.
+    hidden
+        Hidden layer sizes of every proxy.
     sample_rows, folds, repeats, epochs
-        Pin these protocol choices instead of letting the budget decide them.
+        Pin these protocol choices instead of letting the budget decide them; a pinned
+        protocol runs to completion even when it overruns the budget.
     """
     from joblib import Parallel, delayed
 
@@ -1225,12 +1276,25 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         progress(0, 1, "pilot: timing the proxies")
     pilot = _pilot(loaded.features, kept, y_all, strata_all, profile, chosen, loss_params,
                    proxy_factory, CATALOG, seed, hidden)
-    elapsed = time.perf_counter() - started
     process_based = backend_name in PROCESS_BACKENDS and workers > 1
-    cost = pilot["cost"]
+    n_outputs = max(CATALOG[loss_id].n_outputs(profile) for loss_id in chosen)
+    model = model_cost(n_inputs=pilot["n_inputs"], n_outputs=n_outputs, hidden=hidden,
+                       raw_columns=pilot["raw_columns"])
+    slowdown, factor = slowdown_factor(pilot["cost"], model, n_rows)
+    cost = replace(model, per_fit=model.per_fit * factor, per_epoch=model.per_epoch * factor,
+                   per_batch=model.per_batch * factor, per_row=model.per_row * factor,
+                   per_prepare=model.per_prepare * factor)
+    if factor > 1:
+        notices.append(("validation.slow_machine",
+                        f"the pilot fits ran {slowdown:.1f}x slower than the planning model, "
+                        f"so the protocol was planned for a machine {factor:g}x slower; on a "
+                        "less loaded machine the same seed may choose a larger protocol"))
     if process_based or backend_name not in LOCAL_BACKENDS:
         cost = replace(cost, per_row=cost.per_row + pilot["bytes_per_row"] / TRANSFER_BYTES_PER_SECOND)
-    available = budget * BUDGET_SHARE - elapsed - (DISPATCH_SECONDS if workers > 1 else 0.0)
+    # A fixed reserve for the pilot and worker start-up, not the measured elapsed time, so the
+    # plan stays the same from run to run; the deadline guard below covers a slow start.
+    reserve = PILOT_RESERVE_SECONDS + (WORKER_RESERVE_SECONDS + DISPATCH_SECONDS if workers > 1 else 0.0)
+    available = budget * BUDGET_SHARE - reserve
     plan = plan_protocol(n_rows=n_rows, n_candidates=len(chosen), cost=cost,
                          seconds_available=available, workers=workers, budget=budget,
                          sample_rows=sample_rows, folds=folds, repeats=repeats, epochs=epochs)
@@ -1297,7 +1361,11 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         "run_seconds": run_seconds, "estimated_run_seconds": plan.estimated_seconds,
         "seconds_available": available, "budget": budget,
         "cost": {"per_fit": cost.per_fit, "per_epoch": cost.per_epoch,
-                 "per_batch": cost.per_batch, "per_row": cost.per_row},
+                 "per_batch": cost.per_batch, "per_row": cost.per_row,
+                 "per_prepare": cost.per_prepare},
+        "measured_cost": {name: getattr(pilot["cost"], name) for name in
+                          ("per_fit", "per_epoch", "per_batch", "per_row", "per_prepare")},
+        "slowdown": slowdown, "slowdown_factor": factor,
         "fit_seconds": {loss_id: sum(r.seconds for r in results if r.loss_id == loss_id)
                         for loss_id in chosen},
         "warnings": sorted({message for result in results for message in result.warnings}),
@@ -1418,10 +1486,19 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
         warnings.simplefilter("always")
         prepared = _prepare_features(sample)
         build_preprocessor(prepared).fit_transform(prepared)  # warm-up (imports, caches)
-        prepare_started = time.perf_counter()
-        prepared = _prepare_features(sample)
-        matrix = build_preprocessor(prepared).fit_transform(prepared)
-        preprocess_seconds = time.perf_counter() - prepare_started
+
+        def timed_preparation(rows: np.ndarray | None) -> tuple[float, np.ndarray]:
+            started = time.perf_counter()
+            part = _prepare_features(sample if rows is None else sample.iloc[rows])
+            matrix = build_preprocessor(part).fit_transform(part)
+            return time.perf_counter() - started, matrix
+
+        small_prepare, _ = timed_preparation(small_positions)
+        large_prepare, matrix = timed_preparation(None)
+        # fit + transform + scoring: about twice the preparation; a fixed part and a per-row part
+        per_row = 2.0 * max((large_prepare - small_prepare) / max(1, large - small),
+                            0.1 * large_prepare / max(1, large))
+        per_prepare = max(0.0, 2.0 * large_prepare - per_row * large)
         bytes_per_row = float(prepared.memory_usage(deep=True).sum()) / max(1, large)
 
         def timed_fit(loss_id: str, rows: np.ndarray | None, epochs: int) -> tuple[float, int]:
@@ -1473,8 +1550,9 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
     scale = float(np.mean(ratios)) if ratios else 1.0
     cost = Cost(per_fit=reference[0], per_epoch=reference[1] * scale,
                 per_batch=reference[2] * scale,
-                per_row=2.0 * preprocess_seconds / max(1, large), min_rows=large)
+                per_row=per_row, per_prepare=per_prepare)
     return {"cost": cost, "bytes_per_row": bytes_per_row, "solver": solver,
+            "n_inputs": int(matrix.shape[1]), "raw_columns": int(sample.shape[1]),
             "seconds": time.perf_counter() - started}
 
 

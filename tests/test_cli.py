@@ -197,3 +197,15 @@ def test_help_does_not_import_heavy_modules():
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.strip()
     assert output == "[]"
+
+
+def test_validated_json_is_byte_identical_across_runs():
+    """The experiment is planned from a cost model, not from wall-clock jitter: same bytes."""
+    args = ("suggest", "example:breast_cancer", "--metric", "balanced_accuracy", "--budget", "6",
+            "--format", "json", "--quiet")
+    first, second = run(*args), run(*args)
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == second.stdout
+    payload = json.loads(first.stdout)
+    assert payload["validation"]["protocol"]["splits_used"] >= 2
+    assert "timing" not in payload["validation"]

@@ -200,7 +200,7 @@ def test_multilabel_metrics_are_macro_over_labels():
 
 
 # ----- planning -----------------------------------------------------------------------------
-FAST = Cost(per_fit=0.002, per_epoch=0.0005, per_batch=4e-4, per_row=1e-5, min_rows=1000)
+FAST = Cost(per_fit=0.002, per_epoch=0.0005, per_batch=4e-4, per_row=1e-5, per_prepare=0.01)
 
 
 def test_plan_small_data_with_a_generous_budget_uses_everything():
@@ -224,7 +224,7 @@ def test_plan_samples_a_large_file_to_fit_the_budget():
 
 
 def test_plan_reports_a_budget_too_small_for_anything():
-    slow = Cost(per_fit=1.0, per_epoch=0.1, per_batch=2e-2, per_row=1e-3, min_rows=1000)
+    slow = Cost(per_fit=1.0, per_epoch=0.1, per_batch=2e-2, per_row=1e-3, per_prepare=0.1)
     plan = plan_protocol(n_rows=50_000, n_candidates=5, cost=slow, seconds_available=0.5,
                          workers=1, budget=1)
     assert not plan.within_budget
