@@ -1,4 +1,5 @@
-"""Property: whatever table comes in, loading and profiling end in a Profile or an AdvisorError.
+"""Property: whatever table comes in, load -> profile -> rules (with the derived parameters,
+the snippets and the final ranking) ends in a recommendation or an AdvisorError.
 
 Generated tables mix dtypes, NaN and inf, constant and near-constant columns, odd unicode
 names, and one to several target columns; some go through a CSV file, some stay in memory.
@@ -21,7 +22,10 @@ from advisor.errors import AdvisorError
 from advisor.facts import FACT_NAMES, FACT_TYPES
 from advisor.load import load_data
 from advisor.options import TASKS
+from advisor.decide import decide
+from advisor.losses import CATALOG, losses_for_task
 from advisor.profile import Profile, profile_data
+from advisor.rules import load_rulebase
 
 NAMES = st.one_of(
     st.sampled_from(["y", "target", "Label", "class", "x", "a b", "", " ", "ß", "名前", "😀", "a|b", "1"]),
@@ -143,7 +147,15 @@ def test_any_table_profiles_or_fails_cleanly(example):
         else:
             loaded = load_data(frame, target, label_sep=label_sep)
         profile = profile_data(loaded, task=task)
+        _check_profile(profile)
+        applicable = losses_for_task(profile.task)
+        outcome = load_rulebase().evaluate(profile.facts, applicable)
+        for loss_id in applicable:
+            params = CATALOG[loss_id].derive(profile, {"quantiles": profile.quantiles})
+            for framework in ("pytorch", "keras"):
+                assert CATALOG[loss_id].snippet(framework, params, profile)
+        decision = decide(outcome, None)
     except AdvisorError as error:
         assert str(error) and "\n" not in str(error)
         return
-    _check_profile(profile)
+    assert sorted(decision.order) == sorted(applicable)
