@@ -16,7 +16,8 @@ from typing import Any
 
 from . import __version__
 from .errors import OptionError
-from .options import FRAMEWORKS, check_activation, check_budget, check_choice, check_quantiles, TASKS
+from .options import (FRAMEWORKS, TASKS, check_activation, check_budget, check_choice,
+                      check_quantiles)
 from .result import Candidate, Notice, Reason, Recommendation
 
 #: ``example:NAME`` names a dataset shipped with the package (``advisor examples`` lists them).
@@ -51,15 +52,14 @@ def suggest(
 ) -> Recommendation:
     """Recommend, parameterize and (optionally) empirically check a loss for ``data``.
 
-    ``data`` is a CSV/Parquet path, ``"-"`` for stdin, ``"example:NAME"``, a DataFrame, or a feature array with the
-    target in ``y``. ``target`` names one or several target columns (default: a column named
+    ``data`` is a CSV/Parquet path, ``"-"`` for stdin, ``"example:NAME"``, a DataFrame, or a
+    feature array with the target in ``y``. ``target`` names one or several target columns (default: a column named
     like a target, else the last one). ``loss`` is the loss trained today, audited against the
     advice. ``validate=False`` keeps the rules-only path. See the README for every option.
     """
     from .load import load_data
     from .losses import CATALOG, DEFAULT_LOSS, get_loss, losses_for_task
     from .profile import profile_data
-    from .rules import load_rulebase
 
     started = time.perf_counter()
     timing: dict[str, Any] = {}
@@ -85,7 +85,7 @@ def suggest(
     # Compile the rule base (rule-engine builds its parser on import: ~0.6 s) while the file
     # is parsed; the CSV parsers release the GIL, so on a big file this costs nothing extra.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending_rulebase = pool.submit(load_rulebase, rule_dirs)
+        pending_rulebase = pool.submit(_load_rulebase, rule_dirs)
         try:
             loaded = load_data(data, target, label_sep=label_sep, y=y)
         finally:
@@ -97,13 +97,13 @@ def suggest(
     timing["profile"] = time.perf_counter() - started - timing["load"]
 
     applicable = losses_for_task(profile.task)
-    outcome = rulebase.evaluate(profile.facts, applicable)
+    outcome = warnings_outcome = rulebase.evaluate(profile.facts, applicable)
     activation_fallback = None
     if activation != "linear" and all(loss_id in outcome.vetoes for loss_id in applicable):
         # The user's output activation rules out every loss (e.g. relu on negative targets):
-        # the warnings say how to fix the network; rank for the fixed, linear output.
+        # the warnings (from the activation as given) say how to fix the network; the
+        # ranking is for the fixed, linear output.
         activation_fallback = activation
-        outcome_as_given = outcome
         outcome = rulebase.evaluate({**profile.facts, "activation": "linear"}, applicable)
     options = {"quantiles": profile.quantiles}
     params = {loss_id: CATALOG[loss_id].derive(profile, options) for loss_id in applicable}
@@ -121,7 +121,7 @@ def suggest(
 
     candidates = tuple(
         _candidate(CATALOG[loss_id], rank, outcome, decision, params[loss_id], profile,
-                   framework, validation)
+                   validation)
         for rank, loss_id in enumerate(decision.order, start=1)
     )
     validation_dict = None
@@ -148,8 +148,8 @@ def suggest(
         candidates=candidates,
         confidence=dict(decision.confidence),
         summary=decision.summary,
-        warnings=_notices(outcome_as_given if activation_fallback else outcome, profile, loaded,
-                          validation, validate, activation_fallback),
+        warnings=_notices(warnings_outcome, profile, loaded, validation, validate,
+                          activation_fallback),
         default_loss=DEFAULT_LOSS[profile.task],
         audit=_audit(loss, candidates, DEFAULT_LOSS[profile.task]) if loss else None,
         provenance=loaded.provenance.to_dict(),
@@ -163,6 +163,13 @@ def suggest(
         validation=validation_dict,
         timing=timing,
     )
+
+
+def _load_rulebase(rule_dirs: tuple[Path, ...]):
+    """Import the rule engine and compile the rule base (run in a thread beside the parse)."""
+    from .rules import load_rulebase
+
+    return load_rulebase(rule_dirs)
 
 
 def _metric_reason(profile) -> str:
@@ -182,7 +189,7 @@ def _as_dir_list(rules: str | Path | Sequence[str | Path] | None) -> tuple[Path,
     return tuple(Path(item) for item in rules)
 
 
-def _candidate(loss, rank, outcome, decision, params, profile, framework, validation) -> Candidate:
+def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Candidate:
     """One row of the final ranking: rule trace, derived params, snippets and evidence."""
     reasons = tuple(
         Reason(rule_id=effect.rule_id,

@@ -2,11 +2,11 @@
 
 Public function: :func:`load_data`. Output: :class:`LoadedData`.
 
-A file is read once by the fastest parser available (pyarrow for comma-separated text when it
-is installed, else pandas' C parser) while a second thread hashes its bytes, so provenance costs
-almost nothing on large files. Text that is not comma-separated is recognised by sniffing the
-first 64 KiB. Whatever the parser, the table comes out the same: text columns are ``str``,
-dates stay text (the profile and the validator decide what to do with them).
+A CSV file is read once by pandas' C parser (as fast as a bare ``pandas.read_csv``, which
+is the yardstick of benchmarks/bench_cli.py) while a second thread hashes its bytes, so
+provenance costs almost nothing on large files. Text that is not comma-separated is
+recognised by sniffing the first 64 KiB. Text columns are ``str``, dates stay text (the
+profile and the validator decide what to do with them). Parquet needs pyarrow.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import bz2
 import csv
 import difflib
 import hashlib
+import importlib.util
 import io
 import json
 import lzma
@@ -52,11 +53,8 @@ _COMPRESSIONS: tuple[tuple[bytes, str, Any], ...] = (
 )
 _ZIP_MAGIC = b"PK\x03\x04"
 
-try:  # optional: faster CSV parsing and Parquet support
-    import pyarrow  # noqa: F401
-    HAVE_PYARROW = True
-except ImportError:  # pragma: no cover - depends on the environment
-    HAVE_PYARROW = False
+#: pyarrow is optional and only reads Parquet: found without importing it (import costs time).
+HAVE_PYARROW = importlib.util.find_spec("pyarrow") is not None
 
 
 @dataclass(frozen=True)
@@ -213,7 +211,7 @@ def _read_parquet(source: Any, name: str) -> pd.DataFrame:
 
 
 def _read_csv(source: Any, head: bytes, name: str) -> pd.DataFrame:
-    """Parse CSV text: comma first (pyarrow when available), else the sniffed delimiter."""
+    """Parse CSV text: comma first, else the sniffed delimiter."""
     compression = None
     if head.startswith(_ZIP_MAGIC):
         raise DataLoadError(f"{name} is a ZIP archive (an Excel workbook?), not CSV text",
@@ -260,21 +258,16 @@ def _read_csv(source: Any, head: bytes, name: str) -> pd.DataFrame:
 
 
 def _parse_csv(source: Any, sep: str, compression: str | None) -> pd.DataFrame:
+    """pandas' C parser, as a bare ``pandas.read_csv`` uses it (pyarrow's CSV reader measured
+    slower here once its table is converted to pandas). Columns whose chunks disagree on a
+    type come back as object columns, which the profile reads value by value."""
     if isinstance(source, io.BytesIO):
         source.seek(0)
-    if sep == "," and HAVE_PYARROW:
-        try:
-            frame = pd.read_csv(source, engine="pyarrow", compression=compression)
-            return _arrow_to_text_conventions(frame)
-        except pd.errors.ParserError:
-            # pyarrow refuses short rows that the C parser fills with NaN: let the C parser
-            # decide, so a file reads the same with or without pyarrow
-            if isinstance(source, io.BytesIO):
-                source.seek(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         return pd.read_csv(source, sep=r"\s+" if sep == " " else sep, engine="c",
-                           index_col=False, low_memory=False, compression=compression)
+                           index_col=False, compression=compression)
 
 
 def _sniff_delimiter(head: bytes) -> str | None:
@@ -289,22 +282,6 @@ def _sniff_delimiter(head: bytes) -> str | None:
         pass
     widths = {len(line.split()) for line in text.splitlines() if line.strip()}
     return " " if len(widths) == 1 and widths.pop() > 1 else None  # aligned by runs of spaces
-
-
-def _arrow_to_text_conventions(frame: pd.DataFrame) -> pd.DataFrame:
-    """Make pyarrow's output match the C parser's: dates as text, invalid UTF-8 refused."""
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype.kind == "M":
-            frame[name] = column.astype("str")
-        elif column.dtype == object:
-            first = column.dropna().head(1).tolist()
-            if first and isinstance(first[0], bytes):  # pyarrow's answer to invalid UTF-8
-                for value in column.dropna():
-                    value.decode("utf-8")  # raises UnicodeDecodeError at the first bad byte
-            if first and not isinstance(first[0], (str, bytes)):  # dates and times
-                frame[name] = column.map(str, na_action="ignore").astype("str")
-    return frame
 
 
 def _finish_file_table(table: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -143,9 +143,7 @@ def test_space_aligned_columns_are_read(tmp_path):
     assert loaded.target["y"].tolist() == [3, 30]
 
 
-@pytest.mark.parametrize("arrow", [True, False])
-def test_short_rows_are_padded_with_missing_values_by_either_parser(tmp_path, monkeypatch, arrow):
-    monkeypatch.setattr(load_module, "HAVE_PYARROW", arrow)
+def test_short_rows_are_padded_with_missing_values(tmp_path):
     loaded = load_data(_write(tmp_path / "t.csv", "a,b,y\n1,2,3\n4,5\n"))
     assert loaded.target["y"].isna().tolist() == [False, True]
 
@@ -215,15 +213,19 @@ def test_stdin_parquet_and_empty_stdin(monkeypatch):
         load_data("-")
 
 
-def test_without_pyarrow_the_table_is_the_same(tmp_path, monkeypatch):
+def test_dates_stay_text_and_missing_cells_are_missing(tmp_path):
     text = "when,n,flag,name,y\n2020-01-01,1,True,ann,1.5\n,2,False,,2.5\n2020-01-03,,True,bo,inf\n"
-    path = _write(tmp_path / "t.csv", text)
-    with_arrow = load_data(path)
-    monkeypatch.setattr(load_module, "HAVE_PYARROW", False)
-    without = load_data(path)
-    pd.testing.assert_frame_equal(with_arrow.features, without.features)
-    pd.testing.assert_frame_equal(with_arrow.target, without.target)
-    assert with_arrow.features["when"].tolist()[0] == "2020-01-01"  # dates stay text
+    loaded = load_data(_write(tmp_path / "t.csv", text))
+    assert loaded.features["when"].tolist()[0] == "2020-01-01"  # dates stay text
+    assert loaded.features["n"].isna().tolist() == [False, False, True]
+    assert loaded.features["name"].isna().tolist() == [False, True, False]
+
+
+def test_a_column_whose_type_changes_late_in_a_big_file_is_kept(tmp_path):
+    rows = [f"{i},{i % 2}" for i in range(300_000)] + ["oops,1"]
+    loaded = load_data(_write(tmp_path / "t.csv", "a,y\n" + "\n".join(rows) + "\n"))
+    assert len(loaded.features) == 300_001
+    assert loaded.features["a"].iloc[-1] == "oops"
 
 
 # --- provenance ---------------------------------------------------------------------------------
@@ -317,8 +319,7 @@ def test_garbled_files(tmp_path):
         load_data(archive)
 
 
-def test_latin1_refused_without_pyarrow_too(tmp_path, monkeypatch):
-    monkeypatch.setattr(load_module, "HAVE_PYARROW", False)
+def test_latin1_is_refused(tmp_path):
     with pytest.raises(DataLoadError, match="not UTF-8 text"):
         load_data(_write(tmp_path / "latin.csv", "a,b\n\xe9t\xe9,1\n".encode("latin-1")))
 
