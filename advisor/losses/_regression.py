@@ -133,6 +133,24 @@ class _IdentityLoss(_NumericLoss):
                 f"map predictions back with * {num(std)} + {num(mean)}")
 
 
+def _stock_code_for(framework: str, torch_loss: str, keras_loss: str, note: str) -> str:
+    """The snippet of a loss both frameworks ship: construct it (and compile, in Keras)."""
+    if framework == "pytorch":
+        return f"""
+from torch import nn
+
+loss_fn = {torch_loss}
+{note}
+"""
+    return f"""
+import keras
+
+loss_fn = {keras_loss}
+model.compile(optimizer="adam", loss=loss_fn)
+{note}
+"""
+
+
 class MeanSquaredError(_IdentityLoss):
     """Half squared error 0.5 (z - y)^2: elicits the mean (Gneiting 2011)."""
 
@@ -147,21 +165,8 @@ class MeanSquaredError(_IdentityLoss):
         return 0.5 * residual ** 2, residual
 
     def _code(self, framework, task, params, profile):
-        note = self._standardise_note(task, profile)
-        if framework == "pytorch":
-            return f"""
-from torch import nn
-
-loss_fn = nn.MSELoss()
-{note}
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.MeanSquaredError()
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
+        return _stock_code_for(framework, "nn.MSELoss()", "keras.losses.MeanSquaredError()",
+                                self._standardise_note(task, profile))
 
 
 class MeanAbsoluteError(_IdentityLoss):
@@ -181,21 +186,8 @@ class MeanAbsoluteError(_IdentityLoss):
         return np.abs(residual), np.sign(residual)
 
     def _code(self, framework, task, params, profile):
-        note = self._standardise_note(task, profile)
-        if framework == "pytorch":
-            return f"""
-from torch import nn
-
-loss_fn = nn.L1Loss()
-{note}
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.MeanAbsoluteError()
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
+        return _stock_code_for(framework, "nn.L1Loss()", "keras.losses.MeanAbsoluteError()",
+                                self._standardise_note(task, profile))
 
 
 class Huber(_IdentityLoss):
