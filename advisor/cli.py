@@ -87,6 +87,9 @@ def main() -> None:
               help="Also write a report to this path (.html or .md).")
 @click.option("--report-format", type=click.Choice(("markdown", "html")), default=None,
               help="Format of --report (default: from its suffix, .html or .md).")
+@click.option("--timings", is_flag=True,
+              help="Add the measured timings to JSON and reports (they differ run to run, so "
+                   "the JSON is then no longer byte-stable).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_fail_cleanly
 def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: str | None,
@@ -94,7 +97,7 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
             quantiles: tuple[float, ...], label_noise: bool, validate: bool, budget: float,
             seed: int, n_jobs: int, backend: str | None, rule_dirs: tuple[str, ...],
             output_format: str, report_path: str | None, report_format: str | None,
-            quiet: bool) -> None:
+            timings: bool, quiet: bool) -> None:
     """Recommend a loss for DATA (a CSV or Parquet file, '-' for stdin, or example:NAME)."""
     from .api import suggest as run_suggest
 
@@ -116,7 +119,9 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
     if report_path is not None:
         written = recommendation.save_report(report_path, format=report_format)
         click.echo(f"report written to {written}", err=True)
-    _emit(recommendation.to_dict(), output_format, report_path=report_path)
+    # The terminal view always shows where the time went; JSON and reports only when asked.
+    payload = recommendation.to_dict(include_timing=timings or output_format == "text")
+    _emit(payload, output_format, report_path=report_path)
 
 
 @main.command()

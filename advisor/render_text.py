@@ -109,6 +109,14 @@ def render_recommendation(rec: dict[str, Any], *, report_path: str | None = None
         for warning in rec["warnings"]:
             console.print(f"  [yellow]![/yellow] {escape(warning['message'])} "
                           f"[dim]({escape(warning['code'])})[/dim]")
+    timing = rec.get("timing") or {}
+    if timing.get("total") is not None:
+        experiment = (timing.get("validation") or {}).get("total_seconds")
+        line = f"Took {timing['total']:.1f} s"
+        if experiment is not None:
+            line += (f", of which the experiment {experiment:.1f} s "
+                     f"(budget {rec['settings']['budget']:g} s)")
+        console.print(f"[dim]{line}[/dim]")
     if report_path:
         console.print(f"Full report: {escape(report_path)}")
     else:

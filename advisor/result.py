@@ -100,9 +100,13 @@ class Recommendation:
         """The recommended loss."""
         return self.candidates[0]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The versioned, JSON-safe form (the schema documented in the README)."""
-        return {
+    def to_dict(self, *, include_timing: bool = False) -> dict[str, Any]:
+        """The versioned, JSON-safe form (the schema documented in the README).
+
+        ``include_timing`` adds the measured wall-clock figures (``timing``): useful to see
+        where the time went, but they differ run to run, so they are off by default.
+        """
+        payload = {
             "schema_version": SCHEMA_VERSION,
             "recommendation": self.best.loss,
             "task": self.task,
@@ -125,10 +129,13 @@ class Recommendation:
             "settings": self.settings,
             "reproducibility": self.reproducibility,
         }
+        if include_timing:
+            payload["timing"] = self.timing
+        return payload
 
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """Byte-stable JSON: same input and seed, same bytes."""
-        return dumps(self.to_dict(), indent=indent)
+    def to_json(self, *, indent: int | None = 2, include_timing: bool = False) -> str:
+        """Byte-stable JSON (same input and seed, same bytes) unless timings are included."""
+        return dumps(self.to_dict(include_timing=include_timing), indent=indent)
 
     def to_markdown(self, *, plot_dir: str | None = None) -> str:
         """GitHub-flavoured Markdown report (plots written as SVG beside it when asked)."""

@@ -209,3 +209,10 @@ def test_validated_json_is_byte_identical_across_runs():
     payload = json.loads(first.stdout)
     assert payload["validation"]["protocol"]["splits_used"] >= 2
     assert "timing" not in payload["validation"]
+
+
+def test_timings_only_when_asked():
+    base = ("suggest", "example:penguins", "--no-validate", "--format", "json")
+    assert "timing" not in json.loads(run(*base).stdout)
+    timed = json.loads(run(*base, "--timings").stdout)
+    assert timed["timing"]["total"] > 0 and timed["timing"]["load"] > 0
