@@ -298,7 +298,7 @@ class _Target:
 def _detect_one(column: _Column, forced: str | None) -> _Target:
     """Task of a single target column, with the reason."""
     if column.kind in ("number", "bool"):
-        distinct = np.unique(column.values)
+        distinct = np.sort(pd.unique(column.values))  # hashing, then sorting the few distinct
         if len(distinct) == 1:
             raise TargetError(f"target {column.name!r} has a single value {column.value_label(distinct[0])}: "
                               "nothing to learn", hint="choose another target column")
@@ -522,7 +522,7 @@ def _nominal_classes(column: _Column, order: str) -> tuple[tuple[str, ...], np.n
     order) or ``numeric`` (text labels by the number they spell).
     """
     if column.kind in ("number", "bool"):
-        distinct, y = np.unique(column.values, return_inverse=True)
+        y, distinct = pd.factorize(column.values, sort=True)  # O(n) hashing, not a full sort
         labels = [column.value_label(value) for value in distinct]
     else:
         present = np.unique(column.codes)

@@ -1286,9 +1286,10 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
                    per_prepare=model.per_prepare * factor)
     if factor > 1:
         notices.append(("validation.slow_machine",
-                        f"the pilot fits ran {slowdown:.1f}x slower than the planning model, "
-                        f"so the protocol was planned for a machine {factor:g}x slower; on a "
-                        "less loaded machine the same seed may choose a larger protocol"))
+                        f"the pilot fits ran well below the planning model's speed (the "
+                        f"measured ratio is in the timings), so the protocol was planned for a "
+                        f"machine {factor:g}x slower; on a less loaded machine the same seed "
+                        "may choose a larger protocol"))
     if process_based or backend_name not in LOCAL_BACKENDS:
         cost = replace(cost, per_row=cost.per_row + pilot["bytes_per_row"] / TRANSFER_BYTES_PER_SECOND)
     # A fixed reserve for the pilot and worker start-up, not the measured elapsed time, so the
