@@ -79,6 +79,9 @@ def main() -> None:
               help="Parallel workers for the experiment (-1 = all cores).")
 @click.option("--backend", default=None,
               help="joblib backend for the experiment (loky, threading, dask, ray...).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --backend dask: the Dask scheduler to run on (e.g. tcp://host:8786); "
+                   "without it a local Dask cluster of --jobs workers is started.")
 @click.option("--rules", "rule_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Directory of extra rule files (adds or overrides built-in rules).")
 @click.option("--format", "output_format", type=click.Choice(FORMATS, case_sensitive=False),
@@ -95,7 +98,8 @@ def main() -> None:
 def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: str | None,
             activation: str, framework: str, metric: str | None, current_loss: str | None,
             quantiles: tuple[float, ...], label_noise: bool, validate: bool, budget: float,
-            seed: int, n_jobs: int, backend: str | None, rule_dirs: tuple[str, ...],
+            seed: int, n_jobs: int, backend: str | None, scheduler: str | None,
+            rule_dirs: tuple[str, ...],
             output_format: str, report_path: str | None, report_format: str | None,
             timings: bool, quiet: bool) -> None:
     """Recommend a loss for DATA (a CSV or Parquet file, '-' for stdin, or example:NAME)."""
@@ -110,7 +114,10 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
         target = targets[0]
     elif targets:
         target = list(targets)
-    with _progress_bar(enabled=validate and not quiet) as progress:
+    if scheduler is not None and backend != "dask":
+        raise click.UsageError("--scheduler goes with --backend dask")
+    with _dask_client(backend, scheduler, n_jobs, enabled=validate), \
+            _progress_bar(enabled=validate and not quiet) as progress:
         recommendation = run_suggest(
             data, target, task=task, activation=activation, framework=framework,
             metric=metric, loss=current_loss, validate=validate, budget=budget, seed=seed,
@@ -229,6 +236,43 @@ def _emit(payload: dict[str, Any], output_format: str, *, report_path: str | Non
         from .render_text import render_recommendation
 
         render_recommendation(payload, report_path=report_path)
+
+
+class _dask_client:
+    """For --backend dask: connect to --scheduler, or start a local cluster, for the run."""
+
+    def __init__(self, backend: str | None, scheduler: str | None, n_jobs: int, *,
+                 enabled: bool) -> None:
+        self.enabled = enabled and backend == "dask"
+        self.scheduler = scheduler
+        self.workers = max(1, n_jobs)
+        self._client = None
+        self._cluster = None
+
+    def __enter__(self) -> None:
+        if not self.enabled:
+            return
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise AdvisorError("--backend dask needs dask.distributed",
+                               hint="pip install 'loss-advisor[dask]'") from None
+        if self.scheduler is None:
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                         dashboard_address=None)
+            self._client = Client(self._cluster)
+        else:
+            try:
+                self._client = Client(self.scheduler, timeout=10)
+            except (OSError, TimeoutError) as error:
+                raise AdvisorError(f"cannot reach the Dask scheduler {self.scheduler!r}: {error}",
+                                   hint="check the address, or drop --scheduler for a local "
+                                        "cluster") from None
+
+    def __exit__(self, *exc_info: object) -> None:
+        for resource in (self._client, self._cluster):
+            if resource is not None:
+                resource.close()
 
 
 class _progress_bar:

@@ -216,3 +216,9 @@ def test_timings_only_when_asked():
     assert "timing" not in json.loads(run(*base).stdout)
     timed = json.loads(run(*base, "--timings").stdout)
     assert timed["timing"]["total"] > 0 and timed["timing"]["load"] > 0
+
+
+def test_scheduler_needs_the_dask_backend():
+    result = run("suggest", "example:penguins", "--scheduler", "tcp://127.0.0.1:8786",
+                 "--budget", "5")
+    assert result.exit_code == 2 and "--backend dask" in result.stderr
