@@ -6,11 +6,14 @@ The CLI is a thin layer over this function.
 
 from __future__ import annotations
 
+import os
 import platform
 import shlex
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,9 @@ from .result import Candidate, Notice, Reason, Recommendation
 
 #: ``example:NAME`` names a dataset shipped with the package (``advisor examples`` lists them).
 EXAMPLE_PREFIX = "example:"
+
+#: Files at least this big are read while a side process compiles the rule base.
+SIDE_PROCESS_BYTES = 16 * 1024 * 1024
 
 #: How many rule-ranked candidates the validator trains besides the task's default loss.
 VALIDATED_CANDIDATES = 4
@@ -82,29 +88,28 @@ def suggest(
     if isinstance(data, str) and data.startswith(EXAMPLE_PREFIX):
         from .examples import example_path
         data = example_path(data[len(EXAMPLE_PREFIX):])
-    # Compile the rule base (rule-engine builds its parser on import: ~0.6 s) while the file
-    # is parsed; the CSV parsers release the GIL, so on a big file this costs nothing extra.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending_rulebase = pool.submit(_load_rulebase, rule_dirs)
+    with ExitStack() as stack:
+        # The rule base compiles while the data are read (see _start_rulebase).
+        pending_rulebase = _start_rulebase(rule_dirs, data, stack)
         try:
             loaded = load_data(data, target, label_sep=label_sep, y=y)
         finally:
-            rulebase = pending_rulebase.result()  # a broken rule file wins over a data error
-    timing["load"] = time.perf_counter() - started
-    profile = profile_data(loaded, task=task, activation=activation, framework=framework,
-                           metric=metric, current_loss=loss, label_noise=label_noise,
-                           quantiles=quantiles)
-    timing["profile"] = time.perf_counter() - started - timing["load"]
+            rulebase = pending_rulebase()  # a broken rule file wins over a data error
+        timing["load"] = time.perf_counter() - started
+        profile = profile_data(loaded, task=task, activation=activation, framework=framework,
+                               metric=metric, current_loss=loss, label_noise=label_noise,
+                               quantiles=quantiles)
+        timing["profile"] = time.perf_counter() - started - timing["load"]
 
-    applicable = losses_for_task(profile.task)
-    outcome = warnings_outcome = rulebase.evaluate(profile.facts, applicable)
-    activation_fallback = None
-    if activation != "linear" and all(loss_id in outcome.vetoes for loss_id in applicable):
-        # The user's output activation rules out every loss (e.g. relu on negative targets):
-        # the warnings (from the activation as given) say how to fix the network; the
-        # ranking is for the fixed, linear output.
-        activation_fallback = activation
-        outcome = rulebase.evaluate({**profile.facts, "activation": "linear"}, applicable)
+        applicable = losses_for_task(profile.task)
+        outcome = warnings_outcome = rulebase.evaluate(profile.facts, applicable)
+        activation_fallback = None
+        if activation != "linear" and all(loss_id in outcome.vetoes for loss_id in applicable):
+            # The user's output activation rules out every loss (e.g. relu on negative
+            # targets): the warnings (from the activation as given) say how to fix the
+            # network; the ranking is for the fixed, linear output.
+            activation_fallback = activation
+            outcome = rulebase.evaluate({**profile.facts, "activation": "linear"}, applicable)
     options = {"quantiles": profile.quantiles}
     params = {loss_id: CATALOG[loss_id].derive(profile, options) for loss_id in applicable}
 
@@ -165,11 +170,24 @@ def suggest(
     )
 
 
-def _load_rulebase(rule_dirs: tuple[Path, ...]):
-    """Import the rule engine and compile the rule base (run in a thread beside the parse)."""
+def _start_rulebase(rule_dirs: tuple[Path, ...], data: Any,
+                    stack: ExitStack) -> Callable[[], Any]:
+    """Start compiling the rule base beside the read of ``data``; returns its ``result``.
+
+    rule-engine builds its parser when first imported (about 0.6 s of CPU) and the rules take
+    about 0.2 s more. A thread hides that only where the parser releases the GIL, which
+    pandas' CSV parser mostly does not; so a process that has not imported rule-engine yet and
+    reads a big file compiles in a side process (advisor.rule_process) on the other core.
+    """
     from .rules import load_rulebase
 
-    return load_rulebase(rule_dirs)
+    if (isinstance(data, (str, Path)) and str(data) != "-" and "rule_engine" not in sys.modules
+            and os.path.isfile(data) and os.path.getsize(data) >= SIDE_PROCESS_BYTES):
+        from .rule_process import RuleProcess
+
+        return stack.enter_context(RuleProcess(rule_dirs)).rulebase
+    pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+    return pool.submit(load_rulebase, rule_dirs).result
 
 
 def _metric_reason(profile) -> str:

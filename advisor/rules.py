@@ -23,15 +23,13 @@ import numbers
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-import rule_engine
-from rule_engine import ast as rule_ast
 
 from .errors import RuleError
 from .facts import FACT_NAMES, FACT_TYPES
@@ -54,12 +52,18 @@ _REQUIRED_KEYS = ("id", "when", "because", "cite")
 _EFFECT_KEYS = ("loss", "score", "veto")
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 
-_DATA_TYPES = {str: rule_engine.DataType.STRING, float: rule_engine.DataType.FLOAT,
-               bool: rule_engine.DataType.BOOLEAN}
 _TYPE_NAMES = {str: "string", float: "number", bool: "boolean"}
 _TEMPLATE_DUMMIES = {str: "x", float: 1.0, bool: True}
 #: rule-engine built-ins whose value changes from run to run: forbidden (results must be reproducible).
 _NONDETERMINISTIC_BUILTINS = frozenset({"now", "today", "random"})
+
+
+def _engine():
+    """rule-engine, imported on first use: its import builds the parser tables (about 0.6 s
+    of CPU), which the records below and a rule base evaluated elsewhere do not need."""
+    import rule_engine
+
+    return rule_engine
 
 
 # --------------------------------------------------------------------------------------
@@ -186,6 +190,10 @@ class RuleBase:
     overrides: tuple[Override, ...] = ()
     sources: tuple[str, ...] = ()              # rule files read, in order
     loss_tasks: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    #: Which rules hold for normalized facts, in rule order. None: each rule's own compiled
+    #: condition. A rule base compiled in another process (advisor.rule_process) answers there.
+    matcher: Callable[[dict[str, Any]], Sequence[bool]] | None = field(
+        default=None, compare=False, repr=False)
 
     def get(self, rule_id: str) -> Rule:
         """The rule with this id; RuleError with a suggestion when there is none."""
@@ -223,8 +231,12 @@ class RuleBase:
         vetoes: dict[str, list[Reason]] = {}
         warnings: list[Reason] = []
         fired: list[str] = []
-        for rule in self.rules:
-            if not rule.matches(values):
+        if self.matcher is None:
+            matched = [rule.matches(values) for rule in self.rules]
+        else:
+            matched = list(self.matcher(values))
+        for rule, holds in zip(self.rules, matched, strict=True):
+            if not holds:
                 continue
             fired.append(rule.id)
             for effect in rule.effects:
@@ -393,8 +405,11 @@ def _parse_source(files: Sequence[tuple[str, bytes]], known_losses: frozenset[st
                   builtin: bool) -> list[Rule]:
     """Parse the files of one source (the built-ins or one directory); ids unique within it."""
     vocabularies = _vocabularies(known_losses)
-    resolver = rule_engine.type_resolver_from_dict(
-        {name: _DATA_TYPES[kind] for name, kind in FACT_TYPES.items()})
+    engine = _engine()
+    data_types = {str: engine.DataType.STRING, float: engine.DataType.FLOAT,
+                  bool: engine.DataType.BOOLEAN}
+    resolver = engine.type_resolver_from_dict(
+        {name: data_types[kind] for name, kind in FACT_TYPES.items()})
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for name, raw in files:
@@ -556,6 +571,7 @@ def _vocabularies(known_losses: frozenset[str]) -> dict[str, frozenset[str]]:
 
 def _compile(when: str, vocabularies: Mapping[str, frozenset[str]], resolver: Any,
              fail: Any) -> tuple[Any, tuple[str, ...]]:
+    rule_engine = _engine()
     context = rule_engine.Context(type_resolver=resolver)
     try:
         condition = rule_engine.Rule(when, context=context)
@@ -607,7 +623,7 @@ def _children(node: Any) -> Iterable[Any]:
         value = getattr(node, attribute, None)
         items = value if isinstance(value, (list, tuple)) else (value,)
         for item in items:
-            if isinstance(item, rule_ast.ExpressionBase):
+            if isinstance(item, _engine().ast.ExpressionBase):
                 yield item
 
 
@@ -615,8 +631,8 @@ def _lint_expression(node: Any, vocabularies: Mapping[str, frozenset[str]]
                      ) -> tuple[str, str | None] | None:
     """Checks rule-engine leaves to run time: ``==``/``in`` across types, non-boolean logic,
     values outside a string fact's vocabulary, non-deterministic built-ins."""
-    ast = rule_ast
-    dt = rule_engine.DataType
+    ast = _engine().ast
+    dt = _engine().DataType
 
     def typed(expr: Any) -> Any:
         result = getattr(expr, "result_type", dt.UNDEFINED)

@@ -1,0 +1,60 @@
+"""The side process that compiles the rule base beside a big file's parse gives the same
+answers as the rule base compiled in process, and reports broken rule files the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import advisor.api as api
+from advisor.errors import RuleError
+from advisor.load import load_data
+from advisor.losses import losses_for_task
+from advisor.profile import profile_data
+from advisor.rule_process import RuleProcess
+from advisor.rules import load_rulebase
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.mark.parametrize("name,options", [("poor_health", {"metric": "balanced_accuracy"}),
+                                          ("tbill_rate_change", {"activation": "relu"}),
+                                          ("doctor_visits", {})])
+def test_side_process_outcome_equals_the_local_one(name, options):
+    profile = profile_data(load_data(DATA / f"{name}.csv"), **options)
+    applicable = losses_for_task(profile.task)
+    local = load_rulebase().evaluate(profile.facts, applicable)
+    with RuleProcess(()) as process:
+        remote_base = process.rulebase()
+        remote = remote_base.evaluate(profile.facts, applicable)
+    assert remote == local
+    assert remote_base.digest == load_rulebase().digest
+
+
+def test_side_process_reports_a_broken_rule_file(tmp_path):
+    (tmp_path / "bad.toml").write_text(
+        '[[rule]]\nid = "x.bad"\nwhen = "imbalance_ratoi > 3"\nbecause = "b"\ncite = ["c"]\n'
+        'effects = [{ loss = "focal", score = 1.0 }]\n')
+    with RuleProcess((tmp_path,)) as process, pytest.raises(RuleError) as caught:
+        process.rulebase()
+    assert "bad.toml" in str(caught.value) and "x.bad" in str(caught.value)
+
+
+def test_suggest_uses_the_side_process_for_big_files(tmp_path, monkeypatch):
+    """With a tiny threshold the side process serves suggest; the answer is the same."""
+    path = DATA / "poor_health.csv"
+    expected = api.suggest(str(path), metric="balanced_accuracy", validate=False).to_json()
+    used = []
+    original = RuleProcess.__init__
+
+    def spy(self, extra_dirs):
+        used.append(extra_dirs)
+        original(self, extra_dirs)
+
+    monkeypatch.setattr(RuleProcess, "__init__", spy)
+    monkeypatch.setattr(api, "SIDE_PROCESS_BYTES", 1)
+    monkeypatch.delitem(__import__("sys").modules, "rule_engine")
+    got = api.suggest(str(path), metric="balanced_accuracy", validate=False).to_json()
+    assert used == [()]
+    assert got == expected
