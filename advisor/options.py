@@ -63,6 +63,11 @@ TASK_METRICS: dict[str, frozenset[str]] = {
 }
 
 
+def a_or_an(word: str) -> str:
+    """``word`` with its indefinite article: "a binary", "an ordinal"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def check_choice(name: str, value: str, allowed: Iterable[str]) -> str:
     """Return ``value`` lower-cased if it is one of ``allowed``, else raise OptionError."""
     allowed = tuple(allowed)
@@ -85,7 +90,7 @@ def check_metric_for_task(metric: str | None, task: str) -> tuple[str, str]:
     metric = check_choice("metric", metric, METRICS)
     if metric not in TASK_METRICS[task]:
         raise OptionError("metric", metric, sorted(TASK_METRICS[task]),
-                          hint=f"that metric does not apply to a {task} target")
+                          hint=f"that metric does not apply to {a_or_an(task)} target")
     return metric, f"chosen by the user (--metric {metric})"
 
 

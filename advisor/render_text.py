@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from .options import a_or_an
+
 VERDICT_STYLE = {"confirmed": "bold green", "tied": "yellow", "overturned": "red",
                  "failed": "bold red", "not_tested": "dim", "vetoed": "dim red"}
 
@@ -68,7 +70,7 @@ def render_recommendation(rec: dict[str, Any], *, report_path: str | None = None
     console.print()
 
     validated = rec.get("validation") is not None
-    table = Table(title=f"Losses ranked for a {rec['task']} target, judged on {rec['metric']}",
+    table = Table(title=f"Losses ranked for {a_or_an(rec['task'])} target, judged on {rec['metric']}",
                   title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("loss", no_wrap=True)

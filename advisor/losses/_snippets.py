@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..options import a_or_an
+
 FRAMEWORK_NAMES = {"pytorch": "PyTorch", "keras": "Keras"}
 
 #: What the raw output means, per link, for the header and the output-layer line.
@@ -96,9 +98,8 @@ def activation_advice(user: str, expected: str, link: str) -> str | None:
 def header(*, loss_id: str, title: str, task: str, framework: str, output_layer: str,
            expected_activation: str, user_activation: str, link: str) -> str:
     """The comment lines every snippet starts with."""
-    article = "an" if task[0] in "aeiou" else "a"
     lines = [
-        f"# loss-advisor: {title} ({loss_id}) for {article} {task} target, {FRAMEWORK_NAMES[framework]}.",
+        f"# loss-advisor: {title} ({loss_id}) for {a_or_an(task)} target, {FRAMEWORK_NAMES[framework]}.",
         f"# Output layer: {output_layer}",
     ]
     advice = activation_advice(user_activation, expected_activation, link)
