@@ -36,7 +36,7 @@ class RuleProcess:
             self._child: subprocess.Popen[bytes] | None = subprocess.Popen(
                 [sys.executable, "-m", "advisor.rule_process", *map(str, self.extra_dirs)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        except OSError:
+        except (OSError, TypeError, ValueError):  # no usable interpreter path (embedded Python)
             self._child = None
 
     def __enter__(self) -> "RuleProcess":
