@@ -58,3 +58,18 @@ def test_suggest_uses_the_side_process_for_big_files(tmp_path, monkeypatch):
     got = api.suggest(str(path), metric="balanced_accuracy", validate=False).to_json()
     assert used == [()]
     assert got == expected
+
+
+def test_without_a_child_the_rule_base_compiles_here(monkeypatch):
+    import advisor.rule_process as rule_process
+
+    def refuse(*args, **kwargs):
+        raise OSError("no fork for you")
+
+    monkeypatch.setattr(rule_process.subprocess, "Popen", refuse)
+    profile = profile_data(load_data(DATA / "poor_health.csv"), metric="balanced_accuracy")
+    applicable = losses_for_task(profile.task)
+    with RuleProcess(()) as process:
+        outcome = process.rulebase().evaluate(profile.facts, applicable)
+    assert outcome == load_rulebase().evaluate(profile.facts, applicable)
+    assert outcome.ranking[0] == "weighted_cross_entropy"
