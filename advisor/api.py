@@ -19,12 +19,10 @@ from typing import Any
 
 from . import __version__
 from .errors import OptionError
+from .examples import EXAMPLE_PREFIX
 from .options import (FRAMEWORKS, TASKS, check_activation, check_budget, check_choice,
-                      check_quantiles)
+                      check_jobs, check_quantiles)
 from .result import Candidate, Notice, Reason, Recommendation
-
-#: ``example:NAME`` names a dataset shipped with the package (``advisor examples`` lists them).
-EXAMPLE_PREFIX = "example:"
 
 #: Files at least this big are read while a side process compiles the rule base.
 SIDE_PROCESS_BYTES = 16 * 1024 * 1024
@@ -81,12 +79,12 @@ def suggest(
     budget = check_budget(budget)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise OptionError("seed", seed, "a non-negative integer")
-    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0:
-        raise OptionError("jobs", n_jobs, "a non-zero integer (-1 = all cores)")
+    check_jobs(n_jobs)
     rule_dirs = _as_dir_list(rules)
     command_source = data if isinstance(data, (str, Path)) else None
     if isinstance(data, str) and data.startswith(EXAMPLE_PREFIX):
         from .examples import example_path
+
         data = example_path(data[len(EXAMPLE_PREFIX):])
     with ExitStack() as stack:
         # The rule base compiles while the data are read (see _start_rulebase).

@@ -20,7 +20,6 @@ from .errors import AdvisorError
 from .options import ACTIVATIONS, FRAMEWORKS, METRICS, TASKS
 
 FORMATS = ("text", "json", "markdown", "html")
-EXAMPLE_PREFIX = "example:"  # same as advisor.api.EXAMPLE_PREFIX, kept here to stay light
 
 
 def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -207,7 +206,7 @@ def rules_check(directory: str) -> None:
 @main.command()
 def examples() -> None:
     """List the bundled example datasets (use them as example:NAME)."""
-    from .examples import list_examples
+    from .examples import EXAMPLE_PREFIX, list_examples
 
     for name, description in list_examples():
         click.echo(f"{EXAMPLE_PREFIX}{name:<20} {description}")

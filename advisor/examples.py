@@ -12,6 +12,9 @@ from pathlib import Path
 
 from .errors import DataLoadError
 
+#: ``example:NAME`` names a bundled dataset wherever a data path is accepted.
+EXAMPLE_PREFIX = "example:"
+
 #: name -> what a user should know before running it (target, task, suggested options).
 EXAMPLES: dict[str, str] = {
     "penguins": "Palmer penguins species (multiclass, text features, missing values)",

@@ -108,6 +108,13 @@ def check_quantiles(values: Iterable[float]) -> tuple[float, ...]:
     return tuple(sorted(set(levels)))
 
 
+def check_jobs(value: int) -> int:
+    """Parallel workers: a non-zero integer, -1 meaning every core (joblib's convention)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value == 0:
+        raise OptionError("jobs", value, "a non-zero integer (-1 = all cores)")
+    return value
+
+
 def check_budget(value: float) -> float:
     """The validator's time budget in seconds: positive and finite."""
     try:

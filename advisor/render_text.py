@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from .options import a_or_an
+from .report import format_number
 
 VERDICT_STYLE = {"confirmed": "bold green", "tied": "yellow", "overturned": "red",
                  "failed": "bold red", "not_tested": "dim", "vetoed": "dim red"}
@@ -27,24 +28,18 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False, width=width)
 
 
-def format_params(params: dict[str, Any], limit: int = 60) -> str:
+def format_params(params: dict[str, Any], limit: int = 200) -> str:
     """Compact ``key=value`` text for a table cell; long vectors are shortened."""
     parts = []
     for key, value in params.items():
         if isinstance(value, list):
-            shown = ", ".join(_number(item) for item in value[:4])
+            shown = ", ".join(format_number(item) for item in value[:4])
             value_text = f"[{shown}{', ...' if len(value) > 4 else ''}]"
         else:
-            value_text = _number(value)
+            value_text = format_number(value)
         parts.append(f"{key}={value_text}")
     text = " ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _evidence_cells(evidence: dict[str, Any] | None) -> list[str]:
@@ -89,7 +84,7 @@ def render_recommendation(rec: dict[str, Any], *, report_path: str | None = None
     console.print(table)
 
     confidence = rec["confidence"]
-    settings = format_params(best["params"], limit=200) or "none"
+    settings = format_params(best["params"]) or "none"
     console.print(Panel(
         f"[bold]{best['loss']}[/bold] ({escape(best['title'])}), confidence "
         f"[bold]{confidence['level']}[/bold]: {escape(confidence['reason'])}\n"

@@ -73,7 +73,7 @@ import pandas as pd
 
 from . import stats
 from .errors import DataShapeError, OptionError
-from .options import TASK_METRICS, check_budget
+from .options import TASK_METRICS, check_budget, check_jobs
 
 __all__ = [
     "validate", "Validation", "Protocol", "CandidateEvidence", "Plan", "plan_protocol",
@@ -1179,8 +1179,7 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     budget = check_budget(budget)
     _check_int("seed", seed, minimum=0)
     _check_int("max_candidates", max_candidates, minimum=1)
-    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0:
-        raise OptionError("jobs", n_jobs, "a non-zero integer (-1 = all cores)")
+    check_jobs(n_jobs)
     for name, value, minimum in (("sample_rows", sample_rows, 10), ("folds", folds, 2),
                                  ("repeats", repeats, 1), ("epochs", epochs, 1)):
         if value is not None:
