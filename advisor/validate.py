@@ -607,6 +607,13 @@ class Cost:
     def prepare_seconds(self, rows: int) -> float:
         return self.per_prepare + self.per_row * rows
 
+    def scaled(self, factor: float, *, transfer_per_row: float = 0.0) -> "Cost":
+        """This cost on a machine ``factor`` times slower, plus a per-row transfer cost."""
+        return Cost(per_fit=self.per_fit * factor, per_epoch=self.per_epoch * factor,
+                    per_batch=self.per_batch * factor,
+                    per_row=self.per_row * factor + transfer_per_row,
+                    per_prepare=self.per_prepare * factor)
+
 
 def model_cost(*, n_inputs: int, n_outputs: int, hidden: Sequence[int], raw_columns: int) -> Cost:
     """The deterministic planning cost of one candidate on data of this shape."""
@@ -646,6 +653,11 @@ class Plan:
     estimated_seconds: float
     within_budget: bool
     pinned: bool = False              # the caller fixed at least one choice
+
+
+def _protocol_of(plan: Plan) -> tuple:
+    """What of a plan reaches the output (its choices, reasons and budget verdict)."""
+    return plan.rows, plan.folds, plan.repeats, plan.epochs, plan.reasons, plan.within_budget
 
 
 def _nice_sizes(upper: int, lower: int) -> list[int]:
@@ -1280,24 +1292,29 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     model = model_cost(n_inputs=pilot["n_inputs"], n_outputs=n_outputs, hidden=hidden,
                        raw_columns=pilot["raw_columns"])
     slowdown, factor = slowdown_factor(pilot["cost"], model, n_rows)
-    cost = replace(model, per_fit=model.per_fit * factor, per_epoch=model.per_epoch * factor,
-                   per_batch=model.per_batch * factor, per_row=model.per_row * factor,
-                   per_prepare=model.per_prepare * factor)
-    if factor > 1:
+    # A fixed reserve for the pilot and worker start-up, not the measured elapsed time, so the
+    # plan stays the same from run to run; the deadline guard below covers a slow start.
+    reserve = PILOT_RESERVE_SECONDS + (WORKER_RESERVE_SECONDS + DISPATCH_SECONDS if workers > 1 else 0.0)
+    transfer = (pilot["bytes_per_row"] / TRANSFER_BYTES_PER_SECOND
+                if process_based or backend_name not in LOCAL_BACKENDS else 0.0)
+    available = budget * BUDGET_SHARE - reserve
+
+    def plan_for(scale: float) -> Plan:
+        return plan_protocol(n_rows=n_rows, n_candidates=len(chosen),
+                             cost=model.scaled(scale, transfer_per_row=transfer),
+                             seconds_available=available, workers=workers, budget=budget,
+                             sample_rows=sample_rows, folds=folds, repeats=repeats, epochs=epochs)
+
+    cost = model.scaled(factor, transfer_per_row=transfer)
+    plan = plan_for(factor)
+    # The notice (which makes the output depend on the machine's load) only when the
+    # slowdown really shrank the protocol; a pinned or small protocol is the same either way.
+    if factor > 1 and _protocol_of(plan) != _protocol_of(plan_for(1.0)):
         notices.append(("validation.slow_machine",
                         f"the pilot fits ran well below the planning model's speed (the "
                         f"measured ratio is in the timings), so the protocol was planned for a "
                         f"machine {factor:g}x slower; on a less loaded machine the same seed "
                         "may choose a larger protocol"))
-    if process_based or backend_name not in LOCAL_BACKENDS:
-        cost = replace(cost, per_row=cost.per_row + pilot["bytes_per_row"] / TRANSFER_BYTES_PER_SECOND)
-    # A fixed reserve for the pilot and worker start-up, not the measured elapsed time, so the
-    # plan stays the same from run to run; the deadline guard below covers a slow start.
-    reserve = PILOT_RESERVE_SECONDS + (WORKER_RESERVE_SECONDS + DISPATCH_SECONDS if workers > 1 else 0.0)
-    available = budget * BUDGET_SHARE - reserve
-    plan = plan_protocol(n_rows=n_rows, n_candidates=len(chosen), cost=cost,
-                         seconds_available=available, workers=workers, budget=budget,
-                         sample_rows=sample_rows, folds=folds, repeats=repeats, epochs=epochs)
 
     # --- sample and folds ---------------------------------------------------------------
     sample = _stratified_sample(strata_all, plan.rows, seed)

@@ -355,6 +355,29 @@ def test_process_workers_give_the_same_numbers_as_one_process():
     assert alone == workers
 
 
+def test_a_slow_pilot_is_noted_only_when_it_shrinks_the_protocol(monkeypatch):
+    """A loaded machine must not change a protocol it cannot shrink (byte-for-byte JSON)."""
+    import advisor.validate as validate_module
+
+    loaded, profile = binary_data(n=300)
+    outcome = Outcome(("weighted_cross_entropy", "cross_entropy"))
+    pinned = dict(params=all_params(profile), budget=60, seed=3, folds=3, repeats=1, epochs=5)
+    normal = deterministic_part(validate(loaded, profile, outcome, **pinned))
+    monkeypatch.setattr(validate_module, "slowdown_factor", lambda *args: (40.0, 64.0))
+    slow = deterministic_part(validate(loaded, profile, outcome, **pinned))
+    assert slow == normal                             # pinned: nothing to shrink, no notice
+
+    large, large_profile = binary_data(n=20_000)
+    free = dict(params=all_params(large_profile), budget=10, seed=3, max_candidates=1)
+    shrunk = validate(large, large_profile, outcome, **free)
+    monkeypatch.undo()
+    usual = validate(large, large_profile, outcome, **free)
+    assert "validation.slow_machine" in {code for code, _ in shrunk.notices}
+    assert "validation.slow_machine" not in {code for code, _ in usual.notices}
+    assert (shrunk.protocol.sample_rows, shrunk.protocol.epochs) < \
+        (usual.protocol.sample_rows, usual.protocol.epochs)
+
+
 def test_a_large_file_finishes_within_its_budget():
     rng = np.random.default_rng(0)
     n = 200_000
