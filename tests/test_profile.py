@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -415,13 +414,13 @@ def test_bad_hints_are_option_errors(options, name):
         profile_of([0, 1] * 10, **options)
 
 
-def test_profiling_a_million_rows_is_fast(rng):
+def test_profiling_a_million_rows(rng):
+    """Scale, not speed (benchmarks/bench_profile.py times it): the facts stay right."""
     n = 1_000_000
     frame = pd.DataFrame(rng.normal(size=(n, 19)), columns=[f"x{i}" for i in range(19)])
     frame["y"] = rng.poisson(3.0, n)
-    loaded = load_data(frame)
-    started = time.perf_counter()
-    profile = profile_data(loaded)
-    elapsed = time.perf_counter() - started
+    profile = profile_data(load_data(frame))
     assert profile.task == "count"
-    assert elapsed < 5.0, f"profiling 1M x 20 took {elapsed:.2f}s"
+    assert profile.facts["n_rows"] == n
+    assert profile.facts["target_mean"] == pytest.approx(3.0, abs=0.01)
+    assert profile.facts["dispersion_index"] == pytest.approx(1.0, abs=0.01)
