@@ -61,10 +61,6 @@ def suggest(
     like a target, else the last one). ``loss`` is the loss trained today, audited against the
     advice. ``validate=False`` keeps the rules-only path. See the README for every option.
     """
-    from .load import load_data
-    from .losses import CATALOG, DEFAULT_LOSS, get_loss, losses_for_task
-    from .profile import profile_data
-
     started = time.perf_counter()
     timing: dict[str, Any] = {}
 
@@ -73,8 +69,6 @@ def suggest(
     framework = check_choice("framework", framework, FRAMEWORKS)
     if task is not None:
         task = check_choice("task", task, TASKS)
-    if loss is not None:
-        loss = get_loss(loss).id
     quantiles = check_quantiles(quantiles)
     budget = check_budget(budget)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -87,8 +81,15 @@ def suggest(
 
         data = example_path(data[len(EXAMPLE_PREFIX):])
     with ExitStack() as stack:
-        # The rule base compiles while the data are read (see _start_rulebase).
+        # The rule base compiles while the data are read (see _start_rulebase); it starts
+        # before pandas and numpy are imported, which takes a core for more than half a second.
         pending_rulebase = _start_rulebase(rule_dirs, data, stack)
+        from .load import load_data
+        from .losses import CATALOG, DEFAULT_LOSS, get_loss, losses_for_task
+        from .profile import profile_data
+
+        if loss is not None:
+            loss = get_loss(loss).id
         try:
             loaded = load_data(data, target, label_sep=label_sep, y=y)
         finally:
@@ -172,18 +173,19 @@ def _start_rulebase(rule_dirs: tuple[Path, ...], data: Any,
                     stack: ExitStack) -> Callable[[], Any]:
     """Start compiling the rule base beside the read of ``data``; returns its ``result``.
 
-    rule-engine builds its parser when first imported (about 0.6 s of CPU) and the rules take
+    rule-engine builds its parser when first imported (about 0.75 s of CPU) and the rules take
     about 0.2 s more. A thread hides that only where the parser releases the GIL, which
     pandas' CSV parser mostly does not; so a process that has not imported rule-engine yet and
-    reads a big file compiles in a side process (advisor.rule_process) on the other core.
+    reads a big file compiles in a side process (advisor.rule_process) on the other core. Call
+    it before importing pandas: the import leaves the other core idle.
     """
-    from .rules import load_rulebase
-
     if (isinstance(data, (str, Path)) and str(data) != "-" and "rule_engine" not in sys.modules
             and os.path.isfile(data) and os.path.getsize(data) >= SIDE_PROCESS_BYTES):
         from .rule_process import RuleProcess
 
         return stack.enter_context(RuleProcess(rule_dirs)).rulebase
+    from .rules import load_rulebase
+
     pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
     return pool.submit(load_rulebase, rule_dirs).result
 
