@@ -264,8 +264,15 @@ def _notices(outcome, profile, loaded, validation, validate: bool,
                               "still apply, but the experiment's evidence is weak"))
     if facts["target_missing_fraction"] > 0:
         notices.append(Notice("data.target_missing",
-                              f"{facts['target_missing_fraction']:.1%} of rows had no target and "
-                              "were left out"))
+                              f"{facts['target_missing_fraction']:.1%} of rows had no usable "
+                              "target and were left out"))
+    for column in dict.fromkeys(name for name, _, _ in profile.stray_text):
+        stray = [(text, rows) for name, text, rows in profile.stray_text if name == column]
+        shown = ", ".join(f"{text!r} ({rows} {'row' if rows == 1 else 'rows'})" for text, rows in stray)
+        notices.append(Notice("data.target_text",
+                              f"target {column!r} holds numbers, but some cells hold text: "
+                              f"{shown}; those rows were left out as missing: fix them in the "
+                              "data to use them"))
     if "--label-sep" in loaded.target_reason:
         notices.append(Notice("data.label_sep", loaded.target_reason))
     if not validate:

@@ -39,7 +39,7 @@ FACTS: tuple[FactSpec, ...] = (
     FactSpec("n_categorical_features", float, "Non-numeric feature columns.", "n_features - n_numeric_features."),
     FactSpec("missing_fraction", float, "Share of missing cells in the features.", "NaN/None/inf cells / (n_rows x n_features), over the rows kept."),
     FactSpec("n_targets", float, "Target columns (labels for multi-label).", "1, or the number of label columns / distinct labels."),
-    FactSpec("target_missing_fraction", float, "Share of rows whose target was missing and dropped.", "dropped / rows read."),
+    FactSpec("target_missing_fraction", float, "Share of rows whose target was missing and dropped.", "dropped / rows read; a numeric target's few cells of other text (at most 5 % of rows, e.g. `error`) count as missing, with a warning."),
     FactSpec("n_distinct", float, "Distinct target values (label sets for multi-label).", "Unique non-missing values; several numeric targets: the largest count of any column."),
     # classification shape
     FactSpec("n_classes", float, "Classes (labels for multi-label, levels for ordinal); 0 for numeric tasks.",

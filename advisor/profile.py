@@ -52,6 +52,10 @@ MAD_TO_SIGMA = 1.4826
 MODIFIED_Z_CUTOFF = 3.5
 EXCESS_ZERO_CAP = 1e6
 _MAX_FLOAT = np.finfo(np.float64).max
+#: A column of decimal numbers with a few text cells ("error", "n/a?") is numeric with typos,
+#: not classes: up to this share of its rows, in up to this many distinct texts, are dropped.
+STRAY_TEXT_MAX_SHARE = 0.05
+STRAY_TEXT_MAX_LABELS = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +72,7 @@ class Profile:
     robust_scale: float = 0.0             # 1.4826 * MAD of the target around its median (numeric tasks and ordinal levels), else 0
     quantiles: tuple[float, ...] = ()     # quantile levels asked for with --quantile
     row_mask: np.ndarray | None = field(default=None, repr=False)  # rows of LoadedData kept (target present)
+    stray_text: tuple[tuple[str, str, int], ...] = ()  # (column, text, rows) dropped from a numeric target
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe view used by the JSON output and the reports."""
@@ -147,6 +152,8 @@ def profile_data(loaded: LoadedData, *, task: str | None = None, activation: str
         robust_scale=_json_number(robust_scale),
         quantiles=levels,
         row_mask=row_mask,
+        stray_text=tuple((column.name, text, rows) for column in columns
+                         for text, rows in column.stray_text),
     )
 
 
@@ -171,6 +178,7 @@ class _Column:
     codes: np.ndarray | None = None      # int per row (text, category, ordered)
     labels: list[str] = field(default_factory=list)
     label_numbers: np.ndarray | None = None  # labels parsed as numbers when all of them parse
+    stray_text: tuple[tuple[str, int], ...] = ()  # (text, rows) read as missing in a numeric column
 
     def subset(self, mask: np.ndarray) -> _Column:
         return replace(self, missing=self.missing[mask],
@@ -216,7 +224,25 @@ def _read_column(name: str, series: pd.Series) -> _Column:
         # measurements stored as text ("1.5"): numbers; bare codes ("1", "2") stay labels
         values = _per_row(column.codes, parsed)
         return _Column(name, "number", ~np.isfinite(values), values=values, from_text=True)
-    return column
+    return _without_stray_text(column) or column
+
+
+def _without_stray_text(column: _Column) -> _Column | None:
+    """Decimal numbers stored as text with a few cells of other text (typos, "error"): the
+    numbers, those cells read as missing and recorded; None when the column is text."""
+    numbers = pd.to_numeric(pd.Series(column.labels, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    is_number = np.isfinite(numbers)
+    stray = [index for index, label in enumerate(column.labels) if not is_number[index] and label.strip()]
+    if not stray or len(stray) > STRAY_TEXT_MAX_LABELS:
+        return None
+    if not any(_looks_decimal(column.labels[index]) for index in np.flatnonzero(is_number)):
+        return None  # whole-number codes with other text ("1", "2", "unknown") stay classes
+    counts = np.bincount(column.codes[column.codes >= 0], minlength=len(column.labels))
+    if counts[stray].sum() > STRAY_TEXT_MAX_SHARE * counts.sum():
+        return None
+    values = _per_row(column.codes, np.where(is_number, numbers, np.nan))
+    return _Column(column.name, "number", ~np.isfinite(values), values=values, from_text=True,
+                   stray_text=tuple((column.labels[index], int(counts[index])) for index in stray))
 
 
 def _text_column(name: str, kind: str, codes: np.ndarray, labels: list[str]) -> _Column:
@@ -271,7 +297,8 @@ def _usable_rows(columns: list[_Column], names: tuple[str, ...]) -> np.ndarray:
         raise TargetError(f"target {shown} is missing in every row",
                           hint="choose another target column or fill the target in")
     if kept < MIN_ROWS:
-        raise DataShapeError(f"only {kept} rows have a usable target {shown}; at least {MIN_ROWS} are needed",
+        raise DataShapeError(f"only {kept} {'row has' if kept == 1 else 'rows have'} a usable target "
+                             f"{shown}; at least {MIN_ROWS} are needed",
                              hint="give more rows with the target filled in")
     return ~missing
 
@@ -338,6 +365,10 @@ def _detect_numbers(column: _Column, distinct: np.ndarray) -> _Target:
     values = column.values
     lowest, highest = float(distinct[0]), float(distinct[-1])
     origin = "text values parse as numbers; " if column.from_text else ""
+    if column.stray_text:
+        cells = sum(rows for _, rows in column.stray_text)
+        origin = (f"text values parse as numbers, except {cells} "
+                  f"{'cell' if cells == 1 else 'cells'} of other text, read as missing; ")
     if len(distinct) == 2:
         classes, y, counts = _nominal_classes(column, "sorted")
         return _binary(column, classes, y, counts)
@@ -436,7 +467,8 @@ def _forced_one(column: _Column, task: str) -> _Target:
         return _classes("ordinal", note, classes, y, counts, numeric=numeric)
     values = _numbers_of(column)
     if values is None:
-        example = next(label for label in column.labels if label.strip())
+        example = next(label for label in column.labels
+                       if label.strip() and not np.isfinite(pd.to_numeric(label, errors="coerce")))
         raise TargetError(f"--task {task} needs numbers; target {name!r} holds text such as {example!r}",
                           hint="choose a numeric target, or let the task be detected")
     if column.kind in ("text", "category", "ordered"):

@@ -77,7 +77,19 @@ def test_all_missing_target(tmp_path):
 
 def test_text_where_numbers_belong(tmp_path):
     path = small_csv(tmp_path, ["red", "green", "blue"] * 7)
-    assert_clean_error(run("suggest", path, "--task", "regression", "--no-validate"))
+    assert_clean_error(run("suggest", path, "--task", "regression", "--no-validate"),
+                       "needs numbers", "'red'")
+
+
+def test_a_few_text_cells_in_a_numeric_target_are_dropped_with_a_warning(tmp_path):
+    values = [f"{10 + (i % 17) * 0.37:.2f}" for i in range(60)] + ["#VALUE!"]
+    result = run("suggest", small_csv(tmp_path, values), "--no-validate", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["task"] == "regression"
+    assert payload["profile"]["facts"]["n_rows"] == 60
+    warning = next(w for w in payload["warnings"] if w["code"] == "data.target_text")
+    assert "'#VALUE!' (1 row)" in warning["message"]
 
 
 def test_three_row_dataset(tmp_path):

@@ -143,6 +143,32 @@ def test_several_numeric_columns_are_multi_output_regression(rng):
     assert profile.facts["nonnegative"] is False
 
 
+def test_a_few_text_cells_in_decimal_numbers_are_missing_values_not_classes(rng):
+    values = [f"{v:.3f}" for v in rng.normal(10, 3, 198)] + ["n/a?", "error"]
+    profile = profile_of(pd.Series(values, dtype=object))
+    assert profile.task == "regression"
+    assert "except 2 cells of other text, read as missing" in profile.task_reason
+    assert profile.stray_text == (("y", "n/a?", 1), ("y", "error", 1))
+    assert profile.facts["n_rows"] == 198
+    assert profile.facts["target_missing_fraction"] == pytest.approx(0.01)
+    assert profile.row_mask[-2:].tolist() == [False, False]
+
+
+@pytest.mark.parametrize("values, why", [
+    (["1.5", "2.7", "3.1", "abc"] * 10, "a quarter of the rows is text"),
+    (["1", "2", "3"] * 30 + ["unknown"], "whole-number codes: classes, with 'unknown' one of them"),
+])
+def test_text_that_is_more_than_a_few_typos_stays_classes(values, why):
+    profile = profile_of(pd.Series(values, dtype=object))
+    assert profile.task == "multiclass", why
+    assert profile.stray_text == ()
+
+
+def test_forced_numeric_task_names_a_cell_that_is_not_a_number():
+    with pytest.raises(TargetError, match="holds text such as 'abc'"):
+        profile_of(pd.Series(["1.5", "2.7", "3.1", "abc"] * 10, dtype=object), task="regression")
+
+
 def test_text_mixed_with_numbers_across_targets_is_refused(rng):
     with pytest.raises(TargetError, match="mix text .* and numbers"):
         profile_of({"a": rng.normal(size=12), "b": ["x", "y", "z"] * 4})
