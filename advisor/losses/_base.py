@@ -166,6 +166,10 @@ class Loss:
                 return spec
         raise OptionError(f"{self.id} parameter", name, [spec.name for spec in self.params])
 
+    def param(self, params: dict[str, Any], name: str) -> Any:
+        """``params[name]``, else the declared default: one place holds each default."""
+        return params[name] if params.get(name) is not None else self.param_spec(name).default
+
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """Check every declared numeric parameter in ``params`` against its bounds.
 
@@ -211,6 +215,10 @@ class Loss:
 
     def _derive(self, profile: "Profile", options: dict[str, Any]) -> dict[str, Any]:
         """Subclass hook of :meth:`derive`: the defaults unless overridden."""
+        return self.defaults()
+
+    def defaults(self) -> dict[str, Any]:
+        """Every declared parameter at its default."""
         return {spec.name: spec.default for spec in self.params}
 
     def snippet(self, framework: str, params: dict[str, Any], profile: "Profile") -> str:

@@ -346,18 +346,20 @@ class LabelSmoothing(_ClassifierLoss):
     formula = "cross-entropy against y' = (1 - eps) y + eps / K (K = 2 for the binary form)"
     citation = ("Szegedy, Vanhoucke, Ioffe, Shlens & Wojna (CVPR 2016), Rethinking the "
                 "Inception Architecture; PyTorch CrossEntropyLoss(label_smoothing)")
+    NOISY_EPSILON = 0.2  # when the user suspects label noise (--label-noise)
     params = (
         ParamSpec("epsilon", 0.1, 0.0, 0.5, "Smoothing mass spread uniformly over the classes: "
                   "0.1, or 0.2 when label noise is suspected.", closed="neither"),
     )
 
     def _derive(self, profile, options):
-        epsilon = 0.2 if bool(profile.facts.get("label_noise", False)) else 0.1
+        epsilon = (self.NOISY_EPSILON if bool(profile.facts.get("label_noise", False))
+                   else self.param_spec("epsilon").default)
         return {"task": profile.task, "epsilon": epsilon}
 
     def loss_gradient(self, raw, target, params):
         raw = np.asarray(raw, dtype=np.float64)
-        epsilon = float(params.get("epsilon", 0.1))
+        epsilon = float(self.param(params, "epsilon"))
         if _task_of(params, raw) in SOFTMAX_TASKS:
             smoothed = (1.0 - epsilon) * target + epsilon / target.shape[1]
             return _softmax_ce(raw, smoothed)
@@ -416,11 +418,11 @@ class GeneralizedCrossEntropy(_ClassifierLoss):
     )
 
     def _derive(self, profile, options):
-        return {"task": profile.task, "q": 0.7}
+        return {"task": profile.task, "q": self.param_spec("q").default}
 
     def loss_gradient(self, raw, target, params):
         raw = np.asarray(raw, dtype=np.float64)
-        q = float(params.get("q", 0.7))
+        q = float(self.param(params, "q"))
         if _task_of(params, raw) in SOFTMAX_TASKS:
             log_p = _math.log_softmax(raw)
             p_y_q = np.exp(q * (target * log_p).sum(axis=1))
@@ -525,11 +527,11 @@ class Hinge(_ClassifierLoss):
         return "margin"
 
     def _derive(self, profile, options):
-        return {"task": profile.task, "margin": 1.0}
+        return {"task": profile.task, "margin": self.param_spec("margin").default}
 
     def loss_gradient(self, raw, target, params):
         raw = np.asarray(raw, dtype=np.float64)
-        margin = float(params.get("margin", 1.0))
+        margin = float(self.param(params, "margin"))
         if _task_of(params, raw) in SOFTMAX_TASKS:  # subgradient: the hinge has kinks
             n_classes = raw.shape[1]
             true_score = (target * raw).sum(axis=1, keepdims=True)

@@ -67,7 +67,7 @@ class Focal(_ClassifierLoss):
 
     def loss_gradient(self, raw, target, params):
         raw = np.asarray(raw, dtype=np.float64)
-        gamma = float(params.get("gamma", 2.0))
+        gamma = float(self.param(params, "gamma"))
         alpha = params.get("alpha")
         if _task_of(params, raw) in SOFTMAX_TASKS:
             return _softmax_focal(raw, target, gamma, alpha)
@@ -249,13 +249,13 @@ class Asymmetric(_ClassifierLoss):
     )
 
     def _derive(self, profile, options):
-        return {"task": profile.task, "gamma_pos": 0.0, "gamma_neg": 4.0, "clip": 0.05}
+        return {"task": profile.task, **self.defaults()}
 
     def loss_gradient(self, raw, target, params):
         raw = np.asarray(raw, dtype=np.float64)
-        gamma_pos = float(params.get("gamma_pos", 0.0))
-        gamma_neg = float(params.get("gamma_neg", 4.0))
-        clip = float(params.get("clip", 0.05))
+        gamma_pos = float(self.param(params, "gamma_pos"))
+        gamma_neg = float(self.param(params, "gamma_neg"))
+        clip = float(self.param(params, "clip"))
         p = _math.sigmoid(raw)
         miss = _math.sigmoid(-raw)  # 1 - p
         log_p = _math.log_sigmoid(raw)

@@ -221,13 +221,13 @@ class Huber(_IdentityLoss):
     def params_for_scale(self, params, scale):
         """delta is in target units: divide it by the scale of a standardised target."""
         scaled = dict(params)
-        scaled["delta"] = np.asarray(params.get("delta", 1.0), dtype=np.float64) / np.asarray(scale, dtype=np.float64)
+        scaled["delta"] = np.asarray(self.param(params, "delta"), dtype=np.float64) / np.asarray(scale, dtype=np.float64)
         if scaled["delta"].ndim == 0:
             scaled["delta"] = float(scaled["delta"])
         return scaled
 
     def _residual_loss(self, residual, params):
-        delta = np.asarray(params.get("delta", 1.0), dtype=np.float64)
+        delta = np.asarray(self.param(params, "delta"), dtype=np.float64)
         size = np.abs(residual)
         loss = np.where(size <= delta, 0.5 * residual ** 2, delta * (size - 0.5 * delta))
         return loss, np.clip(residual, -delta, delta)
@@ -596,13 +596,12 @@ class Tweedie(_LogLinkLoss):
         ParamSpec("init_bias", None, None, None, "Starting output bias: log of the mean target."),
     )
     POWER_RANGE = (1.1, 1.9)
-    DEFAULT_POWER = 1.5
 
     def _derive(self, profile, options):
         estimate = _facts_number(profile, "tweedie_power")
         low, high = self.POWER_RANGE
         if estimate <= 0:
-            power, source = self.DEFAULT_POWER, "default (not estimable from the data)"
+            power, source = self.param_spec("power").default, "default (not estimable from the data)"
         elif low <= estimate <= high:
             power, source = estimate, "estimated from the mean-variance relation"
         else:
@@ -613,7 +612,7 @@ class Tweedie(_LogLinkLoss):
         return derived
 
     def loss_gradient(self, raw, target, params):
-        power = float(params.get("power", self.DEFAULT_POWER))
+        power = float(self.param(params, "power"))
         _, log_mean = self._mean_and_log(raw)
         high = np.exp((2.0 - power) * log_mean)
         low = np.exp((1.0 - power) * log_mean)
