@@ -15,6 +15,7 @@ under a second.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -228,21 +229,35 @@ def _read_column(name: str, series: pd.Series) -> _Column:
 
 
 def _without_stray_text(column: _Column) -> _Column | None:
-    """Decimal numbers stored as text with a few cells of other text (typos, "error"): the
-    numbers, those cells read as missing and recorded; None when the column is text."""
-    numbers = pd.to_numeric(pd.Series(column.labels, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
-    is_number = np.isfinite(numbers)
-    stray = [index for index, label in enumerate(column.labels) if not is_number[index] and label.strip()]
-    if not stray or len(stray) > STRAY_TEXT_MAX_LABELS:
-        return None
-    if not any(_looks_decimal(column.labels[index]) for index in np.flatnonzero(is_number)):
-        return None  # whole-number codes with other text ("1", "2", "unknown") stay classes
+    """The column as numbers when it is decimal numbers with a few cells of other text
+    (typos, "error"): those cells read as missing and recorded; None when it is text."""
     counts = np.bincount(column.codes[column.codes >= 0], minlength=len(column.labels))
-    if counts[stray].sum() > STRAY_TEXT_MAX_SHARE * counts.sum():
+    split = split_stray_text(column.labels, counts)
+    if split is None:
         return None
-    values = _per_row(column.codes, np.where(is_number, numbers, np.nan))
+    numbers, stray = split
+    values = _per_row(column.codes, numbers)
     return _Column(column.name, "number", ~np.isfinite(values), values=values, from_text=True,
                    stray_text=tuple((column.labels[index], int(counts[index])) for index in stray))
+
+
+def split_stray_text(labels: Sequence[str], counts: np.ndarray) -> tuple[np.ndarray, list[int]] | None:
+    """Distinct text values (with their row ``counts``) read as numbers, when they are
+    decimal numbers apart from at most STRAY_TEXT_MAX_SHARE of the rows in at most
+    STRAY_TEXT_MAX_LABELS other texts: (the number of each label, NaN for the other texts
+    and blanks; the other texts' indices). None when the values are text or whole-number
+    codes ("1", "2", "unknown" are classes). Shared by the target and the proxies' features.
+    """
+    numbers = pd.to_numeric(pd.Series(list(labels), dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    is_number = np.isfinite(numbers)
+    stray = [index for index, label in enumerate(labels) if not is_number[index] and label.strip()]
+    if len(stray) > STRAY_TEXT_MAX_LABELS or not is_number.any():
+        return None
+    if not any(_looks_decimal(labels[index]) for index in np.flatnonzero(is_number)):
+        return None
+    if counts[stray].sum() > STRAY_TEXT_MAX_SHARE * counts.sum():
+        return None
+    return np.where(is_number, numbers, np.nan), stray
 
 
 def _text_column(name: str, kind: str, codes: np.ndarray, labels: list[str]) -> _Column:

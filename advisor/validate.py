@@ -23,7 +23,8 @@ The protocol, in the order it runs (every choice is reported in ``Validation.pro
    same architecture (``hidden``), the same optimizer settings and, on each fold, the same
    seed. Features go through a :class:`~sklearn.compose.ColumnTransformer` (numeric: median
    imputation and standardization; categorical: most-frequent imputation and one-hot with
-   at most 20 categories) fitted on the training fold only.
+   at most 20 categories) fitted on the training fold only. A text column of decimal numbers
+   is numeric, its few cells of other text ("n/a?") missing, as for the target.
 5. **Run**: one job per (candidate, fold), through joblib, so any joblib backend
    (``loky``, ``threading``, ``dask`` with a running ``dask.distributed.Client``, ``ray``
    after ``ray.util.joblib.register_ray()``) runs the experiment. BLAS is limited to one
@@ -458,7 +459,8 @@ def _metrics_for(profile, primary: str, y: np.ndarray) -> tuple[str, ...]:
 
 # ===== features =========================================================================
 def _prepare_features(features: pd.DataFrame) -> pd.DataFrame:
-    """Plain column names (x0, x1...), numbers as float with inf as missing, text as object."""
+    """Plain column names (x0, x1...), numbers as float with inf as missing (also decimal
+    numbers stored as text), other text as object."""
     columns = {}
     for position, (_, column) in enumerate(features.items()):
         name = f"x{position}"
@@ -470,6 +472,8 @@ def _prepare_features(features: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_datetime64_any_dtype(column.dtype):
             stamps = column.astype("int64").astype("float64") / 1e9
             columns[name] = stamps.where(column.notna())
+        elif (numbers := _text_as_numbers(column)) is not None:
+            columns[name] = numbers
         else:  # categories as text (one type for the encoder), missing as NaN
             missing = column.isna().to_numpy()
             values = column.astype(object).to_numpy()
@@ -477,6 +481,22 @@ def _prepare_features(features: pd.DataFrame) -> pd.DataFrame:
                 [np.nan if gone else str(value) for value, gone in zip(values, missing, strict=True)],
                 index=features.index, dtype=object)
     return pd.DataFrame(columns, index=features.index)
+
+
+def _text_as_numbers(column: pd.Series) -> pd.Series | None:
+    """Decimal numbers stored as text, maybe with a few cells of other text (read as
+    missing), as floats; None for real text. The same test as the target's (profile)."""
+    from .profile import split_stray_text
+
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    labels = [str(value) for value in uniques]
+    split = split_stray_text(labels, np.bincount(codes[codes >= 0], minlength=len(labels)))
+    if split is None:
+        return None
+    values = np.full(len(codes), np.nan)
+    present = codes >= 0
+    values[present] = split[0][codes[present]]
+    return pd.Series(values, index=column.index)
 
 
 def build_preprocessor(features: pd.DataFrame):

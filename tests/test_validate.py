@@ -95,6 +95,24 @@ def deterministic_part(validation: Validation) -> dict:
     return payload
 
 
+# ----- features ---------------------------------------------------------------------------
+def test_decimal_text_features_are_numbers_with_stray_cells_missing():
+    from advisor.validate import _prepare_features, build_preprocessor
+
+    n = 60
+    frame = pd.DataFrame({
+        "price": [f"{1 + i * 0.25:.2f}" for i in range(n - 1)] + ["unknown"],
+        "grade": ["1", "2", "3"] * (n // 3),                      # codes: stay categories
+        "colour": ["red", "green"] * (n // 2),
+    })
+    prepared = _prepare_features(frame)
+    assert prepared["x0"].dtype == np.float64
+    assert prepared["x0"].iloc[:2].tolist() == [1.0, 1.25] and np.isnan(prepared["x0"].iloc[-1])
+    assert prepared["x1"].dtype == object and prepared["x2"].dtype == object
+    matrix = build_preprocessor(prepared).fit_transform(prepared)
+    assert matrix.shape == (n, 1 + 3 + 2)                       # price, 3 grades, 2 colours
+
+
 # ----- metrics ----------------------------------------------------------------------------
 def test_metric_table_covers_every_option_metric():
     assert set(METRIC_FUNCTIONS) == set(METRICS)
