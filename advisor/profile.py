@@ -7,8 +7,10 @@ Task detection goes further than the peer systems (EVIDENCE.md, "Task detection 
 systems"): numbers are never taken for nominal classes (sklearn types whole-number floats
 as multiclass), small contiguous integer scales are ordinal (AutoGluon calls ratings
 multiclass), non-negative whole numbers are counts, values inside [0, 1] are proportions,
-and several 0/1 columns or a delimited label column are multi-label. Every decision comes
-with the sentence that justifies it. Everything is vectorised: a million rows take well
+and several 0/1 columns or a delimited label column are multi-label. Decimal numbers with a
+few cells of stray text are numbers with those cells missing (recorded for a warning); row
+identifiers and columns with more classes than half their rows are refused. Every decision
+comes with the sentence that justifies it. Everything is vectorised: a million rows take well
 under a second.
 """
 
@@ -41,6 +43,10 @@ COUNT_MIN_SKEWNESS = 0.25
 COUNT_MAX_TOP_SHARE = 0.05
 #: More classes than this is an identifier or free text, not a classification target.
 MAX_CLASSES = 1000
+#: Nor is a column with more classes than this share of its rows (most classes one row).
+MAX_CLASS_SHARE = 0.5
+#: From this many rows, one consecutive whole number per row is a row identifier.
+IDENTIFIER_MIN_ROWS = 20
 #: Quantile bins for the Tweedie power estimate, the fewest usable, and rows per bin.
 TWEEDIE_BINS = 20
 TWEEDIE_MIN_BINS = 4
@@ -395,6 +401,10 @@ def _detect_numbers(column: _Column, distinct: np.ndarray) -> _Target:
         return _numeric("regression", f"{origin}numbers with fractional parts ({_short(lowest)}.."
                         f"{_short(highest)}, {len(distinct)} distinct): regression", values)
     span = f"{_label(lowest)}..{_label(highest)}"
+    if len(values) >= IDENTIFIER_MIN_ROWS and len(distinct) == len(values) == highest - lowest + 1:
+        raise TargetError(f"target {column.name!r} holds the consecutive whole numbers {span}, one "
+                          "per row: a row identifier, not a target",
+                          hint="choose the target column with --target NAME")
     if _is_integer_scale(distinct):
         skewness = _skewness(values)
         top_share = float(np.mean(values == highest))
@@ -593,6 +603,11 @@ def _check_class_count(column: _Column, classes: tuple[str, ...]) -> None:
     if len(classes) > MAX_CLASSES:
         raise TargetError(f"target {column.name!r} has {len(classes)} distinct values: too many to be classes "
                           f"(at most {MAX_CLASSES})", hint="is it an identifier or free text? choose another target")
+    rows = len(column.missing)
+    if len(classes) > MAX_CLASS_SHARE * rows:
+        raise TargetError(f"target {column.name!r} has {len(classes)} distinct values in {rows} rows: "
+                          "most classes would have a single example, as in an identifier or free "
+                          "text", hint="choose the target column with --target NAME")
 
 
 def _classes(task: str, reason: str, classes: tuple[str, ...], y: np.ndarray, counts: tuple[int, ...],

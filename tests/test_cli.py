@@ -92,6 +92,13 @@ def test_a_few_text_cells_in_a_numeric_target_are_dropped_with_a_warning(tmp_pat
     assert "'#VALUE!' (1 row)" in warning["message"]
 
 
+def test_a_row_identifier_as_the_last_column(tmp_path):
+    rows = "\n".join(f"{i * 0.1},{i % 3},{1000 + i}" for i in range(50))
+    path = write(tmp_path, "ids.csv", "a,b,customer_id\n" + rows + "\n")
+    assert_clean_error(run("suggest", path, "--no-validate"), "customer_id", "row identifier",
+                       "--target")
+
+
 def test_three_row_dataset(tmp_path):
     path = small_csv(tmp_path, ["0", "1", "0"])
     assert_clean_error(run("suggest", path, "--no-validate"), "10")

@@ -169,6 +169,18 @@ def test_forced_numeric_task_names_a_cell_that_is_not_a_number():
         profile_of(pd.Series(["1.5", "2.7", "3.1", "abc"] * 10, dtype=object), task="regression")
 
 
+def test_identifier_like_targets_are_refused(rng):
+    with pytest.raises(TargetError, match="300 distinct values in 300 rows: most classes would have a single"):
+        profile_of([f"user_{i}" for i in range(300)])
+    with pytest.raises(TargetError, match="consecutive whole numbers 100000..100299, one per row"):
+        profile_of(rng.permutation(np.arange(100_000, 100_300)))
+
+
+def test_distinct_whole_numbers_with_gaps_are_still_counts(rng):
+    values = np.sort(rng.choice(np.arange(0, 5000), size=300, replace=False))
+    assert profile_of(values).task == "count"
+
+
 def test_text_mixed_with_numbers_across_targets_is_refused(rng):
     with pytest.raises(TargetError, match="mix text .* and numbers"):
         profile_of({"a": rng.normal(size=12), "b": ["x", "y", "z"] * 4})
