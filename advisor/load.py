@@ -20,6 +20,7 @@ import io
 import json
 import lzma
 import os
+import re
 import sys
 import warnings
 import zlib
@@ -40,6 +41,10 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 PARQUET_MAGIC = b"PAR1"
 SNIFF_BYTES = 64 * 1024
 SNIFF_DELIMITERS = ",;\t| "
+#: Fields that are numbers with a decimal comma ("0,25"; spreadsheets in many locales
+#: write them in ';'-separated files), and with a decimal point.
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_DECIMAL_POINT = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
 #: Files larger than this are hashed in a second thread while they are parsed.
 HASH_IN_THREAD_BYTES = 8 * 1024 * 1024
 #: Share of rows with a ``|`` in a text target above which we suggest ``--label-sep``.
@@ -233,12 +238,12 @@ def _read_csv(source: Any, head: bytes, name: str) -> pd.DataFrame:
     try:
         if sniffed is None:
             return _parse_csv(source, ",", compression)
-        return _parse_csv(source, sniffed, compression)
+        return _parse_csv(source, sniffed, compression, _sniff_decimal(head, sniffed))
     except pd.errors.ParserError as error:
         fallback = _sniff_delimiter(head) if sniffed is None else None
         if fallback not in (None, ","):
             try:
-                return _parse_csv(source, fallback, compression)
+                return _parse_csv(source, fallback, compression, _sniff_decimal(head, fallback))
             except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, ValueError):
                 pass
         raise DataLoadError(f"{name} is not a readable CSV: {_first_line(error)}",
@@ -257,7 +262,7 @@ def _read_csv(source: Any, head: bytes, name: str) -> pd.DataFrame:
                             hint="check the file is complete, or save it as CSV (UTF-8) or Parquet") from None
 
 
-def _parse_csv(source: Any, sep: str, compression: str | None) -> pd.DataFrame:
+def _parse_csv(source: Any, sep: str, compression: str | None, decimal: str = ".") -> pd.DataFrame:
     """pandas' C parser, as a bare ``pandas.read_csv`` uses it (pyarrow's CSV reader measured
     slower here once its table is converted to pandas). Columns whose chunks disagree on a
     type come back as object columns, which the profile reads value by value."""
@@ -267,7 +272,24 @@ def _parse_csv(source: Any, sep: str, compression: str | None) -> pd.DataFrame:
         warnings.simplefilter("error", pd.errors.ParserWarning)
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         return pd.read_csv(source, sep=r"\s+" if sep == " " else sep, engine="c",
-                           index_col=False, compression=compression)
+                           index_col=False, compression=compression, decimal=decimal)
+
+
+def _sniff_decimal(head: bytes, sep: str) -> str:
+    """``","`` when the first 64 KiB of a file not separated by commas write numbers with a
+    decimal comma and never with a decimal point, else ``"."``."""
+    lines = head.decode("utf-8", errors="ignore").splitlines()[1:]
+    if len(lines) > 1 and not head.endswith(b"\n"):
+        lines = lines[:-1]  # the partial last line
+    rows = (line.split() for line in lines) if sep == " " else csv.reader(lines, delimiter=sep)
+    comma = False
+    for row in rows:
+        for field in row:
+            text = field.strip()
+            if _DECIMAL_POINT.fullmatch(text):
+                return "."
+            comma = comma or bool(_DECIMAL_COMMA.fullmatch(text))
+    return "," if comma else "."
 
 
 def _sniff_delimiter(head: bytes) -> str | None:

@@ -148,10 +148,19 @@ def test_short_rows_are_padded_with_missing_values(tmp_path):
     assert loaded.target["y"].isna().tolist() == [False, True]
 
 
-def test_semicolon_file_with_decimal_commas_is_read(tmp_path):
-    loaded = load_data(_write(tmp_path / "t.csv", "a;y\n1,5;2\n3,5;4\n"))
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_decimal_commas_are_read_as_numbers(tmp_path, sep):
+    text = "a;b;y\n1,5;-0,25;2\n3,5;7;4,75\n".replace(";", sep)
+    loaded = load_data(_write(tmp_path / "t.csv", text))
+    assert loaded.features["a"].tolist() == [1.5, 3.5]
+    assert loaded.features["b"].tolist() == [-0.25, 7.0]
+    assert loaded.target["y"].tolist() == [2.0, 4.75]
+
+
+def test_a_decimal_point_anywhere_keeps_commas_as_text(tmp_path):
+    loaded = load_data(_write(tmp_path / "t.csv", "a;b;y\n1,5;2.5;2\n3,5;1.0;4\n"))
     assert loaded.features["a"].tolist() == ["1,5", "3,5"]
-    assert loaded.target["y"].tolist() == [2, 4]
+    assert loaded.features["b"].tolist() == [2.5, 1.0]
 
 
 def test_bom_and_spaces_in_header_are_ignored(tmp_path):
