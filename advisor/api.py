@@ -50,6 +50,7 @@ def suggest(
     label_sep: str | None = None,
     label_noise: bool = False,
     quantiles: Sequence[float] = (),
+    positive: str | None = None,
     n_jobs: int = 1,
     backend: str | None = None,
     progress: ProgressCallback | None = None,
@@ -97,7 +98,7 @@ def suggest(
         timing["load"] = time.perf_counter() - started
         profile = profile_data(loaded, task=task, activation=activation, framework=framework,
                                metric=metric, current_loss=loss, label_noise=label_noise,
-                               quantiles=quantiles)
+                               quantiles=quantiles, positive=positive)
         timing["profile"] = time.perf_counter() - started - timing["load"]
 
         applicable = losses_for_task(profile.task)
@@ -138,6 +139,7 @@ def suggest(
         "backend": backend or "loky", "rules": [str(path) for path in rule_dirs],
         "label_sep": label_sep, "label_noise": bool(label_noise),
         "quantiles": list(profile.quantiles), "task_given": task, "loss_given": loss,
+        "positive_given": positive,
     }
     return Recommendation(
         task=profile.task,
@@ -315,6 +317,8 @@ def _command(source: str | Path | None, loaded, settings: dict[str, Any], profil
         words += ["--label-sep", settings["label_sep"]]
     if settings["task_given"]:
         words += ["--task", settings["task_given"]]
+    if settings["positive_given"] is not None:
+        words += ["--positive", str(settings["positive_given"])]
     if activation != "auto":
         words += ["--activation", activation]
     if framework != "pytorch":

@@ -68,6 +68,9 @@ def main() -> None:
               help="The loss you train with today: audited against the recommendation.")
 @click.option("--quantile", "quantiles", type=float, multiple=True,
               help="Quantile level to predict (repeatable), e.g. --quantile 0.1 --quantile 0.9.")
+@click.option("--positive", default=None, metavar="LABEL",
+              help="The positive class of a binary target (default: the larger value, True, "
+                   "or the label sorted last).")
 @click.option("--label-noise", is_flag=True, help="You suspect noisy labels.")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Train MLP proxies to confirm or overturn the rule ranking.")
@@ -96,7 +99,8 @@ def main() -> None:
 @_fail_cleanly
 def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: str | None,
             activation: str, framework: str, metric: str | None, current_loss: str | None,
-            quantiles: tuple[float, ...], label_noise: bool, validate: bool, budget: float,
+            quantiles: tuple[float, ...], positive: str | None, label_noise: bool,
+            validate: bool, budget: float,
             seed: int, n_jobs: int, backend: str | None, scheduler: str | None,
             rule_dirs: tuple[str, ...],
             output_format: str, report_path: str | None, report_format: str | None,
@@ -121,7 +125,8 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
             data, target, task=task, activation=activation, framework=framework,
             metric=metric, loss=current_loss, validate=validate, budget=budget, seed=seed,
             rules=list(rule_dirs) or None, label_sep=label_sep, label_noise=label_noise,
-            quantiles=quantiles, n_jobs=n_jobs, backend=backend, progress=progress)
+            quantiles=quantiles, positive=positive, n_jobs=n_jobs, backend=backend,
+            progress=progress)
     if report_path is not None:
         written = recommendation.save_report(report_path, format=report_format)
         click.echo(f"report written to {written}", err=True)

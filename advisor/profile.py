@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from .errors import DataShapeError, TargetError
+from .errors import DataShapeError, OptionError, TargetError
 from .facts import FACT_NAMES, FACT_TYPES
 from .load import LoadedData
 from .options import (FRAMEWORKS, TASKS, check_activation, check_choice, check_metric_for_task,
@@ -97,8 +97,11 @@ class Profile:
 def profile_data(loaded: LoadedData, *, task: str | None = None, activation: str = "auto",
                  framework: str = "pytorch", metric: str | None = None,
                  current_loss: str | None = None, label_noise: bool = False,
-                 quantiles: Any = ()) -> Profile:
-    """Detect the task (or check the one given) and compute every fact of the vocabulary."""
+                 quantiles: Any = (), positive: str | None = None) -> Profile:
+    """Detect the task (or check the one given) and compute every fact of the vocabulary.
+
+    ``positive`` names the positive class of a binary target (default: the larger value,
+    True, the higher level, or the label sorted last)."""
     activation = check_activation(activation)
     framework = check_choice("framework", framework, FRAMEWORKS)
     levels = check_quantiles(quantiles)
@@ -114,6 +117,8 @@ def profile_data(loaded: LoadedData, *, task: str | None = None, activation: str
         target = _detect_several(columns, forced, loaded.label_sep)
     else:
         target = _detect_one(columns[0], forced)
+    if positive is not None:
+        target = _with_positive(target, str(positive), loaded.target_columns)
     if loaded.label_sep is not None and len(columns) == 1:
         target.reason = f"the only label after splitting on {loaded.label_sep!r}; {target.reason}"
     if forced is not None:
@@ -458,6 +463,25 @@ def _binary(column: _Column, classes: tuple[str, ...], y: np.ndarray, counts: tu
     reason = (f"two distinct values {classes[0]!r} and {classes[1]!r}: binary; "
               f"positive class {classes[1]!r} ({order})")
     return _classes("binary", reason, classes, y, counts)
+
+
+def _with_positive(target: _Target, positive: str, names: tuple[str, ...]) -> _Target:
+    """The binary target with ``positive`` (one of its two class labels) as class 1."""
+    shown = ", ".join(map(repr, names))
+    if target.task != "binary":
+        raise TargetError(f"--positive {positive!r} applies to a binary target; target {shown} "
+                          f"is {target.task}", hint="leave --positive out")
+    if positive not in target.classes:
+        raise OptionError("--positive", positive, target.classes,
+                          hint=f"give one of the two classes of target {shown}")
+    negative = target.classes[0] if positive == target.classes[1] else target.classes[1]
+    flip = positive == target.classes[0]
+    return replace(target,
+                   reason=f"two distinct values {negative!r} and {positive!r}: binary; positive "
+                          f"class {positive!r} (given with --positive)",
+                   y=1 - target.y if flip else target.y,
+                   classes=(negative, positive),
+                   class_counts=target.class_counts[::-1] if flip else target.class_counts)
 
 
 def _forced_one(column: _Column, task: str) -> _Target:

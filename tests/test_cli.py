@@ -171,6 +171,22 @@ def test_text_output_names_the_winner_and_its_snippet():
     assert "rules-only" in result.stdout
 
 
+def test_positive_class_sets_the_weights_and_the_command():
+    args = ("suggest", "example:breast_cancer", "--no-validate", "--format", "json")
+    default = json.loads(run(*args).stdout)
+    chosen = json.loads(run(*args, "--positive", "benign").stdout)
+    assert default["profile"]["classes"] == ["benign", "malignant"]
+    assert chosen["profile"]["classes"] == ["malignant", "benign"]
+
+    def pos_weight(payload):
+        weighted = next(c for c in payload["candidates"] if c["loss"] == "weighted_cross_entropy")
+        return weighted["params"]["pos_weight"]
+
+    assert pos_weight(default) == pytest.approx(357 / 212, rel=1e-3)
+    assert pos_weight(chosen) == pytest.approx(212 / 357, rel=1e-3)
+    assert "--positive benign" in chosen["reproducibility"]["command"]
+
+
 def test_loss_audit_flags_the_users_loss():
     result = run("suggest", "example:poor_health", "--metric", "balanced_accuracy",
                  "--loss", "cross_entropy", "--no-validate", "--format", "json")

@@ -101,6 +101,27 @@ def test_two_values_are_binary_with_a_stated_positive_class(values, classes, pos
     assert set(profile.y.tolist()) == {0, 1}
 
 
+def test_positive_class_can_be_chosen():
+    values = ["stayed"] * 18 + ["churned"] * 2
+    default = profile_of(values)
+    assert default.classes == ("churned", "stayed") and default.class_counts == (2, 18)
+    chosen = profile_of(values, positive="churned")
+    assert chosen.classes == ("stayed", "churned") and chosen.class_counts == (18, 2)
+    assert chosen.y.tolist() == (1 - default.y).tolist()
+    assert chosen.y[-1] == 1                                  # a churned row is class 1
+    assert "positive class 'churned' (given with --positive)" in chosen.task_reason
+    same = profile_of(values, positive="stayed")
+    assert same.classes == default.classes and same.y.tolist() == default.y.tolist()
+    assert profile_of([0, 1] * 10, positive="0").classes == ("1", "0")
+
+
+def test_positive_class_must_be_a_class_of_a_binary_target(rng):
+    with pytest.raises(OptionError, match="--positive must be one of no, yes; got 'maybe'"):
+        profile_of(["yes", "no"] * 10, positive="maybe")
+    with pytest.raises(TargetError, match="--positive 'a' applies to a binary target; target 'y' is multiclass"):
+        profile_of(["a", "b", "c"] * 10, positive="a")
+
+
 def test_several_zero_one_columns_are_multilabel():
     a = np.array([0, 1, 1, 0, 1] * 4)
     b = np.array([True, False, True, True, False] * 4)
