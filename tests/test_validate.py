@@ -113,6 +113,29 @@ def test_decimal_text_features_are_numbers_with_stray_cells_missing():
     assert matrix.shape == (n, 1 + 3 + 2)                       # price, 3 grades, 2 colours
 
 
+def test_prepared_features_keep_column_order_and_read_every_dtype():
+    from advisor.validate import _prepare_features, build_preprocessor
+
+    frame = pd.DataFrame({
+        "count": pd.array([1, None, 3], dtype="Int64"),
+        "flag": pd.array([True, None, False], dtype="boolean"),
+        "city": ["Oslo", None, "Lima"],
+        "day": pd.to_datetime(["2020-01-01", None, "2020-01-03"]),
+        "ratio": [1.5, np.inf, -2.0],
+        "size": pd.Categorical(["S", "M", "S"]),
+    })
+    prepared = _prepare_features(frame)
+    assert list(prepared.columns) == ["x0", "x1", "x2", "x3", "x4", "x5"]
+    assert prepared["x0"].tolist()[::2] == [1.0, 3.0] and np.isnan(prepared["x0"].iloc[1])
+    assert prepared["x1"].tolist()[::2] == [1.0, 0.0]
+    assert prepared["x2"].isna().tolist() == [False, True, False]
+    assert prepared["x2"].iloc[[0, 2]].tolist() == ["Oslo", "Lima"]
+    assert prepared["x3"].tolist()[::2] == [0.0, 2 * 86400.0]        # seconds since the first day
+    assert np.isnan(prepared["x4"].iloc[1])                          # inf is missing
+    assert prepared["x5"].tolist() == ["S", "M", "S"]
+    assert build_preprocessor(prepared).fit_transform(prepared).shape == (3, 4 + 2 + 2)
+
+
 # ----- metrics ----------------------------------------------------------------------------
 def test_metric_table_covers_every_option_metric():
     assert set(METRIC_FUNCTIONS) == set(METRICS)
