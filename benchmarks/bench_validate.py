@@ -5,8 +5,11 @@ target (balanced accuracy as the metric) goes through load -> profile -> rules -
 validate, and the script prints the wall time of ``validate`` against its budget, the
 end-to-end time, and the protocol the validator chose to stay within the budget.
 
+``--wide N`` adds N numeric noise columns, to time wide data (e.g. ``--sizes 2000
+--wide 3000 --budget 20``).
+
 Usage: python benchmarks/bench_validate.py [--budget 60] [--sizes 10000,100000,1000000]
-                                            [--jobs 1] [--backend loky]
+                                            [--jobs 1] [--backend loky] [--wide 0]
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 
-def make_csv(path: Path, rows: int, seed: int = 0) -> None:
-    """A tabular binary problem with about 8 % positives."""
+def make_csv(path: Path, rows: int, seed: int = 0, wide: int = 0) -> None:
+    """A tabular binary problem with about 8 % positives (and ``wide`` noise columns)."""
     rng = np.random.default_rng(seed)
-    numeric = rng.normal(size=(rows, 12)).astype(np.float32)
-    frame = pd.DataFrame(numeric, columns=[f"x{i}" for i in range(12)])
+    numeric = rng.normal(size=(rows, 12 + wide)).astype(np.float32)
+    frame = pd.DataFrame(numeric, columns=[f"x{i}" for i in range(12 + wide)])
     frame["region"] = rng.choice(["north", "south", "east", "west"], size=rows)
     frame["plan"] = rng.choice([f"p{i}" for i in range(30)], size=rows)
     logit = 1.5 * numeric[:, 0] - numeric[:, 1] + 0.5 * (frame["region"] == "north") - 3.0
@@ -63,17 +66,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--backend", default=None)
+    parser.add_argument("--wide", type=int, default=0, help="extra numeric noise columns")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
-    print(f"budget {args.budget:g} s, n_jobs {args.jobs}, backend {args.backend or 'loky'}")
+    print(f"budget {args.budget:g} s, n_jobs {args.jobs}, backend {args.backend or 'loky'}, "
+          f"{14 + args.wide} feature columns")
     header = (f"{'rows':>9} {'validate s':>10} {'/budget':>7} {'load+profile s':>14} "
               f"{'total s':>8}  protocol")
     print(header)
     with tempfile.TemporaryDirectory() as tmp:
         for rows in sizes:
             path = Path(tmp) / f"bench_{rows}.csv"
-            make_csv(path, rows)
+            make_csv(path, rows, wide=args.wide)
             result = run(path, args.budget, args.jobs, args.backend)
             protocol = result["validation"].protocol
             chosen = (f"{protocol.sample_rows:,} rows, {protocol.folds} folds x {protocol.repeats}, "
