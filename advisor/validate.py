@@ -497,9 +497,12 @@ def _prepare_features(features: pd.DataFrame) -> pd.DataFrame:
 
 def _text_as_numbers(column: pd.Series) -> pd.Series | None:
     """Decimal numbers stored as text, maybe with a few cells of other text (read as
-    missing), as floats; None for real text. The same test as the target's (profile)."""
+    missing), as floats; None for real text and for declared categories. The same test as
+    the target's (profile)."""
     from .profile import split_stray_text
 
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return None
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     labels = [str(value) for value in uniques]
     split = split_stray_text(labels, np.bincount(codes[codes >= 0], minlength=len(labels)))

@@ -123,9 +123,10 @@ def test_prepared_features_keep_column_order_and_read_every_dtype():
         "day": pd.to_datetime(["2020-01-01", None, "2020-01-03"]),
         "ratio": [1.5, np.inf, -2.0],
         "size": pd.Categorical(["S", "M", "S"]),
+        "dose": pd.Categorical([0.5, 1.5, 0.5]),                    # declared categories stay so
     })
     prepared = _prepare_features(frame)
-    assert list(prepared.columns) == ["x0", "x1", "x2", "x3", "x4", "x5"]
+    assert list(prepared.columns) == ["x0", "x1", "x2", "x3", "x4", "x5", "x6"]
     assert prepared["x0"].tolist()[::2] == [1.0, 3.0] and np.isnan(prepared["x0"].iloc[1])
     assert prepared["x1"].tolist()[::2] == [1.0, 0.0]
     assert prepared["x2"].isna().tolist() == [False, True, False]
@@ -133,7 +134,8 @@ def test_prepared_features_keep_column_order_and_read_every_dtype():
     assert prepared["x3"].tolist()[::2] == [0.0, 2 * 86400.0]        # seconds since the first day
     assert np.isnan(prepared["x4"].iloc[1])                          # inf is missing
     assert prepared["x5"].tolist() == ["S", "M", "S"]
-    assert build_preprocessor(prepared).fit_transform(prepared).shape == (3, 4 + 2 + 2)
+    assert prepared["x6"].tolist() == ["0.5", "1.5", "0.5"]
+    assert build_preprocessor(prepared).fit_transform(prepared).shape == (3, 4 + 2 + 2 + 2)
 
 
 # ----- metrics ----------------------------------------------------------------------------
