@@ -7,8 +7,8 @@ Task detection goes further than the peer systems (EVIDENCE.md, "Task detection 
 systems"): numbers are never taken for nominal classes (sklearn types whole-number floats
 as multiclass), small contiguous integer scales are ordinal (AutoGluon calls ratings
 multiclass), non-negative whole numbers are counts, values inside [0, 1] are proportions,
-and several 0/1 columns or a delimited label column are multi-label. Decimal numbers with a
-few cells of stray text are numbers with those cells missing (recorded for a warning); row
+and several 0/1 columns or a delimited label column are multi-label. Numbers with a few
+cells of stray text are numbers with those cells missing (recorded for a warning); row
 identifiers and columns with more classes than half their rows are refused. Every decision
 comes with the sentence that justifies it. Everything is vectorised: a million rows take well
 under a second.
@@ -63,6 +63,9 @@ _MAX_FLOAT = np.finfo(np.float64).max
 #: not classes: up to this share of its rows, in up to this many distinct texts, are dropped.
 STRAY_TEXT_MAX_SHARE = 0.05
 STRAY_TEXT_MAX_LABELS = 10
+#: Whole numbers with stray text are numbers too when they take more values than this
+#: (codes "1", "2", "3" with "unknown" stay classes; counts 0..150 with "error" do not).
+STRAY_TEXT_MIN_WHOLE_LEVELS = 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,17 +257,20 @@ def _without_stray_text(column: _Column) -> _Column | None:
 
 def split_stray_text(labels: Sequence[str], counts: np.ndarray) -> tuple[np.ndarray, list[int]] | None:
     """Distinct text values (with their row ``counts``) read as numbers, when they are
-    decimal numbers apart from at most STRAY_TEXT_MAX_SHARE of the rows in at most
+    numbers apart from at most STRAY_TEXT_MAX_SHARE of the rows in at most
     STRAY_TEXT_MAX_LABELS other texts: (the number of each label, NaN for the other texts
-    and blanks; the other texts' indices). None when the values are text or whole-number
-    codes ("1", "2", "unknown" are classes). Shared by the target and the proxies' features.
+    and blanks; the other texts' indices). The numbers must include decimals, or, beside
+    stray text, take more than STRAY_TEXT_MIN_WHOLE_LEVELS whole values. None when the
+    values are text or whole-number codes ("1", "2", "unknown" are classes). Shared by the
+    target and the proxies' features.
     """
     numbers = pd.to_numeric(pd.Series(list(labels), dtype=object), errors="coerce").to_numpy(dtype=np.float64)
     is_number = np.isfinite(numbers)
     stray = [index for index, label in enumerate(labels) if not is_number[index] and label.strip()]
     if len(stray) > STRAY_TEXT_MAX_LABELS or not is_number.any():
         return None
-    if not any(_looks_decimal(labels[index]) for index in np.flatnonzero(is_number)):
+    decimal = any(_looks_decimal(labels[index]) for index in np.flatnonzero(is_number))
+    if not decimal and not (stray and int(is_number.sum()) > STRAY_TEXT_MIN_WHOLE_LEVELS):
         return None
     if counts[stray].sum() > STRAY_TEXT_MAX_SHARE * counts.sum():
         return None
@@ -432,11 +438,12 @@ def _detect_numbers(column: _Column, distinct: np.ndarray) -> _Target:
         return _numeric("count", f"non-negative whole numbers {span} ({len(distinct)} distinct), "
                         f"variance/mean {_short(dispersion)}: counts", values)
     skewness = _skewness(values)
+    stored = "" if column.from_text else " stored as decimals"
     if lowest == 0 or skewness > 1:
         why = "with zeros" if lowest == 0 else f"right-skewed (skewness {_short(skewness)})"
-        return _numeric("count", f"{origin}non-negative whole numbers {span} stored as decimals, {why}, "
+        return _numeric("count", f"{origin}non-negative whole numbers {span}{stored}, {why}, "
                         f"variance/mean {_short(dispersion)}: counts", values)
-    return _numeric("regression", f"{origin}whole numbers {span} stored as decimals, no zeros and a "
+    return _numeric("regression", f"{origin}whole numbers {span}{stored}, no zeros and a "
                     f"roughly symmetric spread (skewness {_short(skewness)}): a measurement, "
                     f"regression (not {len(distinct)} classes)", values)
 

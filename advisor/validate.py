@@ -23,8 +23,9 @@ The protocol, in the order it runs (every choice is reported in ``Validation.pro
    same architecture (``hidden``), the same optimizer settings and, on each fold, the same
    seed. Features go through a :class:`~sklearn.compose.ColumnTransformer` (numeric: median
    imputation and standardization; categorical: most-frequent imputation and one-hot with
-   at most 20 categories) fitted on the training fold only. A text column of decimal numbers
-   is numeric, its few cells of other text ("n/a?") missing, as for the target.
+   at most 20 categories) fitted on the training fold only. A text column of numbers is
+   numeric, its few cells of other text ("n/a?") missing, by the target's test
+   (:func:`advisor.profile.split_stray_text`).
 5. **Run**: one job per (candidate, fold), through joblib, so any joblib backend
    (``loky``, ``threading``, ``dask`` with a running ``dask.distributed.Client``, ``ray``
    after ``ray.util.joblib.register_ray()``) runs the experiment. BLAS is limited to one

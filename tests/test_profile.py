@@ -175,8 +175,17 @@ def test_a_few_text_cells_in_decimal_numbers_are_missing_values_not_classes(rng)
     assert profile.row_mask[-2:].tolist() == [False, False]
 
 
+def test_counts_with_a_text_cell_are_counts(rng):
+    values = [str(value) for value in rng.negative_binomial(2, 0.1, 300)] + ["error"]
+    profile = profile_of(pd.Series(values, dtype=object))
+    assert profile.task == "count"
+    assert profile.stray_text == (("y", "error", 1),)
+    assert "stored as decimals" not in profile.task_reason
+
+
 @pytest.mark.parametrize("values, why", [
     (["1.5", "2.7", "3.1", "abc"] * 10, "a quarter of the rows is text"),
+    ([str(100 + i % 50) for i in range(300)], "50 whole-number codes and no stray text: classes"),
     (["1", "2", "3"] * 30 + ["unknown"], "whole-number codes: classes, with 'unknown' one of them"),
 ])
 def test_text_that_is_more_than_a_few_typos_stays_classes(values, why):
