@@ -278,9 +278,7 @@ def _parse_csv(source: Any, sep: str, compression: str | None, decimal: str = ".
 def _sniff_decimal(head: bytes, sep: str) -> str:
     """``","`` when the first 64 KiB of a file not separated by commas write numbers with a
     decimal comma and never with a decimal point, else ``"."``."""
-    lines = head.decode("utf-8", errors="ignore").splitlines()[1:]
-    if len(lines) > 1 and not head.endswith(b"\n"):
-        lines = lines[:-1]  # the partial last line
+    lines = _complete_lines(head)[1:]  # the data lines
     rows = (line.split() for line in lines) if sep == " " else csv.reader(lines, delimiter=sep)
     comma = False
     for row in rows:
@@ -292,12 +290,17 @@ def _sniff_decimal(head: bytes, sep: str) -> str:
     return "," if comma else "."
 
 
+def _complete_lines(head: bytes) -> list[str]:
+    """The lines of a file's first bytes, without a BOM and without a partial last line."""
+    lines = head.decode("utf-8", errors="ignore").lstrip("\ufeff").splitlines()
+    if len(lines) > 1 and not head.endswith(b"\n"):
+        lines = lines[:-1]
+    return lines
+
+
 def _sniff_delimiter(head: bytes) -> str | None:
     """The delimiter csv.Sniffer finds in the first 64 KiB, or None."""
-    text = head.decode("utf-8", errors="ignore").lstrip("\ufeff")
-    lines = text.splitlines()
-    if len(lines) > 1 and not head.endswith(b"\n"):
-        text = "\n".join(lines[:-1])  # drop the partial last line
+    text = "\n".join(_complete_lines(head))
     try:
         return csv.Sniffer().sniff(text, delimiters=SNIFF_DELIMITERS).delimiter
     except csv.Error:

@@ -481,8 +481,8 @@ def _with_positive(target: _Target, positive: str, names: tuple[str, ...]) -> _T
     if positive not in target.classes:
         raise OptionError("--positive", positive, target.classes,
                           hint=f"give one of the two classes of target {shown}")
-    negative = target.classes[0] if positive == target.classes[1] else target.classes[1]
     flip = positive == target.classes[0]
+    negative = target.classes[1] if flip else target.classes[0]
     return replace(target,
                    reason=f"two distinct values {negative!r} and {positive!r}: binary; positive "
                           f"class {positive!r} (given with --positive)",

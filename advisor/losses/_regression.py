@@ -319,12 +319,11 @@ class Quantile(_IdentityLoss):
                   "when none is asked for.", closed="neither"),
     )
 
-    @staticmethod
-    def _levels(profile: "Profile", options: dict[str, Any] | None = None) -> tuple[float, ...]:
+    def _levels(self, profile: "Profile", options: dict[str, Any] | None = None) -> tuple[float, ...]:
         from ..options import check_quantiles
 
         asked = (options or {}).get("quantiles") or profile.quantiles
-        return check_quantiles(asked) if asked else (0.5,)
+        return check_quantiles(asked) if asked else tuple(self.param_spec("quantiles").default)
 
     def _derive(self, profile, options):
         return {"quantiles": list(self._levels(profile, options))}
@@ -342,7 +341,8 @@ class Quantile(_IdentityLoss):
 
     def loss_gradient(self, raw, target, params):
         raw = np.asarray(raw, dtype=np.float64)
-        levels = np.asarray(params.get("quantiles") or [0.5], dtype=np.float64)
+        levels = np.asarray(params.get("quantiles") or self.param_spec("quantiles").default,
+                            dtype=np.float64)
         if raw.shape != target.shape or raw.shape[1] % levels.size:
             raise ValueError(f"quantile loss: raw {raw.shape} and target {target.shape} do not fit "
                              f"{levels.size} level(s); encode the target with encode_target")
