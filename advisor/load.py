@@ -5,14 +5,18 @@ Public function: :func:`load_data`. Output: :class:`LoadedData`.
 A CSV file is read once by pandas' C parser (as fast as a bare ``pandas.read_csv``, which
 is the yardstick of benchmarks/bench_cli.py) while a second thread hashes its bytes, so
 provenance costs almost nothing on large files. Text that is not comma-separated is
-recognised by sniffing the first 64 KiB. Text columns are ``str``, dates stay text (the
-profile and the validator decide what to do with them). Parquet needs pyarrow.
+recognised by sniffing the first 64 KiB. Text that is not UTF-8 (an Excel export in
+Windows-1252) is read as cp1252, or as Latin-1 when cp1252 cannot decode it, and says so.
+Text columns are ``str``, dates stay text (the profile and the validator decide what to do
+with them). Parquet needs pyarrow.
 """
 
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
+import dataclasses
 import difflib
 import hashlib
 import importlib.util
@@ -58,6 +62,13 @@ _COMPRESSIONS: tuple[tuple[bytes, str, Any], ...] = (
 )
 _ZIP_MAGIC = b"PK\x03\x04"
 
+#: Text encodings of CSV, tried in this order: UTF-8 (a BOM is allowed), then Windows-1252
+#: (Excel's export; it leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined), then Latin-1,
+#: which decodes every byte.
+CSV_ENCODINGS: tuple[str, ...] = ("utf-8", "cp1252", "latin-1")
+_ENCODING_NOTES = {"cp1252": "Windows-1252, as Excel exports it",
+                   "latin-1": "ISO-8859-1: it holds bytes that Windows-1252 leaves undefined"}
+
 #: pyarrow is optional and only reads Parquet: found without importing it (import costs time).
 HAVE_PYARROW = importlib.util.find_spec("pyarrow") is not None
 
@@ -72,10 +83,14 @@ class Provenance:
     sha256: str          # of the file's bytes; of a canonical dump (row hashes, names, dtypes) for in-memory data
     rows: int            # rows read (before dropping rows with a missing target)
     columns: int         # columns read, target included
+    encoding: str | None = None  # a CSV's text encoding when it is not UTF-8 (cp1252, latin-1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "format": self.format, "bytes": self.bytes,
-                "sha256": self.sha256, "rows": self.rows, "columns": self.columns}
+        payload = {"source": self.source, "format": self.format, "bytes": self.bytes,
+                   "sha256": self.sha256, "rows": self.rows, "columns": self.columns}
+        if self.encoding is not None:  # UTF-8 files: the same dict as before the key existed
+            payload["encoding"] = self.encoding
+        return payload
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,6 +106,7 @@ class LoadedData:
     target_reason: str                # e.g. "column 'species' given with --target"
     label_sep: str | None             # separator used to split a delimited label column, if any
     provenance: Provenance
+    notices: tuple[tuple[str, str], ...] = ()  # (code, message) warnings for the user, e.g. data.encoding
 
 
 def load_data(source: Any, target: str | Sequence[str] | None = None, *,
@@ -115,7 +131,13 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
     else:
         table, provenance = _read_table(source)
         target_names, reason = _choose_target(table, target)
-    return _split(table, target_names, reason, label_sep, provenance)
+    loaded = _split(table, target_names, reason, label_sep, provenance)
+    if provenance.encoding is not None:
+        note = _ENCODING_NOTES.get(provenance.encoding)
+        message = (f"the file is not UTF-8: read as {provenance.encoding}"
+                   f"{f' ({note})' if note else ''}; save it as UTF-8 to silence this")
+        loaded = dataclasses.replace(loaded, notices=loaded.notices + (("data.encoding", message),))
+    return loaded
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,11 +172,12 @@ def _read_stdin() -> tuple[pd.DataFrame, Provenance]:
     if not data.strip():
         raise DataLoadError("standard input is empty", hint="pipe a CSV or Parquet file into it")
     if data.startswith(PARQUET_MAGIC):
-        table, fmt = _read_parquet(io.BytesIO(data), name), "parquet"
+        table, fmt, encoding = _read_parquet(io.BytesIO(data), name), "parquet", None
     else:
-        table, fmt = _read_csv(io.BytesIO(data), data[:SNIFF_BYTES], name), "csv"
+        (table, encoding), fmt = _read_csv(io.BytesIO(data), data[:SNIFF_BYTES], name), "csv"
     return _finish_file_table(table, name), Provenance(
-        name, fmt, len(data), hashlib.sha256(data).hexdigest(), len(table), table.shape[1])
+        name, fmt, len(data), hashlib.sha256(data).hexdigest(), len(table), table.shape[1],
+        _non_utf8(encoding))
 
 
 def _read_path(path: Path, name: str) -> tuple[pd.DataFrame, Provenance]:
@@ -178,20 +201,28 @@ def _read_path(path: Path, name: str) -> tuple[pd.DataFrame, Provenance]:
                             hint="rename it if it is CSV, or export it again as Parquet")
     if size <= HASH_IN_THREAD_BYTES:
         sha256 = _file_sha256(path)
-        table, fmt = _parse_file(path, head, name, is_parquet)
+        table, fmt, encoding = _parse_file(path, head, name, is_parquet)
     else:  # hash while parsing: the digest is then almost free
         with ThreadPoolExecutor(max_workers=1) as pool:
             digest = pool.submit(_file_sha256, path)
-            table, fmt = _parse_file(path, head, name, is_parquet)
+            table, fmt, encoding = _parse_file(path, head, name, is_parquet)
             sha256 = digest.result()
     table = _finish_file_table(table, name)
-    return table, Provenance(name, fmt, size, sha256, len(table), table.shape[1])
+    return table, Provenance(name, fmt, size, sha256, len(table), table.shape[1], _non_utf8(encoding))
 
 
-def _parse_file(path: Path, head: bytes, name: str, is_parquet: bool) -> tuple[pd.DataFrame, str]:
+def _parse_file(path: Path, head: bytes, name: str,
+                is_parquet: bool) -> tuple[pd.DataFrame, str, str | None]:
+    """(table, format, text encoding or None for Parquet)."""
     if is_parquet:
-        return _read_parquet(path, name), "parquet"
-    return _read_csv(path, head, name), "csv"
+        return _read_parquet(path, name), "parquet", None
+    table, encoding = _read_csv(path, head, name)
+    return table, "csv", encoding
+
+
+def _non_utf8(encoding: str | None) -> str | None:
+    """The encoding to record in the provenance: nothing for UTF-8, so its JSON is unchanged."""
+    return None if encoding in (None, "utf-8") else encoding
 
 
 def _file_sha256(path: Path) -> str:
@@ -215,8 +246,9 @@ def _read_parquet(source: Any, name: str) -> pd.DataFrame:
                             hint="export it again, or give a CSV") from None
 
 
-def _read_csv(source: Any, head: bytes, name: str) -> pd.DataFrame:
-    """Parse CSV text: comma first, else the sniffed delimiter."""
+def _read_csv(source: Any, head: bytes, name: str) -> tuple[pd.DataFrame, str]:
+    """Parse CSV text: comma first, else the sniffed delimiter. Returns the table and the
+    text encoding it was read with (see :data:`CSV_ENCODINGS`)."""
     compression = None
     if head.startswith(_ZIP_MAGIC):
         raise DataLoadError(f"{name} is a ZIP archive (an Excel workbook?), not CSV text",
@@ -233,27 +265,26 @@ def _read_csv(source: Any, head: bytes, name: str) -> pd.DataFrame:
     if b"\x00" in head:
         raise DataLoadError(f"{name} contains NUL bytes: binary data or UTF-16 text, not a UTF-8 CSV",
                             hint="save it as CSV (UTF-8) or Parquet")
+    encoding = _head_encoding(head)
     first_line = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]
-    sniffed = None if b"," in first_line else _sniff_delimiter(head)
+    sniffed = None if b"," in first_line else _sniff_delimiter(head, encoding)
     try:
         if sniffed is None:
-            return _parse_csv(source, ",", compression)
-        return _parse_csv(source, sniffed, compression, _sniff_decimal(head, sniffed))
+            return _parse_text(source, ",", compression, ".", encoding)
+        return _parse_text(source, sniffed, compression, _sniff_decimal(head, sniffed, encoding), encoding)
     except pd.errors.ParserError as error:
-        fallback = _sniff_delimiter(head) if sniffed is None else None
+        fallback = _sniff_delimiter(head, encoding) if sniffed is None else None
         if fallback not in (None, ","):
             try:
-                return _parse_csv(source, fallback, compression, _sniff_decimal(head, fallback))
-            except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, ValueError):
+                return _parse_text(source, fallback, compression,
+                                   _sniff_decimal(head, fallback, encoding), encoding)
+            except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError):
                 pass
         raise DataLoadError(f"{name} is not a readable CSV: {_first_line(error)}",
                             hint="check the delimiter and quoting, or save it as Parquet") from None
     except pd.errors.ParserWarning:  # C parser: rows longer than the header
         raise DataLoadError(f"{name} is not a readable CSV: rows have more fields than the header",
                             hint="check the delimiter and quoting") from None
-    except UnicodeDecodeError as error:
-        raise DataLoadError(f"{name} is not UTF-8 text (byte 0x{error.object[error.start]:02x} "
-                            "cannot be decoded)", hint="re-save it as UTF-8 CSV") from None
     except pd.errors.EmptyDataError:
         raise DataLoadError(f"{name} holds no table (no header row)",
                             hint="give a CSV with a header row and data rows") from None
@@ -262,7 +293,36 @@ def _read_csv(source: Any, head: bytes, name: str) -> pd.DataFrame:
                             hint="check the file is complete, or save it as CSV (UTF-8) or Parquet") from None
 
 
-def _parse_csv(source: Any, sep: str, compression: str | None, decimal: str = ".") -> pd.DataFrame:
+def _head_encoding(head: bytes) -> str:
+    """The first of :data:`CSV_ENCODINGS` that decodes a file's first bytes. The head may end
+    inside a UTF-8 character, so an unfinished last sequence does not count against UTF-8."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        head.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _parse_text(source: Any, sep: str, compression: str | None, decimal: str,
+                encoding: str) -> tuple[pd.DataFrame, str]:
+    """:func:`_parse_csv` with ``encoding``; when a byte past the sniffed head does not decode
+    (pandas raises UnicodeDecodeError), again with the next of :data:`CSV_ENCODINGS`, down to
+    Latin-1, which decodes every byte. Returns the table and the encoding that read it."""
+    for candidate in CSV_ENCODINGS[CSV_ENCODINGS.index(encoding):-1]:
+        try:
+            return _parse_csv(source, sep, compression, decimal, candidate), candidate
+        except UnicodeDecodeError:
+            continue
+    return _parse_csv(source, sep, compression, decimal, CSV_ENCODINGS[-1]), CSV_ENCODINGS[-1]
+
+
+def _parse_csv(source: Any, sep: str, compression: str | None, decimal: str = ".",
+               encoding: str = "utf-8") -> pd.DataFrame:
     """pandas' C parser, as a bare ``pandas.read_csv`` uses it (pyarrow's CSV reader measured
     slower here once its table is converted to pandas). Columns whose chunks disagree on a
     type come back as object columns, which the profile reads value by value."""
@@ -272,13 +332,14 @@ def _parse_csv(source: Any, sep: str, compression: str | None, decimal: str = ".
         warnings.simplefilter("error", pd.errors.ParserWarning)
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         return pd.read_csv(source, sep=r"\s+" if sep == " " else sep, engine="c",
-                           index_col=False, compression=compression, decimal=decimal)
+                           index_col=False, compression=compression, decimal=decimal,
+                           encoding=encoding)
 
 
-def _sniff_decimal(head: bytes, sep: str) -> str:
+def _sniff_decimal(head: bytes, sep: str, encoding: str = "utf-8") -> str:
     """``","`` when the first 64 KiB of a file not separated by commas write numbers with a
     decimal comma and never with a decimal point, else ``"."``."""
-    lines = _complete_lines(head)[1:]  # the data lines
+    lines = _complete_lines(head, encoding)[1:]  # the data lines
     rows = (line.split() for line in lines) if sep == " " else csv.reader(lines, delimiter=sep)
     comma = False
     for row in rows:
@@ -290,17 +351,17 @@ def _sniff_decimal(head: bytes, sep: str) -> str:
     return "," if comma else "."
 
 
-def _complete_lines(head: bytes) -> list[str]:
+def _complete_lines(head: bytes, encoding: str = "utf-8") -> list[str]:
     """The lines of a file's first bytes, without a BOM and without a partial last line."""
-    lines = head.decode("utf-8", errors="ignore").lstrip("\ufeff").splitlines()
+    lines = head.decode(encoding, errors="ignore").lstrip("\ufeff").splitlines()
     if len(lines) > 1 and not head.endswith(b"\n"):
         lines = lines[:-1]
     return lines
 
 
-def _sniff_delimiter(head: bytes) -> str | None:
+def _sniff_delimiter(head: bytes, encoding: str = "utf-8") -> str | None:
     """The delimiter csv.Sniffer finds in the first 64 KiB, or None."""
-    text = "\n".join(_complete_lines(head))
+    text = "\n".join(_complete_lines(head, encoding))
     try:
         return csv.Sniffer().sniff(text, delimiters=SNIFF_DELIMITERS).delimiter
     except csv.Error:

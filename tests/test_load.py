@@ -237,6 +237,101 @@ def test_a_column_whose_type_changes_late_in_a_big_file_is_kept(tmp_path):
     assert loaded.features["a"].iloc[-1] == "oops"
 
 
+# --- text encodings ------------------------------------------------------------------------------
+
+CP1252_NOTICE = ("data.encoding", "the file is not UTF-8: read as cp1252 (Windows-1252, as Excel "
+                 "exports it); save it as UTF-8 to silence this")
+LATIN1_NOTICE = ("data.encoding", "the file is not UTF-8: read as latin-1 (ISO-8859-1: it holds "
+                 "bytes that Windows-1252 leaves undefined); save it as UTF-8 to silence this")
+EXCEL_CSV = "Café;Größe;y\nnaïve;1,5;0\n€;2,5;1\nrésumé;3,5;0\n"  # ';' and decimal commas, as Excel writes
+
+
+def test_cp1252_excel_export_is_read_and_says_so(tmp_path):
+    data = EXCEL_CSV.encode("cp1252")
+    assert b"\x80" in data  # the euro sign, which Latin-1 would not give
+    loaded = load_data(_write(tmp_path / "excel.csv", data))
+    assert list(loaded.features.columns) == ["Café", "Größe"]
+    assert loaded.features["Café"].tolist() == ["naïve", "€", "résumé"]
+    assert loaded.features["Größe"].tolist() == [1.5, 2.5, 3.5]
+    assert loaded.target["y"].tolist() == [0, 1, 0]
+    assert loaded.provenance.encoding == "cp1252"
+    assert loaded.provenance.to_dict()["encoding"] == "cp1252"
+    assert loaded.provenance.sha256 == hashlib.sha256(data).hexdigest()  # of the bytes as given
+    assert loaded.notices == (CP1252_NOTICE,)
+
+
+def test_bytes_undefined_in_cp1252_are_read_as_latin1(tmp_path):
+    data = b"name,code,y\n\x81x,caf\xe9,0\nok,\x9d,1\n"
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("cp1252")
+    loaded = load_data(_write(tmp_path / "latin.csv", data))
+    assert loaded.features["name"].tolist() == ["\x81x", "ok"]
+    assert loaded.features["code"].tolist() == ["café", "\x9d"]
+    assert loaded.target["y"].tolist() == [0, 1]
+    assert loaded.provenance.encoding == "latin-1"
+    assert loaded.provenance.to_dict()["encoding"] == "latin-1"
+    assert loaded.notices == (LATIN1_NOTICE,)
+
+
+def test_utf8_with_or_without_bom_records_nothing_new(tmp_path):
+    for text in (EXCEL_CSV, "\ufeff" + EXCEL_CSV):
+        loaded = load_data(_write(tmp_path / "utf8.csv", text))
+        assert list(loaded.features.columns) == ["Café", "Größe"]
+        assert loaded.features["Café"].tolist() == ["naïve", "€", "résumé"]
+        assert loaded.provenance.encoding is None
+        assert list(loaded.provenance.to_dict()) == ["source", "format", "bytes", "sha256", "rows", "columns"]
+        assert loaded.notices == ()
+
+
+@pytest.mark.parametrize("late, value, encoding, notice", [
+    (b"caf\xe9", "café", "cp1252", CP1252_NOTICE),    # cp1252 (and not UTF-8)
+    (b"\x81", "\x81", "latin-1", LATIN1_NOTICE),       # neither UTF-8 nor cp1252
+])
+def test_a_non_utf8_byte_far_past_the_sniffed_head_is_read(tmp_path, late, value, encoding, notice):
+    rows = "".join(f"r{i},{i % 2}\n" for i in range(50_000)).encode("ascii")
+    data = b"name,y\n" + rows + late + b",1\n"
+    assert data.index(late) > 4 * load_module.SNIFF_BYTES
+    loaded = load_data(_write(tmp_path / "big.csv", data))
+    assert len(loaded.features) == 50_001
+    assert loaded.features["name"].iloc[0] == "r0"
+    assert loaded.features["name"].iloc[-1] == value
+    assert loaded.target["y"].iloc[-1] == 1
+    assert loaded.provenance.encoding == encoding
+    assert loaded.notices == (notice,)
+
+
+def test_gzip_cp1252_csv_is_read(tmp_path):
+    path = tmp_path / "excel.csv.gz"
+    path.write_bytes(gzip.compress(EXCEL_CSV.encode("cp1252")))
+    loaded = load_data(path)
+    assert list(loaded.features.columns) == ["Café", "Größe"]
+    assert loaded.features["Café"].tolist() == ["naïve", "€", "résumé"]
+    assert loaded.features["Größe"].tolist() == [1.5, 2.5, 3.5]
+    assert loaded.provenance.encoding == "cp1252"
+    assert loaded.provenance.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert loaded.notices == (CP1252_NOTICE,)
+
+
+def test_cp1252_on_stdin_is_read(monkeypatch):
+    _fake_stdin(monkeypatch, EXCEL_CSV.encode("cp1252"))
+    loaded = load_data("-")
+    assert loaded.features["Café"].tolist() == ["naïve", "€", "résumé"]
+    assert loaded.provenance.source == "<stdin>"
+    assert loaded.provenance.encoding == "cp1252"
+    assert loaded.notices == (CP1252_NOTICE,)
+
+
+def test_parquet_and_frames_record_no_encoding(tmp_path):
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"Café": ["€", "naïve"], "y": [0, 1]}).to_parquet(path)
+    for source in (path, pd.DataFrame({"a": [1, 2], "y": [0, 1]})):
+        loaded = load_data(source)
+        assert loaded.provenance.encoding is None
+        assert "encoding" not in loaded.provenance.to_dict()
+        assert loaded.notices == ()
+    assert load_data(path).features["Café"].tolist() == ["€", "naïve"]
+
+
 # --- provenance ---------------------------------------------------------------------------------
 
 def test_file_provenance(tmp_path):
@@ -317,8 +412,6 @@ def test_empty_files(tmp_path, content, problem):
 def test_garbled_files(tmp_path):
     with pytest.raises(DataLoadError, match="not a readable CSV"):
         load_data(_write(tmp_path / "ragged.csv", "a,b\n1,2,3,4\n5\n"))
-    with pytest.raises(DataLoadError, match="not UTF-8 text"):
-        load_data(_write(tmp_path / "latin.csv", "a,b\n\xe9t\xe9,1\n".encode("latin-1")))
     with pytest.raises(DataLoadError, match="NUL bytes"):
         load_data(_write(tmp_path / "utf16.csv", "a,b\n1,2\n".encode("utf-16")))
     archive = tmp_path / "book.xlsx"
@@ -326,11 +419,6 @@ def test_garbled_files(tmp_path):
         handle.writestr("sheet.xml", "<x/>")
     with pytest.raises(DataLoadError, match="ZIP archive"):
         load_data(archive)
-
-
-def test_latin1_is_refused(tmp_path):
-    with pytest.raises(DataLoadError, match="not UTF-8 text"):
-        load_data(_write(tmp_path / "latin.csv", "a,b\n\xe9t\xe9,1\n".encode("latin-1")))
 
 
 def test_dataframe_without_columns_or_rows():
