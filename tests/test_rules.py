@@ -374,6 +374,15 @@ def test_ordinal_with_mae_does_not_pick_cross_entropy(rulebase):
     assert "cross_entropy" not in outcome.vetoes  # kept in the race
 
 
+@pytest.mark.parametrize("levels", [5.0, 12.0])
+@pytest.mark.parametrize("noise", [False, True])
+def test_ordinal_with_mae_ranks_plain_mae_first(rulebase, levels, noise):
+    outcome = run(rulebase, "ordinal", metric="mae", n_classes=levels, n_distinct=levels,
+                  label_noise=noise)
+    assert top(outcome) == "mae"
+    assert outcome.ranking.index("coral") < outcome.ranking.index("cross_entropy")
+
+
 def test_ordinal_with_accuracy_keeps_cross_entropy_first(rulebase):
     assert top(run(rulebase, "ordinal", metric="accuracy")) == "cross_entropy"
 
