@@ -125,6 +125,20 @@ def test_multilabel_from_a_delimited_column():
     assert len(weighted.params["pos_weight"]) == 3
 
 
+def test_multilabel_judged_by_macro_f1_gets_the_asymmetric_loss():
+    rec = rules_only("health_flags", label_sep="|", metric="f1_macro")
+    assert rec.best.loss == "asymmetric"
+    ranks = {candidate.loss: candidate.rank for candidate in rec.candidates}
+    assert ranks["weighted_cross_entropy"] < ranks["cross_entropy"]
+
+
+@pytest.mark.parametrize("metric", ["average_precision", "roc_auc", "log_loss"])
+def test_multilabel_judged_by_ranking_or_log_loss_gets_plain_bce(metric):
+    rec = rules_only("health_flags", label_sep="|", metric=metric)
+    assert rec.best.loss == "cross_entropy"
+    assert "BCEWithLogitsLoss" in rec.best.snippets["pytorch"]
+
+
 def test_strictly_positive_skewed_target_judged_by_gamma_deviance_gets_gamma():
     rec = rules_only("food_expenditure", metric="gamma_deviance")
     assert rec.best.loss == "gamma"

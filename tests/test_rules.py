@@ -419,11 +419,38 @@ def test_positive_right_skewed_target_favours_gamma(rulebase):
     assert top(outcome) == "gamma"
 
 
-def test_multilabel_rare_labels_pick_weighting_or_asymmetric(rulebase):
+def test_multilabel_rare_labels_pick_weighting_or_asymmetric_for_macro_f1(rulebase):
     outcome = run(rulebase, "multilabel", imbalance_ratio=40.0, label_density=0.08,
-                  minority_fraction=0.02)
-    assert top(outcome) in ("weighted_cross_entropy", "asymmetric")
-    assert outcome.scores["cross_entropy"] < outcome.scores[top(outcome)]
+                  minority_fraction=0.02, metric="f1_macro", metric_given=True)
+    assert top(outcome) == "asymmetric"
+    assert outcome.scores["cross_entropy"] < outcome.scores["weighted_cross_entropy"]
+
+
+MULTILABEL_SHAPES = {  # every combination the multi-label rules tell apart
+    "sparse, rare labels": dict(imbalance_ratio=40.0, label_density=0.08, minority_fraction=0.02),
+    "dense, one rare label": dict(imbalance_ratio=15.0, label_density=0.35, minority_fraction=0.06),
+    "dense, balanced": dict(imbalance_ratio=1.5, label_density=0.5, minority_fraction=0.4),
+    "in between": dict(imbalance_ratio=4.0, label_density=0.3, minority_fraction=0.2),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(MULTILABEL_SHAPES))
+@pytest.mark.parametrize("noise", [False, True])
+def test_multilabel_macro_f1_ranks_the_asymmetric_loss_first(rulebase, shape, noise):
+    outcome = run(rulebase, "multilabel", metric="f1_macro", metric_given=True, label_noise=noise,
+                  **MULTILABEL_SHAPES[shape])
+    assert top(outcome) == "asymmetric"
+    assert "multilabel.macro_f1_asymmetric" in outcome.fired
+
+
+@pytest.mark.parametrize("shape", sorted(MULTILABEL_SHAPES))
+@pytest.mark.parametrize("metric", ["average_precision", "roc_auc", "log_loss"])
+@pytest.mark.parametrize("noise", [False, True])
+def test_multilabel_ranking_and_probability_metrics_keep_plain_bce_first(rulebase, shape, metric,
+                                                                         noise):
+    outcome = run(rulebase, "multilabel", metric=metric, label_noise=noise,
+                  **MULTILABEL_SHAPES[shape])
+    assert top(outcome) == "cross_entropy"
 
 
 def test_label_noise_raises_robust_losses_and_many_classes_lower_gce(rulebase):
