@@ -75,6 +75,8 @@ FACTS: tuple[FactSpec, ...] = (
     FactSpec("target_mean", float, "Mean of the target; 0 for classification.", "mean(y); several targets: the mean of the column means."),
     FactSpec("target_std", float, "Standard deviation of the target; 0 for classification.", "std(y), ddof 0; several targets: the largest."),
     FactSpec("target_scale", float, "Largest absolute target value; 1 for classification.", "max(|y|); several targets: the largest."),
+    FactSpec("looks_like_amount", bool, "The target looks like an amount of money, not a count (regression and count targets; false otherwise).",
+             "Not when a word of the column name names a count (count, cnt, n, num, number, qty...); else the non-zero values' median is at least 20 and the name has a money word (price, cost, amount, salary, wage, income, revenue, sales, value, fee, usd, eur...) or at least 95 % of at least 10 non-zero values are multiples of 10, 100 or 1000. Several targets: any column. Whole numbers that look like an amount are detected as regression, not count."),
     FactSpec("in_unit_interval", bool, "Every target value lies in [0, 1]; true for binary, multiclass and multi-label.", "0 <= min(y) and max(y) <= 1; several targets: all columns."),
     FactSpec("dispersion_index", float, "Variance / mean (counts: 1 is Poisson, >> 1 over-dispersed); 1 when the mean is <= 0 or the task is not numeric.",
              "var(y) / mean(y); several targets: the largest."),

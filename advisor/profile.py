@@ -6,17 +6,28 @@ meaning are listed once, in :mod:`advisor.facts`.
 Task detection goes further than the peer systems (EVIDENCE.md, "Task detection in peer
 systems"): numbers are never taken for nominal classes (sklearn types whole-number floats
 as multiclass), small contiguous integer scales are ordinal (AutoGluon calls ratings
-multiclass), non-negative whole numbers are counts, values inside [0, 1] are proportions,
-and several 0/1 columns or a delimited label column are multi-label. Numbers with a few
+multiclass), non-negative whole numbers are counts unless they look like an amount of money,
+values inside [0, 1] are proportions, and several 0/1 columns or a delimited label column
+are multi-label. Numbers with a few
 cells of stray text are numbers with those cells missing (recorded for a warning); row
 identifiers and columns with more classes than half their rows are refused. Every decision
-comes with the sentence that justifies it. Everything is vectorised: a million rows take well
+comes with the sentence that justifies it.
+
+Amounts against counts (:func:`amount_clue`): whole-number prices (diamonds 326..18823,
+houses in steps of 100) are not counts, and a log-link count loss extrapolates badly on them.
+Counts are mostly small, so only a target whose non-zero values have a median of at least
+AMOUNT_MIN_SCALE can be an amount, and then one of two clues decides: the column is named
+like money (a word such as price, cost, amount, salary, income, revenue, sales, value, fee,
+usd), or at least 95 % of its non-zero values are multiples of 10, 100 or 1000 (counted
+things do not come in round steps; prices and salaries do). A count word in the name
+(count, cnt, n, num, number, qty...) wins over both: `n_sales` is a count. Everything is vectorised: a million rows take well
 under a second.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -66,6 +77,27 @@ STRAY_TEXT_MAX_LABELS = 10
 #: Whole numbers with stray text are numbers too when they take more values than this
 #: (codes "1", "2", "3" with "unknown" stay classes; counts 0..150 with "error" do not).
 STRAY_TEXT_MIN_WHOLE_LEVELS = 20
+#: Words of a column name (split at non-letters and camelCase; a plural "s" allowed) that name
+#: an amount of money; the stems also count inside a compound word ("saleprice", "loanamount").
+AMOUNT_WORDS = frozenset({
+    "price", "cost", "amount", "amt", "salary", "wage", "income", "revenue", "sales", "value",
+    "fee", "spend", "spending", "expenditure", "earnings", "payment", "rent", "usd", "eur",
+    "euro", "gbp", "dollar",
+})
+AMOUNT_STEMS = ("price", "cost", "amount", "salary", "income", "revenue", "expenditure",
+                "earning", "payment", "dollar")
+#: Words that name a count: they win over every amount clue ("n_sales", "num_price_changes").
+COUNT_WORDS = frozenset({"count", "counts", "cnt", "n", "num", "number", "nb", "qty",
+                         "quantity", "units", "freq", "frequency"})
+#: Tasks whose target may be an amount of money (the looks_like_amount fact).
+AMOUNT_TASKS = frozenset({"regression", "count"})
+#: Counts are mostly small: an amount's non-zero values have at least this median.
+AMOUNT_MIN_SCALE = 20.0
+#: Round steps: this share of at least AMOUNT_MIN_ROUND_VALUES non-zero values are multiples
+#: of one of AMOUNT_STEPS (largest first).
+AMOUNT_STEPS = (1000, 100, 10)
+AMOUNT_ROUND_SHARE = 0.95
+AMOUNT_MIN_ROUND_VALUES = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,6 +189,10 @@ def profile_data(loaded: LoadedData, *, task: str | None = None, activation: str
         robust_scale = max(column["robust_scale"] for column in per_column)
     else:
         facts.update(NEUTRAL_NUMERIC_FACTS)
+    facts["looks_like_amount"] = (
+        target.task in AMOUNT_TASKS and target.numeric is not None
+        and any(amount_clue(column.name, values) is not None
+                for column, values in zip(columns, target.numeric.T, strict=True)))
     return Profile(
         task=target.task,
         task_reason=target.reason,
@@ -433,6 +469,10 @@ def _detect_numbers(column: _Column, distinct: np.ndarray) -> _Target:
     if lowest < 0:
         return _numeric("regression", f"whole numbers including negatives ({span}, {len(distinct)} "
                         "distinct): regression", values)
+    clue = amount_clue(column.name, values)
+    if clue is not None:
+        return _numeric("regression", f"{origin}whole numbers {span} ({len(distinct)} distinct), "
+                        f"{clue}: an amount, not a count: regression", values)
     dispersion = _dispersion(values)
     if column.integer_dtype:
         return _numeric("count", f"non-negative whole numbers {span} ({len(distinct)} distinct), "
@@ -446,6 +486,38 @@ def _detect_numbers(column: _Column, distinct: np.ndarray) -> _Target:
     return _numeric("regression", f"{origin}whole numbers {span}{stored}, no zeros and a "
                     f"roughly symmetric spread (skewness {_short(skewness)}): a measurement, "
                     f"regression (not {len(distinct)} classes)", values)
+
+
+def _name_words(name: str) -> list[str]:
+    """A column name as lowercase words: split at non-letters and camelCase ("SalePrice")."""
+    return [word.lower() for word in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)]
+
+
+def amount_clue(name: str, values: np.ndarray) -> str | None:
+    """Why a numeric target looks like an amount of money rather than a count, or None.
+
+    A count word in ``name`` (COUNT_WORDS) means a count. Otherwise the non-zero values
+    must have a median of at least AMOUNT_MIN_SCALE (counts are mostly small), and then
+    either a word of ``name`` names money (AMOUNT_WORDS, or AMOUNT_STEMS inside a compound
+    word) or AMOUNT_ROUND_SHARE of the non-zero values are multiples of a round step.
+    """
+    words = _name_words(name)
+    if any(word in COUNT_WORDS for word in words):
+        return None
+    nonzero = np.abs(values[values != 0])
+    if not nonzero.size or float(np.median(nonzero)) < AMOUNT_MIN_SCALE:
+        return None
+    for word in words:
+        if (word in AMOUNT_WORDS or (word.endswith("s") and word[:-1] in AMOUNT_WORDS)
+                or any(stem in word for stem in AMOUNT_STEMS)):
+            return f"named like an amount of money ({name!r})"
+    if nonzero.size >= AMOUNT_MIN_ROUND_VALUES:
+        for step in AMOUNT_STEPS:
+            share = float(np.mean(np.fmod(nonzero, step) == 0))
+            if share >= AMOUNT_ROUND_SHARE:
+                every = "every non-zero value" if share == 1 else f"{share:.0%} of the non-zero values"
+                return f"in round steps of {step} ({every} a multiple of {step}), like prices"
+    return None
 
 
 def _is_integer_scale(distinct: np.ndarray) -> bool:
@@ -932,4 +1004,4 @@ def _short(number: float) -> str:
     return f"{number:.4g}"
 
 
-__all__ = ["Profile", "profile_data", "MIN_ROWS"]
+__all__ = ["Profile", "profile_data", "amount_clue", "MIN_ROWS"]

@@ -63,6 +63,11 @@ def test_detected_task_and_reason(name, profiles):
         assert word in profile.task_reason
 
 
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_no_bundled_example_looks_like_an_amount_of_money(name, profiles):
+    assert profiles[name][1].facts["looks_like_amount"] is False
+
+
 def test_poor_health_is_strongly_imbalanced(profiles):
     facts = profiles["poor_health.csv"][1].facts
     assert facts["imbalance_ratio"] > 30
@@ -75,7 +80,9 @@ def test_breast_cancer_is_mildly_imbalanced(profiles):
 
 
 def test_doctor_visits_are_over_dispersed(profiles):
-    facts = profiles["doctor_visits.csv"][1].facts
+    _, profile = profiles["doctor_visits.csv"]
+    assert profile.task == "count" and "0..72" in profile.task_reason  # counts, not an amount
+    facts = profile.facts
     assert facts["dispersion_index"] > 2
     assert facts["zero_fraction"] > 0.2
 

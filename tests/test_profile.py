@@ -211,6 +211,73 @@ def test_distinct_whole_numbers_with_gaps_are_still_counts(rng):
     assert profile_of(values).task == "count"
 
 
+def _named(name, values, **options):
+    frame = pd.DataFrame({"f": np.arange(len(values), dtype=float), name: values})
+    return profile_data(load_data(frame, target=[name]), **options)
+
+
+def _with_ends(values, lowest, highest):
+    return np.concatenate([[lowest, highest], np.clip(values, lowest, highest)]).astype(np.int64)
+
+
+def test_whole_number_prices_named_price_are_an_amount_not_a_count(rng):
+    prices = _with_ends(np.round(np.exp(rng.normal(7.8, 1.0, 3000))), 326, 18823)
+    profile = _named("price", prices)
+    assert profile.task == "regression"
+    assert "whole numbers 326..18823" in profile.task_reason
+    assert "named like an amount of money ('price'): an amount, not a count" in profile.task_reason
+    assert profile.facts["looks_like_amount"] is True
+    assert _named("SalePrice", prices).task == "regression"  # camelCase words
+    assert _named("price", prices.astype(float)).task == "regression"  # stored as decimals
+
+
+def test_whole_numbers_in_round_steps_are_an_amount_whatever_the_name(rng):
+    thousands = rng.integers(25, 190, 400) * 1000
+    profile = profile_of(thousands)
+    assert profile.task == "regression"
+    assert "round steps of 1000" in profile.task_reason and "not a count" in profile.task_reason
+    assert profile.facts["looks_like_amount"] is True
+    houses = rng.integers(250, 1900, 219) * 100  # house prices in steps of 100
+    assert "round steps of 100 " in profile_of(houses).task_reason
+
+
+@pytest.mark.parametrize("name, lowest, highest, mean", [
+    ("bikers", 0, 977, 140.0),   # many distinct values, but counted things
+    ("visits", 0, 89, 4.0),
+    ("articles", 0, 19, 1.7),
+    ("trips", 0, 88, 2.0),
+    ("y", 0, 977, 140.0),
+])
+def test_true_counts_stay_counts(rng, name, lowest, highest, mean):
+    values = _with_ends(rng.negative_binomial(1.5, 1.5 / (1.5 + mean), 3000), lowest, highest)
+    profile = _named(name, values)
+    assert profile.task == "count", profile.task_reason
+    assert profile.facts["looks_like_amount"] is False
+
+
+def test_a_count_word_in_the_name_wins_over_every_amount_clue(rng):
+    rounded = rng.integers(25, 190, 300) * 1000
+    for name in ("n_sales", "price_count", "numPayments", "cnt"):
+        profile = _named(name, rounded)
+        assert profile.task == "count", name
+        assert profile.facts["looks_like_amount"] is False
+
+
+def test_small_values_with_a_money_word_stay_counts(rng):
+    profile = _named("sales", rng.poisson(3.0, 400) + 0)  # units sold: a median below 20
+    assert profile.task == "count"
+    assert profile.facts["looks_like_amount"] is False
+
+
+def test_looks_like_amount_on_decimal_and_forced_tasks(rng):
+    decimals = _named("price_usd", np.exp(rng.normal(5, 1, 300)))
+    assert decimals.task == "regression" and decimals.facts["looks_like_amount"] is True
+    forced = _named("price", rng.integers(25, 190, 300) * 1000, task="count")
+    assert forced.task == "count" and forced.facts["looks_like_amount"] is True
+    assert _named("price", [0, 1] * 20).facts["looks_like_amount"] is False  # binary
+    assert profile_of(rng.normal(size=50)).facts["looks_like_amount"] is False
+
+
 def test_text_mixed_with_numbers_across_targets_is_refused(rng):
     with pytest.raises(TargetError, match="mix text .* and numbers"):
         profile_of({"a": rng.normal(size=12), "b": ["x", "y", "z"] * 4})
