@@ -79,6 +79,28 @@ def test_overdispersed_count_judged_by_poisson_deviance_gets_a_log_link_loss():
     assert mse.rank > 2
 
 
+def _prices(rng, n=600):
+    """A diamond-like table: whole-number prices 326..18823 that grow exponentially with carat."""
+    carat = rng.uniform(0.2, 2.5, n)
+    price = np.round(np.exp(5.5 + 1.7 * carat + rng.normal(0, 0.2, n)))
+    price = np.clip(np.concatenate([[326, 18823], price[2:]]), 326, 18823).astype(np.int64)
+    return pd.DataFrame({"carat": carat, "depth": rng.normal(61, 1.4, n), "price": price})
+
+
+@pytest.mark.parametrize("metric, own", [("rmse", "mse"), ("r2", "mse"), ("mae", "mae")])
+@pytest.mark.parametrize("task", [None, "count"])
+def test_whole_number_prices_judged_in_units_get_the_metrics_own_loss(metric, own, task):
+    frame = _prices(np.random.default_rng(3))
+    rec = advisor.suggest(frame, target="price", metric=metric, task=task, validate=False)
+    assert rec.task == (task or "regression")
+    if task is None:
+        assert "an amount, not a count" in rec.task_reason
+    assert rec.best.loss == own
+    log_links = [candidate.score for candidate in rec.candidates
+                 if candidate.loss in {"poisson", "gamma", "tweedie", "msle"}]
+    assert max(log_links) < rec.best.score - 1
+
+
 def test_heavy_tailed_regression_judged_by_mae_gets_a_robust_loss():
     rec = rules_only("tbill_rate_change", metric="mae")
     assert rec.task == "regression"
