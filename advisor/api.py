@@ -154,6 +154,8 @@ def suggest(
         candidates=candidates,
         confidence=dict(decision.confidence),
         summary=decision.summary,
+        decision={"basis": decision.basis, "leader": decision.leader,
+                  "margin": decision.to_dict()["margin"], "metric": decision.metric},
         warnings=_notices(warnings_outcome, profile, loaded, validation, validate,
                           activation_fallback),
         default_loss=DEFAULT_LOSS[profile.task],
@@ -219,6 +221,10 @@ def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Ca
         for effect in outcome.trace.get(loss.id, ())
     )
     evidence = validation.evidence_for(loss.id) if validation is not None else None
+    if evidence is not None:
+        versus = decision.versus.get(loss.id)
+        evidence["versus"] = versus
+        evidence["p_value"] = versus["p_value"] if versus else None
     return Candidate(
         loss=loss.id,
         title=loss.title,
@@ -282,6 +288,7 @@ def _notices(outcome, profile, loaded, validation, validate: bool,
                               "was not run (--no-validate)"))
     elif validation is not None:
         notices.extend(Notice(code, message) for code, message in validation.notices)
+    notices[:0] = [Notice(code, message) for code, message in loaded.notices]
     return tuple(notices)
 
 

@@ -1,51 +1,80 @@
-"""Stage 5, decide: merge the rule prior with the experiment's evidence into the final order.
+"""Stage 5, decide: what the experiment measured decides; the rules break practical ties.
 
 Public function: :func:`decide`. Output: :class:`Decision`.
 
-The final order is
+Not significant is not equivalent. With 5-10 folds a t-test rarely rejects even for
+differences of several percent, so "ties keep the rule order" let the rules overrule clear
+leans of the experiment. The rule here:
 
-1. the trained candidates that were scored, in the *evidence order*
-   (:func:`advisor.stats.evidence_order`): the rule order, changed only where a paired test
-   found a significant difference on the primary metric. Strong evidence overturns the rule
-   order; ties keep it;
-2. then the applicable losses that were not trained, by rule score (rule order on ties);
-3. then the candidates that failed in the experiment (they could not be trained on this
-   data: evidence against them, so they rank below the untested ones), in rule order;
-4. then the vetoed losses, in rule order.
+1. Among the candidates that trained stably (``Validation.tested()``), the **leader** is the
+   one with the best mean on the primary metric.
+2. Candidates whose mean is within the **practical margin** of the leader's
+   (:func:`practical_margin`: 1 % of the leader's error for error metrics, half a point for
+   scores in [0, 1]) are practically equivalent to it; among those the rule order decides,
+   and the first is the pick. The rest follow by mean.
+3. Unstable candidates (a blow-up on some split, see :mod:`advisor.stability`) are never
+   recommended; they rank after the untested ones, with the failed ones, then the vetoed.
+4. With fewer than :data:`MIN_SPLITS_FOR_CONFIDENCE` splits, or fewer than two stable
+   candidates to compare, the experiment is too small to order them: the rules do.
+5. Without an experiment the order is the rule order (non-vetoed by score, then vetoed).
 
-Without a validation, the order is the rule order (non-vetoed by score, then vetoed).
+The posterior probabilities of the Bayesian correlated t-test with that margin as the region
+of practical equivalence (Benavoli et al., JMLR 2017; ``baycomp``) say how sure the pick is:
+``high`` when no other stable candidate has more than :data:`RIVAL_PROBABILITY` posterior
+probability of being practically better than the pick; ``medium`` otherwise, or when only one
+candidate trained stably; ``low`` when the experiment was too small, compared nothing, or did
+not run and the rule scores barely separate the first two.
 
-Verdicts are the validator's (see :mod:`advisor.validate` for their exact meaning);
-without a validation every non-vetoed loss is ``not_tested`` and the others ``vetoed``.
+Verdicts, each a word for what was seen:
 
-Confidence in the first loss of the final order:
-
-- ``high``: tested, and it beat the task's default loss significantly; or it *is* the
-  default and beat every other tested candidate significantly; or the default could not be
-  compared (vetoed or failed) and it beat every other tested candidate significantly.
-- ``medium``: tested and confirmed, but without such a significant margin (the rules'
-  preference decides between statistically tied losses); or not tested but the rules
-  prefer it by at least :data:`CLEAR_RULE_MARGIN` score points (or it is the only
-  applicable loss).
-- ``low``: not tested and the rule scores barely separate it from the runner-up; or the
-  experiment could not compare anything (fewer than two candidates trained, or fewer than
-  three splits completed); or every applicable loss is vetoed.
+- ``confirmed``: the pick, and it measured best.
+- ``equivalent``: within the practical margin of the best measured (the pick itself when it
+  is not the best-measured one but the rules prefer it among the equivalents), or any stable
+  candidate when the experiment was too small to tell them apart.
+- ``overturned``: measured worse than the best by more than the margin.
+- ``unstable``: blew up on some split; never recommended.
+- ``failed``: could not be trained or scored on some split.
+- ``not_tested``: applicable, not vetoed, not trained (or the budget ran out first).
+- ``vetoed``: a rule vetoed it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from . import stats
+from .validate import comparison_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .validate import Validation
 
-__all__ = ["decide", "Decision", "CLEAR_RULE_MARGIN"]
+__all__ = ["decide", "Decision", "practical_margin", "CLEAR_RULE_MARGIN", "VERDICTS",
+           "RELATIVE_MARGIN", "ABSOLUTE_MARGIN", "RIVAL_PROBABILITY"]
 
+#: Every verdict a loss can get, in the order the README explains them.
+VERDICTS: tuple[str, ...] = ("confirmed", "equivalent", "overturned", "unstable", "failed",
+                             "not_tested", "vetoed")
 #: Rule-score lead over the runner-up that makes an untested recommendation "medium".
 CLEAR_RULE_MARGIN = 1.0
-#: Splits the experiment needs before any confidence above "low".
+#: Splits the experiment needs before it orders anything.
 MIN_SPLITS_FOR_CONFIDENCE = 3
+#: Practical margin of error metrics (RMSE, MAE, deviances, log loss, Brier, pinball): a
+#: share of the leader's error.
+RELATIVE_MARGIN = 0.01
+#: Practical margin of scores on [0, 1] (accuracy, balanced accuracy, F1, AUC, AP, R2).
+ABSOLUTE_MARGIN = 0.005
+#: A rival more likely than this to be practically better keeps the confidence at "medium".
+RIVAL_PROBABILITY = 0.05
+_SCORE_METRICS = frozenset({"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
+                            "average_precision", "r2"})
+
+
+def practical_margin(metric: str, leader_mean: float) -> float:
+    """Half-width of the region of practical equivalence around the leader's mean score."""
+    if metric in _SCORE_METRICS:
+        return ABSOLUTE_MARGIN
+    return RELATIVE_MARGIN * abs(float(leader_mean))
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,12 +82,16 @@ class Decision:
     """The final ranking, a verdict per loss, the confidence and a one-paragraph summary."""
 
     order: tuple[str, ...]          # every applicable loss, best first
-    verdicts: dict[str, str]        # loss -> confirmed / tied / overturned / failed / not_tested / vetoed
+    verdicts: dict[str, str]        # loss -> one of VERDICTS
     confidence: dict[str, str]      # {"level": high|medium|low, "reason": ...}
     summary: str
     validated: bool
     metric: str | None              # the experiment's primary metric, None without validation
     agreement: dict[str, Any] | None  # Kendall tau between rule and empirical order
+    basis: str = "rules"            # evidence, rules_tiebreak, too_small, rules
+    leader: str | None = None       # the best-measured stable candidate
+    margin: float | None = None     # the practical margin used, in the metric's units
+    versus: dict[str, dict[str, Any]] = field(default_factory=dict)  # loss -> comparison with the pick
 
     @property
     def pick(self) -> str | None:
@@ -66,11 +99,12 @@ class Decision:
         return self.order[0] if self.order else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "pick": self.pick, "order": list(self.order), "verdicts": dict(self.verdicts),
-            "confidence": dict(self.confidence), "summary": self.summary,
-            "validated": self.validated, "metric": self.metric, "agreement": self.agreement,
-        }
+        """The decision as the JSON's ``decision`` section."""
+        return {"pick": self.pick, "basis": self.basis, "metric": self.metric,
+                "leader": self.leader, "margin": _sig(self.margin),
+                "order": list(self.order), "verdicts": dict(self.verdicts),
+                "confidence": dict(self.confidence), "summary": self.summary,
+                "validated": self.validated, "agreement": self.agreement}
 
 
 def decide(outcome: Any, validation: "Validation | None" = None) -> Decision:
@@ -85,40 +119,98 @@ def decide(outcome: Any, validation: "Validation | None" = None) -> Decision:
 
     if validation is None:
         verdicts = {loss_id: "vetoed" if loss_id in vetoes else "not_tested" for loss_id in ranking}
-        order = tuple(by_score + vetoed)
-        level, reason = _rules_only_confidence(by_score, scores, vetoed)
-        return Decision(order=order, verdicts=verdicts,
+        level, reason = _rules_only_confidence(by_score, scores)
+        return Decision(order=tuple(by_score + vetoed), verdicts=verdicts,
                         confidence={"level": level, "reason": reason},
                         summary=_rules_only_summary(by_score, scores, vetoed),
                         validated=False, metric=None, agreement=None)
 
-    tested = [loss_id for loss_id in validation.evidence_order if loss_id in position]
-    failed = [item.loss for item in validation.candidates
-              if item.status == "failed" and item.loss in position]
-    failed.sort(key=lambda loss_id: position[loss_id])
-    placed = set(tested) | set(failed) | set(vetoed)
+    judged = _judge(validation, position)
+    stable = judged["order"]
+    unstable = [item.loss for item in validation.tested("unstable") if item.loss in position]
+    failed = [item.loss for item in validation.tested("failed") if item.loss in position]
+    placed = set(stable) | set(unstable) | set(failed) | set(vetoed)
     untested = [loss_id for loss_id in by_score if loss_id not in placed]
-    order = tuple(tested + untested + failed + vetoed)
+    order = tuple(stable + untested + unstable + failed + vetoed)
     verdicts = {}
     for loss_id in ranking:
-        if loss_id in vetoes:
-            verdicts[loss_id] = "vetoed"
-        else:
-            verdicts[loss_id] = validation.verdicts.get(loss_id, "not_tested")
-    level, reason = _validated_confidence(validation, order[0] if order else None)
+        verdicts[loss_id] = ("vetoed" if loss_id in vetoes else "unstable" if loss_id in unstable
+                             else "failed" if loss_id in failed
+                             else judged["verdicts"].get(loss_id, "not_tested"))
+    pick = order[0] if order else None
+    versus = _versus(validation, pick, judged["margin"]) if pick in judged["verdicts"] else {}
+    level, reason = _validated_confidence(validation, judged, pick, versus)
     agreement = None
     if validation.agreement is not None:
         agreement = {"kendall_tau": _sig(validation.agreement[0]),
                      "p_value": _sig(validation.agreement[1]),
                      "n_candidates": len(validation.rule_order)}
     return Decision(order=order, verdicts=verdicts, confidence={"level": level, "reason": reason},
-                    summary=_validated_summary(validation, order, vetoed),
-                    validated=True, metric=validation.protocol.metric, agreement=agreement)
+                    summary=_validated_summary(validation, judged, pick, versus, unstable, failed),
+                    validated=True, metric=validation.protocol.metric, agreement=agreement,
+                    basis=judged["basis"], leader=judged["leader"], margin=judged["margin"],
+                    versus=versus)
+
+
+def _judge(validation: "Validation", position: dict[str, int]) -> dict[str, Any]:
+    """Order and verdicts of the stable candidates, the leader, the margin and the basis."""
+    protocol = validation.protocol
+    metric = protocol.metric
+    sign = 1.0 if protocol.greater_is_better else -1.0
+    stable = sorted((item.loss for item in validation.tested() if item.loss in position),
+                    key=position.__getitem__)
+    mean = {loss_id: validation.candidate(loss_id).means[metric] for loss_id in stable}
+    if not stable:
+        return {"order": [], "verdicts": {}, "leader": None, "margin": None, "basis": "rules"}
+    leader = max(stable, key=lambda loss_id: (sign * mean[loss_id], -position[loss_id]))
+    margin = practical_margin(metric, mean[leader])
+    if len(stable) == 1:
+        return {"order": stable, "verdicts": {leader: "confirmed"}, "leader": leader,
+                "margin": margin, "basis": "evidence"}
+    if protocol.splits_used < MIN_SPLITS_FOR_CONFIDENCE:
+        return {"order": stable, "verdicts": {loss_id: "equivalent" for loss_id in stable},
+                "leader": leader, "margin": margin, "basis": "too_small"}
+    equivalent = [loss_id for loss_id in stable
+                  if sign * (mean[leader] - mean[loss_id]) <= margin]
+    rest = sorted((loss_id for loss_id in stable if loss_id not in equivalent),
+                  key=lambda loss_id: (-sign * mean[loss_id], position[loss_id]))
+    pick = equivalent[0]
+    verdicts = {loss_id: "equivalent" for loss_id in equivalent}
+    verdicts.update({loss_id: "overturned" for loss_id in rest})
+    if pick == leader:
+        verdicts[pick] = "confirmed"
+    basis = "evidence" if len(equivalent) == 1 else "rules_tiebreak"
+    return {"order": equivalent + rest, "verdicts": verdicts, "leader": leader,
+            "margin": margin, "basis": basis}
+
+
+def _versus(validation: "Validation", pick: str, margin: float | None) -> dict[str, dict[str, Any]]:
+    """For every trained candidate but the pick: the paired comparison with the pick
+    (frequentist, as a second reading) and the posterior of practical superiority."""
+    protocol = validation.protocol
+    metric = protocol.metric
+    mine = validation.candidate(pick).fold_scores[metric]
+    result = {}
+    for item in validation.candidates:
+        if item.loss == pick or item.status not in ("tested", "unstable"):
+            continue
+        theirs = item.fold_scores[metric]
+        frequentist = stats.compare_paired(
+            item.loss, theirs, pick, mine, greater_is_better=protocol.greater_is_better,
+            test_train_ratio=protocol.test_train_ratio)
+        practical = stats.practical_comparison(
+            item.loss, theirs, pick, mine, greater_is_better=protocol.greater_is_better,
+            rope=margin or 0.0, folds=protocol.folds)
+        result[item.loss] = {**comparison_dict(frequentist),
+                             "practical": {"rope": _sig(practical.rope),
+                                           "better": _sig(practical.better, 3),
+                                           "equivalent": _sig(practical.equivalent, 3),
+                                           "worse": _sig(practical.worse, 3)}}
+    return result
 
 
 # ----- confidence -----------------------------------------------------------------------
-def _rules_only_confidence(by_score: list[str], scores: dict[str, float],
-                           vetoed: list[str]) -> tuple[str, str]:
+def _rules_only_confidence(by_score: list[str], scores: dict[str, float]) -> tuple[str, str]:
     if not by_score:
         return "low", "every applicable loss is vetoed by the rules"
     first = by_score[0]
@@ -140,36 +232,39 @@ def _default_of(validation: "Validation") -> str | None:
     return None
 
 
-def _validated_confidence(validation: "Validation", first: str | None) -> tuple[str, str]:
+def _validated_confidence(validation: "Validation", judged: dict[str, Any], pick: str | None,
+                          versus: dict[str, dict[str, Any]]) -> tuple[str, str]:
     metric = validation.protocol.metric
-    tested = list(validation.evidence_order)
-    if not tested or first != tested[0]:
-        return "low", "no candidate could be trained and scored; the order is the rules' alone"
-    if len(tested) < 2:
-        return "low", f"only {first} could be trained and scored, so nothing was compared with it"
-    if validation.protocol.splits_used < MIN_SPLITS_FOR_CONFIDENCE:
+    if pick is None or pick not in judged["verdicts"]:
+        return "low", ("no candidate trained stably, so nothing was measured for the pick; "
+                       "the order is the rules' alone")
+    if judged["basis"] == "too_small":
         return "low", (f"only {validation.protocol.splits_used} splits completed within the "
-                       "budget: too few for a reliable comparison")
-    default = _default_of(validation)
-    others = [loss_id for loss_id in tested if loss_id != first]
-    beats_all = all((first, other) in validation.beats() for other in others)
-    if default is not None and default != first and default in tested:
-        comparison = validation.comparison(first, default)
-        if comparison is not None and comparison.significant and comparison.mean_difference > 0:
-            return "high", (f"{first} beat the default {default} on {metric} by "
-                            f"{_difference_text(comparison)}")
-        p_text = f" ({_p_text(comparison.p_value)})" if comparison is not None else ""
-        return "medium", (f"{first} was not significantly better than the default {default} on "
-                          f"{metric}{p_text}; the rules' preference decides")
-    if default == first:
-        if beats_all:
-            return "high", f"the default {first} beat every alternative significantly on {metric}"
-        return "medium", (f"the default {first} was as good as the alternatives on {metric}; "
-                          "no alternative beat it significantly")
-    if beats_all:
-        return "high", f"{first} beat every other tested candidate significantly on {metric}"
-    return "medium", (f"no tested candidate beat {first} significantly on {metric}, but it did "
-                      "not beat them all either (the default could not be compared)")
+                       "budget: too few to order the candidates, so the rules did")
+    stable_rivals = {loss_id: item for loss_id, item in versus.items()
+                     if judged["verdicts"].get(loss_id)}
+    if not stable_rivals:
+        others = [item.loss for item in validation.candidates if item.loss != pick]
+        return "medium", (f"{pick} is the only candidate that trained stably"
+                          + (f" ({', '.join(others)} did not)" if others else ""))
+    rival, details = max(stable_rivals.items(), key=lambda pair: pair[1]["practical"]["better"])
+    chance = details["practical"]["better"]
+    margin_text = _margin_text(metric, judged["margin"])
+    if judged["basis"] == "rules_tiebreak":
+        tied = [loss_id for loss_id, verdict in judged["verdicts"].items()
+                if verdict in ("equivalent", "confirmed") and loss_id != pick]
+        lead = f"{pick} is practically equivalent to {', '.join(tied)} on {metric} ({margin_text}), so the rules chose"
+    else:
+        lead = f"{pick} measured best on {metric}"
+    if chance < RIVAL_PROBABILITY:
+        return "high", (f"{lead}; no other candidate is practically better with more than "
+                        f"{RIVAL_PROBABILITY:.0%} posterior probability ({margin_text})")
+    return "medium", (f"{lead}, but {rival} may still be practically better (posterior "
+                      f"probability {chance:.2f}, {margin_text}); a larger budget would tell")
+
+
+def _margin_text(metric: str, margin: float | None) -> str:
+    return f"margin +-{_sig(margin, 3):g} {metric}" if margin is not None else "no margin"
 
 
 # ----- summary ----------------------------------------------------------------------------
@@ -189,7 +284,9 @@ def _rules_only_summary(by_score: list[str], scores: dict[str, float], vetoed: l
     return text
 
 
-def _validated_summary(validation: "Validation", order: tuple[str, ...], vetoed: list[str]) -> str:
+def _validated_summary(validation: "Validation", judged: dict[str, Any], pick: str | None,
+                       versus: dict[str, dict[str, Any]], unstable: list[str],
+                       failed: list[str]) -> str:
     protocol = validation.protocol
     metric = protocol.metric
     splits = f"{protocol.folds}-fold cross-validation" + (
@@ -201,50 +298,18 @@ def _validated_summary(validation: "Validation", order: tuple[str, ...], vetoed:
     if protocol.splits_used < protocol.splits_planned:
         parts.append(f"The time budget ran out: the comparison uses {protocol.splits_used} of "
                      f"{protocol.splits_planned} splits.")
-    pick = validation.pick
     rule_choice = validation.rule_choice
     default = _default_of(validation)
-    if pick is None:
-        parts.append("Every trained candidate failed, so the ranking is the rules' alone.")
+    if pick is None or pick not in judged["verdicts"]:
+        parts.append("No candidate trained stably, so the ranking is the rules' alone.")
+    elif judged["basis"] == "too_small":
+        parts.append(f"Too few splits to order the candidates: the rules' order stands, {pick} first.")
     else:
-        rule_evidence = validation.candidate(rule_choice) if rule_choice else None
-        if rule_choice == pick:
-            sentence = f"The rules' choice {pick} was confirmed"
-            if default and default != pick and default in validation.evidence_order:
-                comparison = validation.comparison(pick, default)
-                if comparison is not None and comparison.significant:
-                    sentence += f": it beat the default {default} by {_difference_text(comparison)}"
-                elif comparison is not None:
-                    sentence += (f", though it was not significantly better than the default "
-                                 f"{default} ({_p_text(comparison.p_value)})")
-            others = [item for item in validation.evidence_order if item != pick]
-            if others and all((pick, other) in validation.beats() for other in others):
-                sentence += "; it beat every other tested candidate significantly"
-            tied = [item for item in validation.evidence_order
-                    if validation.verdicts.get(item) == "tied"]
-            if tied:
-                sentence += f"; statistically tied: {', '.join(tied)}"
-            parts.append(sentence + ".")
-        elif rule_evidence is not None and rule_evidence.status == "failed":
-            parts.append(f"The rules' choice {rule_choice} failed in the experiment "
-                         f"({rule_evidence.failure}); {pick} leads instead.")
-        else:
-            winners = [comparison for comparison in
-                       (validation.comparison(item, rule_choice) for item in validation.evidence_order
-                        if item != rule_choice)
-                       if comparison is not None and comparison.significant
-                       and comparison.mean_difference > 0]
-            sentence = f"The evidence overturned the rules' choice {rule_choice}"
-            if winners:
-                best = max(winners, key=lambda comparison: comparison.mean_difference)
-                sentence += f": {best.a} beat it by {_difference_text(best)}"
-                if best.a != pick:
-                    sentence += (f"; {pick} leads because the rules rank it higher and no tested "
-                                 "candidate beat it significantly")
-            parts.append(sentence + ".")
-    failed = [item.loss for item in validation.candidates if item.status == "failed"]
-    if failed and (pick is not None):
-        parts.append(f"Failed: {', '.join(failed)}.")
+        parts.append(_pick_sentence(validation, judged, pick, rule_choice, default, versus))
+    for label, losses in (("Unstable, never recommended", unstable), ("Failed", failed)):
+        if losses:
+            details = [f"{loss_id} ({validation.candidate(loss_id).failure})" for loss_id in losses]
+            parts.append(f"{label}: {'; '.join(details)}.")
     if validation.agreement is not None:
         tau = validation.agreement[0]
         word = "agree" if tau >= 0.6 else "partly agree" if tau > 0 else "disagree"
@@ -253,12 +318,41 @@ def _validated_summary(validation: "Validation", order: tuple[str, ...], vetoed:
     return " ".join(parts)
 
 
-def _difference_text(comparison) -> str:
-    """'0.12 (95% CI 0.05 to 0.19, p = 0.003)' for a comparison oriented a-versus-b."""
-    confidence = int(round(100 * (1 - comparison.alpha)))
-    return (f"{_sig(comparison.mean_difference, 3)} ({confidence}% CI "
-            f"{_sig(comparison.ci_low, 3)} to {_sig(comparison.ci_high, 3)}, "
-            f"{_p_text(comparison.p_value)})")
+def _pick_sentence(validation: "Validation", judged: dict[str, Any], pick: str,
+                   rule_choice: str | None, default: str | None,
+                   versus: dict[str, dict[str, Any]]) -> str:
+    metric = validation.protocol.metric
+    mean = validation.candidate(pick).means[metric]
+    leader = judged["leader"]
+    if judged["basis"] == "rules_tiebreak":
+        tied = [loss_id for loss_id, verdict in judged["verdicts"].items()
+                if verdict in ("equivalent", "confirmed") and loss_id != pick]
+        sentence = (f"{pick} ({_sig(mean, 4)}) and {', '.join(tied)} are practically equivalent "
+                    f"({_margin_text(metric, judged['margin'])}): the rules' order decides"
+                    + (f", though {leader} measured best" if leader != pick else ""))
+    elif pick == rule_choice:
+        sentence = f"The rules' choice {pick} was confirmed: it measured best ({metric} {_sig(mean, 4)})"
+    else:
+        chosen = validation.candidate(rule_choice) if rule_choice else None
+        if chosen is not None and chosen.status in ("unstable", "failed"):
+            sentence = (f"The rules' choice {rule_choice} was {chosen.status}; {pick} measured "
+                        f"best instead ({metric} {_sig(mean, 4)})")
+        else:
+            sentence = f"The evidence overturned the rules' choice {rule_choice}: {pick} measured best ({metric} {_sig(mean, 4)}"
+            if rule_choice in versus:
+                sentence += f" against {_sig(validation.candidate(rule_choice).means[metric], 4)}"
+                sentence += f", {_chance_text(versus[rule_choice])}"
+            sentence += ")"
+    if default and default != pick and default in versus:
+        default_mean = validation.candidate(default).means[metric]
+        sentence += (f"; the default {default} scored {_sig(default_mean, 4)} "
+                     f"({_chance_text(versus[default])})")
+    return sentence + "."
+
+
+def _chance_text(comparison: dict[str, Any]) -> str:
+    """'P(practically worse than the pick) = 0.97' for a comparison oriented candidate-vs-pick."""
+    return f"probability it is practically worse than the pick {comparison['practical']['worse']:.2f}"
 
 
 def _p_text(p_value: float) -> str:

@@ -16,7 +16,8 @@ from rich.table import Table
 from .options import a_or_an
 from .report import format_number
 
-VERDICT_STYLE = {"confirmed": "bold green", "tied": "yellow", "overturned": "red",
+VERDICT_STYLE = {"confirmed": "bold green", "equivalent": "yellow", "overturned": "red",
+                 "unstable": "bold red",
                  "failed": "bold red", "not_tested": "dim", "vetoed": "dim red"}
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .errors import OptionError, ReportError
+from .result import SCHEMA_VERSION
 
 REPORT_FORMATS: tuple[str, ...] = ("markdown", "html")
 FORMAT_ALIASES = {"md": "markdown", "htm": "html"}
@@ -50,7 +51,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 PLOT_FILES: dict[str, str] = {"target": "target-distribution.svg", "folds": "fold-scores.svg"}
 
 _REQUIRED_KEYS = ("task", "metric", "candidates", "profile")
-_SUPPORTED_SCHEMA_MAJOR = "1"
+_SUPPORTED_SCHEMA_MAJOR = SCHEMA_VERSION.split(".")[0]
 
 #: Metrics where a larger value is better; the others are losses or errors.
 _HIGHER_IS_BETTER = frozenset({"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
@@ -69,10 +70,9 @@ _PROTOCOL_LABELS: dict[str, str] = {
 }
 #: Validation keys shown elsewhere or never (timing varies from run to run).
 _VALIDATION_SHOWN_ELSEWHERE = frozenset({"protocol", "candidates", "comparisons", "notices",
-                                         "timing", "verdicts", "agreement", "metric",
-                                         "rule_order", "empirical_order", "evidence_order"})
-_VALIDATION_LABELS = {"pick": "pick of the experiment",
-                      "rule_choice": "rules' choice among the trained"}
+                                         "timing", "agreement", "metric",
+                                         "rule_order", "empirical_order"})
+_VALIDATION_LABELS = {"rule_choice": "rules' choice among the trained"}
 
 
 # ----- public API ---------------------------------------------------------------------------
@@ -436,6 +436,8 @@ def _why_not(candidate: dict[str, Any], best: dict[str, Any], metric: str) -> st
                 f"{format_number(best_mean)}")
         versus = evidence.get("versus") or {}
         details = [format_verdict(verdict)]
+        if evidence.get("unstable"):
+            details.append(f"never recommended: {evidence['unstable']}")
         if _is_number(versus.get("mean_difference")):
             details.append(f"difference {format_signed(versus['mean_difference'])} "
                            f"{format_interval(versus.get('ci_low'), versus.get('ci_high'))}, "
@@ -486,7 +488,7 @@ def _experiment(rec: dict[str, Any], validation: dict[str, Any] | None,
             "difference_low": versus.get("ci_low"), "difference_high": versus.get("ci_high"),
             "p_value": evidence.get("p_value") if _is_number(evidence.get("p_value")) else None,
             "folds": len(_fold_scores(evidence)),
-            "note": evidence.get("error") or ""})
+            "note": evidence.get("error") or evidence.get("unstable") or ""})
     metrics = [str(name) for name in protocol.get("metrics") or []]
     other_metrics = [name for name in metrics if name != rec["metric"]]
     metric_rows = [{"loss": candidate["loss"],
@@ -494,8 +496,7 @@ def _experiment(rec: dict[str, Any], validation: dict[str, Any] | None,
                    for candidate in candidates if (_evidence(candidate).get("means") or {})]
     agreement = validation.get("agreement") or None
     orders = [{"name": name, "order": validation.get(key)}
-              for key, name in (("rule_order", "rules"), ("empirical_order", "mean score"),
-                                ("evidence_order", "evidence"))
+              for key, name in (("rule_order", "rules"), ("empirical_order", "mean score"))
               if isinstance(validation.get(key), list) and validation.get(key)]
     return {"protocol": protocol_rows, "reasons": reasons, "rows": rows,
             "other_metrics": other_metrics if metric_rows else [], "metric_rows": metric_rows,
@@ -542,7 +543,7 @@ def _plots(view: dict[str, Any], plots: Any) -> dict[str, str]:
                 label=candidate["loss"], scores=tuple(_fold_scores(evidence)),
                 mean=_mean(candidate), low=low, high=high,
                 highlight=candidate is view["best"],
-                note="failed" if candidate.get("verdict") == "failed" else ""))
+                note=candidate.get("verdict") if candidate.get("verdict") in ("failed", "unstable") else ""))
     key = json.dumps([rec["profile"], rec["task"], [list(vars(item).values()) for item in series],
                       view["metric"], view["higher_is_better"]], sort_keys=True, default=str)
     if key not in _PLOT_CACHE:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Bump the minor version for additive changes, the major one when a key changes meaning.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,9 @@ class Recommendation:
     settings: dict[str, Any]
     reproducibility: dict[str, Any]
     validation: dict[str, Any] | None = None
+    #: how the pick was decided: basis (evidence, rules_tiebreak, too_small, rules), the
+    #: best-measured loss and the practical margin (see advisor.decide)
+    decision: dict[str, Any] = field(default_factory=lambda: {"basis": "rules"})
     timing: dict[str, Any] = field(default_factory=dict, compare=False)  # not in the JSON
 
     @property
@@ -117,6 +120,7 @@ class Recommendation:
             "activation": self.activation,
             "framework": self.framework,
             "confidence": self.confidence,
+            "decision": self.decision,
             "summary": self.summary,
             "default_loss": self.default_loss,
             "candidates": [candidate.to_dict() for candidate in self.candidates],

@@ -27,9 +27,12 @@ Effect sizes: the mean difference (in the metric's units, oriented so that posit
 "better") and the standardized mean difference d_z = mean(d) / sd(d) (None when the
 differences do not vary).
 
-:func:`evidence_order` turns the significant wins into a final order that changes the rule
-order only where the evidence says so (see its docstring), and :func:`kendall_agreement`
-measures how far the rule ranking and the empirical ranking agree.
+Not significant is not equivalent: with 5-10 folds the t-test rarely rejects even for
+differences of several percent. The decide stage therefore judges with
+:func:`practical_comparison`, the Bayesian correlated t-test with a region of practical
+equivalence (``baycomp``), which says how probable it is that one loss is practically better,
+equivalent, or worse; the frequentist comparison stays in the output as a second reading.
+:func:`kendall_agreement` measures how far the rule ranking and the empirical ranking agree.
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ from scipy import stats as scipy_stats
 
 __all__ = [
     "ALPHA", "MIN_WILCOXON_FOLDS", "PairedComparison", "corrected_t_test",
-    "corrected_interval", "wilcoxon_p_value", "compare_paired", "evidence_order",
-    "kendall_agreement",
+    "corrected_interval", "wilcoxon_p_value", "compare_paired", "PracticalComparison",
+    "practical_comparison", "kendall_agreement",
 ]
 
 #: Significance level of every comparison.
@@ -184,35 +187,54 @@ def compare_paired(a: str, scores_a: Sequence[float], b: str, scores_b: Sequence
                             test_train_ratio=test_train_ratio)
 
 
-def evidence_order(rule_order: Sequence[Hashable],
-                   beats: Iterable[tuple[Hashable, Hashable]]) -> list:
-    """Merge the rule order with significant wins: change it only where evidence demands.
+@dataclass(frozen=True)
+class PracticalComparison:
+    """Posterior probabilities that ``a`` is practically better, equivalent, or worse than ``b``.
 
-    ``beats`` holds ``(winner, loser)`` pairs of significant paired comparisons. The result
-    is the rule order, minimally changed so that every winner comes before its loser: at
-    each step the earliest candidate in rule order that no remaining candidate significantly
-    beats is placed next (Kahn's topological sort, ties broken by rule order). Ties (no
-    significant difference) therefore keep the rule order, and a candidate moves up only
-    past those it significantly beats, directly or through a chain of wins.
-
-    Significant wins always go from a higher to a lower mean score, so they never form a
-    cycle; should an inconsistent input contain one, the remaining candidates keep their
-    rule order.
+    From the Bayesian correlated t-test (Benavoli, Corani, Demsar & Zaffalon, JMLR 2017) on
+    the paired fold scores, with a region of practical equivalence of half-width ``rope``
+    in the metric's units. The three probabilities sum to 1.
     """
-    remaining = list(dict.fromkeys(rule_order))
-    position = {item: index for index, item in enumerate(remaining)}
-    losers_of: dict[Hashable, set] = {item: set() for item in remaining}
-    for winner, loser in beats:
-        if winner in position and loser in position and winner != loser:
-            losers_of[loser].add(winner)  # loser -> the candidates that beat it
-    order: list = []
-    while remaining:
-        placed = set(order)
-        free = [item for item in remaining if not (losers_of[item] - placed)]
-        chosen = free[0] if free else remaining[0]
-        order.append(chosen)
-        remaining.remove(chosen)
-    return order
+
+    a: str
+    b: str
+    rope: float
+    better: float        # P(a - b > rope): a practically better
+    equivalent: float    # P(|a - b| <= rope)
+    worse: float         # P(a - b < -rope): a practically worse
+
+    def to_dict(self) -> dict[str, float | str]:
+        return {"a": self.a, "b": self.b, "rope": self.rope, "better": self.better,
+                "equivalent": self.equivalent, "worse": self.worse}
+
+
+def practical_comparison(a: str, scores_a: Sequence[float], b: str, scores_b: Sequence[float], *,
+                         greater_is_better: bool, rope: float, folds: int) -> PracticalComparison:
+    """Bayesian correlated t-test of ``a`` against ``b`` with a region of practical equivalence.
+
+    ``baycomp.two_on_single`` computes it; it needs the splits to be whole repetitions of
+    ``folds``-fold cross-validation (its Nadeau-Bengio correction uses the folds per run), so
+    a run cut short by the budget is compared on its complete repetitions, or as one run
+    when not even one completed. Folds where either score is not finite are left out.
+    """
+    import baycomp
+
+    first = np.asarray(scores_a, dtype=float)
+    second = np.asarray(scores_b, dtype=float)
+    keep = np.isfinite(first) & np.isfinite(second)
+    first, second = first[keep], second[keep]
+    if not greater_is_better:
+        first, second = -first, -second
+    count = first.size
+    if count < 2:
+        return PracticalComparison(a, b, rope, 0.0, 1.0, 0.0)
+    runs = count // folds if folds >= 2 and count >= folds else 1
+    if runs > 1 or count >= folds:
+        first, second = first[:runs * folds], second[:runs * folds]
+    # baycomp: diff = y - x = a - b; p_left = P(a - b < -rope) is "a practically worse"
+    left, middle, right = baycomp.two_on_single(second, first, rope=max(rope, 1e-300), runs=runs)
+    return PracticalComparison(a, b, rope, better=float(right), equivalent=float(middle),
+                               worse=float(left))
 
 
 def kendall_agreement(rule_order: Sequence[Hashable],

@@ -40,20 +40,16 @@ The protocol, in the order it runs (every choice is reported in ``Validation.pro
    the primary metric with the corrected resampled t-test (plus the Wilcoxon signed-rank
    test from 10 folds on); ``alpha`` = 0.05.
 
-Verdicts (exact semantics; the decide stage reuses them):
+8. **Stability** (:mod:`advisor.stability`): a candidate that blew up on any split (an
+   error far worse than the split's best candidate's and than its own typical ratio, or
+   predictions far outside the training targets) is *unstable*: its scores are kept for the
+   report, but it is left out of the comparisons and never recommended.
 
-- ``confirmed``: placed first by :func:`advisor.stats.evidence_order` (the rule order
-  changed only by significant wins): no tested candidate is significantly better than it
-  on the primary metric. When the rules' first choice is confirmed, the experiment backs
-  the rules; when another candidate is confirmed, it beat the rules' choice significantly.
-- ``overturned``: at least one tested candidate is significantly better than it: the
-  evidence rules it out as the pick, whatever its rule rank.
-- ``tied``: trained and scored, not first, and no tested candidate is significantly
-  better: the experiment cannot tell it from the pick; its place comes from the rules.
-- ``failed``: raised, diverged, predicted non-finite values or could not be scored on the
-  primary metric on at least one fold (the reason is recorded).
-- ``not_tested``: applicable and not vetoed, but not among the trained candidates.
-- ``vetoed``: a rule vetoed it (e.g. an incompatible output activation); never trained.
+Statuses of a candidate: ``tested`` (trained and scored on every compared split, stably),
+``unstable``, ``failed`` (raised, diverged, predicted non-finite values or could not be
+scored on the primary metric on some split; the reason is recorded) and ``not_run`` (the
+budget ran out first). The validator measures; the decide stage (:mod:`advisor.decide`)
+judges the measurements and gives the verdicts.
 
 Nothing here prints. Progress goes to the ``progress`` callback as ``(done, total, message)``.
 """
@@ -76,17 +72,15 @@ import pandas as pd
 from . import stats
 from .errors import DataShapeError, OptionError
 from .options import TASK_METRICS, check_budget, check_jobs
+from .stability import overshoot, unstable_candidates
 
 __all__ = [
     "validate", "Validation", "Protocol", "CandidateEvidence", "Plan", "plan_protocol",
     "METRIC_FUNCTIONS", "ScoringContext", "score_predictions", "build_preprocessor",
-    "VERDICTS",
 ]
 
 ProgressCallback = Callable[[int, int, str], None]
 
-#: Every verdict a candidate can get (see the module docstring for their meaning).
-VERDICTS: tuple[str, ...] = ("confirmed", "tied", "overturned", "failed", "not_tested", "vetoed")
 
 CLASS_TASKS = frozenset({"binary", "multiclass", "ordinal"})
 NUMERIC_TASKS = frozenset({"regression", "count", "proportion"})
@@ -927,6 +921,7 @@ class _FoldResult:
     reached_epoch_cap: bool = False
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()
+    overshoot: tuple[float, str | None] = (0.0, None)  # predictions beyond the training targets
 
 
 def _one_line(error: BaseException) -> str:
@@ -955,10 +950,11 @@ def _run_job(job: _Job, shared: _Shared) -> _FoldResult:
     messages = tuple(sorted({f"{item.category.__name__}: {_one_line(item.message)}"
                              for item in caught}))
     convergence = any(item.category.__name__ == "ConvergenceWarning" for item in caught)
-    status, scores, problems, reason, epochs_run = outcome
+    status, scores, problems, reason, epochs_run, beyond = outcome
     cap = (epochs_run >= job.epochs) if epochs_run is not None else convergence
     return _FoldResult(job.loss_id, job.split, status, scores, problems, reason, epochs_run,
-                       bool(cap and status == "ok"), time.perf_counter() - started, messages)
+                       bool(cap and status == "ok"), time.perf_counter() - started, messages,
+                       beyond)
 
 
 def _train_and_score(job: _Job, shared: _Shared):
@@ -973,21 +969,24 @@ def _train_and_score(job: _Job, shared: _Shared):
         proxy.fit(train_matrix, shared.y[job.train])
         prediction = np.asarray(proxy.predict(test_matrix), dtype=float)
     except ProxyDivergedError as error:  # type: ignore[misc]
-        return "failed", {}, {}, f"diverged: {_one_line(error)}", None
+        return "failed", {}, {}, f"diverged: {_one_line(error)}", None, None
     except Exception as error:  # noqa: BLE001 - failure is data: record it, go on
-        return "failed", {}, {}, f"{type(error).__name__}: {_one_line(error)}", None
+        return "failed", {}, {}, f"{type(error).__name__}: {_one_line(error)}", None, None
     epochs_run = _epochs_run(proxy)
     if prediction.shape[0] != len(job.test):
         return ("failed", {}, {}, f"predicted {prediction.shape[0]} rows for {len(job.test)}",
-                epochs_run)
+                epochs_run, None)
     if not np.all(np.isfinite(prediction)):
-        return "failed", {}, {}, "diverged: non-finite predictions", epochs_run
+        return "failed", {}, {}, "diverged: non-finite predictions", epochs_run, None
+    beyond = (overshoot(prediction, shared.y[job.train]) if job.context.task in NUMERIC_TASKS
+              else (0.0, None))
     scores, problems = score_predictions(shared.y[job.test], prediction, job.metrics, job.context)
     primary = job.metrics[0]
     if not math.isfinite(scores[primary]):
         reason = problems.get(primary, "not finite")
-        return "failed", scores, problems, f"{primary} could not be computed: {reason}", epochs_run
-    return "ok", scores, problems, None, epochs_run
+        return ("failed", scores, problems, f"{primary} could not be computed: {reason}",
+                epochs_run, beyond)
+    return "ok", scores, problems, None, epochs_run, beyond
 
 
 # ===== results ==========================================================================
@@ -1037,14 +1036,13 @@ class Protocol:
 
 @dataclass(frozen=True)
 class CandidateEvidence:
-    """One trained candidate: fold scores, means, interval, comparison with the pick, verdict."""
+    """One trained candidate: fold scores, means, interval, and whether it trained stably."""
 
     loss: str
     rule_rank: int | None                    # 1-based position in the rule ranking
     roles: tuple[str, ...]                   # "rules", "default", "user"
-    status: str                              # tested, failed, not_run (budget ran out)
-    verdict: str
-    failure: str | None
+    status: str                              # tested, unstable, failed, not_run (budget ran out)
+    failure: str | None                      # why it failed, was unstable, or did not run
     fold_scores: dict[str, tuple[float, ...]]  # metric -> one score per split used (NaN = undefined)
     means: dict[str, float]
     std: float                               # of the primary metric across folds
@@ -1052,19 +1050,17 @@ class CandidateEvidence:
     ci_high: float
     epochs_run: tuple[int | None, ...]
     epoch_cap_folds: int                     # folds where training stopped at the epoch cap
-    versus_pick: stats.PairedComparison | None
 
     def to_dict(self, metric: str) -> dict[str, Any]:
-        comparison = self.versus_pick
         return {
             "loss": self.loss, "rule_rank": self.rule_rank, "roles": list(self.roles),
-            "status": self.status, "verdict": self.verdict, "error": self.failure,
+            "status": self.status,
+            "error": self.failure if self.status in ("failed", "not_run") else None,
+            "unstable": self.failure if self.status == "unstable" else None,
             "metric": metric,
             "mean": _round(self.means.get(metric)), "std": _round(self.std),
             "ci_low": _round(self.ci_low), "ci_high": _round(self.ci_high),
             "fold_scores": [_round(value) for value in self.fold_scores.get(metric, ())],
-            "p_value": _round(comparison.p_value) if comparison else None,
-            "versus": _comparison_dict(comparison) if comparison else None,
             "means": {name: _round(value) for name, value in self.means.items()},
             "folds": {name: [_round(value) for value in values]
                       for name, values in self.fold_scores.items()},
@@ -1072,7 +1068,8 @@ class CandidateEvidence:
         }
 
 
-def _comparison_dict(comparison: stats.PairedComparison) -> dict[str, Any]:
+def comparison_dict(comparison: stats.PairedComparison) -> dict[str, Any]:
+    """The JSON form of a paired comparison (positive difference = ``a`` better)."""
     return {
         "a": comparison.a, "b": comparison.b, "n_folds": comparison.n_folds,
         "mean_difference": _round(comparison.mean_difference),
@@ -1086,19 +1083,17 @@ def _comparison_dict(comparison: stats.PairedComparison) -> dict[str, Any]:
 
 @dataclass(frozen=True, eq=False)
 class Validation:
-    """The experiment's evidence. ``to_dict()`` is JSON-safe and, except under ``timing``,
-    identical for the same data, options and seed on the same machine."""
+    """The experiment's evidence (what was measured; the decide stage judges it).
+    ``to_dict()`` is JSON-safe and, except under ``timing``, identical for the same data,
+    options and seed on the same machine."""
 
     protocol: Protocol
     candidates: tuple[CandidateEvidence, ...]    # trained candidates, in rule order
-    comparisons: tuple[stats.PairedComparison, ...]  # every tested pair, a before b in rule order
-    rule_order: tuple[str, ...]                  # tested candidates in rule order
-    empirical_order: tuple[str, ...]             # tested candidates by mean primary score, best first
-    evidence_order: tuple[str, ...]              # rule order changed only by significant wins
-    pick: str | None                             # evidence_order[0]
+    comparisons: tuple[stats.PairedComparison, ...]  # every pair of stable candidates, a before b in rule order
+    rule_order: tuple[str, ...]                  # stable tested candidates in rule order
+    empirical_order: tuple[str, ...]             # stable tested candidates by mean primary score, best first
     rule_choice: str | None                      # the rules' first trained choice (may have failed)
     agreement: tuple[float, float] | None        # Kendall tau and its p between rule and empirical order
-    verdicts: dict[str, str]                     # every loss of the rule outcome
     notices: tuple[tuple[str, str], ...]         # (code, message) worth the user's attention
     timing: dict[str, Any] = field(default_factory=dict)
 
@@ -1108,6 +1103,10 @@ class Validation:
                 return evidence
         return None
 
+    def tested(self, status: str = "tested") -> tuple[CandidateEvidence, ...]:
+        """The candidates with ``status`` (tested = trained stably on every split), rule order."""
+        return tuple(item for item in self.candidates if item.status == status)
+
     def comparison(self, a: str, b: str) -> stats.PairedComparison | None:
         """The paired comparison of ``a`` with ``b`` (oriented so positive = ``a`` better)."""
         for item in self.comparisons:
@@ -1116,10 +1115,6 @@ class Validation:
             if (item.a, item.b) == (b, a):
                 return _flip(item)
         return None
-
-    def beats(self) -> set[tuple[str, str]]:
-        """(winner, loser) of every significant comparison."""
-        return {(item.winner, item.loser) for item in self.comparisons if item.significant}
 
     def evidence_for(self, loss_id: str) -> dict[str, Any] | None:
         """The numbers shown next to one loss in the result; None when it was not trained."""
@@ -1135,15 +1130,12 @@ class Validation:
         return {
             "protocol": self.protocol.to_dict(),
             "metric": self.protocol.metric,
-            "pick": self.pick,
             "rule_choice": self.rule_choice,
             "rule_order": list(self.rule_order),
             "empirical_order": list(self.empirical_order),
-            "evidence_order": list(self.evidence_order),
             "agreement": agreement,
-            "verdicts": dict(self.verdicts),
             "candidates": [item.to_dict(self.protocol.metric) for item in self.candidates],
-            "comparisons": [_comparison_dict(item) for item in self.comparisons],
+            "comparisons": [comparison_dict(item) for item in self.comparisons],
             "notices": [{"code": code, "message": message} for code, message in self.notices],
             "timing": _json_safe(self.timing),
         }
@@ -1286,8 +1278,7 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
             budget=budget, backend=backend or "loky", n_jobs=n_jobs, workers=0,
             within_budget=True, reasons=("nothing to train: every applicable loss is vetoed",))
         return Validation(protocol=protocol, candidates=(), comparisons=(), rule_order=(),
-                          empirical_order=(), evidence_order=(), pick=None, rule_choice=None,
-                          agreement=None, verdicts={loss_id: "vetoed" for loss_id in known},
+                          empirical_order=(), rule_choice=None, agreement=None,
                           notices=tuple(notices),
                           timing={"total_seconds": time.perf_counter() - started})
     loss_params = {}
@@ -1396,7 +1387,7 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
             del _SPLIT_CACHE[key]
 
     validation = _assemble(
-        profile=profile, known=known, vetoes=vetoes, chosen=chosen,
+        profile=profile, chosen=chosen,
         roles=roles, rule_rank=rule_rank, results=results, n_splits=len(split_list),
         metrics=metrics, greater_is_better=greater_is_better, test_train_ratio=test_train_ratio,
         notices=notices, plan=plan)
@@ -1611,9 +1602,9 @@ def _pilot(features: pd.DataFrame, kept: np.ndarray, y_all: np.ndarray, strata: 
             "seconds": time.perf_counter() - started}
 
 
-def _assemble(*, profile, known, vetoes, chosen, roles, rule_rank, results, n_splits,
+def _assemble(*, profile, chosen, roles, rule_rank, results, n_splits,
               metrics, greater_is_better, test_train_ratio, notices, plan) -> dict[str, Any]:
-    """Fold results -> per-candidate evidence, comparisons, orders and verdicts."""
+    """Fold results -> per-candidate evidence (tested, unstable, failed), comparisons, orders."""
     by_key = {(result.loss_id, result.split): result for result in results}
     failures: dict[str, str] = {}
     for loss_id in chosen:
@@ -1639,47 +1630,27 @@ def _assemble(*, profile, known, vetoes, chosen, roles, rule_rank, results, n_sp
     fold_scores = {loss_id: {name: tuple(by_key[(loss_id, split)].scores.get(name, math.nan)
                                          for split in complete) for name in metrics}
                    for loss_id in alive}
+    # Do no harm: a blow-up on any split (a spike, or predictions far outside the targets)
+    # on the user's metric and on RMSE: other deviances punish near-zero predictions of
+    # identity-link losses, which is not a blow-up of the network
+    watched = [name for name in dict.fromkeys((primary, "rmse")) if name in metrics]
+    overshoots = {loss_id: [by_key[(loss_id, split)].overshoot for split in complete]
+                  for loss_id in alive}
+    unstable = (unstable_candidates(fold_scores, watched, complete, overshoots)
+                if profile.task in NUMERIC_TASKS else {})
+    stable = [loss_id for loss_id in alive if loss_id not in unstable]
 
     comparisons = []
-    for first_index, a in enumerate(alive):
-        for b in alive[first_index + 1:]:
+    for first_index, a in enumerate(stable):
+        for b in stable[first_index + 1:]:
             comparisons.append(stats.compare_paired(
                 a, fold_scores[a][primary], b, fold_scores[b][primary],
                 greater_is_better=greater_is_better, test_train_ratio=test_train_ratio))
-    beats = {(item.winner, item.loser) for item in comparisons if item.significant}
-    evidence = stats.evidence_order(alive, beats)
-    pick = evidence[0] if evidence else None
     means = {loss_id: {name: _nanmean(values) for name, values in fold_scores[loss_id].items()}
              for loss_id in alive}
     sign = 1.0 if greater_is_better else -1.0
-    empirical = sorted(alive, key=lambda loss_id: (-sign * means[loss_id][primary], alive.index(loss_id)))
-    agreement = stats.kendall_agreement(alive, empirical)
-
-    verdicts: dict[str, str] = {}
-    for loss_id in known:
-        if loss_id in vetoes:
-            verdicts[loss_id] = "vetoed"
-        elif loss_id in failures:
-            verdicts[loss_id] = "failed"
-        elif loss_id in unrun:
-            verdicts[loss_id] = "not_tested"
-        elif loss_id == pick:
-            verdicts[loss_id] = "confirmed"
-        elif loss_id in alive:
-            beaten = any(loser == loss_id for _, loser in beats)
-            verdicts[loss_id] = "overturned" if beaten else "tied"
-        else:
-            verdicts[loss_id] = "not_tested"
-
-    def versus_pick(loss_id: str) -> stats.PairedComparison | None:
-        if pick is None or loss_id == pick or loss_id not in alive:
-            return None
-        for item in comparisons:
-            if (item.a, item.b) == (loss_id, pick):
-                return item
-            if (item.a, item.b) == (pick, loss_id):
-                return _flip(item)
-        return None
+    empirical = sorted(stable, key=lambda loss_id: (-sign * means[loss_id][primary], stable.index(loss_id)))
+    agreement = stats.kendall_agreement(stable, empirical)
 
     evidence_items = []
     epoch_cap_total = 0
@@ -1694,21 +1665,24 @@ def _assemble(*, profile, known, vetoes, chosen, roles, rule_rank, results, n_sp
             low, high = stats.corrected_interval(primary_scores, test_train_ratio)
             evidence_items.append(CandidateEvidence(
                 loss=loss_id, rule_rank=rule_rank.get(loss_id), roles=tuple(roles[loss_id]),
-                status="tested", verdict=verdicts[loss_id], failure=None,
-                fold_scores=fold_scores[loss_id], means=means[loss_id],
+                status="unstable" if loss_id in unstable else "tested",
+                failure=unstable.get(loss_id), fold_scores=fold_scores[loss_id],
+                means=means[loss_id],
                 std=float(finite.std(ddof=1)) if finite.size >= 2 else math.nan,
                 ci_low=low, ci_high=high,
                 epochs_run=tuple(by_key[(loss_id, split)].epochs_run for split in complete),
-                epoch_cap_folds=cap_folds, versus_pick=versus_pick(loss_id)))
+                epoch_cap_folds=cap_folds))
+            if loss_id in unstable:
+                notices.append(("validation.unstable", f"{loss_id} is unstable, so it is never "
+                                f"recommended: {unstable[loss_id]}"))
         else:
             failed = loss_id in failures
             evidence_items.append(CandidateEvidence(
                 loss=loss_id, rule_rank=rule_rank.get(loss_id), roles=tuple(roles[loss_id]),
-                status="failed" if failed else "not_run", verdict=verdicts[loss_id],
+                status="failed" if failed else "not_run",
                 failure=failures[loss_id] if failed else unrun[loss_id], fold_scores={},
                 means={}, std=math.nan, ci_low=math.nan, ci_high=math.nan,
-                epochs_run=tuple(run.epochs_run for run in runs), epoch_cap_folds=cap_folds,
-                versus_pick=None))
+                epochs_run=tuple(run.epochs_run for run in runs), epoch_cap_folds=cap_folds))
             if failed:
                 notices.append(("validation.failed", f"{loss_id} failed in the experiment: "
                                 f"{failures[loss_id]}"))
@@ -1731,9 +1705,8 @@ def _assemble(*, profile, known, vetoes, chosen, roles, rule_rank, results, n_sp
         "splits_used": len(complete),
         "fields": {
             "candidates": tuple(evidence_items), "comparisons": tuple(comparisons),
-            "rule_order": tuple(alive), "empirical_order": tuple(empirical),
-            "evidence_order": tuple(evidence), "pick": pick, "rule_choice": rule_choice,
-            "agreement": agreement, "verdicts": verdicts, "notices": tuple(notices),
+            "rule_order": tuple(stable), "empirical_order": tuple(empirical),
+            "rule_choice": rule_choice, "agreement": agreement, "notices": tuple(notices),
         },
     }
 

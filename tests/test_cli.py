@@ -146,7 +146,7 @@ def test_json_is_byte_identical_across_runs():
     assert first.exit_code == 0, first.stderr
     assert first.stdout == second.stdout
     payload = json.loads(first.stdout)
-    assert payload["schema_version"] == "1.0"
+    assert payload["schema_version"] == "2.0"
     assert payload["candidates"][0]["loss"] == payload["recommendation"]
     assert payload["validation"] is None
     assert payload["target"]["columns"] == ["species"]

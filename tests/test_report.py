@@ -541,10 +541,10 @@ def test_load_saved_refuses_what_is_not_a_recommendation(tmp_path: Path, text: s
 
 def test_load_saved_refuses_another_schema_major_and_a_missing_file(tmp_path: Path) -> None:
     rec = real_dict("binary")
-    rec["schema_version"] = "2.0"
+    rec["schema_version"] = "3.0"
     saved = tmp_path / "rec.json"
     saved.write_text(json.dumps(rec), encoding="utf-8")
-    with pytest.raises(ReportError, match="schema '2.0' is not supported"):
+    with pytest.raises(ReportError, match="schema '3.0' is not supported"):
         load_saved(saved)
     with pytest.raises(ReportError, match="not found"):
         load_saved(tmp_path / "missing.json")

@@ -1,4 +1,5 @@
-"""Paired, fold-aware statistics: the corrected t-test by hand, ties, Wilcoxon, orders."""
+"""Paired, fold-aware statistics: the corrected t-test by hand, ties, Wilcoxon, the Bayesian
+correlated t-test with a region of practical equivalence, rank agreement."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from advisor.stats import (MIN_WILCOXON_FOLDS, compare_paired, corrected_interval,
-                           corrected_t_test, evidence_order, kendall_agreement,
+                           corrected_t_test, kendall_agreement, practical_comparison,
                            wilcoxon_p_value)
 
 DIFFERENCES = [0.10, 0.20, 0.15, 0.05, 0.10]   # 5 folds, test/train = 1/4
@@ -115,22 +116,40 @@ def test_corrected_interval_of_a_mean():
     assert (low, high) == pytest.approx((0.6 - half, 0.6 + half))
 
 
-def test_evidence_order_keeps_the_rule_order_on_ties():
-    assert evidence_order(["a", "b", "c"], set()) == ["a", "b", "c"]
+def test_practical_comparison_is_the_correlated_t_posterior_with_a_rope():
+    # differences a - b per fold; 5 folds, one run: Nadeau-Bengio factor 1/5 + 1/(5-1)
+    a = np.array([0.80, 0.82, 0.79, 0.81, 0.83])
+    b = a - np.array(DIFFERENCES) / 10
+    result = practical_comparison("a", a, "b", b, greater_is_better=True, rope=0.005, folds=5)
+    d = np.array(DIFFERENCES) / 10
+    scale = math.sqrt(np.var(d, ddof=1) * (1 / 5 + 1 / 4))
+    posterior = scipy_stats.t(4, loc=d.mean(), scale=scale)
+    assert result.better == pytest.approx(1 - posterior.cdf(0.005))
+    assert result.worse == pytest.approx(posterior.cdf(-0.005))
+    assert result.better + result.equivalent + result.worse == pytest.approx(1.0)
+    # the orientation follows the metric: for an error, lower a is better
+    flipped = practical_comparison("a", -a, "b", -b, greater_is_better=False, rope=0.005, folds=5)
+    assert flipped.better == pytest.approx(result.better)
 
 
-def test_evidence_order_moves_a_winner_above_its_loser_only():
-    # c beats a; b is tied with both: b stays ahead of c (rule order), a drops below c.
-    assert evidence_order(["a", "b", "c"], {("c", "a")}) == ["b", "c", "a"]
-    # c beats a and b: c first, then the rule order.
-    assert evidence_order(["a", "b", "c"], {("c", "a"), ("c", "b")}) == ["c", "a", "b"]
-    # a chain: c beats b, b beats a.
-    assert evidence_order(["a", "b", "c"], {("c", "b"), ("b", "a")}) == ["c", "b", "a"]
+def test_practical_comparison_calls_a_tiny_lead_equivalent_and_a_clear_one_better():
+    base = np.array([1.0, 1.1, 0.9, 1.05, 0.95, 1.0, 1.02, 0.98, 1.01, 0.99])
+    tiny = practical_comparison("a", base + 0.001, "b", base, greater_is_better=True,
+                                rope=0.01, folds=5)
+    assert tiny.equivalent == pytest.approx(1.0)           # every fold: +0.001, inside the rope
+    noisy = base + np.array([0.03, 0.05, 0.02, 0.04, 0.03, 0.05, 0.02, 0.04, 0.03, 0.04])
+    clear = practical_comparison("a", noisy, "b", base, greater_is_better=True, rope=0.01, folds=5)
+    assert clear.better > 0.95 and clear.worse < 0.01
 
 
-def test_evidence_order_ignores_unknown_names_and_survives_a_cycle():
-    assert evidence_order(["a", "b"], {("zzz", "a")}) == ["a", "b"]
-    assert evidence_order(["a", "b"], {("a", "b"), ("b", "a")}) == ["a", "b"]
+def test_practical_comparison_with_a_cut_run_uses_its_complete_repetitions():
+    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])       # 7 splits of 5-fold x 2
+    b = a - 0.1
+    result = practical_comparison("a", a, "b", b, greater_is_better=True, rope=0.05, folds=5)
+    assert result.better == pytest.approx(1.0)               # zero variance over the first 5
+    too_few = practical_comparison("a", a[:1], "b", b[:1], greater_is_better=True, rope=0.05,
+                                   folds=5)
+    assert (too_few.better, too_few.equivalent, too_few.worse) == (0.0, 1.0, 0.0)
 
 
 def test_kendall_agreement():
