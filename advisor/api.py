@@ -51,7 +51,7 @@ def suggest(
     label_noise: bool = False,
     quantiles: Sequence[float] = (),
     positive: str | None = None,
-    n_jobs: int = 1,
+    n_jobs: int | None = None,
     backend: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> Recommendation:
@@ -74,7 +74,7 @@ def suggest(
     budget = check_budget(budget)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise OptionError("seed", seed, "a non-negative integer")
-    check_jobs(n_jobs)
+    n_jobs = check_jobs(n_jobs)
     rule_dirs = _as_dir_list(rules)
     command_source = data if isinstance(data, (str, Path)) else None
     if isinstance(data, str) and data.startswith(EXAMPLE_PREFIX):
@@ -341,7 +341,8 @@ def _command(source: str | Path | None, loaded, settings: dict[str, Any], profil
     for directory in settings["rules"]:
         words += ["--rules", directory]
     if settings["validate"]:
-        words += ["--budget", f"{settings['budget']:g}", "--seed", str(settings["seed"])]
+        words += ["--budget", f"{settings['budget']:g}", "--seed", str(settings["seed"]),
+                  "--jobs", str(settings["n_jobs"])]
     else:
         words += ["--no-validate", "--seed", str(settings["seed"])]
     return shlex.join(words)

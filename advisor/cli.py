@@ -17,7 +17,7 @@ import click
 
 from . import __version__
 from .errors import AdvisorError
-from .options import ACTIVATIONS, FRAMEWORKS, METRICS, TASKS
+from .options import ACTIVATIONS, FRAMEWORKS, METRICS, TASKS, available_cores
 
 FORMATS = ("text", "json", "markdown", "html")
 
@@ -77,8 +77,9 @@ def main() -> None:
 @click.option("--budget", type=float, default=60, show_default=True,
               help="Time budget of the experiment, in seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same answer).")
-@click.option("--jobs", "n_jobs", type=int, default=1, show_default=True,
-              help="Parallel workers for the experiment (-1 = all cores).")
+@click.option("--jobs", "n_jobs", type=int, default=None,
+              help="Parallel workers for the experiment (default: the cores available; "
+                   "-1 = all cores).")
 @click.option("--backend", default=None,
               help="joblib backend for the experiment (loky, threading, dask, ray...).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
@@ -101,7 +102,7 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
             activation: str, framework: str, metric: str | None, current_loss: str | None,
             quantiles: tuple[float, ...], positive: str | None, label_noise: bool,
             validate: bool, budget: float,
-            seed: int, n_jobs: int, backend: str | None, scheduler: str | None,
+            seed: int, n_jobs: int | None, backend: str | None, scheduler: str | None,
             rule_dirs: tuple[str, ...],
             output_format: str, report_path: str | None, report_format: str | None,
             timings: bool, quiet: bool) -> None:
@@ -245,11 +246,11 @@ def _emit(payload: dict[str, Any], output_format: str, *, report_path: str | Non
 class _dask_client:
     """For --backend dask: connect to --scheduler, or start a local cluster, for the run."""
 
-    def __init__(self, backend: str | None, scheduler: str | None, n_jobs: int, *,
+    def __init__(self, backend: str | None, scheduler: str | None, n_jobs: int | None, *,
                  enabled: bool) -> None:
         self.enabled = enabled and backend == "dask"
         self.scheduler = scheduler
-        self.workers = max(1, n_jobs)
+        self.workers = max(1, n_jobs if n_jobs is not None else available_cores())
         self._client = None
         self._cluster = None
 

@@ -108,11 +108,24 @@ def check_quantiles(values: Iterable[float]) -> tuple[float, ...]:
     return tuple(sorted(set(levels)))
 
 
-def check_jobs(value: int) -> int:
-    """Parallel workers: a non-zero integer, -1 meaning every core (joblib's convention)."""
+def check_jobs(value: int | None) -> int:
+    """Parallel workers: a non-zero integer, -1 meaning every core (joblib's convention);
+    None is the cores this process may use, as a number, so the output can record it."""
+    if value is None:
+        return available_cores()
     if not isinstance(value, int) or isinstance(value, bool) or value == 0:
         raise OptionError("jobs", value, "a non-zero integer (-1 = all cores)")
     return value
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
 
 
 def check_budget(value: float) -> float:

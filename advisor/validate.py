@@ -91,6 +91,7 @@ DEFAULT_HIDDEN: tuple[int, ...] = (64,)
 DEFAULT_FOLDS = 5
 SMALL_DATA_ROWS = 1000
 SMALL_DATA_REPEATS = 2
+MAX_REPEATS = 10          # repeats the budget may add when the fits stop early
 TIGHT_FOLDS = 3
 #: Epoch cap: the proxy's adam stops earlier when its training loss stalls. The aim is
 #: TARGET_STEPS adam steps per fit (batches of BATCH_ROWS rows), within MIN_EPOCHS-MAX_EPOCHS;
@@ -109,7 +110,7 @@ PILOT_SMALL_ROWS = 200
 PILOT_ROWS = 1000
 PILOT_EPOCHS = 10
 #: Share of the budget the plan may spend (the rest absorbs estimation error).
-BUDGET_SHARE = 0.75
+BUDGET_SHARE = 0.85
 #: Throughput of one worker when several share a machine (memory bandwidth, the parent).
 PARALLEL_EFFICIENCY = 0.85
 #: Dispatching jobs to parallel workers (after their warm-up), seconds.
@@ -124,17 +125,17 @@ JOB_OVERHEAD_SECONDS = 0.02
 #: pilot's raw timings, which jitter 1.5-2x from run to run: that keeps the protocol, and so
 #: the JSON, identical for the same input and seed. The pilot only scales the model, by a
 #: power of two, when this machine is clearly slower (SLOWDOWN_TOLERANCE).
-MODEL_PER_FIT = 3e-3
-MODEL_PER_EPOCH = 2e-4
-MODEL_PER_BATCH = 6e-4
-MODEL_PER_BATCH_PER_UNIT = 6e-6      # per (input + output) unit, for 64 hidden units
-MODEL_PER_ROW = 3e-6
-MODEL_PER_ROW_PER_COLUMN = 4e-7
-MODEL_PER_PREPARE = 4e-2
+MODEL_PER_FIT = 1e-3
+MODEL_PER_EPOCH = 5e-5
+MODEL_PER_BATCH = 1.5e-4
+MODEL_PER_BATCH_PER_UNIT = 1.5e-6      # per (input + output) unit, for 64 hidden units
+MODEL_PER_ROW = 1.5e-6
+MODEL_PER_ROW_PER_COLUMN = 2e-7
+MODEL_PER_PREPARE = 2e-2
 SLOWDOWN_TOLERANCE = 1.5
 #: Seconds of the budget set aside for the pilot, and for starting process workers.
-PILOT_RESERVE_SECONDS = 2.0
-WORKER_RESERVE_SECONDS = 2.0
+PILOT_RESERVE_SECONDS = 1.0
+WORKER_RESERVE_SECONDS = 1.5
 LOCAL_BACKENDS = frozenset({"loky", "multiprocessing", "threading", "sequential"})
 PROCESS_BACKENDS = frozenset({"loky", "multiprocessing"})
 
@@ -714,6 +715,34 @@ def _round_epochs(count: float) -> int:
     return int(count // 5 * 5) if count >= 10 else int(count)
 
 
+def _train_rows(rows: int, folds: int) -> float:
+    return rows * (folds - 1) / folds
+
+
+def _efficiency(workers: int) -> float:
+    return 1.0 if workers == 1 else PARALLEL_EFFICIENCY
+
+
+def _waves(n_candidates: int, folds: int, repeats: int, workers: int) -> int:
+    return math.ceil(n_candidates * folds * repeats / workers)
+
+
+def _preparing(cost: Cost, rows: int, folds: int, repeats: int, n_candidates: int,
+               workers: int) -> float:
+    """Feature preparation: once for the sample, then once per split in each worker that
+    trains on it."""
+    per_split = math.ceil(folds * repeats * min(workers, n_candidates) / workers)
+    return cost.prepare_seconds(rows) * (1 + per_split / _efficiency(workers))
+
+
+def run_estimate(cost: Cost, *, rows: int, folds: int, repeats: int, epochs: int,
+                 n_candidates: int, workers: int) -> float:
+    """Seconds the cost model expects a run of this protocol to take."""
+    return (_preparing(cost, rows, folds, repeats, n_candidates, workers)
+            + _waves(n_candidates, folds, repeats, workers)
+            * cost.fit_seconds(_train_rows(rows, folds), epochs) / _efficiency(workers))
+
+
 def plan_protocol(*, n_rows: int, n_candidates: int, cost: Cost, seconds_available: float,
                   workers: int, budget: float, sample_rows: int | None = None,
                   folds: int | None = None, repeats: int | None = None,
@@ -728,23 +757,21 @@ def plan_protocol(*, n_rows: int, n_candidates: int, cost: Cost, seconds_availab
     kept as given.
     """
     workers = max(1, int(workers))
-    efficiency = 1.0 if workers == 1 else PARALLEL_EFFICIENCY
+    efficiency = _efficiency(workers)
     capped_rows = min(n_rows, MAX_SAMPLE_ROWS if sample_rows is None else max(1, sample_rows))
 
     def train_rows(rows: int, k: int) -> float:
-        return rows * (k - 1) / k
+        return _train_rows(rows, k)
 
     def waves(k: int, r: int) -> int:
-        return math.ceil(n_candidates * k * r / workers)
+        return _waves(n_candidates, k, r, workers)
 
     def preparing(rows: int, k: int, r: int) -> float:
-        # once for the sample, then once per split in each worker that trains on it
-        per_split = math.ceil(k * r * min(workers, n_candidates) / workers)
-        return cost.prepare_seconds(rows) * (1 + per_split / efficiency)
+        return _preparing(cost, rows, k, r, n_candidates, workers)
 
     def estimate(rows: int, k: int, r: int, e: int) -> float:
-        return (preparing(rows, k, r)
-                + waves(k, r) * cost.fit_seconds(train_rows(rows, k), e) / efficiency)
+        return run_estimate(cost, rows=rows, folds=k, repeats=r, epochs=e,
+                            n_candidates=n_candidates, workers=workers)
 
     def desired_epochs(rows: int, k: int) -> int:
         if epochs is not None:
@@ -1359,28 +1386,46 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     # are skipped. A protocol the caller pinned runs to completion.
     per_job = plan.estimated_seconds / max(1, math.ceil(len(chosen) * len(split_list) / workers))
     deadline = math.inf if plan.pinned else started_wall + budget - per_job
-    jobs = [_Job(loss_id, CATALOG[loss_id], loss_params[loss_id], index, train, test,
-                 _split_seed(seed, index), plan.epochs, tuple(hidden),
-                 replace(context, prediction_levels=_prediction_levels(loss_params[loss_id], profile)),
-                 metrics, deadline)
-            for index, (train, test) in enumerate(split_list) for loss_id in chosen]
+
+    def jobs_for(splits: Sequence[int]) -> list[_Job]:
+        return [_Job(loss_id, CATALOG[loss_id], loss_params[loss_id], index,
+                     split_list[index][0], split_list[index][1], _split_seed(seed, index),
+                     plan.epochs, tuple(hidden),
+                     replace(context, prediction_levels=_prediction_levels(loss_params[loss_id], profile)),
+                     metrics, deadline)
+                for index in splits for loss_id in chosen]
 
     # --- run ----------------------------------------------------------------------------
     run_started = time.perf_counter()
     results: list[_FoldResult] = []
-    total = len(jobs)
-    if progress is not None:
-        progress(0, total, f"training {len(chosen)} candidates on {len(split_list)} splits")
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        with _parallel_config(backend, n_jobs):
-            runner = Parallel(return_as="generator")
-            for done, result in enumerate(runner(delayed(_run_job)(job, shared) for job in jobs),
-                                          start=1):
-                results.append(result)
-                if progress is not None:
-                    progress(done, total, f"{result.loss_id}: split {result.split + 1} of "
-                                          f"{len(split_list)}")
+
+    def run(jobs: list[_Job]) -> None:
+        total = len(results) + len(jobs)
+        if progress is not None:
+            progress(len(results), total, f"training {len(chosen)} candidates on "
+                                          f"{len(split_list)} splits")
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            with _parallel_config(backend, n_jobs):
+                runner = Parallel(return_as="generator")
+                for result in runner(delayed(_run_job)(job, shared) for job in jobs):
+                    results.append(result)
+                    if progress is not None:
+                        progress(len(results), total, f"{result.loss_id}: split "
+                                                      f"{result.split + 1} of {len(split_list)}")
+
+    run(jobs_for(range(len(split_list))))
+    # Fits that stopped early leave budget: spend it on more repeats (more power). How many
+    # comes from the cost model and the epochs the fits ran, not the clock: same JSON each run.
+    extra = _extra_repeats(plan, results, model.scaled(factor, transfer_per_row=transfer),
+                           n_candidates=len(chosen), workers=workers,
+                           seconds_available=available)
+    if extra:
+        planned = len(split_list)
+        split_list = _splits(strata, plan.folds, plan.repeats + extra, seed)
+        plan = replace(plan, repeats=plan.repeats + extra,
+                       reasons=_extended_reasons(plan, extra, results))
+        run(jobs_for(range(planned, len(split_list))))
     run_seconds = time.perf_counter() - run_started
     with _SPLIT_CACHE_LOCK:  # in-process backends: free this run's matrices
         for key in [key for key in _SPLIT_CACHE if key[0] == shared.token]:
@@ -1417,6 +1462,35 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         "warnings": sorted({message for result in results for message in result.warnings}),
     }
     return Validation(protocol=protocol, timing=timing, **validation["fields"])
+
+
+def _extra_repeats(plan: Plan, results: Sequence[_FoldResult], cost: Cost, *,
+                   n_candidates: int, workers: int, seconds_available: float) -> int:
+    """Repeats the budget still allows after the planned run, from the cost model at the mean
+    number of epochs the fits really ran (they stop when the training loss stalls), up to
+    MAX_REPEATS in all. None when the caller pinned the protocol or the clock cut the run."""
+    if plan.pinned or not plan.within_budget or any(item.status == "skipped" for item in results):
+        return 0
+    epochs = [item.epochs_run for item in results if item.status == "ok" and item.epochs_run]
+    if not epochs:
+        return 0
+    ran = max(1, math.ceil(float(np.mean(epochs))))
+    extra = 0
+    while plan.repeats + extra < MAX_REPEATS and run_estimate(
+            cost, rows=plan.rows, folds=plan.folds, repeats=plan.repeats + extra + 1,
+            epochs=ran, n_candidates=n_candidates, workers=workers) <= seconds_available:
+        extra += 1
+    return extra
+
+
+def _extended_reasons(plan: Plan, extra: int, results: Sequence[_FoldResult]) -> tuple[str, ...]:
+    epochs = [item.epochs_run for item in results if item.status == "ok" and item.epochs_run]
+    total = plan.repeats + extra
+    text = (f"splits: {plan.folds}-fold cross-validation repeated {total} times: the first "
+            f"{'run' if plan.repeats == 1 else f'{plan.repeats} runs'} stopped early (a mean of "
+            f"{math.ceil(float(np.mean(epochs)))} epochs per fit), which left budget for {extra} "
+            f"more {'repeat' if extra == 1 else 'repeats'}; repeats raise the power of the comparison")
+    return tuple(text if reason.startswith("splits:") else reason for reason in plan.reasons)
 
 
 def _warm_up() -> int:

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from advisor.cli import main
+from advisor.options import available_cores
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -244,6 +245,10 @@ def test_validated_json_is_byte_identical_across_runs():
     payload = json.loads(first.stdout)
     assert payload["validation"]["protocol"]["splits_used"] >= 2
     assert "timing" not in payload["validation"]
+    # the default --jobs is the cores this process may use, pinned in the reproduce command
+    cores = available_cores()
+    assert payload["settings"]["n_jobs"] == cores
+    assert f"--jobs {cores}" in payload["reproducibility"]["command"]
 
 
 def test_timings_only_when_asked():

@@ -516,3 +516,24 @@ def test_over_dispersed_counts_poisson_leads_mse():
     decision = decide(outcome, validation)
     assert decision.pick == "poisson" and decision.verdicts["poisson"] == "confirmed"
     assert decision.verdicts["mse"] == "overturned"
+
+
+def test_fits_that_stop_early_leave_budget_for_more_repeats_the_same_every_run():
+    # 300 rows of an easy target: adam stops long before the epoch cap, so the budget pays for
+    # more repeats; how many comes from the cost model and the epochs run, not from the clock
+    loaded, profile = binary_data(n=300)
+    outcome = Outcome(("weighted_cross_entropy", "cross_entropy"))
+    first, second = (validate(loaded, profile, outcome, params=all_params(profile), budget=20,
+                              max_candidates=1) for _ in range(2))
+    protocol = first.protocol
+    assert protocol.repeats > 2 and protocol.splits_used == protocol.folds * protocol.repeats
+    assert any("stopped early" in reason and "more repeat" in reason for reason in protocol.reasons)
+    assert first.to_dict()["protocol"] == second.to_dict()["protocol"]
+    assert first.timing["total_seconds"] < 20
+
+
+def test_a_pinned_protocol_is_never_extended():
+    loaded, profile = binary_data(n=300)
+    validation = validate(loaded, profile, Outcome(("cross_entropy",)), params=all_params(profile),
+                          budget=20, proxy_factory=factory(), folds=5, repeats=1, epochs=5)
+    assert validation.protocol.repeats == 1 and validation.protocol.splits_used == 5
