@@ -1,0 +1,253 @@
+"""Build the quality benchmark's ground truth: real PyTorch MLPs trained with every loss.
+
+For each dataset of :mod:`datasets` and every catalog loss that applies to its task (and
+whose target range holds the data), a PyTorch MLP (two hidden layers of 64 ReLU units,
+Adam at 1e-3 with L2 1e-4, batches of 128 (smaller on small data: at least 16 steps an
+epoch), early stopping on the loss over a 10 %
+validation split of the training fold with patience 10, the best weights restored, at most
+200 epochs) is trained on 5 folds x 3 repeats (15 paired splits, the same for every loss)
+and scored on every metric of the task. The result is cached as
+``truth/<dataset>.json``, so scoring the advisor (:mod:`score`) needs no training.
+
+What is shared with the advisor, and why: the loss values and gradients are the catalog's
+own (``Loss.loss_gradient``, bridged into autograd), so the truth measures the losses the
+advisor recommends with the settings it derives (``Loss.derive``), and the features go
+through the advisor's preprocessing (fitted on each training fold). What differs from the
+advisor's quick proxies is everything about the training: a deeper network, PyTorch's Adam,
+mini-batches of 128, early stopping with restored weights, and up to 200 epochs.
+
+Run: ``pip install '.[bench]'`` then ``python benchmarks/quality/truth.py`` (about an hour
+on 2 cores; ``--only NAME`` for one dataset, ``--force`` to rebuild a cached one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))
+
+from datasets import DATASETS, Dataset, by_name  # noqa: E402
+
+TRUTH_DIR = HERE / "truth"
+FOLDS, REPEATS = 5, 3
+CONFIG = {"hidden": [64, 64], "activation": "relu", "optimizer": "adam", "lr": 1e-3,
+          "weight_decay": 1e-4, "batch_size": 128, "max_epochs": 200, "patience": 10,
+          "validation_fraction": 0.1, "folds": FOLDS, "repeats": REPEATS}
+
+
+def prepared(dataset: Dataset):
+    """The advisor's reading of the dataset: loaded table, profile (true task), losses."""
+    from advisor.load import load_data
+    from advisor.losses import CATALOG, losses_for_task
+    from advisor.profile import profile_data
+
+    target = list(dataset.target) if isinstance(dataset.target, tuple) else dataset.target
+    loaded = load_data(dataset.frame(), target, label_sep=dataset.options.get("label_sep"))
+    profile = profile_data(loaded, task=dataset.task or dataset.options.get("task"),
+                           metric=dataset.metrics[0])
+    numeric = profile.task in ("regression", "count", "proportion")
+    losses = [loss_id for loss_id in losses_for_task(profile.task)
+              if not numeric or CATALOG[loss_id].in_target_range(np.asarray(profile.y, dtype=float))]
+    params = {loss_id: CATALOG[loss_id].derive(profile, {"quantiles": profile.quantiles})
+              for loss_id in losses}
+    return loaded, profile, losses, params
+
+
+def excluded(profile, losses: list[str]) -> dict[str, str]:
+    """The task's losses left out of the truth, with why (the target is outside their range)."""
+    from advisor.losses import CATALOG, losses_for_task
+    return {loss_id: f"the target is outside its range ({CATALOG[loss_id].target_interval})"
+            for loss_id in losses_for_task(profile.task) if loss_id not in losses}
+
+
+def _bridge():
+    import torch
+
+    class CatalogLoss(torch.autograd.Function):
+        """Mean of the catalog's per-sample loss; its gradient is the catalog's own."""
+
+        @staticmethod
+        def forward(ctx, raw, target, loss, params):
+            values, gradient = loss.loss_gradient(raw.detach().double().numpy(), target, params)
+            ctx.save_for_backward(torch.from_numpy(gradient / len(values)).to(raw.dtype))
+            return raw.new_tensor(float(np.mean(values)))
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (gradient,) = ctx.saved_tensors
+            return grad_output * gradient, None, None, None
+
+    return CatalogLoss
+
+
+def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray,
+                      y_train: np.ndarray, x_test: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
+    """Train one PyTorch MLP with ``loss`` and return task-space test predictions."""
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(1)
+    catalog_loss = _bridge()
+    target = np.asarray(loss.encode_target(np.asarray(y_train), profile), dtype=np.float64)
+    fit_params = dict(params)
+    center, scale = np.zeros(target.shape[1]), np.ones(target.shape[1])
+    if loss.standardize_target:
+        center = target.mean(axis=0)
+        spread = target.std(axis=0)
+        scale = np.where(spread > 1e-12 * np.maximum(1.0, np.abs(center)), spread, 1.0)
+        target = (target - center) / scale
+        fit_params = loss.params_for_scale(fit_params, float(scale[0]) if scale.size == 1 else scale)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(target))
+    n_valid = max(1, int(round(CONFIG["validation_fraction"] * len(target))))
+    valid, train = order[:n_valid], order[n_valid:]
+    torch.manual_seed(seed)
+    width = [x_train.shape[1], *CONFIG["hidden"]]
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(width[:-1], width[1:]):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    output = nn.Linear(width[-1], target.shape[1])
+    bias = loss.init_bias(target[train], fit_params)
+    if bias is not None:
+        with torch.no_grad():
+            output.bias.copy_(torch.as_tensor(np.broadcast_to(bias, output.bias.shape).copy()))
+    net = nn.Sequential(*layers, output).double()
+    optimizer = torch.optim.Adam(net.parameters(), lr=CONFIG["lr"],
+                                 weight_decay=CONFIG["weight_decay"])
+    features = torch.as_tensor(np.asarray(x_train, dtype=np.float64))
+    # at least 16 steps per epoch, so early stopping on small data still sees a trained net
+    batch = min(CONFIG["batch_size"], max(16, len(train) // 16))
+    best, best_state, waited, epochs = math.inf, None, 0, 0
+    for epoch in range(CONFIG["max_epochs"]):
+        epochs = epoch + 1
+        net.train()
+        shuffled = train[rng.permutation(len(train))]
+        for start in range(0, len(shuffled), batch):
+            rows = shuffled[start:start + batch]
+            optimizer.zero_grad()
+            value = catalog_loss.apply(net(features[rows]), target[rows], loss, fit_params)
+            if not torch.isfinite(value):
+                raise FloatingPointError(f"non-finite training loss at epoch {epochs}")
+            value.backward()
+            optimizer.step()
+        net.eval()
+        with torch.no_grad():
+            raw_valid = net(features[valid]).numpy()
+        current = float(np.mean(loss.loss_gradient(raw_valid, target[valid], fit_params)[0]))
+        if not math.isfinite(current):
+            break
+        if current < best:
+            best, waited = current, 0
+            best_state = {key: item.clone() for key, item in net.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= CONFIG["patience"]:
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    with torch.no_grad():
+        raw = net(torch.as_tensor(np.asarray(x_test, dtype=np.float64))).numpy()
+    raw = raw * scale + center
+    return np.asarray(loss.predict(raw, dict(params)), dtype=float), epochs
+
+
+def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features, y, profile,
+         params: dict[str, Any], context, metrics: tuple[str, ...]) -> dict[str, Any]:
+    from advisor.losses import CATALOG
+    from advisor.validate import _prediction_levels, build_preprocessor, score_predictions
+
+    loss = CATALOG[loss_id]
+    preprocessor = build_preprocessor(features.iloc[train])
+    x_train = preprocessor.fit_transform(features.iloc[train])
+    x_test = preprocessor.transform(features.iloc[test])
+    try:
+        prediction, epochs = train_and_predict(loss, params, profile, x_train, y[train], x_test,
+                                               seed=1000 + split)
+    except (FloatingPointError, ValueError, RuntimeError) as error:
+        return {"loss": loss_id, "split": split, "error": str(error)[:200], "epochs": None,
+                "scores": {name: None for name in metrics}}
+    if not np.all(np.isfinite(prediction)):
+        return {"loss": loss_id, "split": split, "error": "non-finite predictions",
+                "epochs": epochs, "scores": {name: None for name in metrics}}
+    levels = _prediction_levels(params, profile)
+    scores, _ = score_predictions(y[test], prediction, metrics, replace(context, prediction_levels=levels))
+    return {"loss": loss_id, "split": split, "error": None, "epochs": epochs,
+            "scores": {name: (float(value) if math.isfinite(value) else None)
+                       for name, value in scores.items()}}
+
+
+def build(dataset: Dataset, n_jobs: int) -> dict[str, Any]:
+    """Train every applicable loss on the 15 shared splits of ``dataset``."""
+    from joblib import Parallel, delayed
+
+    from advisor.validate import _metrics_for, _prepare_features, _scoring_context, _splits, _strata
+
+    loaded, profile, losses, params = prepared(dataset)
+    y = np.asarray(profile.y)
+    kept = np.flatnonzero(profile.row_mask) if profile.row_mask is not None else np.arange(len(y))
+    features = _prepare_features(loaded.features.iloc[kept])
+    strata, _ = _strata(y, profile.task)
+    splits = _splits(strata, FOLDS, REPEATS, seed=0)
+    metrics = _metrics_for(profile, dataset.metrics[0], y)
+    context = _scoring_context(profile, params)
+    started = time.perf_counter()
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_job)(loss_id, index, train, test, features, y, profile, params[loss_id],
+                      context, metrics)
+        for index, (train, test) in enumerate(splits) for loss_id in losses)
+    by_loss: dict[str, Any] = {}
+    for loss_id in losses:
+        mine = sorted((item for item in results if item["loss"] == loss_id),
+                      key=lambda item: item["split"])
+        by_loss[loss_id] = {
+            "params": params[loss_id],
+            "scores": {name: [item["scores"][name] for item in mine] for name in metrics},
+            "epochs": [item["epochs"] for item in mine],
+            "errors": sorted({item["error"] for item in mine if item["error"]}),
+        }
+    return {"dataset": dataset.name, "source": dataset.source, "task": profile.task,
+            "rows": int(len(y)), "metrics": list(metrics),
+            "excluded": excluded(profile, losses),
+            "greater_is_better": {name: _greater(name) for name in metrics},
+            "splits": len(splits), "config": CONFIG, "losses": by_loss,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _greater(metric: str) -> bool:
+    from advisor.validate import METRIC_FUNCTIONS
+    return bool(METRIC_FUNCTIONS[metric][1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", default=[], help="dataset name (repeatable)")
+    parser.add_argument("--force", action="store_true", help="rebuild cached truth files")
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    TRUTH_DIR.mkdir(exist_ok=True)
+    chosen = [by_name(name) for name in args.only] if args.only else list(DATASETS)
+    for dataset in chosen:
+        path = TRUTH_DIR / f"{dataset.name}.json"
+        if path.exists() and not args.force:
+            print(f"{dataset.name}: cached", file=sys.stderr)
+            continue
+        truth = build(dataset, args.jobs)
+        path.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
+        print(f"{dataset.name}: {truth['task']}, {len(truth['losses'])} losses, "
+              f"{truth['seconds']} s", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The quality benchmark (benchmarks/quality/): its hit rule, and a ground truth that covers
+every task and every applicable catalog loss, so a new loss cannot skip it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from advisor.losses import CATALOG, losses_for_task
+from advisor.options import TASKS
+
+QUALITY = Path(__file__).resolve().parents[1] / "benchmarks" / "quality"
+pytestmark = pytest.mark.skipif(not QUALITY.is_dir(), reason="run from a source checkout")
+
+
+def _module(name: str):
+    sys.path.insert(0, str(QUALITY))
+    try:
+        spec = importlib.util.spec_from_file_location(f"quality_{name}", QUALITY / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module        # dataclasses look their module up there
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(QUALITY))
+
+
+@pytest.fixture(scope="module")
+def score():
+    return _module("score")
+
+
+def _truth(scores: dict[str, list[float]], greater: bool = False) -> dict:
+    return {"greater_is_better": {"rmse": greater},
+            "losses": {loss: {"scores": {"rmse": values}} for loss, values in scores.items()}}
+
+
+def test_a_pick_significantly_worse_on_both_tests_is_a_miss(score):
+    best = [1.0, 1.1, 0.9, 1.0, 1.05] * 3
+    worse = [value + 0.2 + 0.01 * index for index, value in enumerate(best)]
+    verdict = score.judge(_truth({"mse": best, "poisson": worse}), "rmse", "poisson")
+    assert verdict["best"] == "mse" and not verdict["hit"]
+    assert verdict["regret"] == pytest.approx(100 * (np.mean(worse) - np.mean(best)) / np.mean(best))
+    assert score.judge(_truth({"mse": best, "poisson": worse}), "rmse", "mse")["hit"]
+
+
+def test_a_noisy_or_tiny_gap_is_a_hit(score):
+    rng = np.random.default_rng(0)
+    best = list(1 + rng.normal(0, 0.3, 15))
+    noisy = [value + rng.normal(0.02, 0.3) for value in best]       # not significantly worse
+    assert score.judge(_truth({"mse": best, "huber": noisy}), "rmse", "huber")["hit"]
+    close = [value * 1.004 for value in best]                        # within 0.5 % of the best
+    assert score.judge(_truth({"mse": best, "huber": close}), "rmse", "huber")["hit"]
+
+
+def test_a_pick_that_failed_in_the_truth_or_is_unknown_is_a_miss(score):
+    truth = _truth({"mse": [1.0] * 15, "gamma": [None] + [1.0] * 14})
+    assert not score.judge(truth, "rmse", "gamma")["hit"]
+    assert not score.judge(truth, "rmse", "coral")["hit"]
+
+
+def test_the_truth_covers_every_task_and_every_applicable_loss():
+    datasets = _module("datasets")
+    tasks = set()
+    for dataset in datasets.DATASETS:
+        path = QUALITY / "truth" / f"{dataset.name}.json"
+        assert path.exists(), f"no ground truth for {dataset.name}: run truth.py --only {dataset.name}"
+        truth = json.loads(path.read_text())
+        tasks.add(truth["task"])
+        assert truth["splits"] >= 15 and truth["config"]["folds"] >= 5
+        # a loss may only be left out when its target range excludes the data (gamma: y > 0)
+        missing = set(losses_for_task(truth["task"])) - set(truth["losses"])
+        assert missing == set(truth["excluded"]), dataset.name
+        assert all(CATALOG[loss_id].target_interval.low > -np.inf for loss_id in missing)
+        for metric in dataset.metrics:
+            assert metric in truth["metrics"], (dataset.name, metric)
+            for entry in truth["losses"].values():
+                assert len(entry["scores"][metric]) == truth["splits"]
+    assert tasks == set(TASKS)
+    assert len(datasets.DATASETS) >= 20
+    assert sum(len(dataset.metrics) > 1 for dataset in datasets.DATASETS) >= 5
