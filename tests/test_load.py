@@ -438,3 +438,15 @@ def test_error_messages_are_one_line(tmp_path):
         with pytest.raises(DataLoadError) as caught:
             load_data(source)
         assert "\n" not in str(caught.value)
+
+
+def test_the_encoding_warning_reaches_the_recommendation(tmp_path):
+    import advisor
+
+    path = tmp_path / "export.csv"
+    rows = "".join(f"{word};{index},5;{index % 2}\n" for index, word in
+                   enumerate(["naïve", "€", "résumé", "Größe"] * 5))
+    path.write_bytes(("Café;Größe;y\n" + rows).encode("cp1252"))
+    rec = advisor.suggest(str(path), validate=False)
+    assert (rec.warnings[0].code, rec.warnings[0].message) == CP1252_NOTICE
+    assert rec.to_dict()["provenance"]["encoding"] == "cp1252"
