@@ -120,7 +120,8 @@ TRANSFER_BYTES_PER_SECOND = 300e6
 #: Fixed cost of one job besides training (preprocessing set-up, scoring), seconds.
 JOB_OVERHEAD_SECONDS = 0.02
 #: The planning cost model, in seconds on the reference machine (2 cores, one BLAS thread per
-#: fit, hidden 64, adam, batches of 200): about 1.5x the typical pilot measurement there, so
+#: fit, hidden 64, adam, batches of 200): about 1.5x the typical pilot measurement there
+#: (recalibrated when it had drifted to 3x and the experiment used a fifth of its budget), so
 #: ordinary load still fits the budget. The protocol is planned from this model, not from the
 #: pilot's raw timings, which jitter 1.5-2x from run to run: that keeps the protocol, and so
 #: the JSON, identical for the same input and seed. The pilot only scales the model, by a
