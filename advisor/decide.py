@@ -355,10 +355,6 @@ def _chance_text(comparison: dict[str, Any]) -> str:
     return f"probability it is practically worse than the pick {comparison['practical']['worse']:.2f}"
 
 
-def _p_text(p_value: float) -> str:
-    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
-
-
 def _sig(value: float | None, digits: int = 6) -> float | None:
     if value is None:
         return None

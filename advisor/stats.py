@@ -38,7 +38,7 @@ equivalent, or worse; the frequentist comparison stays in the output as a second
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
