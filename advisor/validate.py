@@ -1255,7 +1255,12 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         if value is not None:
             _check_int(name, value, minimum=minimum)
     if proxy_factory is None:
-        from .proxy import make_proxy as proxy_factory
+        import functools
+
+        from .proxy import make_proxy
+        # as a careful user trains: stop when the loss on a held-out tenth stops improving
+        proxy_factory = functools.partial(make_proxy, early_stopping=True,
+                                          validation_fraction=0.1, n_iter_no_change=10)
 
     from .losses import CATALOG, DEFAULT_LOSS
 
