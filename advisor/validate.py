@@ -21,7 +21,8 @@ The protocol, in the order it runs (every choice is reported in ``Validation.pro
 4. **Folds**: stratified K-fold (classes; quantile bins of a numeric target; the rarest
    label for multi-label), shuffled with the seed. Every candidate sees the same folds, the
    same architecture (``hidden``), the same optimizer settings and, on each fold, the same
-   seed. Features go through a :class:`~sklearn.compose.ColumnTransformer` (numeric: median
+   seed; each trains as a careful user would, with early stopping on its loss over a
+   held-out tenth of the training rows (patience 10, the best weights kept). Features go through a :class:`~sklearn.compose.ColumnTransformer` (numeric: median
    imputation and standardization; categorical: most-frequent imputation and one-hot with
    at most 20 categories) fitted on the training fold only. A text column of numbers is
    numeric, its few cells of other text ("n/a?") missing, by the target's test
