@@ -154,10 +154,9 @@ def suggest(
         candidates=candidates,
         confidence=dict(decision.confidence),
         summary=decision.summary,
-        decision={"basis": decision.basis, "leader": decision.leader,
-                  "margin": decision.to_dict()["margin"], "metric": decision.metric},
+        decision=decision.basis_dict(),
         warnings=_notices(warnings_outcome, profile, loaded, validation, validate,
-                          activation_fallback),
+                          activation_fallback, decision.basis),
         default_loss=DEFAULT_LOSS[profile.task],
         audit=_audit(loss, candidates, DEFAULT_LOSS[profile.task]) if loss else None,
         provenance=loaded.provenance.to_dict(),
@@ -257,7 +256,7 @@ def _profile_dict(profile, loaded) -> dict[str, Any]:
 
 
 def _notices(outcome, profile, loaded, validation, validate: bool,
-             activation_fallback: str | None) -> tuple[Notice, ...]:
+             activation_fallback: str | None, decision_basis: str) -> tuple[Notice, ...]:
     """Warnings from the rules (activation bugs), the data, and the experiment."""
     notices = [Notice(code=effect.rule_id, message=effect.message or effect.because)
                for effect in outcome.warnings]
@@ -288,6 +287,10 @@ def _notices(outcome, profile, loaded, validation, validate: bool,
                               "was not run (--no-validate)"))
     elif validation is not None:
         notices.extend(Notice(code, message) for code, message in validation.notices)
+        if decision_basis == "none":
+            notices.append(Notice("decision.no_safe_pick", "no applicable loss trained stably "
+                                  "in the experiment: the first one is listed, not recommended; "
+                                  "look for far-out feature values or a target to rescale"))
     notices[:0] = [Notice(code, message) for code, message in loaded.notices]
     return tuple(notices)
 

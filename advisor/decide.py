@@ -13,7 +13,9 @@ leans of the experiment. The rule here:
    scores in [0, 1]) are practically equivalent to it; among those the rule order decides,
    and the first is the pick. The rest follow by mean.
 3. Unstable candidates (a blow-up on some split, see :mod:`advisor.stability`) are never
-   recommended; they rank after the untested ones, with the failed ones, then the vetoed.
+   recommended while a stable or untested loss remains; they rank after the untested ones,
+   then the failed ones, then the vetoed. When nothing else remains, the basis is ``none``:
+   the first loss is listed, not recommended, and the confidence and summary say so.
 4. With fewer than :data:`MIN_SPLITS_FOR_CONFIDENCE` splits, or fewer than two stable
    candidates to compare, the experiment is too small to order them: the rules do.
 5. Without an experiment the order is the rule order (non-vetoed by score, then vetoed).
@@ -88,7 +90,7 @@ class Decision:
     validated: bool
     metric: str | None              # the experiment's primary metric, None without validation
     agreement: dict[str, Any] | None  # Kendall tau between rule and empirical order
-    basis: str = "rules"            # evidence, rules_tiebreak, too_small, rules
+    basis: str = "rules"            # evidence, rules_tiebreak, too_small, rules, none
     leader: str | None = None       # the best-measured stable candidate
     margin: float | None = None     # the practical margin used, in the metric's units
     versus: dict[str, dict[str, Any]] = field(default_factory=dict)  # loss -> comparison with the pick
@@ -98,8 +100,13 @@ class Decision:
         """The recommended loss (None only when there is no applicable loss at all)."""
         return self.order[0] if self.order else None
 
+    def basis_dict(self) -> dict[str, Any]:
+        """How the pick was decided, as the JSON's ``decision`` object."""
+        return {"basis": self.basis, "leader": self.leader, "margin": _sig(self.margin),
+                "metric": self.metric}
+
     def to_dict(self) -> dict[str, Any]:
-        """The decision as the JSON's ``decision`` section."""
+        """Everything the decision holds (the JSON spreads it over several keys)."""
         return {"pick": self.pick, "basis": self.basis, "metric": self.metric,
                 "leader": self.leader, "margin": _sig(self.margin),
                 "order": list(self.order), "verdicts": dict(self.verdicts),
@@ -138,6 +145,8 @@ def decide(outcome: Any, validation: "Validation | None" = None) -> Decision:
                              else "failed" if loss_id in failed
                              else judged["verdicts"].get(loss_id, "not_tested"))
     pick = order[0] if order else None
+    if pick is not None and verdicts[pick] in ("unstable", "failed"):
+        judged = {**judged, "basis": "none"}    # every applicable loss blew up, failed or is vetoed
     versus = _versus(validation, pick, judged["margin"]) if pick in judged["verdicts"] else {}
     level, reason = _validated_confidence(validation, judged, pick, versus)
     agreement = None
@@ -164,12 +173,12 @@ def _judge(validation: "Validation", position: dict[str, int]) -> dict[str, Any]
         return {"order": [], "verdicts": {}, "leader": None, "margin": None, "basis": "rules"}
     leader = max(stable, key=lambda loss_id: (sign * mean[loss_id], -position[loss_id]))
     margin = practical_margin(metric, mean[leader])
-    if len(stable) == 1:
-        return {"order": stable, "verdicts": {leader: "confirmed"}, "leader": leader,
-                "margin": margin, "basis": "evidence"}
     if protocol.splits_used < MIN_SPLITS_FOR_CONFIDENCE:
         return {"order": stable, "verdicts": {loss_id: "equivalent" for loss_id in stable},
                 "leader": leader, "margin": margin, "basis": "too_small"}
+    if len(stable) == 1:
+        return {"order": stable, "verdicts": {leader: "confirmed"}, "leader": leader,
+                "margin": margin, "basis": "evidence"}
     equivalent = [loss_id for loss_id in stable
                   if sign * (mean[leader] - mean[loss_id]) <= margin]
     rest = sorted((loss_id for loss_id in stable if loss_id not in equivalent),
@@ -235,6 +244,10 @@ def _default_of(validation: "Validation") -> str | None:
 def _validated_confidence(validation: "Validation", judged: dict[str, Any], pick: str | None,
                           versus: dict[str, dict[str, Any]]) -> tuple[str, str]:
     metric = validation.protocol.metric
+    if judged["basis"] == "none":
+        return "low", (f"no applicable loss trained stably: {pick} is listed first only because "
+                       "every other one is vetoed, failed or blew up too; do not use it before "
+                       "fixing the data (e.g. far-out feature values that the network extrapolates)")
     if pick is None or pick not in judged["verdicts"]:
         return "low", ("no candidate trained stably, so nothing was measured for the pick; "
                        "the order is the rules' alone")
@@ -300,7 +313,10 @@ def _validated_summary(validation: "Validation", judged: dict[str, Any], pick: s
                      f"{protocol.splits_planned} splits.")
     rule_choice = validation.rule_choice
     default = _default_of(validation)
-    if pick is None or pick not in judged["verdicts"]:
+    if judged["basis"] == "none":
+        parts.append(f"No applicable loss trained stably, so none can be recommended safely; "
+                     f"{pick} is only listed first.")
+    elif pick is None or pick not in judged["verdicts"]:
         parts.append("No candidate trained stably, so the ranking is the rules' alone.")
     elif judged["basis"] == "too_small":
         parts.append(f"Too few splits to order the candidates: the rules' order stands, {pick} first.")

@@ -119,13 +119,11 @@ def check_jobs(value: int | None) -> int:
 
 
 def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS tells it)."""
-    import os
+    """The cores this process may use: joblib's count, which honours the CPU affinity and a
+    container's CPU quota."""
+    from joblib import cpu_count
 
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS and Windows have no affinity call
-        return max(1, os.cpu_count() or 1)
+    return max(1, int(cpu_count()))
 
 
 def check_budget(value: float) -> float:

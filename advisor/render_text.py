@@ -74,7 +74,7 @@ def render_recommendation(rec: dict[str, Any], *, report_path: str | None = None
     table.add_column("verdict", no_wrap=True)
     if validated:
         table.add_column(f"{rec['metric']} ± 95% CI", no_wrap=True)
-        table.add_column("p vs leader", justify="right")
+        table.add_column("p vs pick", justify="right")
     for candidate in rec["candidates"]:
         style = VERDICT_STYLE.get(candidate["verdict"], "")
         row = [str(candidate["rank"]), candidate["loss"], f"{candidate['score']:+.2f}",

@@ -14,8 +14,8 @@ bounded by construction; a non-finite output is a failure, found by the validato
   :data:`BLOWUP_RATIO` times its own typical (median) ratio. The second condition separates
   a blow-up from a loss that is simply worse everywhere (that one is judged by its mean);
 - **extrapolation**: a prediction more than :data:`EXTRAPOLATION_SPANS` times the training
-  targets' range beyond that range, and :data:`BLOWUP_RATIO` times further out than any
-  other candidate went on that split (a far-out feature row makes every loss extrapolate;
+  targets' range beyond that range, and :data:`BLOWUP_RATIO` times further out than the
+  least extrapolating other candidate went on that split (a far-out feature row makes every loss extrapolate;
   only ``exp`` turns it into 1e13).
 """
 

@@ -203,9 +203,6 @@ class PracticalComparison:
     equivalent: float    # P(|a - b| <= rope)
     worse: float         # P(a - b < -rope): a practically worse
 
-    def to_dict(self) -> dict[str, float | str]:
-        return {"a": self.a, "b": self.b, "rope": self.rope, "better": self.better,
-                "equivalent": self.equivalent, "worse": self.worse}
 
 
 def practical_comparison(a: str, scores_a: Sequence[float], b: str, scores_b: Sequence[float], *,
@@ -215,7 +212,8 @@ def practical_comparison(a: str, scores_a: Sequence[float], b: str, scores_b: Se
     ``baycomp.two_on_single`` computes it; it needs the splits to be whole repetitions of
     ``folds``-fold cross-validation (its Nadeau-Bengio correction uses the folds per run), so
     a run cut short by the budget is compared on its complete repetitions, or as one run
-    when not even one completed. Folds where either score is not finite are left out.
+    when not even one completed (its correction then uses the splits that ran as folds,
+    which is conservative). Folds where either score is not finite are left out.
     """
     import baycomp
 

@@ -94,7 +94,7 @@ SMALL_DATA_ROWS = 1000
 SMALL_DATA_REPEATS = 2
 MAX_REPEATS = 10          # repeats the budget may add when the fits stop early
 TIGHT_FOLDS = 3
-#: Epoch cap: the proxy's adam stops earlier when its training loss stalls. The aim is
+#: Epoch cap: the proxy's adam stops earlier when its held-out loss stops improving. The aim is
 #: TARGET_STEPS adam steps per fit (batches of BATCH_ROWS rows), within MIN_EPOCHS-MAX_EPOCHS;
 #: before the budget cuts rows, a fit keeps at least MIN_EPOCHS epochs and MIN_STEPS steps.
 BATCH_ROWS = 200
@@ -875,10 +875,10 @@ def _plan_reasons(step: str, n_rows: int, rows: int, folds: int, repeats: int, e
                        "the validator aims for: the proxies may be under-trained)")
     elif budget_limited:
         reasons.append(f"epochs: at most {epochs}, what the {budget:g} s budget allows (adam stops "
-                       "earlier when the training loss stalls)")
+                       "earlier when its held-out loss stops improving)")
     else:
         reasons.append(f"epochs: at most {epochs}, about {TARGET_STEPS:,} adam steps per fit "
-                       "(adam stops earlier when the training loss stalls)")
+                       "(adam stops earlier when its held-out loss stops improving)")
     if step == "over":
         reasons.append(f"budget: {budget:g} s is too small even for the minimal protocol; it ran "
                        "anyway and may take longer")
@@ -1430,9 +1430,17 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     if extra:
         planned = len(split_list)
         split_list = _splits(strata, plan.folds, plan.repeats + extra, seed)
-        plan = replace(plan, repeats=plan.repeats + extra,
-                       reasons=_extended_reasons(plan, extra, results))
+        extended = replace(plan, repeats=plan.repeats + extra,
+                           reasons=_extended_reasons(plan, extra, results))
+        kept = len(results)
         run(jobs_for(range(planned, len(split_list))))
+        if any(item.status == "skipped" for item in results[kept:]):
+            # the clock cut the extension (a loaded machine): drop it whole, so the output is
+            # the planned run's, the same as on an idle machine
+            del results[kept:]
+            split_list = split_list[:planned]
+        else:
+            plan = extended
     run_seconds = time.perf_counter() - run_started
     with _SPLIT_CACHE_LOCK:  # in-process backends: free this run's matrices
         for key in [key for key in _SPLIT_CACHE if key[0] == shared.token]:
@@ -1474,8 +1482,9 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
 def _extra_repeats(plan: Plan, results: Sequence[_FoldResult], cost: Cost, *,
                    n_candidates: int, workers: int, seconds_available: float) -> int:
     """Repeats the budget still allows after the planned run, from the cost model at the mean
-    number of epochs the fits really ran (they stop when the training loss stalls), up to
-    MAX_REPEATS in all. None when the caller pinned the protocol or the clock cut the run."""
+    number of epochs the fits really ran (they stop when their held-out loss stops
+    improving), up to MAX_REPEATS in all. 0 when the caller pinned the protocol or the clock
+    cut the run."""
     if plan.pinned or not plan.within_budget or any(item.status == "skipped" for item in results):
         return 0
     epochs = [item.epochs_run for item in results if item.status == "ok" and item.epochs_run]
@@ -1780,7 +1789,7 @@ def _assemble(*, profile, chosen, roles, rule_rank, results, n_splits,
     if epoch_cap_total and epoch_cap_total >= fits / 2:
         notices.append(("validation.epoch_cap",
                         f"{epoch_cap_total} of {fits} proxy fits stopped at the {plan.epochs}-epoch "
-                        "cap before their training loss settled; a larger budget trains them longer"))
+                        "cap before their held-out loss stopped improving; a larger budget trains them longer"))
     rule_choice = chosen[0] if chosen else None
     return {
         "splits_used": len(complete),

@@ -278,3 +278,20 @@ def test_an_exploding_log_link_fit_is_reported_unstable_and_never_recommended(ex
     assert all(verdicts[loss] != "unstable" for loss in ("mse", "huber", "log_cosh"))
     payload = json.loads(rec.to_json())
     assert payload["decision"]["basis"] in ("evidence", "rules_tiebreak")
+
+
+def test_when_every_trained_loss_blew_up_or_failed_nothing_is_recommended():
+    validation = measured({"tweedie": [1.0, 1.0, 900.0, 1.0, 1.0], "mse": [1.0] * 5},
+                          status={"tweedie": "unstable", "mse": "failed"})
+    decision = decide(Outcome(("tweedie", "mse")), validation)
+    assert decision.basis == "none" and decision.confidence["level"] == "low"
+    assert "do not use it" in decision.confidence["reason"]
+    assert "none can be recommended safely" in decision.summary
+
+
+def test_one_stable_candidate_on_too_few_splits_is_not_confirmed():
+    validation = measured({"huber": [1.2, 1.3], "tweedie": [1.0, 50.0]},
+                          status={"tweedie": "unstable"})
+    decision = decide(Outcome(("huber", "tweedie")), validation)
+    assert decision.basis == "too_small" and decision.verdicts["huber"] == "equivalent"
+    assert decision.confidence["level"] == "low"
