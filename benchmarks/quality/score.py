@@ -137,8 +137,10 @@ def _fmt(value: float | None) -> str:
     return f"{value:,.2f} %" if value < 1000 else f"{value:,.0f} %"
 
 
-def markdown(results: dict[str, dict[str, dict[str, Any]]], paths: list[str]) -> str:
-    """docs/quality.md: the summary per path and one row per case."""
+def markdown(results: dict[str, dict[str, dict[str, Any]]], paths: list[str],
+             before: dict[str, dict[str, dict[str, Any]]] | None = None,
+             before_label: str = "") -> str:
+    """docs/quality.md: the summary per path, the same before a change, one row per case."""
     lines = ["# Advice quality", "",
              "How often the advisor's pick is as good as the best loss, measured on real data "
              "with real PyTorch MLPs. Built by `benchmarks/quality/` (the README there says how "
@@ -158,6 +160,14 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], paths: list[str]) ->
         lines.append(f"| {_label(path)} | {summary['hits']}/{summary['cases']} "
                      f"({100 * summary['hits'] / summary['cases']:.0f} %) | "
                      f"{_fmt(summary['mean_regret'])} | {_fmt(summary['worst_regret'])} |")
+    if before:
+        lines += ["", f"Before: {before_label}", "", "| path | hits | mean regret | worst pick |",
+                  "|---|---|---|---|"]
+        for path in (path for path in paths if path in before):
+            summary = summarize(list(before[path].values()))
+            lines.append(f"| {_label(path)} | {summary['hits']}/{summary['cases']} "
+                         f"({100 * summary['hits'] / summary['cases']:.0f} %) | "
+                         f"{_fmt(summary['mean_regret'])} | {_fmt(summary['worst_regret'])} |")
     lines += ["", "## Every case", "",
               "| dataset | task | metric | best loss | " + " | ".join(_label(path) for path in paths) + " |",
               "|---|---|---|---|" + "---|" * len(paths)]
@@ -189,8 +199,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="defaults, rules, validated-B (default: all, with --budgets)")
     parser.add_argument("--write", action="store_true", help="write docs/quality.md and results/")
     parser.add_argument("--tag", default="", help="suffix of the results files (e.g. before)")
+    parser.add_argument("--render", metavar="TAG", default=None,
+                        help="write docs/quality.md and results/ from the saved results-TAG "
+                             "files instead of asking the advisor again")
+    parser.add_argument("--before", metavar="TAG", default=None,
+                        help="with --render: also show the summary of the results-TAG files")
+    parser.add_argument("--before-label", default="", help="what --before measured")
     args = parser.parse_args(argv)
     paths = args.paths or ["defaults", "rules", *(f"validated-{b:g}" for b in args.budgets)]
+    if args.render is not None:
+        suffix = f"-{args.render}" if args.render else ""
+        results = {path: json.loads((RESULTS_DIR / f"{path}{suffix}.json").read_text())
+                   for path in paths}
+        for path in paths:
+            (RESULTS_DIR / f"{path}.json").write_text(json.dumps(results[path], indent=1,
+                                                                 sort_keys=True) + "\n")
+        before = {path: json.loads((RESULTS_DIR / f"{path}-{args.before}.json").read_text())
+                  for path in paths if args.before
+                  and (RESULTS_DIR / f"{path}-{args.before}.json").exists()}
+        DOCS.write_text(markdown(results, paths, before, args.before_label))
+        return 0
     datasets = [by_name(name) for name in args.only] if args.only else list(DATASETS)
     results: dict[str, dict[str, dict[str, Any]]] = {path: {} for path in paths}
     for dataset in datasets:
