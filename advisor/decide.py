@@ -45,9 +45,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import stats
-from .validate import comparison_dict
-
 if TYPE_CHECKING:  # pragma: no cover
     from .validate import Validation
 
@@ -196,6 +193,9 @@ def _judge(validation: "Validation", position: dict[str, int]) -> dict[str, Any]
 def _versus(validation: "Validation", pick: str, margin: float | None) -> dict[str, dict[str, Any]]:
     """For every trained candidate but the pick: the paired comparison with the pick
     (frequentist, as a second reading) and the posterior of practical superiority."""
+    from . import stats  # scipy and baycomp: only a validated run needs them
+    from .validate import comparison_dict
+
     protocol = validation.protocol
     metric = protocol.metric
     mine = validation.candidate(pick).fold_scores[metric]

@@ -530,7 +530,7 @@ def test_fits_that_stop_early_leave_budget_for_more_repeats_the_same_every_run()
     assert protocol.repeats > 2 and protocol.splits_used == protocol.folds * protocol.repeats
     assert any("stopped early" in reason and "more repeat" in reason for reason in protocol.reasons)
     assert first.to_dict()["protocol"] == second.to_dict()["protocol"]
-    assert first.timing["total_seconds"] < 20
+    assert protocol.within_budget
 
 
 def test_a_pinned_protocol_is_never_extended():
