@@ -1424,14 +1424,15 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     run(jobs_for(range(len(split_list))))
     # Fits that stopped early leave budget: spend it on more repeats (more power). How many
     # comes from the cost model and the epochs the fits ran, not the clock: same JSON each run.
+    ran = _mean_epochs_run(results)
     extra = _extra_repeats(plan, results, model.scaled(factor, transfer_per_row=transfer),
-                           n_candidates=len(chosen), workers=workers,
+                           epochs=ran, n_candidates=len(chosen), workers=workers,
                            seconds_available=available)
     if extra:
         planned = len(split_list)
         split_list = _splits(strata, plan.folds, plan.repeats + extra, seed)
         extended = replace(plan, repeats=plan.repeats + extra,
-                           reasons=_extended_reasons(plan, extra, results))
+                           reasons=_extended_reasons(plan, extra, ran))
         kept = len(results)
         run(jobs_for(range(planned, len(split_list))))
         if any(item.status == "skipped" for item in results[kept:]):
@@ -1479,18 +1480,21 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     return Validation(protocol=protocol, timing=timing, **validation["fields"])
 
 
-def _extra_repeats(plan: Plan, results: Sequence[_FoldResult], cost: Cost, *,
-                   n_candidates: int, workers: int, seconds_available: float) -> int:
-    """Repeats the budget still allows after the planned run, from the cost model at the mean
-    number of epochs the fits really ran (they stop when their held-out loss stops
-    improving), up to MAX_REPEATS in all. 0 when the caller pinned the protocol or the clock
-    cut the run."""
-    if plan.pinned or not plan.within_budget or any(item.status == "skipped" for item in results):
-        return 0
+def _mean_epochs_run(results: Sequence[_FoldResult]) -> int:
+    """The mean epochs the successful fits ran, rounded up; 0 when none ran."""
     epochs = [item.epochs_run for item in results if item.status == "ok" and item.epochs_run]
-    if not epochs:
+    return max(1, math.ceil(float(np.mean(epochs)))) if epochs else 0
+
+
+def _extra_repeats(plan: Plan, results: Sequence[_FoldResult], cost: Cost, *, epochs: int,
+                   n_candidates: int, workers: int, seconds_available: float) -> int:
+    """Repeats the budget still allows after the planned run, from the cost model at the
+    ``epochs`` the fits really ran (they stop when their held-out loss stops improving), up
+    to MAX_REPEATS in all. 0 when the caller pinned the protocol or the clock cut the run."""
+    if (plan.pinned or not plan.within_budget or not epochs
+            or any(item.status == "skipped" for item in results)):
         return 0
-    ran = max(1, math.ceil(float(np.mean(epochs))))
+    ran = epochs
     extra = 0
     while plan.repeats + extra < MAX_REPEATS and run_estimate(
             cost, rows=plan.rows, folds=plan.folds, repeats=plan.repeats + extra + 1,
@@ -1499,12 +1503,11 @@ def _extra_repeats(plan: Plan, results: Sequence[_FoldResult], cost: Cost, *,
     return extra
 
 
-def _extended_reasons(plan: Plan, extra: int, results: Sequence[_FoldResult]) -> tuple[str, ...]:
-    epochs = [item.epochs_run for item in results if item.status == "ok" and item.epochs_run]
+def _extended_reasons(plan: Plan, extra: int, epochs: int) -> tuple[str, ...]:
     total = plan.repeats + extra
     text = (f"splits: {plan.folds}-fold cross-validation repeated {total} times: the first "
             f"{'run' if plan.repeats == 1 else f'{plan.repeats} runs'} stopped early (a mean of "
-            f"{math.ceil(float(np.mean(epochs)))} epochs per fit), which left budget for {extra} "
+            f"{epochs} epochs per fit), which left budget for {extra} "
             f"more {'repeat' if extra == 1 else 'repeats'}; repeats raise the power of the comparison")
     return tuple(text if reason.startswith("splits:") else reason for reason in plan.reasons)
 
