@@ -9,9 +9,10 @@ leans of the experiment. The rule here:
 1. Among the candidates that trained stably (``Validation.tested()``), the **leader** is the
    one with the best mean on the primary metric.
 2. Candidates whose mean is within the **practical margin** of the leader's
-   (:func:`practical_margin`: 1 % of the leader's error for error metrics, half a point for
-   scores in [0, 1]) are practically equivalent to it; among those the rule order decides,
-   and the first is the pick. The rest follow by mean.
+   (:func:`practical_margin`: 0.5 % of the leader's score, whatever the metric: the same
+   closeness the quality benchmark counts as "as good as the best") are practically
+   equivalent to it; among those the rule order decides, and the first is the pick. The rest
+   follow by mean.
 3. Unstable candidates (a blow-up on some split, see :mod:`advisor.stability`) are never
    recommended while a stable or untested loss remains; they rank after the untested ones,
    then the failed ones, then the vetoed. When nothing else remains, the basis is ``none``:
@@ -49,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .validate import Validation
 
 __all__ = ["decide", "Decision", "practical_margin", "CLEAR_RULE_MARGIN", "VERDICTS",
-           "RELATIVE_MARGIN", "ABSOLUTE_MARGIN", "RIVAL_PROBABILITY"]
+           "RELATIVE_MARGIN", "RIVAL_PROBABILITY"]
 
 #: Every verdict a loss can get, in the order the README explains them.
 VERDICTS: tuple[str, ...] = ("confirmed", "equivalent", "overturned", "unstable", "failed",
@@ -58,21 +59,17 @@ VERDICTS: tuple[str, ...] = ("confirmed", "equivalent", "overturned", "unstable"
 CLEAR_RULE_MARGIN = 1.0
 #: Splits the experiment needs before it orders anything.
 MIN_SPLITS_FOR_CONFIDENCE = 3
-#: Practical margin of error metrics (RMSE, MAE, deviances, log loss, Brier, pinball): a
-#: share of the leader's error.
-RELATIVE_MARGIN = 0.01
-#: Practical margin of scores on [0, 1] (accuracy, balanced accuracy, F1, AUC, AP, R2).
-ABSOLUTE_MARGIN = 0.005
+#: Practical margin: this share of the leader's mean score, for every metric. On the quality
+#: benchmark (docs/quality.md) 0.5 % beat 1 % and 0.25 % and a half-point absolute margin for
+#: scores on [0, 1]; with no margin at all (the best mean always) one more pick missed.
+RELATIVE_MARGIN = 0.005
 #: A rival more likely than this to be practically better keeps the confidence at "medium".
 RIVAL_PROBABILITY = 0.05
-_SCORE_METRICS = frozenset({"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
-                            "average_precision", "r2"})
 
 
 def practical_margin(metric: str, leader_mean: float) -> float:
-    """Half-width of the region of practical equivalence around the leader's mean score."""
-    if metric in _SCORE_METRICS:
-        return ABSOLUTE_MARGIN
+    """Half-width of the region of practical equivalence around the leader's mean score
+    (``metric`` is part of the contract: a metric may one day need its own margin)."""
     return RELATIVE_MARGIN * abs(float(leader_mean))
 
 

@@ -13,8 +13,8 @@ import pytest
 
 import advisor
 from advisor import stats
-from advisor.decide import (ABSOLUTE_MARGIN, CLEAR_RULE_MARGIN, RELATIVE_MARGIN, VERDICTS,
-                            Decision, decide, practical_margin)
+from advisor.decide import (CLEAR_RULE_MARGIN, RELATIVE_MARGIN, VERDICTS, Decision, decide,
+                            practical_margin)
 from advisor.load import load_data
 from advisor.losses import CATALOG, losses_for_task
 from advisor.profile import profile_data
@@ -95,11 +95,11 @@ def test_rules_only_confidence_follows_the_score_margin():
 
 
 # ----- the margin ------------------------------------------------------------------------------
-def test_the_practical_margin_is_relative_for_errors_and_absolute_for_scores():
-    assert practical_margin("rmse", 2404.0) == pytest.approx(RELATIVE_MARGIN * 2404.0)
-    assert practical_margin("log_loss", -0.5) == pytest.approx(RELATIVE_MARGIN * 0.5)
-    assert practical_margin("balanced_accuracy", 0.7) == ABSOLUTE_MARGIN
-    assert practical_margin("r2", 0.1) == ABSOLUTE_MARGIN
+def test_the_practical_margin_is_a_share_of_the_leaders_score():
+    assert RELATIVE_MARGIN == 0.005
+    assert practical_margin("rmse", 2404.0) == pytest.approx(12.02)
+    assert practical_margin("log_loss", -0.5) == pytest.approx(0.0025)
+    assert practical_margin("balanced_accuracy", 0.7) == pytest.approx(0.0035)
 
 
 # ----- evidence decides ------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def test_a_lean_larger_than_the_margin_overturns_the_rules_even_when_not_signifi
 
 
 def test_a_difference_inside_the_margin_keeps_the_rule_order():
-    # weighted BCE leads by 0.003 balanced accuracy, inside the 0.005 margin: the rules decide
+    # weighted BCE leads by 0.003 balanced accuracy, inside the 0.0035 margin: the rules decide
     rules_first = [0.700, 0.710, 0.690, 0.705, 0.695]
     other = [value + 0.003 for value in rules_first]
     validation = measured({"asymmetric": rules_first, "weighted_cross_entropy": other},
@@ -197,7 +197,7 @@ def test_decision_to_dict_is_json():
     assert payload["pick"] == decision.order[0] == "huber"
     assert set(payload) == {"pick", "basis", "metric", "leader", "margin", "order", "verdicts",
                             "confidence", "summary", "validated", "agreement"}
-    assert payload["margin"] == pytest.approx(0.01)
+    assert payload["margin"] == pytest.approx(0.005)
     assert set(payload["confidence"]) == {"level", "reason"}
 
 
