@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in paths:
             (RESULTS_DIR / f"{path}.json").write_text(json.dumps(results[path], indent=1,
                                                                  sort_keys=True) + "\n")
-        before = {path: json.loads((RESULTS_DIR / f"{path}-{args.before}.json").read_text())
+        before = {path: _rejudged(json.loads((RESULTS_DIR / f"{path}-{args.before}.json").read_text()))
                   for path in paths if args.before
                   and (RESULTS_DIR / f"{path}-{args.before}.json").exists()}
         DOCS.write_text(markdown(results, paths, before, args.before_label))
