@@ -17,7 +17,7 @@ import click
 
 from . import __version__
 from .errors import AdvisorError
-from .options import ACTIVATIONS, FRAMEWORKS, METRICS, TASKS, available_cores
+from .options import ACTIVATIONS, FRAMEWORKS, METRICS, TASKS, check_jobs
 
 FORMATS = ("text", "json", "markdown", "html")
 
@@ -250,7 +250,7 @@ class _dask_client:
                  enabled: bool) -> None:
         self.enabled = enabled and backend == "dask"
         self.scheduler = scheduler
-        self.workers = max(1, n_jobs if n_jobs is not None else available_cores())
+        self.workers = max(1, n_jobs if n_jobs is not None else check_jobs(None))
         self._client = None
         self._cluster = None
 

@@ -93,7 +93,7 @@ class Recommendation:
     settings: dict[str, Any]
     reproducibility: dict[str, Any]
     validation: dict[str, Any] | None = None
-    #: how the pick was decided: basis (evidence, rules_tiebreak, too_small, rules), the
+    #: how the pick was decided: basis (evidence, rules_tiebreak, too_small, rules, none), the
     #: best-measured loss and the practical margin (see advisor.decide)
     decision: dict[str, Any] = field(default_factory=lambda: {"basis": "rules"})
     timing: dict[str, Any] = field(default_factory=dict, compare=False)  # not in the JSON
