@@ -262,8 +262,7 @@ def _validated_confidence(validation: "Validation", judged: dict[str, Any], pick
     chance = details["practical"]["better"]
     margin_text = _margin_text(metric, judged["margin"])
     if judged["basis"] == "rules_tiebreak":
-        tied = [loss_id for loss_id, verdict in judged["verdicts"].items()
-                if verdict in ("equivalent", "confirmed") and loss_id != pick]
+        tied = _equivalents(judged, pick)
         lead = f"{pick} is practically equivalent to {', '.join(tied)} on {metric} ({margin_text}), so the rules chose"
     else:
         lead = f"{pick} measured best on {metric}"
@@ -272,6 +271,12 @@ def _validated_confidence(validation: "Validation", judged: dict[str, Any], pick
                         f"{RIVAL_PROBABILITY:.0%} posterior probability ({margin_text})")
     return "medium", (f"{lead}, but {rival} may still be practically better (posterior "
                       f"probability {chance:.2f}, {margin_text}); a larger budget would tell")
+
+
+def _equivalents(judged: dict[str, Any], pick: str) -> list[str]:
+    """The stable candidates practically equivalent to the pick (within the margin)."""
+    return [loss_id for loss_id, verdict in judged["verdicts"].items()
+            if verdict in ("equivalent", "confirmed") and loss_id != pick]
 
 
 def _margin_text(metric: str, margin: float | None) -> str:
@@ -339,8 +344,7 @@ def _pick_sentence(validation: "Validation", judged: dict[str, Any], pick: str,
     mean = validation.candidate(pick).means[metric]
     leader = judged["leader"]
     if judged["basis"] == "rules_tiebreak":
-        tied = [loss_id for loss_id, verdict in judged["verdicts"].items()
-                if verdict in ("equivalent", "confirmed") and loss_id != pick]
+        tied = _equivalents(judged, pick)
         sentence = (f"{pick} ({_sig(mean, 4)}) and {', '.join(tied)} are practically equivalent "
                     f"({_margin_text(metric, judged['margin'])}): the rules' order decides"
                     + (f", though {leader} measured best" if leader != pick else ""))

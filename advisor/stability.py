@@ -15,8 +15,8 @@ bounded by construction; a non-finite output is a failure, found by the validato
   a blow-up from a loss that is simply worse everywhere (that one is judged by its mean);
 - **extrapolation**: a prediction more than :data:`EXTRAPOLATION_SPANS` times the training
   targets' range beyond that range, and :data:`BLOWUP_RATIO` times further out than the
-  least extrapolating other candidate went on that split (a far-out feature row makes every loss extrapolate;
-  only ``exp`` turns it into 1e13).
+  least extrapolating other candidate went on that split (a far-out feature row makes every
+  loss extrapolate; only ``exp`` turns it into 1e13).
 """
 
 from __future__ import annotations
@@ -98,11 +98,13 @@ def unstable_candidates(fold_scores: Mapping[str, Mapping[str, Sequence[float]]]
         for row, loss in enumerate(losses):
             if loss in reasons:
                 continue
-            others = np.delete(table, row, axis=0)
+            names = [other for other in losses if other != loss]
+            others = np.where(np.isfinite(np.delete(table, row, axis=0)),
+                              np.delete(table, row, axis=0), np.inf)
+            best_other = others.min(axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                best_other = np.nanmin(np.where(np.isfinite(others), others, np.nan), axis=0)
                 ratios = table[row] / best_other
-            usable = np.isfinite(ratios) & (best_other > 0)
+            usable = np.isfinite(ratios) & np.isfinite(best_other) & (best_other > 0)
             if not usable.any():
                 continue
             typical = max(1.0, float(np.median(ratios[usable])))
@@ -111,8 +113,7 @@ def unstable_candidates(fold_scores: Mapping[str, Mapping[str, Sequence[float]]]
             if spikes.size == 0:
                 continue
             worst = int(spikes[np.argmax(ratios[spikes])])
-            reference = losses[[index for index in range(len(losses)) if index != row][
-                int(np.nanargmin(np.where(np.isfinite(others[:, worst]), others[:, worst], np.inf)))]]
+            reference = names[int(np.argmin(others[:, worst]))]
             reasons[loss] = (f"split {splits[worst] + 1} {metric} {number(table[row, worst])} "
                              f"against {number(best_other[worst])} for {reference}")
     return reasons
