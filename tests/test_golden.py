@@ -1,0 +1,62 @@
+"""Golden JSON of every bundled example: a refactor must leave the advice byte-identical.
+
+Each example is recorded twice: rules only, and validated with a small pinned protocol
+(pinned choices make the experiment independent of the clock and the machine's load). The
+library versions are left out of the comparison; everything else must match to the byte.
+Re-record on purpose only, after a deliberate change of behaviour:
+``ADVISOR_RECORD_GOLDEN=1 python -m pytest tests/test_golden.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import advisor
+from advisor.examples import EXAMPLES
+
+GOLDEN = Path(__file__).parent / "golden"
+RECORD = os.environ.get("ADVISOR_RECORD_GOLDEN") == "1"
+#: Small enough to keep the whole file under half a minute, large enough to train every
+#: candidate on every split.
+PINNED_PROTOCOL = {"sample_rows": 200, "folds": 2, "repeats": 1, "epochs": 8}
+#: Options an example needs to be read as its description says.
+EXAMPLE_OPTIONS = {"health_flags": {"label_sep": "|"}}
+
+
+def _pinned_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the library's experiment run the pinned protocol."""
+    import advisor.validate
+
+    monkeypatch.setattr(advisor.validate, "validate",
+                        functools.partial(advisor.validate.validate, **PINNED_PROTOCOL))
+
+
+#: The library versions' block, the only part that may differ between machines.
+VERSIONS = re.compile(r'"versions": \{[^{}]*\}')
+
+
+def _without_versions(text: str) -> str:
+    assert len(VERSIONS.findall(text)) == 1, "the JSON lost its versions block"
+    return VERSIONS.sub('"versions": {}', text)
+
+
+@pytest.mark.parametrize("mode", ["rules", "validated"])
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_json_is_byte_identical_to_its_golden_file(name, mode, monkeypatch):
+    if mode == "validated":
+        _pinned_validation(monkeypatch)
+    recommendation = advisor.suggest(f"example:{name}", validate=mode == "validated",
+                                     n_jobs=1, **EXAMPLE_OPTIONS.get(name, {}))
+    text = recommendation.to_json() + "\n"
+    path = GOLDEN / f"{name}.{mode}.json"
+    if RECORD:
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"no golden file {path.name}: record it (see this module's docstring)"
+    expected = path.read_text(encoding="utf-8")
+    assert _without_versions(text) == _without_versions(expected), \
+        f"{name} ({mode}) no longer prints its golden JSON"
