@@ -7,8 +7,15 @@ deliberate failure is an ``AdvisorError``.
 
 from __future__ import annotations
 
-from .errors import (AdvisorError, DataLoadError, DataShapeError, OptionError, ReportError,
-                     RuleError, TargetError)
+from .errors import (
+    AdvisorError,
+    DataLoadError,
+    DataShapeError,
+    OptionError,
+    ReportError,
+    RuleError,
+    TargetError,
+)
 
 __version__ = "0.1.0"
 

@@ -20,8 +20,15 @@ from typing import Any
 from . import __version__
 from .errors import OptionError
 from .examples import EXAMPLE_PREFIX
-from .options import (FRAMEWORKS, TASKS, check_activation, check_budget, check_choice,
-                      check_jobs, check_quantiles)
+from .options import (
+    FRAMEWORKS,
+    TASKS,
+    check_activation,
+    check_budget,
+    check_choice,
+    check_jobs,
+    check_quantiles,
+)
 from .result import Candidate, Notice, Reason, Recommendation
 
 #: Files at least this big are read while a side process compiles the rule base.

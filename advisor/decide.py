@@ -109,7 +109,7 @@ class Decision:
                 "validated": self.validated, "agreement": self.agreement}
 
 
-def decide(outcome: Any, validation: "Validation | None" = None) -> Decision:
+def decide(outcome: Any, validation: Validation | None = None) -> Decision:
     """Merge the rule outcome (``ranking``, ``scores``, ``vetoes``) with the experiment."""
     vetoes = dict(getattr(outcome, "vetoes", {}) or {})
     scores = {key: float(value) for key, value in (getattr(outcome, "scores", {}) or {}).items()}
@@ -156,7 +156,7 @@ def decide(outcome: Any, validation: "Validation | None" = None) -> Decision:
                     versus=versus)
 
 
-def _judge(validation: "Validation", position: dict[str, int]) -> dict[str, Any]:
+def _judge(validation: Validation, position: dict[str, int]) -> dict[str, Any]:
     """Order and verdicts of the stable candidates, the leader, the margin and the basis."""
     protocol = validation.protocol
     metric = protocol.metric
@@ -188,7 +188,7 @@ def _judge(validation: "Validation", position: dict[str, int]) -> dict[str, Any]
             "margin": margin, "basis": basis}
 
 
-def _versus(validation: "Validation", pick: str, margin: float | None) -> dict[str, dict[str, Any]]:
+def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str, dict[str, Any]]:
     """For every trained candidate but the pick: the paired comparison with the pick
     (frequentist, as a second reading) and the posterior of practical superiority."""
     from . import stats  # scipy and baycomp: only a validated run needs them
@@ -232,14 +232,14 @@ def _rules_only_confidence(by_score: list[str], scores: dict[str, float]) -> tup
                    "and the experiment was not run")
 
 
-def _default_of(validation: "Validation") -> str | None:
+def _default_of(validation: Validation) -> str | None:
     for item in validation.candidates:
         if "default" in item.roles:
             return item.loss
     return None
 
 
-def _validated_confidence(validation: "Validation", judged: dict[str, Any], pick: str | None,
+def _validated_confidence(validation: Validation, judged: dict[str, Any], pick: str | None,
                           versus: dict[str, dict[str, Any]]) -> tuple[str, str]:
     metric = validation.protocol.metric
     if judged["basis"] == "none":
@@ -300,7 +300,7 @@ def _rules_only_summary(by_score: list[str], scores: dict[str, float], vetoed: l
     return text
 
 
-def _validated_summary(validation: "Validation", judged: dict[str, Any], pick: str | None,
+def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str | None,
                        versus: dict[str, dict[str, Any]], unstable: list[str],
                        failed: list[str]) -> str:
     protocol = validation.protocol
@@ -337,7 +337,7 @@ def _validated_summary(validation: "Validation", judged: dict[str, Any], pick: s
     return " ".join(parts)
 
 
-def _pick_sentence(validation: "Validation", judged: dict[str, Any], pick: str,
+def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,
                    rule_choice: str | None, default: str | None,
                    versus: dict[str, dict[str, Any]]) -> str:
     metric = validation.protocol.metric

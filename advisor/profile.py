@@ -39,8 +39,7 @@ from threadpoolctl import threadpool_limits
 from .errors import DataShapeError, OptionError, TargetError
 from .facts import FACT_NAMES, FACT_TYPES
 from .load import LoadedData
-from .options import (FRAMEWORKS, TASKS, check_activation, check_choice, check_metric_for_task,
-                      check_quantiles)
+from .options import FRAMEWORKS, TASKS, check_activation, check_choice, check_metric_for_task, check_quantiles
 
 #: Rows with a usable target below which nothing can be learned or validated.
 MIN_ROWS = 10

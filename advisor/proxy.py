@@ -331,7 +331,7 @@ class LossProxy(BaseEstimator):
                 f"expected (n_samples, {width}) as n_outputs says; fix the loss")
         return target
 
-    def fit(self, X, y, sample_weight=None) -> "LossProxy":
+    def fit(self, X, y, sample_weight=None) -> LossProxy:
         """Train on features ``X`` and a profile-style target ``y`` (class indices, 0/1
         matrix or values)."""
         target = self.encode(y)

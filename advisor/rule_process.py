@@ -46,7 +46,7 @@ class RuleProcess:
         except (OSError, TypeError, ValueError):  # no usable interpreter path (embedded Python)
             self._child = None
 
-    def __enter__(self) -> "RuleProcess":
+    def __enter__(self) -> RuleProcess:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

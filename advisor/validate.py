@@ -642,7 +642,7 @@ class Cost:
     def prepare_seconds(self, rows: int) -> float:
         return self.per_prepare + self.per_row * rows
 
-    def scaled(self, factor: float, *, transfer_per_row: float = 0.0) -> "Cost":
+    def scaled(self, factor: float, *, transfer_per_row: float = 0.0) -> Cost:
         """This cost on a machine ``factor`` times slower, plus a per-row transfer cost."""
         return Cost(per_fit=self.per_fit * factor, per_epoch=self.per_epoch * factor,
                     per_batch=self.per_batch * factor,
@@ -918,7 +918,7 @@ _SPLIT_CACHE_SIZE = 2
 _SPLIT_CACHE_LOCK = threading.Lock()
 
 
-def _split_matrices(job: "_Job", shared: _Shared) -> tuple[np.ndarray, np.ndarray]:
+def _split_matrices(job: _Job, shared: _Shared) -> tuple[np.ndarray, np.ndarray]:
     """The split's preprocessed (train, test) features, fitted on its training rows only."""
     key = (shared.token, job.split)
     with _SPLIT_CACHE_LOCK:

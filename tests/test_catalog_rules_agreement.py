@@ -9,7 +9,7 @@ import pytest
 
 from advisor.load import load_data
 from advisor.losses import CATALOG, losses_for_task
-from advisor.options import ACTIVATIONS, ACTIVATION_ALIASES
+from advisor.options import ACTIVATION_ALIASES, ACTIVATIONS
 from advisor.profile import profile_data
 from advisor.rules import load_rulebase
 

@@ -13,8 +13,7 @@ import pytest
 
 import advisor
 from advisor import stats
-from advisor.decide import (CLEAR_RULE_MARGIN, RELATIVE_MARGIN, VERDICTS, Decision, decide,
-                            practical_margin)
+from advisor.decide import CLEAR_RULE_MARGIN, RELATIVE_MARGIN, VERDICTS, Decision, decide, practical_margin
 from advisor.load import load_data
 from advisor.losses import CATALOG, losses_for_task
 from advisor.profile import profile_data

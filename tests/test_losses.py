@@ -15,10 +15,18 @@ import zlib
 
 import numpy as np
 import pytest
-from scipy.special import expit, huber as scipy_huber, softmax
-from sklearn.metrics import (hinge_loss, log_loss, mean_absolute_error, mean_gamma_deviance,
-                             mean_pinball_loss, mean_poisson_deviance, mean_squared_error,
-                             mean_tweedie_deviance)
+from scipy.special import expit, softmax
+from scipy.special import huber as scipy_huber
+from sklearn.metrics import (
+    hinge_loss,
+    log_loss,
+    mean_absolute_error,
+    mean_gamma_deviance,
+    mean_pinball_loss,
+    mean_poisson_deviance,
+    mean_squared_error,
+    mean_tweedie_deviance,
+)
 
 from advisor.errors import OptionError, TargetError
 from advisor.facts import FACTS

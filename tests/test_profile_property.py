@@ -18,12 +18,12 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from advisor.decide import decide
 from advisor.errors import AdvisorError
 from advisor.facts import FACT_NAMES, FACT_TYPES
 from advisor.load import load_data
-from advisor.options import TASKS
-from advisor.decide import decide
 from advisor.losses import CATALOG, losses_for_task
+from advisor.options import TASKS
 from advisor.profile import Profile, profile_data
 from advisor.rules import load_rulebase
 

@@ -21,8 +21,14 @@ from advisor.load import load_data
 from advisor.losses import CATALOG
 from advisor.losses._base import Loss
 from advisor.profile import Profile, profile_data
-from advisor.proxy import (EXPECTED_PRIVATE_SIGNATURES, LossMLP, ProxyDivergedError,
-                           SklearnCompatibilityError, check_sklearn_compatibility, make_proxy)
+from advisor.proxy import (
+    EXPECTED_PRIVATE_SIGNATURES,
+    LossMLP,
+    ProxyDivergedError,
+    SklearnCompatibilityError,
+    check_sklearn_compatibility,
+    make_proxy,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -30,9 +30,19 @@ from advisor import suggest
 from advisor.errors import AdvisorError, OptionError, ReportError
 from advisor.examples import example_path
 from advisor.losses import DEFAULT_LOSS
-from advisor.report import (SECTIONS, format_interval, format_number, format_p, format_params,
-                            format_value, load_saved, md_escape, render_html, render_markdown,
-                            save_report)
+from advisor.report import (
+    SECTIONS,
+    format_interval,
+    format_number,
+    format_p,
+    format_params,
+    format_value,
+    load_saved,
+    md_escape,
+    render_html,
+    render_markdown,
+    save_report,
+)
 from advisor.result import Candidate, Notice, Reason, Recommendation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +64,7 @@ CASES = [(task, False) for task in TASKS] + [(task, True) for task in VALIDATED_
 CASE_IDS = [f"{task}-{'validated' if validated else 'rules'}" for task, validated in CASES]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def real_recommendation(task: str, validated: bool = False) -> Recommendation:
     """``advisor.suggest`` on the bundled example of ``task`` (cached: runs once per session)."""
     name, options = EXAMPLES[task]
@@ -421,7 +431,7 @@ HOSTILE_LABELS = ("<script>alert(1)</script>", 'say "hi" & {{ 7*7 }}', "a|b",
 HOSTILE_TARGET = '<script>t</script> & "{{ y }}"'
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hostile_dict() -> dict[str, Any]:
     rng = np.random.default_rng(0)
     rows = 160
@@ -480,7 +490,7 @@ def test_markdown_shows_hostile_names_and_labels_as_text() -> None:
 
 
 def test_markdown_read_by_a_commonmark_parser_shows_the_labels_as_text() -> None:
-    from markdown_it import MarkdownIt                        # installed with rich
+    from markdown_it import MarkdownIt  # installed with rich
 
     html = MarkdownIt("commonmark").enable("table").render(render_markdown(hostile_dict()))
     page = _assert_no_active_content(html)

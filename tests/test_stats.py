@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from advisor.stats import (MIN_WILCOXON_FOLDS, compare_paired, corrected_interval,
-                           corrected_t_test, kendall_agreement, practical_comparison,
-                           wilcoxon_p_value)
+from advisor.stats import (
+    MIN_WILCOXON_FOLDS,
+    compare_paired,
+    corrected_interval,
+    corrected_t_test,
+    kendall_agreement,
+    practical_comparison,
+    wilcoxon_p_value,
+)
 
 DIFFERENCES = [0.10, 0.20, 0.15, 0.05, 0.10]   # 5 folds, test/train = 1/4
 

@@ -15,14 +15,13 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
+from advisor.decide import decide
 from advisor.errors import OptionError
 from advisor.load import load_data
 from advisor.losses import CATALOG, losses_for_task
 from advisor.options import METRICS
 from advisor.profile import profile_data
-from advisor.decide import decide
-from advisor.validate import (METRIC_FUNCTIONS, Cost, ScoringContext, Validation, plan_protocol,
-                              validate)
+from advisor.validate import METRIC_FUNCTIONS, Cost, ScoringContext, Validation, plan_protocol, validate
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -202,7 +202,7 @@ class Loss:
                               hint="pick a loss listed for this task (losses_for_task)")
         return task
 
-    def derive(self, profile: "Profile", options: dict[str, Any] | None = None) -> dict[str, Any]:
+    def derive(self, profile: Profile, options: dict[str, Any] | None = None) -> dict[str, Any]:
         """Hyper-parameters derived from the data; JSON-safe values, rounded for stable output.
 
         ``options`` holds the user's loss-related options (e.g. ``quantiles``). Floats are
@@ -213,7 +213,7 @@ class Loss:
         derived = self._derive(profile, dict(options or {}))
         return self.check_params(_math.json_safe(derived))
 
-    def _derive(self, profile: "Profile", options: dict[str, Any]) -> dict[str, Any]:
+    def _derive(self, profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
         """Subclass hook of :meth:`derive`: the defaults unless overridden."""
         return self.defaults()
 
@@ -221,7 +221,7 @@ class Loss:
         """Every declared parameter at its default."""
         return {spec.name: spec.default for spec in self.params}
 
-    def snippet(self, framework: str, params: dict[str, Any], profile: "Profile") -> str:
+    def snippet(self, framework: str, params: dict[str, Any], profile: Profile) -> str:
         """Ready-to-paste code for ``framework`` (``pytorch`` or ``keras``) with ``params`` filled in.
 
         The first lines are comments: what the snippet is, the output layer it expects
@@ -241,7 +241,7 @@ class Loss:
         )
         return header + self._code(framework, task, params, profile).strip() + "\n"
 
-    def _snippet_width(self, params: dict[str, Any], profile: "Profile") -> int:
+    def _snippet_width(self, params: dict[str, Any], profile: Profile) -> int:
         """Width of the output layer named in the snippet."""
         return self.n_outputs(profile)
 
@@ -254,16 +254,16 @@ class Loss:
         return _snippets.output_layer(framework, width, self.output_activation(task, framework),
                                       self._snippet_link(task))
 
-    def _code(self, framework: str, task: str, params: dict[str, Any], profile: "Profile") -> str:
+    def _code(self, framework: str, task: str, params: dict[str, Any], profile: Profile) -> str:
         """Subclass hook of :meth:`snippet`: the code below the header."""
         raise NotImplementedError
 
     # ----- proxy side (empirical validator) ----------------------------------------------
-    def n_outputs(self, profile: "Profile") -> int:
+    def n_outputs(self, profile: Profile) -> int:
         """Width of the network's last layer for this loss on this task."""
         raise NotImplementedError
 
-    def encode_target(self, y: np.ndarray, profile: "Profile") -> np.ndarray:
+    def encode_target(self, y: np.ndarray, profile: Profile) -> np.ndarray:
         """The training target as a 2-D float array the loss consumes."""
         raise NotImplementedError
 

@@ -27,7 +27,7 @@ SIGMOID_TASKS = frozenset({"binary", "multilabel", "proportion"})
 SOFTMAX_TASKS = frozenset({"multiclass", "ordinal"})
 
 
-def _n_classes(profile: "Profile") -> int:
+def _n_classes(profile: Profile) -> int:
     """Classes (labels for multi-label) of a classification profile."""
     if profile.classes:
         return len(profile.classes)
@@ -37,7 +37,7 @@ def _n_classes(profile: "Profile") -> int:
     return int(profile.facts.get("n_classes") or (int(np.max(y)) + 1))
 
 
-def _n_rows(profile: "Profile") -> int:
+def _n_rows(profile: Profile) -> int:
     """Rows of the profile's target (the ``n_rows`` fact when the profile carries no target)."""
     y = np.asarray(profile.y) if profile.y is not None else np.empty(0)
     return int(y.shape[0]) if y.size else int(profile.facts.get("n_rows", 0))
@@ -51,7 +51,7 @@ def _task_of(params: dict[str, Any], raw: np.ndarray) -> str:
     return "binary" if raw.shape[1] == 1 else "multiclass"
 
 
-def _positive_prior(profile: "Profile") -> np.ndarray:
+def _positive_prior(profile: Profile) -> np.ndarray:
     """Share of positives: of class index 1 (binary) or of each label (multi-label)."""
     n = max(_n_rows(profile), 1)
     counts = np.asarray(profile.class_counts, dtype=np.float64)
@@ -115,15 +115,15 @@ class _ClassifierLoss(Loss):
     def _snippet_link(self, task: str) -> str:
         return "softmax" if task in SOFTMAX_TASKS else "logit"
 
-    def _derive(self, profile: "Profile", options: dict[str, Any]) -> dict[str, Any]:
+    def _derive(self, profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
         return {"task": profile.task}
 
-    def n_outputs(self, profile: "Profile") -> int:
+    def n_outputs(self, profile: Profile) -> int:
         if profile.task in ("binary", "proportion"):
             return 1
         return _n_classes(profile)
 
-    def encode_target(self, y: np.ndarray, profile: "Profile") -> np.ndarray:
+    def encode_target(self, y: np.ndarray, profile: Profile) -> np.ndarray:
         """(n, 1) 0/1 or fraction for binary / proportion, (n, L) 0/1 for multi-label,
         one-hot (n, K) for multiclass and ordinal."""
         y = np.asarray(y)

@@ -17,6 +17,7 @@ from ._base import Loss, ParamSpec
 from ._classification import SOFTMAX_TASKS, _ClassifierLoss, _positive_prior, _task_of
 from ._snippets import class_note, num, nums
 
+
 class Focal(_ClassifierLoss):
     """Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_t)^gamma and alpha_t.
 

@@ -13,6 +13,7 @@ from ._base import Loss
 from ._classification import _bce, _n_classes
 from ._snippets import class_note
 
+
 class Coral(Loss):
     """CORAL ordinal regression (Cao, Mirjalili & Raschka 2020): K-1 binary tasks "y > k".
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
 
 
-def _n_targets(profile: "Profile") -> int:
+def _n_targets(profile: Profile) -> int:
     """Target columns of a numeric profile (1, or k for multi-output regression)."""
     y = np.asarray(profile.y)
     return int(y.shape[1]) if y.ndim == 2 else 1
@@ -34,7 +34,7 @@ def _as_values(raw: np.ndarray) -> np.ndarray:
     return raw[:, 0] if raw.shape[1] == 1 else raw
 
 
-def _facts_number(profile: "Profile", name: str, default: float = 0.0) -> float:
+def _facts_number(profile: Profile, name: str, default: float = 0.0) -> float:
     """A numeric fact as a finite float (``default`` when missing or not finite)."""
     value = profile.facts.get(name, default)
     try:
@@ -123,7 +123,7 @@ class _IdentityLoss(_NumericLoss):
         n_classes = int(params["n_classes"])
         return np.clip(np.rint(np.asarray(raw, dtype=np.float64)[:, 0]), 0, n_classes - 1).astype(int)
 
-    def _standardise_note(self, task: str, profile: "Profile") -> str:
+    def _standardise_note(self, task: str, profile: Profile) -> str:
         if task == "ordinal":
             return (f"# target: the level's index as a float (0..{len(profile.classes) - 1}); "
                     "predicted level = round(clip(prediction))")
@@ -319,7 +319,7 @@ class Quantile(_IdentityLoss):
                   "when none is asked for.", closed="neither"),
     )
 
-    def _levels(self, profile: "Profile", options: dict[str, Any] | None = None) -> tuple[float, ...]:
+    def _levels(self, profile: Profile, options: dict[str, Any] | None = None) -> tuple[float, ...]:
         from ..options import check_quantiles
 
         asked = (options or {}).get("quantiles") or profile.quantiles
