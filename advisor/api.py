@@ -30,6 +30,7 @@ from .options import (
     check_quantiles,
 )
 from .result import Candidate, Notice, Reason, Recommendation
+from .schema import significant
 
 #: Files at least this big are read while a side process compiles the rule base.
 SIDE_PROCESS_BYTES = 16 * 1024 * 1024
@@ -257,7 +258,7 @@ def _profile_dict(profile, loaded) -> dict[str, Any]:
         values = np.asarray(profile.y, dtype=float)
         values = values.reshape(len(values), -1)[:, 0]
         counts, edges = np.histogram(values, bins=min(40, max(5, int(np.sqrt(len(values))))))
-        payload["target_histogram"] = {"edges": [float(f"{edge:.6g}") for edge in edges],
+        payload["target_histogram"] = {"edges": [significant(edge) for edge in edges],
                                        "counts": [int(count) for count in counts]}
     return payload
 

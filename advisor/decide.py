@@ -43,8 +43,11 @@ Verdicts, each a word for what was seen:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from .schema import significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from .validate import Validation
@@ -377,6 +380,6 @@ def _sig(value: float | None, digits: int = 6) -> float | None:
     if value is None:
         return None
     number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         return None
-    return float(f"{number:.{digits}g}")
+    return significant(number, digits)

@@ -40,6 +40,7 @@ from .errors import DataShapeError, OptionError, TargetError
 from .facts import FACT_NAMES, FACT_TYPES
 from .load import LoadedData
 from .options import FRAMEWORKS, TASKS, check_activation, check_choice, check_metric_for_task, check_quantiles
+from .schema import significant
 
 #: Rows with a usable target below which nothing can be learned or validated.
 MIN_ROWS = 10
@@ -980,7 +981,7 @@ def _json_number(value: Any) -> float:
     if math.isnan(number):
         raise ValueError("a fact came out as NaN")  # a bug in this module, not the user's data
     number = min(max(number, -_MAX_FLOAT), _MAX_FLOAT)
-    return float(f"{number:.6g}") + 0.0
+    return significant(number) + 0.0
 
 
 def _json_facts(facts: dict[str, Any]) -> dict[str, Any]:

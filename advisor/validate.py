@@ -73,6 +73,7 @@ import pandas as pd
 from . import stats
 from .errors import DataShapeError, OptionError
 from .options import TASK_METRICS, check_budget, check_jobs
+from .schema import significant
 from .stability import overshoot, unstable_candidates
 
 __all__ = [
@@ -1189,7 +1190,7 @@ def _round(value: Any) -> float | int | None:
     number = float(value)
     if not math.isfinite(number):
         return None
-    return float(f"{number:.6g}")
+    return significant(number)
 
 
 def _json_safe(value: Any) -> Any:

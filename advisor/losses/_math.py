@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..schema import SETTING_DIGITS, significant
+
 #: Raw outputs of log-link losses are clipped to this range before ``exp`` (exp(±80) stays
 #: finite in float64 and far beyond any count or amount a proxy meets); the gradient is the
 #: one of the clipped value, so training that wanders there is visibly stuck, not NaN.
@@ -67,15 +69,15 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return encoded
 
 
-def round_sig(value: float, digits: int = 4) -> float:
+def round_sig(value: float, digits: int = SETTING_DIGITS) -> float:
     """``value`` rounded to ``digits`` significant digits (stable, short JSON output)."""
     value = float(value)
-    if value == 0.0 or not math.isfinite(value):
-        return value
-    return float(f"{value:.{digits}g}")
+    if value == 0.0:
+        return value  # keeps the sign of -0.0
+    return significant(value, digits)
 
 
-def json_safe(value: Any, digits: int = 4) -> Any:
+def json_safe(value: Any, digits: int = SETTING_DIGITS) -> Any:
     """Plain-Python, JSON-safe copy of a derived value: floats rounded, vectors as lists."""
     if isinstance(value, dict):
         return {str(key): json_safe(item, digits) for key, item in value.items()}
