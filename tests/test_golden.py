@@ -2,7 +2,8 @@
 
 Each example is recorded twice: rules only, and validated with a small pinned protocol
 (pinned choices make the experiment independent of the clock and the machine's load). The
-library versions are left out of the comparison; everything else must match to the byte.
+library versions and the folder the examples are installed in are left out of the
+comparison; everything else must match to the byte.
 Re-record on purpose only, after a deliberate change of behaviour:
 ``ADVISOR_RECORD_GOLDEN=1 python -m pytest tests/test_golden.py``.
 """
@@ -10,6 +11,7 @@ Re-record on purpose only, after a deliberate change of behaviour:
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import advisor
-from advisor.examples import EXAMPLES
+from advisor.examples import EXAMPLES, example_path
 
 GOLDEN = Path(__file__).parent / "golden"
 RECORD = os.environ.get("ADVISOR_RECORD_GOLDEN") == "1"
@@ -36,13 +38,15 @@ def _pinned_validation(monkeypatch: pytest.MonkeyPatch) -> None:
                         functools.partial(advisor.validate.validate, **PINNED_PROTOCOL))
 
 
-#: The library versions' block, the only part that may differ between machines.
+#: The library versions' block: it differs between machines.
 VERSIONS = re.compile(r'"versions": \{[^{}]*\}')
 
 
-def _without_versions(text: str) -> str:
+def _comparable(text: str, data_dir: str) -> str:
+    """``text`` without the library versions, and with the examples' folder (where the
+    package is installed) as ``<examples>``: the only parts that differ between machines."""
     assert len(VERSIONS.findall(text)) == 1, "the JSON lost its versions block"
-    return VERSIONS.sub('"versions": {}', text)
+    return VERSIONS.sub('"versions": {}', text).replace(json.dumps(data_dir)[1:-1], "<examples>")
 
 
 @pytest.mark.parametrize("mode", ["rules", "validated"])
@@ -58,5 +62,7 @@ def test_example_json_is_byte_identical_to_its_golden_file(name, mode, monkeypat
         path.write_text(text, encoding="utf-8")
     assert path.is_file(), f"no golden file {path.name}: record it (see this module's docstring)"
     expected = path.read_text(encoding="utf-8")
-    assert _without_versions(text) == _without_versions(expected), \
+    recorded_dir = json.loads(expected)["provenance"]["source"].rsplit("/", 1)[0]
+    here = str(example_path(name).parent)
+    assert _comparable(text, here) == _comparable(expected, recorded_dir), \
         f"{name} ({mode}) no longer prints its golden JSON"
