@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -96,6 +97,8 @@ class Record:
             if item.key not in payload:
                 if item.required:
                     raise SchemaError(f"{where}: missing key {item.key!r}")
+                if item.omit_none:
+                    values[item.key] = None           # an absent key means no value
                 continue
             value = decode(item.hint, payload[item.key], f"{where}.{item.key}")
             if not item.derived:
@@ -237,8 +240,13 @@ def _schema(hint: Any, definitions: dict[str, Any]) -> dict[str, Any]:
     raise TypeError(f"no JSON Schema for the type hint {hint!r}")
 
 
+_ROLE = re.compile(r":[a-z]+:`([^`]+)`")
+
+
 def _summary(cls: type) -> str:
-    return " ".join((cls.__doc__ or cls.__name__).strip().split("\n\n")[0].split())
+    """The docstring's first paragraph as plain text (reST roles and double backticks dropped)."""
+    text = " ".join((cls.__doc__ or cls.__name__).strip().split("\n\n")[0].split())
+    return _ROLE.sub(r"\1", text).replace("``", "`")
 
 
 # ----- the encoder ----------------------------------------------------------------------------

@@ -14,7 +14,9 @@ bytes and a reviewer reads 0.123457, not 0.12345678901234. Every stage rounds wi
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -446,18 +448,20 @@ def result_json_schema() -> dict[str, Any]:
     return json_schema(Recommendation, title=f"loss-advisor recommendation (schema {SCHEMA_VERSION})")
 
 
+def result_json_schema_text() -> str:
+    """The JSON Schema as written to docs/schema.json (a test keeps that file up to date)."""
+    return json.dumps(result_json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
 __all__ = [
     "SCHEMA_VERSION", "MEASURED_DIGITS", "SETTING_DIGITS", "significant", "SchemaError", "dumps",
     "Reason", "Notice", "ExperimentProtocol", "Evidence", "Comparison", "PracticalEquivalence",
     "ComparisonWithPick", "EvidenceVersusPick", "Agreement", "ValidationSummary",
     "TargetHistogram", "ProfileSummary", "DataSource", "RuleOverride", "RulebaseInfo",
     "RunSettings", "Reproducibility", "Audit", "Confidence", "DecisionBasis", "Target",
-    "Candidate", "Recommendation", "result_json_schema",
+    "Candidate", "Recommendation", "result_json_schema", "result_json_schema_text",
 ]
 
 
 if __name__ == "__main__":                      # python -m advisor.schema > docs/schema.json
-    import json
-    import sys
-
-    sys.stdout.write(json.dumps(result_json_schema(), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(result_json_schema_text())
