@@ -429,18 +429,18 @@ class Recommendation(Record):
     def to_markdown(self, *, plot_dir: str | None = None) -> str:
         """GitHub-flavoured Markdown report (plots written as SVG beside it when asked)."""
         from .report import render_markdown
-        return render_markdown(self.to_dict(), plot_dir=plot_dir)
+        return render_markdown(self, plot_dir=plot_dir)
 
     def to_html(self) -> str:
         """One self-contained HTML file: inline CSS and SVG plots, nothing fetched."""
         from .report import render_html
-        return render_html(self.to_dict())
+        return render_html(self)
 
     def save_report(self, path: str, *, format: str | None = None, overwrite: bool = True) -> str:
         """Write the report atomically to ``path``; ``format`` is markdown or html (required
         unless the suffix is .md/.html, which is then confirmed, never guessed silently)."""
         from .report import save_report
-        return save_report(self.to_dict(), path, format=format, overwrite=overwrite)
+        return save_report(self, path, format=format, overwrite=overwrite)
 
 
 def result_json_schema() -> dict[str, Any]:

@@ -43,6 +43,7 @@ from advisor.report import (
     render_markdown,
     save_report,
 )
+from advisor.report_view import PROTOCOL_LABELS
 from advisor.schema import (
     Candidate,
     ComparisonWithPick,
@@ -573,6 +574,27 @@ def test_report_renders_from_the_saved_json_alone(tmp_path: Path) -> None:
     payload = load_saved(saved)
     assert render_html(payload) == recommendation.to_html()
     assert render_markdown(payload) == recommendation.to_markdown()
+
+
+def test_the_live_result_and_its_saved_json_render_the_same() -> None:
+    recommendation = real_recommendation("regression", True)
+    rec = real_dict("regression", True)
+    assert recommendation.to_html() == render_html(rec)
+    assert recommendation.to_markdown() == render_markdown(rec)
+
+
+def test_every_protocol_field_has_a_label_in_the_report() -> None:
+    shown_elsewhere = {"task", "reasons"}                   # the summary, the list below the table
+    assert set(PROTOCOL_LABELS) == set(ExperimentProtocol.__dataclass_fields__) - shown_elsewhere
+
+
+def test_load_saved_refuses_a_misspelt_key(tmp_path: Path) -> None:
+    rec = real_dict("binary")
+    rec["candidates"][0]["verdicts"] = rec["candidates"][0].pop("verdict")
+    saved = tmp_path / "rec.json"
+    saved.write_text(json.dumps(rec), encoding="utf-8")
+    with pytest.raises(ReportError, match=r"candidates\[0\]: unknown key 'verdicts'"):
+        load_saved(saved)
 
 
 def test_same_input_gives_the_same_bytes_in_a_new_process() -> None:
