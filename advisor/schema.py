@@ -29,8 +29,8 @@ MEASURED_DIGITS = 6
 #: Significant digits of derived loss settings (weights, deltas, quantile levels).
 SETTING_DIGITS = 4
 
-#: A fact's value: the facts are JSON scalars (see advisor.facts).
-FactValue = str | float | bool | None
+#: A JSON scalar: a fact's value (see advisor.facts), or an option passed through as given.
+Scalar = str | float | bool | None
 
 
 def significant(value: Any, digits: int = MEASURED_DIGITS) -> float:
@@ -244,7 +244,7 @@ class ProfileSummary(Record):
 
     task: str
     task_reason: str
-    facts: dict[str, FactValue]
+    facts: dict[str, Scalar]
     classes: tuple[str, ...]                  # class labels, ordinal levels or label names
     class_counts: tuple[int, ...]             # aligned with classes
     robust_scale: float
@@ -301,7 +301,7 @@ class RunSettings(Record):
     quantiles: tuple[float, ...]
     task_given: str | None
     loss_given: str | None
-    positive_given: str | None
+    positive_given: Scalar                    # as given: the profile reads it as text
 
 
 @dataclass(frozen=True)
