@@ -29,8 +29,24 @@ from .options import (
     check_jobs,
     check_quantiles,
 )
-from .result import Candidate, Notice, Reason, Recommendation
-from .schema import significant
+from .schema import (
+    Audit,
+    Candidate,
+    Confidence,
+    DataSource,
+    DecisionBasis,
+    EvidenceVersusPick,
+    Notice,
+    ProfileSummary,
+    Recommendation,
+    Reproducibility,
+    RulebaseInfo,
+    RuleOverride,
+    RunSettings,
+    Target,
+    ValidationSummary,
+    significant,
+)
 
 #: Files at least this big are read while a side process compiles the rule base.
 SIDE_PROCESS_BYTES = 16 * 1024 * 1024
@@ -137,11 +153,12 @@ def suggest(
                    validation)
         for rank, loss_id in enumerate(decision.order, start=1)
     )
-    validation_dict = None
+    validation_summary = None
     if validation is not None:
         validation_dict = validation.to_dict()
         # Wall-clock figures differ run to run: kept out of the byte-stable JSON.
         timing["validation"] = validation_dict.pop("timing", None)
+        validation_summary = ValidationSummary.from_dict(validation_dict)
     settings = {
         "validate": bool(validate), "budget": budget, "seed": seed, "n_jobs": n_jobs,
         "backend": backend or "loky", "rules": [str(path) for path in rule_dirs],
@@ -152,30 +169,30 @@ def suggest(
     return Recommendation(
         task=profile.task,
         task_reason=profile.task_reason,
-        target=loaded.target_columns,
-        target_reason=loaded.target_reason,
+        target=Target(columns=loaded.target_columns, reason=loaded.target_reason),
         metric=profile.facts["metric"],
         metric_reason=_metric_reason(profile),
         activation=activation,
         framework=framework,
-        profile=_profile_dict(profile, loaded),
+        profile=_profile_summary(profile, loaded),
         candidates=candidates,
-        confidence=dict(decision.confidence),
+        confidence=Confidence.from_dict(decision.confidence),
         summary=decision.summary,
-        decision=decision.basis_dict(),
+        decision=DecisionBasis.from_dict(decision.basis_dict()),
         warnings=_notices(warnings_outcome, profile, loaded, validation, validate,
                           activation_fallback, decision.basis),
         default_loss=DEFAULT_LOSS[profile.task],
         audit=_audit(loss, candidates, DEFAULT_LOSS[profile.task]) if loss else None,
-        provenance=loaded.provenance.to_dict(),
-        rulebase={"digest": rulebase.digest, "rules": len(rulebase.rules),
-                  "fired": list(outcome.fired), "sources": list(rulebase.sources),
-                  "overrides": [override.to_dict() for override in rulebase.overrides]},
-        settings=settings,
-        reproducibility={"command": _command(command_source, loaded, settings,
-                                             profile, activation, framework),
-                         "versions": _versions()},
-        validation=validation_dict,
+        provenance=DataSource.from_dict(loaded.provenance.to_dict()),
+        rulebase=RulebaseInfo(digest=rulebase.digest, rules=len(rulebase.rules),
+                              fired=tuple(outcome.fired), sources=tuple(rulebase.sources),
+                              overrides=tuple(RuleOverride.from_dict(override.to_dict())
+                                              for override in rulebase.overrides)),
+        settings=RunSettings.from_dict(settings),
+        reproducibility=Reproducibility(command=_command(command_source, loaded, settings,
+                                                         profile, activation, framework),
+                                        versions=_versions()),
+        validation=validation_summary,
         timing=timing,
     )
 
@@ -220,18 +237,11 @@ def _as_dir_list(rules: str | Path | Sequence[str | Path] | None) -> tuple[Path,
 
 def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Candidate:
     """One row of the final ranking: rule trace, derived params, snippets and evidence."""
-    reasons = tuple(
-        Reason(rule_id=effect.rule_id,
-               effect="veto" if effect.kind == "veto" else f"{effect.delta:+g}",
-               because=effect.message if effect.kind == "veto" and effect.message else effect.because,
-               cite=tuple(effect.cite))
-        for effect in outcome.trace.get(loss.id, ())
-    )
     evidence = validation.evidence_for(loss.id) if validation is not None else None
     if evidence is not None:
         versus = decision.versus.get(loss.id)
-        evidence["versus"] = versus
-        evidence["p_value"] = versus["p_value"] if versus else None
+        evidence = EvidenceVersusPick.from_dict(
+            {**evidence, "versus": versus, "p_value": versus["p_value"] if versus else None})
     return Candidate(
         loss=loss.id,
         title=loss.title,
@@ -239,7 +249,7 @@ def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Ca
         score=round(float(outcome.scores.get(loss.id, 0.0)), 6),
         verdict=decision.verdicts[loss.id],
         params={key: value for key, value in params.items() if key != "task"},  # task is top-level
-        reasons=reasons,
+        reasons=tuple(outcome.trace.get(loss.id, ())),
         snippets={name: loss.snippet(name, params, profile) for name in FRAMEWORKS},
         formula=loss.formula,
         citation=loss.citation,
@@ -248,7 +258,7 @@ def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Ca
     )
 
 
-def _profile_dict(profile, loaded) -> dict[str, Any]:
+def _profile_summary(profile, loaded) -> ProfileSummary:
     """The profile as reports show it, with a histogram of numeric targets for the plot."""
     import numpy as np
 
@@ -260,13 +270,13 @@ def _profile_dict(profile, loaded) -> dict[str, Any]:
         counts, edges = np.histogram(values, bins=min(40, max(5, int(np.sqrt(len(values))))))
         payload["target_histogram"] = {"edges": [significant(edge) for edge in edges],
                                        "counts": [int(count) for count in counts]}
-    return payload
+    return ProfileSummary.from_dict(payload)
 
 
 def _notices(outcome, profile, loaded, validation, validate: bool,
              activation_fallback: str | None, decision_basis: str) -> tuple[Notice, ...]:
     """Warnings from the rules (activation bugs), the data, and the experiment."""
-    notices = [Notice(code=effect.rule_id, message=effect.message or effect.because)
+    notices = [Notice(code=effect.rule_id, message=effect.explanation)
                for effect in outcome.warnings]
     if activation_fallback:
         notices.append(Notice("activation.rules_out_every_loss",
@@ -303,26 +313,26 @@ def _notices(outcome, profile, loaded, validation, validate: bool,
     return tuple(notices)
 
 
-def _audit(current: str, candidates: tuple[Candidate, ...], default_loss: str) -> dict[str, Any]:
+def _audit(current: str, candidates: tuple[Candidate, ...], default_loss: str) -> Audit:
     """Compare the loss the user trains with today against the recommendation."""
     by_id = {candidate.loss: candidate for candidate in candidates}
     best = candidates[0]
     mine = by_id.get(current)
     if mine is None:
-        return {"loss": current, "applicable": False, "rank": None, "verdict": "not_applicable",
-                "recommended": best.loss, "default_loss": default_loss,
-                "message": f"{current} does not apply to this task; use {best.loss}"}
+        return Audit(loss=current, applicable=False, rank=None, verdict="not_applicable",
+                     vetoed=None, recommended=best.loss, default_loss=default_loss,
+                     message=f"{current} does not apply to this task; use {best.loss}")
     if mine.loss == best.loss:
         message = f"{current} is the recommended loss: keep it"
     elif mine.vetoed:
-        why = "; ".join(reason.because for reason in mine.reasons if reason.effect == "veto")
+        why = "; ".join(reason.explanation for reason in mine.reasons if reason.kind == "veto")
         message = f"{current} is vetoed here ({why}); switch to {best.loss}"
     else:
         message = (f"{current} ranks #{mine.rank} of {len(candidates)} (verdict {mine.verdict}); "
                    f"the recommendation is {best.loss}")
-    return {"loss": current, "applicable": True, "rank": mine.rank, "verdict": mine.verdict,
-            "vetoed": mine.vetoed, "recommended": best.loss, "default_loss": default_loss,
-            "message": message}
+    return Audit(loss=current, applicable=True, rank=mine.rank, verdict=mine.verdict,
+                 vetoed=mine.vetoed, recommended=best.loss, default_loss=default_loss,
+                 message=message)
 
 
 def _command(source: str | Path | None, loaded, settings: dict[str, Any], profile,

@@ -28,6 +28,8 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .schema import ProfileSummary, TargetHistogram
+
 #: Colours: muted for the field, one strong colour for the recommendation.
 BASE_COLOR = "#8aa4c8"
 STRONG_COLOR = "#1f5fa8"
@@ -41,7 +43,7 @@ LOG_SCALE_RATIO = 100.0
 #: Longest label drawn on an axis, in characters (the tables show the full label).
 MAX_LABEL = 28
 
-_RC = {
+_RC: dict[str, Any] = {
     "svg.fonttype": "none",          # text stays text: small, searchable, escaped by matplotlib
     "text.parse_math": False,        # a '$' in a class label is a dollar, not mathtext
     "font.size": 9,
@@ -67,24 +69,23 @@ class FoldSeries:
     note: str = ""                   # e.g. "failed" when there is nothing to draw
 
 
-def target_distribution_svg(profile: dict[str, Any], task: str) -> str | None:
+def target_distribution_svg(profile: ProfileSummary, task: str) -> str | None:
     """The target's distribution: class bars, label prevalence, or a histogram.
 
-    Returns None when the dict holds nothing to draw (e.g. a numeric target saved without
+    Returns None when the profile holds nothing to draw (e.g. a numeric target saved without
     ``target_histogram``); the report then says so instead of showing an empty plot.
     """
-    classes = [str(label) for label in profile.get("classes") or ()]
-    counts = [int(count) for count in profile.get("class_counts") or ()]
+    classes = [str(label) for label in profile.classes]
+    counts = [int(count) for count in profile.class_counts]
     if task == "multilabel" and classes and len(classes) == len(counts):
-        n_rows = float((profile.get("facts") or {}).get("n_rows") or 0)
+        n_rows = float(profile.facts.get("n_rows") or 0)
         if n_rows > 0:
             return _prevalence_svg(classes, counts, n_rows)
     if classes and len(classes) == len(counts):
         return _class_bars_svg(classes, counts, keep_order=(task == "ordinal"))
-    histogram = profile.get("target_histogram")
-    if histogram and histogram.get("edges") and histogram.get("counts"):
-        return _histogram_svg(histogram, profile.get("facts") or {},
-                              float(profile.get("robust_scale") or 0.0))
+    histogram = profile.target_histogram
+    if histogram is not None and histogram.edges and histogram.counts:
+        return _histogram_svg(histogram, profile.facts, float(profile.robust_scale or 0.0))
     return None
 
 
@@ -95,7 +96,7 @@ def fold_scores_svg(series: Sequence[FoldSeries], metric: str, *,
     if not drawable:
         return None
     height = 1.0 + 0.42 * len(drawable)
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": "advisor-folds"}):
+    with _rc_context("advisor-folds"):
         figure = _figure(7.2, height)
         axes = figure.add_subplot()
         positions = list(range(len(drawable)))[::-1]       # first candidate on top
@@ -176,7 +177,7 @@ def _prevalence_svg(labels: list[str], counts: list[int], n_rows: float) -> str:
 def _bars(labels: list[str], values: Sequence[float], annotations: list[str],
           colors: list[str], *, title: str, xlabel: str, salt: str) -> str:
     height = 1.1 + 0.3 * len(labels)
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"advisor-{salt}"}):
+    with _rc_context(f"advisor-{salt}"):
         figure = _figure(7.2, height)
         axes = figure.add_subplot()
         positions = list(range(len(labels)))[::-1]
@@ -194,10 +195,10 @@ def _bars(labels: list[str], values: Sequence[float], annotations: list[str],
         return _to_svg(figure, salt)
 
 
-def _histogram_svg(histogram: dict[str, Any], facts: dict[str, Any], robust_scale: float) -> str:
-    edges = [float(edge) for edge in histogram["edges"]]
-    counts = [float(count) for count in histogram["counts"]]
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": "advisor-target-histogram"}):
+def _histogram_svg(histogram: TargetHistogram, facts: dict[str, Any], robust_scale: float) -> str:
+    edges = [float(edge) for edge in histogram.edges]
+    counts = [float(count) for count in histogram.counts]
+    with _rc_context("advisor-target-histogram"):
         figure = _figure(7.2, 3.2)
         axes = figure.add_subplot()
         axes.stairs(counts, edges, fill=True, color=BASE_COLOR)
@@ -251,6 +252,12 @@ def _histogram_median(edges: list[float], counts: list[float]) -> float | None:
 
 
 # ----- helpers ---------------------------------------------------------------------------
+
+def _rc_context(salt: str) -> Any:
+    """matplotlib's settings for one plot: the shared style, and a salt that fixes its ids."""
+    settings: Any = {**_RC, "svg.hashsalt": salt}      # rc_context's keys are typed as literals
+    return matplotlib.rc_context(settings)
+
 
 def _figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), layout="constrained")

@@ -1,7 +1,7 @@
 """Terminal rendering: the quick view, a rich table read at a glance.
 
-Works from the recommendation's JSON dict, like every other renderer, so a saved JSON
-re-renders identically. Writes to stdout through rich (colour only on a terminal).
+Works from the typed result (or its saved dict, read back), like every other renderer, so a
+saved JSON re-renders identically. Writes to stdout through rich (colour only on a terminal).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from .options import a_or_an
-from .report import format_number
+from .report import Result, format_number, recommendation_from
+from .schema import EvidenceVersusPick
 
 VERDICT_STYLE = {"confirmed": "bold green", "equivalent": "yellow", "overturned": "red",
                  "unstable": "bold red",
@@ -33,7 +34,7 @@ def format_params(params: dict[str, Any], limit: int = 200) -> str:
     """Compact ``key=value`` text for a table cell; long vectors are shortened."""
     parts = []
     for key, value in params.items():
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             shown = ", ".join(format_number(item) for item in value[:4])
             value_text = f"[{shown}{', ...' if len(value) > 4 else ''}]"
         else:
@@ -43,77 +44,76 @@ def format_params(params: dict[str, Any], limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _evidence_cells(evidence: dict[str, Any] | None) -> list[str]:
+def _evidence_cells(evidence: EvidenceVersusPick | None) -> list[str]:
     """The experiment's mean with its interval, and the p-value against the leader."""
-    if not evidence or evidence.get("mean") is None:
+    if evidence is None or evidence.mean is None:
         return ["", ""]
-    text = f"{evidence['mean']:.4g}"
-    low, high = evidence.get("ci_low"), evidence.get("ci_high")
+    text = f"{evidence.mean:.4g}"
+    low, high = evidence.ci_low, evidence.ci_high
     if low is not None and high is not None:  # a t-interval: symmetric around the mean
         text += f" ± {(high - low) / 2:.2g}"
-    p_value = evidence.get("p_value")
+    p_value = evidence.p_value
     return [text, "" if p_value is None else f"{p_value:.2g}"]
 
 
-def render_recommendation(rec: dict[str, Any], *, report_path: str | None = None) -> None:
+def render_recommendation(result: Result, *, report_path: str | None = None) -> None:
     """Print the ranked table, the winner's settings and snippet, its reasons and warnings."""
+    rec = recommendation_from(result)
     console = _console()
-    best = rec["candidates"][0]
-    target = ", ".join(rec["target"]["columns"])
-    console.print(f"[bold]Target[/bold] {escape(target)}: {escape(rec['target']['reason'])}")
-    console.print(f"[bold]Task[/bold] {rec['task']}: {escape(rec['task_reason'])}")
-    console.print(f"[bold]Metric[/bold] {rec['metric']}: {escape(rec['metric_reason'])}")
+    best = rec.best
+    target = ", ".join(rec.target.columns)
+    console.print(f"[bold]Target[/bold] {escape(target)}: {escape(rec.target.reason)}")
+    console.print(f"[bold]Task[/bold] {rec.task}: {escape(rec.task_reason)}")
+    console.print(f"[bold]Metric[/bold] {rec.metric}: {escape(rec.metric_reason)}")
     console.print()
 
-    validated = rec.get("validation") is not None
-    table = Table(title=f"Losses ranked for {a_or_an(rec['task'])} target, judged on {rec['metric']}",
+    validated = rec.validation is not None
+    table = Table(title=f"Losses ranked for {a_or_an(rec.task)} target, judged on {rec.metric}",
                   title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("loss", no_wrap=True)
     table.add_column("rules", justify="right")
     table.add_column("verdict", no_wrap=True)
     if validated:
-        table.add_column(f"{rec['metric']} ± 95% CI", no_wrap=True)
+        table.add_column(f"{rec.metric} ± 95% CI", no_wrap=True)
         table.add_column("p vs pick", justify="right")
-    for candidate in rec["candidates"]:
-        style = VERDICT_STYLE.get(candidate["verdict"], "")
-        row = [str(candidate["rank"]), candidate["loss"], f"{candidate['score']:+.2f}",
-               f"[{style}]{candidate['verdict']}[/{style}]" if style else candidate["verdict"]]
+    for candidate in rec.candidates:
+        style = VERDICT_STYLE.get(candidate.verdict, "")
+        row = [str(candidate.rank), candidate.loss, f"{candidate.score:+.2f}",
+               f"[{style}]{candidate.verdict}[/{style}]" if style else candidate.verdict]
         if validated:
-            row += _evidence_cells(candidate.get("evidence"))
+            row += _evidence_cells(candidate.evidence)
         table.add_row(*row)
     console.print(table)
 
-    confidence = rec["confidence"]
-    settings = format_params(best["params"]) or "none"
+    settings = format_params(best.params) or "none"
     console.print(Panel(
-        f"[bold]{best['loss']}[/bold] ({escape(best['title'])}), confidence "
-        f"[bold]{confidence['level']}[/bold]: {escape(confidence['reason'])}\n"
+        f"[bold]{best.loss}[/bold] ({escape(best.title)}), confidence "
+        f"[bold]{rec.confidence.level}[/bold]: {escape(rec.confidence.reason)}\n"
         f"settings: {escape(settings)}\n"
-        f"{escape(rec['summary'])}",
+        f"{escape(rec.summary)}",
         title="Recommendation", title_align="left"))
-    framework = rec["framework"]
-    console.print(f"[bold]{framework} snippet[/bold] (settings derived from your data):")
+    console.print(f"[bold]{rec.framework} snippet[/bold] (settings derived from your data):")
     # Plain text, never cropped to the terminal width: it is meant to be copied.
-    console.out(best["snippets"][framework], highlight=False)
+    console.out(best.snippets[rec.framework], highlight=False)
     console.print("[bold]Why[/bold]")
-    for reason in best["reasons"]:
-        console.print(f"  {reason['effect']:>5}  [cyan]{escape(reason['rule_id'])}[/cyan]: "
-                      f"{escape(reason['because'])}")
-    if rec.get("audit"):
-        console.print(f"[bold]Your loss[/bold]: {escape(rec['audit']['message'])}")
-    if rec["warnings"]:
+    for reason in best.reasons:
+        console.print(f"  {reason.effect:>5}  [cyan]{escape(reason.rule_id)}[/cyan]: "
+                      f"{escape(reason.explanation)}")
+    if rec.audit is not None:
+        console.print(f"[bold]Your loss[/bold]: {escape(rec.audit.message)}")
+    if rec.warnings:
         console.print("[bold yellow]Warnings[/bold yellow]")
-        for warning in rec["warnings"]:
-            console.print(f"  [yellow]![/yellow] {escape(warning['message'])} "
-                          f"[dim]({escape(warning['code'])})[/dim]")
-    timing = rec.get("timing") or {}
+        for warning in rec.warnings:
+            console.print(f"  [yellow]![/yellow] {escape(warning.message)} "
+                          f"[dim]({escape(warning.code)})[/dim]")
+    timing = rec.timing                       # measured figures, present when asked for
     if timing.get("total") is not None:
         experiment = (timing.get("validation") or {}).get("total_seconds")
         line = f"Took {timing['total']:.1f} s"
         if experiment is not None:
             line += (f", of which the experiment {experiment:.1f} s "
-                     f"(budget {rec['settings']['budget']:g} s)")
+                     f"(budget {rec.settings.budget:g} s)")
         console.print(f"[dim]{line}[/dim]")
     if report_path:
         console.print(f"Full report: {escape(report_path)}")

@@ -34,6 +34,7 @@ import numpy as np
 from .errors import RuleError
 from .facts import FACT_NAMES, FACT_TYPES
 from .options import ACTIVATION_ALIASES, ACTIVATIONS, FRAMEWORKS, METRICS, TASKS
+from .schema import Reason  # the trace's record is the result's (one Reason)
 
 __all__ = [
     "Effect", "Rule", "Reason", "Override", "RuleOutcome", "RuleBase",
@@ -121,24 +122,6 @@ class Rule:
     def to_dict(self) -> dict[str, Any]:
         return {**self.canonical(), "file": self.file, "builtin": self.builtin,
                 "facts_used": list(self.facts_used)}
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One line of the trace: a fired rule's effect on one loss, or a warning it raised."""
-
-    rule_id: str
-    loss: str | None          # None for warnings
-    kind: str                 # "score" | "veto" | "warn"
-    delta: float              # score change; 0.0 for vetoes and warnings
-    because: str              # the rule's sentence
-    cite: tuple[str, ...]
-    message: str              # the veto reason or the warning text, facts filled in; "" for scores
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule_id": self.rule_id, "loss": self.loss, "kind": self.kind,
-                "delta": self.delta, "because": self.because, "cite": list(self.cite),
-                "message": self.message}
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def test_imbalanced_binary_judged_by_log_loss_keeps_plain_cross_entropy():
 
 def test_multiclass_penguins():
     rec = rules_only("penguins")
-    assert rec.task == "multiclass" and rec.target == ("species",)
+    assert rec.task == "multiclass" and rec.target.columns == ("species",)
     assert rec.metric == "log_loss"
     assert rec.best.loss == "cross_entropy"
     assert "nn.CrossEntropyLoss(" in rec.best.snippets["pytorch"]
@@ -63,14 +63,14 @@ def test_ordinal_rating_judged_by_mae_does_not_get_plain_cross_entropy():
     rec = rules_only("marriage_rating", metric="mae")
     assert rec.task == "ordinal"
     assert rec.best.loss == "mae"
-    assert rec.profile["classes"] == ["1", "2", "3", "4", "5"]
+    assert rec.profile.classes == ("1", "2", "3", "4", "5")
 
 
 def test_overdispersed_count_judged_by_poisson_deviance_gets_a_log_link_loss():
     rec = rules_only("doctor_visits", metric="poisson_deviance")
     frame = pd.read_csv(DATA / "doctor_visits.csv")
     assert rec.task == "count"
-    assert rec.profile["facts"]["dispersion_index"] > 2
+    assert rec.profile.facts["dispersion_index"] > 2
     assert rec.best.loss in {"poisson", "tweedie"}
     assert rec.best.params["init_bias"] == pytest.approx(math.log(frame["mdvis"].mean()), abs=1e-3)
     if rec.best.loss == "tweedie":
@@ -104,7 +104,7 @@ def test_whole_number_prices_judged_in_units_get_the_metrics_own_loss(metric, ow
 def test_heavy_tailed_regression_judged_by_mae_gets_a_robust_loss():
     rec = rules_only("tbill_rate_change", metric="mae")
     assert rec.task == "regression"
-    assert rec.profile["facts"]["kurtosis"] > 3
+    assert rec.profile.facts["kurtosis"] > 3
     assert rec.best.loss in {"mae", "huber"}
 
 
@@ -140,7 +140,7 @@ def test_proportion_target_gets_cross_entropy_on_soft_labels():
 def test_multilabel_from_a_delimited_column():
     rec = rules_only("health_flags", label_sep="|")
     assert rec.task == "multilabel"
-    assert len(rec.profile["classes"]) == 3
+    assert len(rec.profile.classes) == 3
     assert rec.best.loss in {"asymmetric", "weighted_cross_entropy", "cross_entropy"}
     weighted = next(candidate for candidate in rec.candidates
                     if candidate.loss == "weighted_cross_entropy")
@@ -191,8 +191,8 @@ def test_relu_output_on_negative_targets_vetoes_and_warns():
 
 def test_audit_of_the_users_loss():
     rec = rules_only("poor_health", metric="balanced_accuracy", loss="cross_entropy")
-    assert rec.audit["loss"] == "cross_entropy"
-    assert rec.audit["recommended"] == "weighted_cross_entropy"
+    assert rec.audit.loss == "cross_entropy"
+    assert rec.audit.recommended == "weighted_cross_entropy"
 
 
 def test_dataframe_and_arrays_in_the_library():
@@ -202,7 +202,7 @@ def test_dataframe_and_arrays_in_the_library():
     from_arrays = advisor.suggest(features, y=frame["diagnosis"].to_numpy(), validate=False)
     assert from_frame.task == from_arrays.task == "binary"
     assert from_frame.best.loss == from_arrays.best.loss
-    assert from_frame.provenance["source"] == "<dataframe>"
+    assert from_frame.provenance.source == "<dataframe>"
 
 
 def test_json_schema_and_byte_stability():

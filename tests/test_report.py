@@ -6,7 +6,7 @@ Markdown by its level-2 sections) and checked against the JSON they came from: t
 in order, the top loss and its settings, the metric, every rule that fired, the vetoes, a
 "why not" for every other candidate, the experiment's numbers, the snippets, the warnings,
 the data's sha256, the rule base's digest and the command. A hand-made recommendation,
-built from result.py's own dataclasses, covers what the bundled data do not produce (a
+built from advisor.schema's records, covers what the bundled data do not produce (a
 failed candidate, a numeric target saved without its histogram).
 """
 
@@ -43,7 +43,28 @@ from advisor.report import (
     render_markdown,
     save_report,
 )
-from advisor.result import Candidate, Notice, Reason, Recommendation
+from advisor.report_view import PROTOCOL_LABELS
+from advisor.schema import (
+    Candidate,
+    ComparisonWithPick,
+    Confidence,
+    DataSource,
+    DecisionBasis,
+    Evidence,
+    EvidenceVersusPick,
+    ExperimentProtocol,
+    Notice,
+    PracticalEquivalence,
+    ProfileSummary,
+    Reason,
+    Recommendation,
+    Reproducibility,
+    RulebaseInfo,
+    RunSettings,
+    Target,
+    TargetHistogram,
+    ValidationSummary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ("binary", "multiclass", "multilabel", "ordinal", "regression", "count", "proportion")
@@ -347,12 +368,12 @@ def test_histogram_plot_marks_skew_and_outliers() -> None:
 
 # ----- hand-made recommendations for what the bundled data do not produce -------------------
 
-def _reason(rule_id: str, effect: str, because: str) -> Reason:
-    return Reason(rule_id=rule_id, effect=effect, because=because, cite=(f"Author on {rule_id}, 2020",))
+def _reason(rule_id: str, delta: float, because: str) -> Reason:
+    return Reason(rule_id, None, "score", delta, because, (f"Author on {rule_id}, 2020",), "")
 
 
 def _candidate(loss: str, rank: int, score: float, verdict: str, reasons: tuple[Reason, ...],
-               evidence: dict[str, Any] | None = None, vetoed: bool = False) -> Candidate:
+               evidence: EvidenceVersusPick | None = None, vetoed: bool = False) -> Candidate:
     return Candidate(loss=loss, title=f"{loss} loss", rank=rank, score=score, verdict=verdict,
                      params={"delta": 1.345} if loss == "huber" else {}, reasons=reasons,
                      snippets={"pytorch": f"loss_fn = {loss}()", "keras": f"loss = {loss}()"},
@@ -360,46 +381,76 @@ def _candidate(loss: str, rank: int, score: float, verdict: str, reasons: tuple[
                      vetoed=vetoed, evidence=evidence)
 
 
-def _evidence(loss: str, mean: float | None, folds: list[float], roles: list[str],
-              verdict: str, p_value: float | None = None, error: str | None = None) -> dict[str, Any]:
+def _evidence(loss: str, mean: float | None, folds: list[float], roles: tuple[str, ...],
+              p_value: float | None = None, error: str | None = None) -> EvidenceVersusPick:
     low = None if mean is None else mean - 0.1
     high = None if mean is None else mean + 0.1
-    return {"loss": loss, "roles": roles, "status": "failed" if error else "tested",
-            "verdict": verdict, "error": error, "metric": "rmse", "mean": mean, "ci_low": low,
-            "ci_high": high, "fold_scores": folds, "p_value": p_value,
-            "versus": None if p_value is None else {"mean_difference": -0.2, "ci_low": -0.3,
-                                                    "ci_high": -0.1, "p_value": p_value},
-            "means": {} if mean is None else {"rmse": mean, "mae": mean / 2}}
+    versus = None
+    if p_value is not None:
+        versus = ComparisonWithPick(
+            a=loss, b="huber", n_folds=len(folds), mean_difference=-0.2, standardized_difference=-2.0,
+            ci_low=-0.3, ci_high=-0.1, t_statistic=-4.0, p_value=p_value, wilcoxon_p=None,
+            significant=True, better="huber",
+            practical=PracticalEquivalence(rope=0.0075, better=0.01, equivalent=0.02, worse=0.97))
+    return EvidenceVersusPick(
+        loss=loss, rule_rank=None, roles=roles, status="failed" if error else "tested",
+        error=error, unstable=None, metric="rmse", mean=mean, std=None if mean is None else 0.1,
+        ci_low=low, ci_high=high, fold_scores=tuple(folds),
+        means={} if mean is None else {"rmse": mean, "mae": mean / 2},
+        folds={} if mean is None else {"rmse": tuple(folds)}, epochs_run=(), epoch_cap_folds=0,
+        versus=versus, p_value=p_value)
+
+
+def _protocol() -> ExperimentProtocol:
+    return ExperimentProtocol(
+        task="regression", metric="rmse", greater_is_better=False, metrics=("rmse", "mae"),
+        candidates=("huber", "mse", "poisson"), rows_available=150, sample_rows=150,
+        stratified_on="target quantiles", folds=3, repeats=1, splits_planned=3, splits_used=3,
+        test_train_ratio=0.5, epochs=40, hidden=(32,), solver="adam", seed=3, alpha=0.05,
+        budget=60.0, backend="loky", n_jobs=1, workers=1, within_budget=True,
+        reasons=("rows: all 150",))
 
 
 def synthetic_recommendation(*, histogram: bool = False) -> Recommendation:
     """A regression result with a failed candidate and, by default, no target histogram."""
-    profile = {"task": "regression", "task_reason": "numbers", "classes": [], "class_counts": [],
-               "robust_scale": 1.0, "quantiles": [],
-               "facts": {"n_rows": 150.0, "skewness": 0.4, "outlier_fraction": 0.01, "target_mean": 2.0}}
-    if histogram:
-        profile["target_histogram"] = {"edges": [0.0, 1.0, 2.0, 3.0, 4.0], "counts": [10, 50, 60, 30]}
+    profile = ProfileSummary(
+        task="regression", task_reason="numbers", classes=(), class_counts=(), robust_scale=1.0,
+        quantiles=(), n_features_used=2,
+        facts={"n_rows": 150.0, "skewness": 0.4, "outlier_fraction": 0.01, "target_mean": 2.0},
+        target_histogram=TargetHistogram(edges=(0.0, 1.0, 2.0, 3.0, 4.0), counts=(10, 50, 60, 30))
+        if histogram else None)
     candidates = (
-        _candidate("huber", 1, 2.0, "confirmed", (_reason("shape.outliers", "+2", "outliers"),),
-                   _evidence("huber", 1.5, [1.4, 1.6, 1.5], ["rules"], "confirmed")),
-        _candidate("mse", 2, 1.0, "overturned", (_reason("task.default", "+1", "the default"),),
-                   _evidence("mse", 1.7, [1.6, 1.8, 1.7], ["rules", "default"], "overturned", p_value=0.012)),
+        _candidate("huber", 1, 2.0, "confirmed", (_reason("shape.outliers", 2, "outliers"),),
+                   _evidence("huber", 1.5, [1.4, 1.6, 1.5], ("rules",))),
+        _candidate("mse", 2, 1.0, "overturned", (_reason("task.default", 1, "the default"),),
+                   _evidence("mse", 1.7, [1.6, 1.8, 1.7], ("rules", "default"), p_value=0.012)),
         _candidate("poisson", 3, 0.5, "failed", (),
-                   _evidence("poisson", None, [], ["rules"], "failed", error="diverged on split 2")),
+                   _evidence("poisson", None, [], ("rules",), error="diverged on split 2")),
     )
-    validation = {"protocol": {"metric": "rmse", "greater_is_better": False, "folds": 3,
-                               "sample_rows": 150, "reasons": ["rows: all 150"]},
-                  "agreement": None, "timing": {"total_seconds": 1.234}}
+    validation = ValidationSummary(
+        protocol=_protocol(), metric="rmse", rule_choice="huber", rule_order=("huber", "mse"),
+        empirical_order=("huber", "mse"), agreement=None,
+        candidates=tuple(Evidence(**{name: getattr(candidate.evidence, name)
+                                     for name in Evidence.__dataclass_fields__})
+                         for candidate in candidates if candidate.evidence is not None),
+        comparisons=(), notices=())
     return Recommendation(
-        task="regression", task_reason="numbers", target=("y",), target_reason="last column",
+        task="regression", task_reason="numbers", target=Target(columns=("y",), reason="last column"),
         metric="rmse", metric_reason="default", activation="auto", framework="keras",
-        profile=profile, candidates=candidates, confidence={"level": "high", "reason": "won"},
+        profile=profile, candidates=candidates, confidence=Confidence(level="high", reason="won"),
+        decision=DecisionBasis(basis="evidence", leader="huber", margin=0.0075, metric="rmse"),
         summary="huber beat mse.", warnings=(Notice("data.small", "only 150 rows"),),
         default_loss="mse", audit=None,
-        provenance={"source": "<dataframe>", "sha256": "ab" * 32, "rows": 150},
-        rulebase={"digest": "cd" * 32, "fired": ["shape.outliers", "task.default"]},
-        settings={"seed": 3}, reproducibility={"command": "advisor suggest DATA.csv --seed 3"},
-        validation=validation)
+        provenance=DataSource(source="<dataframe>", format="dataframe", bytes=None,
+                              sha256="ab" * 32, rows=150, columns=3),
+        rulebase=RulebaseInfo(digest="cd" * 32, rules=2, fired=("shape.outliers", "task.default"),
+                              sources=("rules/shape.toml",), overrides=()),
+        settings=RunSettings(validate=True, budget=60.0, seed=3, n_jobs=1, backend="loky", rules=(),
+                             label_sep=None, label_noise=False, quantiles=(), task_given=None,
+                             loss_given=None, positive_given=None),
+        reproducibility=Reproducibility(command="advisor suggest DATA.csv --seed 3",
+                                        versions={"advisor": "0.1.0"}),
+        validation=validation, timing={"validation": {"total_seconds": 1.234}})
 
 
 def test_failed_candidate_and_missing_histogram() -> None:
@@ -412,7 +463,7 @@ def test_failed_candidate_and_missing_histogram() -> None:
     assert page.row("evidence", "mse")[1] == "mse default"
     assert page.row("evidence", "mse")[4] == "-0.2 [-0.3, -0.1]"
     assert "Mean rmse 1.5 (interval [1.4, 1.6]) against 1.7 for the default mse (p = 0.012)" in page.text("summary")
-    assert "1.234" not in render_html(rec)                    # run timings are never shown
+    assert "1.234" not in render_html(json.loads(synthetic_recommendation().to_json(include_timing=True)))
     assert page.text("snippets").index("Keras") < page.text("snippets").index("PyTorch")
 
 
@@ -441,7 +492,7 @@ def hostile_dict() -> dict[str, Any]:
         HOSTILE_TARGET: np.array(HOSTILE_LABELS, dtype=object)[np.arange(rows) % len(HOSTILE_LABELS)],
     })
     recommendation = suggest(frame, target=HOSTILE_TARGET, validate=False)
-    assert set(recommendation.profile["classes"]) == set(HOSTILE_LABELS)
+    assert set(recommendation.profile.classes) == set(HOSTILE_LABELS)
     return json.loads(recommendation.to_json())
 
 
@@ -523,6 +574,27 @@ def test_report_renders_from_the_saved_json_alone(tmp_path: Path) -> None:
     payload = load_saved(saved)
     assert render_html(payload) == recommendation.to_html()
     assert render_markdown(payload) == recommendation.to_markdown()
+
+
+def test_the_live_result_and_its_saved_json_render_the_same() -> None:
+    recommendation = real_recommendation("regression", True)
+    rec = real_dict("regression", True)
+    assert recommendation.to_html() == render_html(rec)
+    assert recommendation.to_markdown() == render_markdown(rec)
+
+
+def test_every_protocol_field_has_a_label_in_the_report() -> None:
+    shown_elsewhere = {"task", "reasons"}                   # the summary, the list below the table
+    assert set(PROTOCOL_LABELS) == set(ExperimentProtocol.__dataclass_fields__) - shown_elsewhere
+
+
+def test_load_saved_refuses_a_misspelt_key(tmp_path: Path) -> None:
+    rec = real_dict("binary")
+    rec["candidates"][0]["verdicts"] = rec["candidates"][0].pop("verdict")
+    saved = tmp_path / "rec.json"
+    saved.write_text(json.dumps(rec), encoding="utf-8")
+    with pytest.raises(ReportError, match=r"candidates\[0\]: unknown key 'verdicts'"):
+        load_saved(saved)
 
 
 def test_same_input_gives_the_same_bytes_in_a_new_process() -> None:

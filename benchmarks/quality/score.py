@@ -117,7 +117,7 @@ def ask(dataset: Dataset, metric: str, path: str) -> dict[str, Any]:
             budget = float(path.split("-", 1)[1])
             rec = advisor.suggest(frame, target, metric=metric, budget=budget, seed=0, **options)
     return {"pick": rec.best.loss, "task": rec.task,
-            "confidence": rec.confidence.get("level"),
+            "confidence": rec.confidence.level,
             "seconds": round(time.perf_counter() - started, 1)}
 
 
