@@ -19,7 +19,7 @@ each step a module of :mod:`advisor.experiment`:
    would, with early stopping on its loss over a held-out tenth of the training rows.
 5. **Run** (:mod:`~advisor.experiment.run`): one job per (candidate, split) through joblib
    (``loky``, ``threading``, ``dask`` with a running ``dask.distributed.Client``, ``ray``
-   after ``ray.util.joblib.register_ray()``); BLAS is limited to one thread per fit.
+   with the ``ray`` extra installed); BLAS is limited to one thread per fit.
    Fits that stopped early leave budget for more repeats.
 6. **Evidence** (:mod:`~advisor.experiment.evidence`): fold scores on the primary metric
    (``facts["metric"]``) and the task's other metrics (:mod:`~advisor.experiment.metrics`),
@@ -91,7 +91,8 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         Fixes the sample, the folds and every proxy's initialization.
     n_jobs, backend
         joblib parallelism: ``n_jobs`` workers (-1 = all) of ``backend`` (None = loky;
-        ``"dask"`` needs a running ``dask.distributed.Client``).
+        ``"dask"`` needs a running ``dask.distributed.Client``; ``"ray"`` the ``ray`` extra,
+        and joins a running Ray instance or starts a local one).
     max_candidates
         How many of the rule ranking's non-vetoed losses to train (the task's default loss
         and ``extra_candidates`` are added when missing).
@@ -260,8 +261,9 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
     data = RunData(prepare_features(loaded.features.iloc[setup.kept[sample]]), y,
                    replace(profile, y=y, row_mask=None), factory,
                    sequential=header.backend_name in LOCAL_BACKENDS and workers == 1)
-    contexts = {loss_id: replace(setup.context, prediction_levels=prediction_levels(
-        setup.loss_params[loss_id], profile)) for loss_id in chosen}
+    contexts = {loss_id: replace(setup.context,
+                                 prediction_levels=prediction_levels(setup.loss_params[loss_id]))
+                for loss_id in chosen}
     runner = Runner(data, chosen, setup.catalog, setup.loss_params, contexts, setup.metrics,
                     header.seed, plan.epochs, header.hidden, deadline, header.backend,
                     header.n_jobs, progress)

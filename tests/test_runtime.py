@@ -70,3 +70,34 @@ def test_an_unknown_backend_is_one_option_error():
     assert "\n" not in str(info.value)
     with parallel_config("threading", 2):
         pass
+
+
+def test_ray_backend_gives_the_same_numbers_as_the_local_run():
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'loss-advisor[ray]')")
+    import os
+
+    from joblib import Parallel, delayed
+
+    loaded, profile = binary_data(n=300)
+    outcome = Outcome(("weighted_cross_entropy", "cross_entropy"))
+    pinned = dict(params=all_params(profile), budget=60, seed=3, folds=3, repeats=1, epochs=15)
+    local = deterministic_part(validate(loaded, profile, outcome, **pinned))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with parallel_config("ray", 2):                # jobs really run in Ray's processes
+            assert os.getpid() not in set(Parallel()(delayed(os.getpid)() for _ in range(4)))
+        remote = validate(loaded, profile, outcome, backend="ray", n_jobs=2, **pinned)
+    finally:
+        ray.shutdown()
+    assert remote.protocol.backend == "ray" and remote.protocol.workers == 2
+    assert _without_parallelism(deterministic_part(remote)) == _without_parallelism(local)
+
+
+def test_the_ray_backend_without_its_extra_is_one_clear_line(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray.util.joblib", None)     # as if ray were missing
+    with pytest.raises(OptionError, match=r"loss-advisor\[ray\]") as info:
+        worker_count("ray", 2)
+    message = str(info.value)
+    assert "\n" not in message and message.count("got 'ray'") == 1 and "Invalid backend" not in message

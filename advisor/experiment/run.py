@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..proxy import ProxyDivergedError
-from ..runtime.parallel import parallel_config, quiet_single_thread
+from ..runtime.parallel import parallel_config, quiet_single_thread, result_mode
 from ..stability import overshoot
 from .features import build_preprocessor
 from .scoring import NUMERIC_TASKS, ScoringContext, one_line, score_predictions
@@ -233,8 +233,8 @@ class Runner:
         self._report(len(self.results), total,
                      f"training {len(self.candidates)} candidates on {len(splits)} splits")
         with quiet_single_thread() as caught, parallel_config(self.backend, self.n_jobs):
-            for result in Parallel(return_as="generator")(delayed(run_job)(job, self.data)
-                                                          for job in jobs):
+            for result in Parallel(return_as=result_mode())(delayed(run_job)(job, self.data)
+                                                            for job in jobs):
                 self.results.append(result)
                 self._report(len(self.results), total, f"{result.loss_id}: split "
                                                        f"{result.split + 1} of {len(splits)}")

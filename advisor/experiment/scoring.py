@@ -313,8 +313,9 @@ def metrics_for(profile, primary: str, y: np.ndarray) -> tuple[str, ...]:
     return (primary, *others)
 
 
-
 def scoring_context(profile, loss_params: Mapping[str, dict[str, Any]]) -> ScoringContext:
+    """The run's scoring context: the task, its classes, the quantile levels the pinball
+    loss averages over and the power of a Tweedie candidate (1.5 without one)."""
     power = 1.5
     for loss_id, values in sorted(loss_params.items()):
         if "tweedie" in loss_id and isinstance(values.get("power"), (int, float)):
@@ -325,7 +326,7 @@ def scoring_context(profile, loss_params: Mapping[str, dict[str, Any]]) -> Scori
                           tweedie_power=power)
 
 
-def prediction_levels(params: Mapping[str, Any], profile) -> tuple[float, ...]:
+def prediction_levels(params: Mapping[str, Any]) -> tuple[float, ...]:
     """Quantile levels a quantile loss predicts (its ``quantiles`` parameter), else ()."""
     for key in ("quantiles", "levels"):
         value = params.get(key)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from ..errors import OptionError
 
-__all__ = ["LOCAL_BACKENDS", "PROCESS_BACKENDS", "parallel_config", "worker_count",
+__all__ = ["LOCAL_BACKENDS", "PROCESS_BACKENDS", "parallel_config", "result_mode", "worker_count",
            "warm_up_workers", "quiet_single_thread"]
 
 LOCAL_BACKENDS = frozenset({"loky", "multiprocessing", "threading", "sequential"})
@@ -26,21 +26,41 @@ PROCESS_BACKENDS = frozenset({"loky", "multiprocessing"})
 @contextmanager
 def parallel_config(backend: str | None, n_jobs: int) -> Iterator[None]:
     """joblib.parallel_config for ``backend`` (None = loky), with an unusable backend as one
-    OptionError line."""
+    OptionError line. ``ray`` is registered with joblib here (the ``ray`` extra)."""
     from joblib import parallel_config as joblib_config
     from joblib.parallel import BACKENDS, EXTERNAL_BACKENDS
 
+    known = sorted(set(BACKENDS) | set(EXTERNAL_BACKENDS))
+    if backend == "ray":
+        _register_ray(known)
     if backend is None:
         config = joblib_config(n_jobs=n_jobs)
     else:
         try:
             config = joblib_config(backend=backend, n_jobs=n_jobs)
-        except (ValueError, KeyError) as error:
-            hint = "start a dask.distributed Client first" if backend == "dask" else str(error)
-            raise OptionError("backend", backend, sorted(set(BACKENDS) | set(EXTERNAL_BACKENDS)),
-                              hint=hint) from None
+        except (ValueError, KeyError):
+            hint = "start a dask.distributed Client first" if backend == "dask" else None
+            raise OptionError("backend", backend, known, hint=hint) from None
     with config:
         yield
+
+
+def _register_ray(known: list[str]) -> None:
+    try:
+        from ray.util.joblib import register_ray
+    except ImportError:
+        raise OptionError("backend", "ray", known, hint="the ray backend needs the ray extra: "
+                          "pip install 'loss-advisor[ray]'") from None
+    register_ray()
+
+
+def result_mode() -> str:
+    """``"generator"`` when the active joblib backend streams results as jobs end (progress
+    per job), else ``"list"`` (Ray's backend returns them all at the end)."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return "generator" if getattr(backend, "supports_return_generator", False) else "list"
 
 
 def worker_count(backend: str | None, n_jobs: int) -> int:

@@ -185,7 +185,7 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
     if not np.all(np.isfinite(prediction)):
         return {"loss": loss_id, "split": split, "error": "non-finite predictions",
                 "epochs": epochs, "scores": {name: None for name in metrics}}
-    levels = prediction_levels(params, profile)
+    levels = prediction_levels(params)
     scores, _ = score_predictions(y[test], prediction, metrics, replace(context, prediction_levels=levels))
     return {"loss": loss_id, "split": split, "error": None, "epochs": epochs,
             "scores": {name: (float(value) if math.isfinite(value) else None)
