@@ -66,9 +66,9 @@ class Protocol:
             "rows_available": self.rows_available, "sample_rows": self.sample_rows,
             "stratified_on": self.stratified_on, "folds": self.folds, "repeats": self.repeats,
             "splits_planned": self.splits_planned, "splits_used": self.splits_used,
-            "test_train_ratio": round_value(self.test_train_ratio), "epochs": self.epochs,
+            "test_train_ratio": _round(self.test_train_ratio), "epochs": self.epochs,
             "hidden": list(self.hidden), "solver": self.solver, "seed": self.seed,
-            "alpha": self.alpha, "budget": round_value(self.budget), "backend": self.backend,
+            "alpha": self.alpha, "budget": _round(self.budget), "backend": self.backend,
             "n_jobs": self.n_jobs, "workers": self.workers, "within_budget": self.within_budget,
             "reasons": list(self.reasons),
         }
@@ -98,11 +98,11 @@ class CandidateEvidence:
             "error": self.failure if self.status in ("failed", "not_run") else None,
             "unstable": self.failure if self.status == "unstable" else None,
             "metric": metric,
-            "mean": round_value(self.means.get(metric)), "std": round_value(self.std),
-            "ci_low": round_value(self.ci_low), "ci_high": round_value(self.ci_high),
-            "fold_scores": [round_value(value) for value in self.fold_scores.get(metric, ())],
-            "means": {name: round_value(value) for name, value in self.means.items()},
-            "folds": {name: [round_value(value) for value in values]
+            "mean": _round(self.means.get(metric)), "std": _round(self.std),
+            "ci_low": _round(self.ci_low), "ci_high": _round(self.ci_high),
+            "fold_scores": [_round(value) for value in self.fold_scores.get(metric, ())],
+            "means": {name: _round(value) for name, value in self.means.items()},
+            "folds": {name: [_round(value) for value in values]
                       for name, values in self.fold_scores.items()},
             "epochs_run": list(self.epochs_run), "epoch_cap_folds": self.epoch_cap_folds,
         }
@@ -112,11 +112,11 @@ def comparison_dict(comparison: stats.PairedComparison) -> dict[str, Any]:
     """The JSON form of a paired comparison (positive difference = ``a`` better)."""
     return {
         "a": comparison.a, "b": comparison.b, "n_folds": comparison.n_folds,
-        "mean_difference": round_value(comparison.mean_difference),
-        "standardized_difference": round_value(comparison.standardized_difference),
-        "ci_low": round_value(comparison.ci_low), "ci_high": round_value(comparison.ci_high),
-        "t_statistic": round_value(comparison.t_statistic), "p_value": round_value(comparison.p_value),
-        "wilcoxon_p": round_value(comparison.wilcoxon_p), "significant": comparison.significant,
+        "mean_difference": _round(comparison.mean_difference),
+        "standardized_difference": _round(comparison.standardized_difference),
+        "ci_low": _round(comparison.ci_low), "ci_high": _round(comparison.ci_high),
+        "t_statistic": _round(comparison.t_statistic), "p_value": _round(comparison.p_value),
+        "wilcoxon_p": _round(comparison.wilcoxon_p), "significant": comparison.significant,
         "better": comparison.winner,
     }
 
@@ -164,8 +164,8 @@ class Validation:
     def to_dict(self) -> dict[str, Any]:
         agreement = None
         if self.agreement is not None:
-            agreement = {"kendall_tau": round_value(self.agreement[0]),
-                         "p_value": round_value(self.agreement[1]),
+            agreement = {"kendall_tau": _round(self.agreement[0]),
+                         "p_value": _round(self.agreement[1]),
                          "n_candidates": len(self.rule_order)}
         return {
             "protocol": self.protocol.to_dict(),
@@ -177,7 +177,7 @@ class Validation:
             "candidates": [item.to_dict(self.protocol.metric) for item in self.candidates],
             "comparisons": [comparison_dict(item) for item in self.comparisons],
             "notices": [{"code": code, "message": message} for code, message in self.notices],
-            "timing": json_safe(self.timing),
+            "timing": _json_safe(self.timing),
         }
 
 
@@ -189,7 +189,7 @@ def _flip(item: stats.PairedComparison) -> stats.PairedComparison:
                    ci_low=-item.ci_high, ci_high=-item.ci_low)
 
 
-def round_value(value: Any) -> float | int | None:
+def _round(value: Any) -> float | int | None:
     """6 significant digits; None for missing or non-finite numbers."""
     if value is None:
         return None
@@ -203,14 +203,14 @@ def round_value(value: Any) -> float | int | None:
     return significant(number)
 
 
-def json_safe(value: Any) -> Any:
+def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
+        return {str(key): _json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
+        return [_json_safe(item) for item in value]
     if isinstance(value, str) or value is None:
         return value
-    return round_value(value)
+    return _round(value)
 
 
 
