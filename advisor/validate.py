@@ -132,10 +132,8 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     run_plan = _plan(setup, pilot, candidates, profile, header, workers, pins)
     if run_plan.slow_machine:
         notices.append(_slow_machine_notice(run_plan.factor))
-    run_started = time.perf_counter()
     runner, plan, split_list = _run(loaded, profile, setup, candidates, run_plan, factory,
                                     header, workers, started_wall, progress)
-    run_seconds = time.perf_counter() - run_started
     test_train_ratio = float(np.mean([len(test) / len(train) for train, test in split_list]))
     splits_used, fields = assemble(
         task=profile.task, n_rows=len(profile.y), candidates=candidates, results=runner.results,
@@ -147,7 +145,7 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         rows_available=len(setup.y), stratified_on=setup.stratified_on, solver=pilot.solver,
         workers=workers, **_as_run(plan, len(split_list), splits_used, test_train_ratio))
     timing = _timing(runner, run_plan, pilot, plan, total=time.perf_counter() - started,
-                     startup=startup_seconds, run=run_seconds, budget=budget)
+                     startup=startup_seconds, budget=budget)
     return Validation(protocol=protocol, timing=timing, **fields)
 
 
@@ -335,13 +333,13 @@ def _nothing_to_train(header: _Header, task: str, n_rows: int, notices: list[tup
 
 
 def _timing(runner: Runner, run_plan: RunPlan, pilot: Pilot, plan: Plan, *, total: float,
-            startup: float, run: float, budget: float) -> dict[str, Any]:
+            startup: float, budget: float) -> dict[str, Any]:
     """The measured wall-clock figures (not in the JSON: they differ from run to run)."""
     names = ("per_fit", "per_epoch", "per_batch", "per_row", "per_prepare")
     results = runner.results
     return {
         "total_seconds": total, "startup_seconds": startup, "pilot_seconds": pilot.seconds,
-        "run_seconds": run, "estimated_run_seconds": plan.estimated_seconds,
+        "run_seconds": runner.seconds, "estimated_run_seconds": plan.estimated_seconds,
         "seconds_available": run_plan.seconds_available, "budget": budget,
         "cost": {name: getattr(run_plan.cost, name) for name in names},
         "measured_cost": {name: getattr(pilot.cost, name) for name in names},

@@ -217,6 +217,7 @@ class Runner:
     progress: ProgressCallback | None = None
     results: list[FoldResult] = field(default_factory=list)
     warnings: set[str] = field(default_factory=set)
+    seconds: float = 0.0                      # wall clock spent running jobs
 
     def jobs(self, splits: Sequence[tuple[np.ndarray, np.ndarray]], indices: Sequence[int]) -> list[Job]:
         return [Job(loss_id, self.losses[loss_id], self.params[loss_id], index, splits[index][0],
@@ -228,6 +229,7 @@ class Runner:
         """Run the jobs of the splits ``indices``; BLAS limits and warnings held once here."""
         from joblib import Parallel, delayed
 
+        started = time.perf_counter()
         jobs = self.jobs(splits, indices)
         total = len(self.results) + len(jobs)
         self._report(len(self.results), total,
@@ -239,6 +241,7 @@ class Runner:
                 self._report(len(self.results), total, f"{result.loss_id}: split "
                                                        f"{result.split + 1} of {len(splits)}")
         self.warnings.update(warning_texts(caught))
+        self.seconds += time.perf_counter() - started
 
     def _report(self, done: int, total: int, message: str) -> None:
         if self.progress is not None:
