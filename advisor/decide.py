@@ -44,16 +44,18 @@ Verdicts, each a word for what was seen:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import OptionError
 from .schema import significant
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .validate import Validation
+    from .experiment.evidence import CandidateEvidence, Validation
 
-__all__ = ["decide", "Decision", "practical_margin", "CLEAR_RULE_MARGIN", "VERDICTS",
-           "RELATIVE_MARGIN", "RIVAL_PROBABILITY"]
+__all__ = ["decide", "Decision", "select_candidates", "Candidates", "practical_margin",
+           "CLEAR_RULE_MARGIN", "VERDICTS", "RELATIVE_MARGIN", "RIVAL_PROBABILITY"]
 
 #: Every verdict a loss can get, in the order the README explains them.
 VERDICTS: tuple[str, ...] = ("confirmed", "equivalent", "overturned", "unstable", "failed",
@@ -77,6 +79,60 @@ def practical_margin(metric: str, leader_mean: float) -> float:
     return RELATIVE_MARGIN * abs(float(leader_mean))
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """The losses the experiment trains, in rule order, with why each is there (``roles``:
+    "rules", "default", "user") and its 1-based position in the rule ranking."""
+
+    chosen: tuple[str, ...]
+    roles: Mapping[str, Sequence[str]]
+    rule_rank: Mapping[str, int]
+
+
+def select_candidates(outcome: Any, task: str, *, max_candidates: int,
+                      extra_candidates: Sequence[str] = ()) -> tuple[Candidates, list[tuple[str, str]]]:
+    """Which losses to train, and the notices about the choice.
+
+    The top ``max_candidates`` losses of the rule ranking that are not vetoed, plus, always,
+    the task's default loss (``advisor.losses.DEFAULT_LOSS``) so the user sees what the
+    advice is worth against the naive choice, plus ``extra_candidates`` (the user's current
+    loss) when applicable. A vetoed default is reported as vetoed and not trained.
+    """
+    from .losses import CATALOG, DEFAULT_LOSS
+
+    vetoes = dict(getattr(outcome, "vetoes", {}) or {})
+    ranking = list(outcome.ranking)
+    known = list(dict.fromkeys([*ranking, *vetoes]))
+    rule_rank = {loss_id: index + 1 for index, loss_id in enumerate(ranking)}
+    chosen = [loss_id for loss_id in ranking if loss_id not in vetoes][:max_candidates]
+    roles: dict[str, list[str]] = {loss_id: ["rules"] for loss_id in chosen}
+    notices: list[tuple[str, str]] = []
+    added = [(DEFAULT_LOSS.get(task), "default"), *((item, "user") for item in extra_candidates)]
+    for loss_id, role in added:
+        if loss_id is None:
+            continue
+        if loss_id in vetoes:
+            if role == "default":
+                notices.append(("validation.default_vetoed",
+                                f"the default loss {loss_id} is vetoed here, so the experiment "
+                                "cannot show what the advice is worth against it"))
+            continue
+        if loss_id not in known or loss_id not in CATALOG:
+            continue
+        if loss_id not in roles:
+            chosen.append(loss_id)
+            roles[loss_id] = []
+        roles[loss_id].append(role)
+    order = {loss_id: index for index, loss_id in enumerate(chosen)}
+    chosen.sort(key=lambda loss_id: (rule_rank.get(loss_id, len(ranking) + 1), order[loss_id]))
+    missing = [loss_id for loss_id in chosen if loss_id not in CATALOG]
+    if missing:
+        raise OptionError("loss", missing[0], sorted(CATALOG),
+                          hint="the rule outcome names a loss the catalog does not have")
+    return Candidates(tuple(chosen), {key: tuple(value) for key, value in roles.items()},
+                      rule_rank), notices
+
+
 @dataclass(frozen=True, eq=False)
 class Decision:
     """The final ranking, a verdict per loss, the confidence and a one-paragraph summary."""
@@ -85,9 +141,7 @@ class Decision:
     verdicts: dict[str, str]        # loss -> one of VERDICTS
     confidence: dict[str, str]      # {"level": high|medium|low, "reason": ...}
     summary: str
-    validated: bool
     metric: str | None              # the experiment's primary metric, None without validation
-    agreement: dict[str, Any] | None  # Kendall tau between rule and empirical order
     basis: str = "rules"            # evidence, rules_tiebreak, too_small, rules, none
     leader: str | None = None       # the best-measured stable candidate
     margin: float | None = None     # the practical margin used, in the metric's units
@@ -102,14 +156,6 @@ class Decision:
         """How the pick was decided, as the JSON's ``decision`` object."""
         return {"basis": self.basis, "leader": self.leader, "margin": _sig(self.margin),
                 "metric": self.metric}
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything the decision holds (the JSON spreads it over several keys)."""
-        return {"pick": self.pick, "basis": self.basis, "metric": self.metric,
-                "leader": self.leader, "margin": _sig(self.margin),
-                "order": list(self.order), "verdicts": dict(self.verdicts),
-                "confidence": dict(self.confidence), "summary": self.summary,
-                "validated": self.validated, "agreement": self.agreement}
 
 
 def decide(outcome: Any, validation: Validation | None = None) -> Decision:
@@ -127,8 +173,7 @@ def decide(outcome: Any, validation: Validation | None = None) -> Decision:
         level, reason = _rules_only_confidence(by_score, scores)
         return Decision(order=tuple(by_score + vetoed), verdicts=verdicts,
                         confidence={"level": level, "reason": reason},
-                        summary=_rules_only_summary(by_score, scores, vetoed),
-                        validated=False, metric=None, agreement=None)
+                        summary=_rules_only_summary(by_score, scores, vetoed), metric=None)
 
     judged = _judge(validation, position)
     stable = judged["order"]
@@ -145,16 +190,12 @@ def decide(outcome: Any, validation: Validation | None = None) -> Decision:
     pick = order[0] if order else None
     if pick is not None and verdicts[pick] in ("unstable", "failed"):
         judged = {**judged, "basis": "none"}    # every applicable loss blew up, failed or is vetoed
-    versus = _versus(validation, pick, judged["margin"]) if pick in judged["verdicts"] else {}
+    measured = pick is not None and pick in judged["verdicts"]
+    versus = _versus(validation, pick, judged["margin"]) if measured and pick else {}
     level, reason = _validated_confidence(validation, judged, pick, versus)
-    agreement = None
-    if validation.agreement is not None:
-        agreement = {"kendall_tau": _sig(validation.agreement[0]),
-                     "p_value": _sig(validation.agreement[1]),
-                     "n_candidates": len(validation.rule_order)}
     return Decision(order=order, verdicts=verdicts, confidence={"level": level, "reason": reason},
                     summary=_validated_summary(validation, judged, pick, versus, unstable, failed),
-                    validated=True, metric=validation.protocol.metric, agreement=agreement,
+                    metric=validation.protocol.metric,
                     basis=judged["basis"], leader=judged["leader"], margin=judged["margin"],
                     versus=versus)
 
@@ -166,7 +207,7 @@ def _judge(validation: Validation, position: dict[str, int]) -> dict[str, Any]:
     sign = 1.0 if protocol.greater_is_better else -1.0
     stable = sorted((item.loss for item in validation.tested() if item.loss in position),
                     key=position.__getitem__)
-    mean = {loss_id: validation.candidate(loss_id).means[metric] for loss_id in stable}
+    mean = {loss_id: _measured(validation, loss_id).means[metric] for loss_id in stable}
     if not stable:
         return {"order": [], "verdicts": {}, "leader": None, "margin": None, "basis": "rules"}
     leader = max(stable, key=lambda loss_id: (sign * mean[loss_id], -position[loss_id]))
@@ -195,11 +236,11 @@ def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str
     """For every trained candidate but the pick: the paired comparison with the pick
     (frequentist, as a second reading) and the posterior of practical superiority."""
     from . import stats  # scipy and baycomp: only a validated run needs them
-    from .validate import comparison_dict
+    from .experiment.evidence import comparison_dict
 
     protocol = validation.protocol
     metric = protocol.metric
-    mine = validation.candidate(pick).fold_scores[metric]
+    mine = _measured(validation, pick).fold_scores[metric]
     result = {}
     for item in validation.candidates:
         if item.loss == pick or item.status not in ("tested", "unstable"):
@@ -233,6 +274,14 @@ def _rules_only_confidence(by_score: list[str], scores: dict[str, float]) -> tup
                           "not tested empirically")
     return "low", (f"the rules barely separate {first} from {second} ({margin:g} score points) "
                    "and the experiment was not run")
+
+
+def _measured(validation: Validation, loss_id: str) -> CandidateEvidence:
+    """The evidence of a loss the experiment trained (a KeyError otherwise: a bug)."""
+    evidence = validation.candidate(loss_id)
+    if evidence is None:
+        raise KeyError(loss_id)
+    return evidence
 
 
 def _default_of(validation: Validation) -> str | None:
@@ -330,7 +379,7 @@ def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str
         parts.append(_pick_sentence(validation, judged, pick, rule_choice, default, versus))
     for label, losses in (("Unstable, never recommended", unstable), ("Failed", failed)):
         if losses:
-            details = [f"{loss_id} ({validation.candidate(loss_id).failure})" for loss_id in losses]
+            details = [f"{loss_id} ({_measured(validation, loss_id).failure})" for loss_id in losses]
             parts.append(f"{label}: {'; '.join(details)}.")
     if validation.agreement is not None:
         tau = validation.agreement[0]
@@ -344,7 +393,7 @@ def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,
                    rule_choice: str | None, default: str | None,
                    versus: dict[str, dict[str, Any]]) -> str:
     metric = validation.protocol.metric
-    mean = validation.candidate(pick).means[metric]
+    mean = _measured(validation, pick).means[metric]
     leader = judged["leader"]
     if judged["basis"] == "rules_tiebreak":
         tied = _equivalents(judged, pick)
@@ -361,11 +410,11 @@ def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,
         else:
             sentence = f"The evidence overturned the rules' choice {rule_choice}: {pick} measured best ({metric} {_sig(mean, 4)}"
             if rule_choice in versus:
-                sentence += f" against {_sig(validation.candidate(rule_choice).means[metric], 4)}"
+                sentence += f" against {_sig(_measured(validation, rule_choice).means[metric], 4)}"
                 sentence += f", {_chance_text(versus[rule_choice])}"
             sentence += ")"
     if default and default != pick and default in versus:
-        default_mean = validation.candidate(default).means[metric]
+        default_mean = _measured(validation, default).means[metric]
         sentence += (f"; the default {default} scored {_sig(default_mean, 4)} "
                      f"({_chance_text(versus[default])})")
     return sentence + "."

@@ -74,6 +74,14 @@ class ReportError(AdvisorError):
     kind = "report"
 
 
+class SklearnCompatibilityError(AdvisorError):
+    """The installed scikit-learn does not fit the MLP adapter (advisor/proxy.py): too old,
+    or its private MLP methods changed. One error before any proxy trains, not a failed fit
+    per candidate."""
+
+    kind = "dependency"
+
+
 __all__ = [
     "AdvisorError",
     "DataLoadError",
@@ -82,4 +90,5 @@ __all__ = [
     "OptionError",
     "RuleError",
     "ReportError",
+    "SklearnCompatibilityError",
 ]

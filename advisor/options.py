@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .errors import OptionError
+from .experiment.metrics import METRIC_SPECS, default_metrics, task_metrics
 
 TASKS: tuple[str, ...] = (
     "binary", "multiclass", "multilabel", "ordinal", "regression", "count", "proportion",
@@ -24,12 +25,8 @@ ACTIVATION_ALIASES = {"logits": "linear", "identity": "linear", "none": "linear"
 
 FRAMEWORKS: tuple[str, ...] = ("pytorch", "keras")
 
-#: Metrics the user can be judged on. Each is a sklearn scorer in the validator.
-METRICS: tuple[str, ...] = (
-    "accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "average_precision", "log_loss",
-    "brier", "rmse", "mae", "r2", "poisson_deviance", "gamma_deviance", "tweedie_deviance",
-    "pinball",
-)
+#: Metrics the user can be judged on, from the metric table (advisor.experiment.metrics).
+METRICS: tuple[str, ...] = tuple(METRIC_SPECS)
 CLASSIFICATION_METRICS = frozenset({
     "accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "average_precision", "log_loss",
     "brier", "mae", "rmse",  # mae/rmse also judge ordinal targets by rank distance
@@ -39,28 +36,9 @@ REGRESSION_METRICS = frozenset({
 })
 
 #: The metric each task is judged on when the user names none, with the reason shown to them.
-DEFAULT_METRIC: dict[str, tuple[str, str]] = {
-    "binary": ("log_loss", "binary default: log loss rewards calibrated probabilities"),
-    "multiclass": ("log_loss", "multiclass default: log loss rewards calibrated probabilities"),
-    "multilabel": ("average_precision", "multi-label default: mean average precision over labels"),
-    "ordinal": ("mae", "ordinal default: mean absolute error in rank steps"),
-    "regression": ("rmse", "regression default: root mean squared error"),
-    "count": ("poisson_deviance", "count default: mean Poisson deviance"),
-    "proportion": ("log_loss", "proportion default: cross-entropy against the observed fraction"),
-}
+DEFAULT_METRIC: dict[str, tuple[str, str]] = default_metrics(TASKS)
 
-TASK_METRICS: dict[str, frozenset[str]] = {
-    "binary": frozenset({"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
-                         "average_precision", "log_loss", "brier"}),
-    "multiclass": frozenset({"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss",
-                             "brier"}),
-    "multilabel": frozenset({"accuracy", "f1_macro", "roc_auc", "average_precision", "log_loss"}),
-    "ordinal": frozenset({"accuracy", "balanced_accuracy", "f1_macro", "mae", "rmse", "log_loss"}),
-    "regression": frozenset({"rmse", "mae", "r2", "pinball", "gamma_deviance",
-                             "poisson_deviance", "tweedie_deviance"}),
-    "count": frozenset({"rmse", "mae", "r2", "poisson_deviance", "tweedie_deviance", "pinball"}),
-    "proportion": frozenset({"log_loss", "rmse", "mae", "r2", "brier"}),
-}
+TASK_METRICS: dict[str, frozenset[str]] = task_metrics(TASKS)
 
 
 def a_or_an(word: str) -> str:

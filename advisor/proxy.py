@@ -3,7 +3,7 @@
 The empirical validator trains one small network per candidate loss. scikit-learn's MLP
 only knows log loss, squared error and Poisson, so this module is the one place where we
 extend it. :class:`LossMLP` subclasses :class:`~sklearn.neural_network.MLPRegressor` and
-overrides three private hooks:
+overrides five private hooks:
 
 - ``_initialize``: the last layer stays linear (``out_activation_ = "identity"``), so the
   network's output *is* the raw output the catalog's losses differentiate against, and the
@@ -11,13 +11,17 @@ overrides three private hooks:
   links);
 - ``_backprop``: the per-sample loss and its gradient come from ``Loss.loss_gradient``;
   sample weights, L2 and the hidden-layer recursion are scikit-learn's own;
+- ``_fit``: fixes the loss parameters for the fit and turns non-finite weights into a
+  :class:`ProxyDivergedError`;
+- ``_validate_input``: keeps the target 2-D float (one column per network output);
 - ``_score``: early stopping watches the loss itself on the validation split (scikit-learn
   would watch R2, which misleads for quantile, asymmetric and log-link losses).
 
 Everything else (adam, sgd, lbfgs, early stopping, partial_fit, clone, pickling) is
 scikit-learn's, unchanged. The private methods are checked against the signatures this
-adapter was written for (:func:`check_sklearn_compatibility`), so a scikit-learn release
-that changes them fails loudly instead of training something else.
+adapter was written for (:func:`check_sklearn_compatibility`, which the validator calls once
+before anything trains), so a scikit-learn release that changes them fails loudly instead
+of training something else.
 
 :func:`make_proxy` wraps a :class:`LossMLP` for the validator: it takes the profile's
 target, encodes it for the loss, standardises identity-link targets on the training fold,
@@ -39,15 +43,19 @@ from sklearn.neural_network._base import DERIVATIVES
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .errors import SklearnCompatibilityError
 from .losses._base import Loss
 
 __all__ = [
-    "LossMLP", "LossProxy", "make_proxy", "ProxyDivergedError", "SklearnCompatibilityError",
-    "check_sklearn_compatibility", "EXPECTED_PRIVATE_SIGNATURES",
+    "LossMLP", "LossProxy", "make_proxy", "ProxyDivergedError", "check_sklearn_compatibility",
+    "EXPECTED_PRIVATE_SIGNATURES", "SUPPORTED_SKLEARN",
 ]
 
 #: Lowest scikit-learn release whose MLP internals this adapter was written against.
 MIN_SKLEARN = (1, 7)
+#: The releases the adapter is tested on (setup.cfg's bound: the lowest in CI, the newest in
+#: the main run).
+SUPPORTED_SKLEARN = ">=1.7,<1.10"
 
 #: The private MLP methods this adapter overrides or calls, with the signatures it expects.
 EXPECTED_PRIVATE_SIGNATURES: dict[str, str] = {
@@ -78,10 +86,6 @@ class ProxyDivergedError(RuntimeError):
             "lower learning_rate_init or check the target's scale")
 
 
-class SklearnCompatibilityError(RuntimeError):
-    """The installed scikit-learn's MLP internals differ from what the adapter overrides."""
-
-
 def _version_tuple(version: str) -> tuple[int, ...]:
     parts = []
     for piece in version.split(".")[:2]:
@@ -94,32 +98,36 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 def check_sklearn_compatibility() -> None:
     """Fail loudly when scikit-learn's private MLP methods are not the ones we override.
 
+    The validator calls it once before anything trains, so a breaking release is one clear
+    error instead of every candidate failing.
+
     Raises
     ------
     SklearnCompatibilityError
-        Naming the method, the installed scikit-learn version, and both signatures.
+        One line naming the installed version, what differs and the supported range.
     """
     version = sklearn.__version__
     if _version_tuple(version) < MIN_SKLEARN:
-        raise SklearnCompatibilityError(
-            f"scikit-learn {version} is too old for the loss-advisor proxy: "
-            f"it needs scikit-learn >= {'.'.join(map(str, MIN_SKLEARN))}; upgrade it")
+        raise _incompatible(version, "is too old for the loss-advisor proxy")
     for name, expected in EXPECTED_PRIVATE_SIGNATURES.items():
         method = getattr(MLPRegressor, name, None)
         if method is None:
-            raise SklearnCompatibilityError(
-                f"scikit-learn {version}: MLPRegressor.{name} no longer exists; the loss-advisor "
-                "proxy (advisor/proxy.py) overrides it; pin scikit-learn to 1.7-1.9 or update the adapter")
+            raise _incompatible(version, f"has no MLPRegressor.{name}, which the loss-advisor "
+                                "proxy (advisor/proxy.py) overrides")
         actual = str(inspect.signature(method))
         if actual != expected:
-            raise SklearnCompatibilityError(
-                f"scikit-learn {version}: MLPRegressor.{name} has signature {actual}, the "
-                f"loss-advisor proxy (advisor/proxy.py) expects {expected}; pin scikit-learn to "
-                "1.7-1.9 or update the adapter")
+            raise _incompatible(version, f"has MLPRegressor.{name}{actual}, the loss-advisor "
+                                f"proxy (advisor/proxy.py) expects {name}{expected}")
     if not {"identity", "logistic", "tanh", "relu"} <= set(DERIVATIVES):
-        raise SklearnCompatibilityError(
-            f"scikit-learn {version}: sklearn.neural_network._base.DERIVATIVES changed; "
-            "update advisor/proxy.py")
+        raise _incompatible(version, "changed sklearn.neural_network._base.DERIVATIVES, which "
+                            "the loss-advisor proxy (advisor/proxy.py) uses")
+
+
+def _incompatible(version: str, what: str) -> SklearnCompatibilityError:
+    return SklearnCompatibilityError(
+        f"scikit-learn {version} {what}",
+        hint=f"install scikit-learn{SUPPORTED_SKLEARN} (the releases the adapter is tested on) "
+             "or update the adapter")
 
 
 def _loss_id(loss: Loss) -> str:
@@ -198,7 +206,6 @@ class LossMLP(MLPRegressor):
     # ----- scikit-learn hooks ------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False):
         """Every fit and partial_fit: fix the loss parameters, turn blow-ups into one error."""
-        check_sklearn_compatibility()
         self.loss_params_ = dict(self.loss_params or {})
         try:
             return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
@@ -321,13 +328,18 @@ class LossProxy(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
 
+    def _catalog_loss(self) -> Loss:
+        if self.loss is None:
+            raise ValueError("LossProxy needs a catalog loss (loss=...); build it with make_proxy")
+        return self.loss
+
     def encode(self, y) -> np.ndarray:
         """The loss's 2-D float target for profile-style ``y``, checked against the contract."""
-        target = np.asarray(self.loss.encode_target(np.asarray(y), self.profile), dtype=np.float64)
-        width = self.loss.n_outputs(self.profile)
+        target = np.asarray(self._catalog_loss().encode_target(np.asarray(y), self.profile), dtype=np.float64)
+        width = self._catalog_loss().n_outputs(self.profile)
         if target.ndim != 2 or target.shape != (len(target), width):
             raise ValueError(
-                f"loss {_loss_id(self.loss)!r}: encode_target returned shape {target.shape}, "
+                f"loss {_loss_id(self._catalog_loss())!r}: encode_target returned shape {target.shape}, "
                 f"expected (n_samples, {width}) as n_outputs says; fix the loss")
         return target
 
@@ -336,14 +348,14 @@ class LossProxy(BaseEstimator):
         matrix or values)."""
         target = self.encode(y)
         params = dict(self.params or {})
-        self.standardized_ = bool(self.loss.standardize_target)
+        self.standardized_ = bool(self._catalog_loss().standardize_target)
         if self.standardized_:
             self.center_ = target.mean(axis=0)
             scale = target.std(axis=0)
             self.scale_ = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(self.center_)), scale, 1.0)
             target = (target - self.center_) / self.scale_
             scale_arg = float(self.scale_[0]) if self.scale_.size == 1 else self.scale_.copy()
-            params = self.loss.params_for_scale(params, scale_arg)
+            params = self._catalog_loss().params_for_scale(params, scale_arg)
         else:
             self.center_ = np.zeros(target.shape[1])
             self.scale_ = np.ones(target.shape[1])
@@ -366,17 +378,17 @@ class LossProxy(BaseEstimator):
         if self.standardized_:
             raw = raw * self.scale_ + self.center_
         if not np.isfinite(raw).all():
-            raise ProxyDivergedError(_loss_id(self.loss), self.model_.n_iter_, "predictions")
+            raise ProxyDivergedError(_loss_id(self._catalog_loss()), self.model_.n_iter_, "predictions")
         return raw
 
     def predict(self, X) -> np.ndarray:
         """Task-space predictions: probabilities ``(n, K)`` / ``(n, L)``, or values ``(n,)``."""
-        return self.loss.predict(self.decision_function(X), dict(self.params or {}))
+        return self._catalog_loss().predict(self.decision_function(X), dict(self.params or {}))
 
     def predict_class(self, X) -> np.ndarray:
         """Class indices ``(n,)`` for binary, multiclass and ordinal tasks (the loss's own
         decision rule, e.g. CORAL counts thresholds)."""
-        return self.loss.predict_class(self.decision_function(X), dict(self.params or {}))
+        return self._catalog_loss().predict_class(self.decision_function(X), dict(self.params or {}))
 
 
 def make_proxy(loss: Loss, params: dict[str, Any] | None, profile: Any, *, seed: int,

@@ -84,10 +84,11 @@ def unstable_candidates(fold_scores: Mapping[str, Mapping[str, Sequence[float]]]
     losses = list(fold_scores)
     if len(losses) < 2:
         return reasons
+    overshoots = overshoots or {}
     for loss in losses:
-        for column, (distance, message) in enumerate((overshoots or {}).get(loss, ())):
-            others = [overshoots[other][column][0] for other in losses if other != loss]
-            if message and distance >= BLOWUP_RATIO * max(1.0, min(others)):
+        for column, (distance, message) in enumerate(overshoots.get(loss, ())):
+            other_distances = [overshoots[other][column][0] for other in losses if other != loss]
+            if message and distance >= BLOWUP_RATIO * max(1.0, min(other_distances)):
                 reasons[loss] = f"split {splits[column] + 1}: {message}"
                 break
     for metric in (name for name in metrics if name in ERROR_METRICS):

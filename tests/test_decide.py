@@ -3,28 +3,21 @@ an unstable candidate is never recommended, and every verdict word fits what was
 
 from __future__ import annotations
 
-import functools
 import json
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import Outcome, factory
 
 import advisor
 from advisor import stats
 from advisor.decide import CLEAR_RULE_MARGIN, RELATIVE_MARGIN, VERDICTS, Decision, decide, practical_margin
+from advisor.experiment.evidence import CandidateEvidence, Protocol, Validation
 from advisor.load import load_data
 from advisor.losses import CATALOG, losses_for_task
 from advisor.profile import profile_data
-from advisor.validate import CandidateEvidence, Protocol, Validation, validate
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ranking: tuple[str, ...]
-    scores: dict[str, float] = field(default_factory=dict)
-    vetoes: dict[str, tuple] = field(default_factory=dict)
+from advisor.validate import validate
 
 
 def measured(fold_scores: dict[str, list[float]], *, metric: str = "rmse", folds: int = 5,
@@ -76,7 +69,7 @@ def test_rules_only_keeps_the_rule_order_and_vetoes_last():
     assert decision.order == ("focal", "cross_entropy", "hinge")
     assert decision.verdicts == {"focal": "not_tested", "cross_entropy": "not_tested",
                                  "hinge": "vetoed"}
-    assert decision.pick == "focal" and not decision.validated and decision.basis == "rules"
+    assert decision.pick == "focal" and decision.metric is None and decision.basis == "rules"
     assert decision.confidence["level"] == "low"           # 0.5 points apart
     assert "not tested" in decision.summary.lower()
 
@@ -188,45 +181,17 @@ def test_too_few_splits_let_the_rules_order_the_candidates():
     assert "too few" in decision.confidence["reason"]
 
 
-def test_decision_to_dict_is_json():
+def test_decision_basis_is_json():
     validation = measured({"huber": [1.0, 1.1, 0.9, 1.0, 1.0], "mse": [1.2, 1.3, 1.1, 1.2, 1.2]})
     decision = decide(Outcome(("huber", "mse")), validation)
-    assert isinstance(decision, Decision)
-    payload = json.loads(json.dumps(decision.to_dict(), allow_nan=False))
-    assert payload["pick"] == decision.order[0] == "huber"
-    assert set(payload) == {"pick", "basis", "metric", "leader", "margin", "order", "verdicts",
-                            "confidence", "summary", "validated", "agreement"}
-    assert payload["margin"] == pytest.approx(0.005)
-    assert set(payload["confidence"]) == {"level", "reason"}
+    assert isinstance(decision, Decision) and decision.pick == decision.order[0] == "huber"
+    payload = json.loads(json.dumps(decision.basis_dict(), allow_nan=False))
+    assert payload == {"basis": "evidence", "leader": "huber", "margin": pytest.approx(0.005),
+                       "metric": "rmse"}
+    assert set(decision.confidence) == {"level", "reason"}
 
 
 # ----- with real proxies -------------------------------------------------------------------------
-class FakeProxy:
-    """good: a balanced logistic regression; prior: the class frequencies; raise: fails."""
-
-    def __init__(self, mode: str, n_classes: int) -> None:
-        self.mode, self.n_classes = mode, n_classes
-
-    def fit(self, X, y, sample_weight=None):
-        from sklearn.linear_model import LogisticRegression
-
-        if self.mode == "raise":
-            raise RuntimeError("boom")
-        y = np.asarray(y, dtype=int)
-        self.prior_ = np.bincount(y, minlength=self.n_classes) / len(y)
-        self.model_ = LogisticRegression(class_weight="balanced").fit(X, y)
-        return self
-
-    def predict(self, X):
-        if self.mode == "prior":
-            return np.tile(self.prior_, (X.shape[0], 1))
-        return self.model_.predict_proba(X)
-
-
-def _fake_factory(loss, params, profile, *, seed, max_iter, hidden, modes):
-    return FakeProxy(modes.get(loss.id, "good"), len(profile.classes))
-
-
 def test_strong_evidence_overturns_the_rule_order_with_fake_proxies():
     rng = np.random.default_rng(0)
     n = 400
@@ -239,8 +204,7 @@ def test_strong_evidence_overturns_the_rule_order_with_fake_proxies():
                       scores={"cross_entropy": 2.0, "weighted_cross_entropy": 1.0, "focal": 0.5})
     validation = validate(loaded, profile, outcome, params=params, budget=30, folds=5, repeats=1,
                           epochs=5, max_candidates=3,
-                          proxy_factory=functools.partial(_fake_factory, modes={
-                              "cross_entropy": "prior", "focal": "raise"}))
+                          proxy_factory=factory(cross_entropy="prior", focal="raise"))
     decision = decide(outcome, validation)
     assert decision.order == ("weighted_cross_entropy", "cross_entropy", "focal")
     assert decision.verdicts == {"weighted_cross_entropy": "confirmed",

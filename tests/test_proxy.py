@@ -17,15 +17,16 @@ import sklearn
 from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
+from advisor.errors import AdvisorError, SklearnCompatibilityError
 from advisor.load import load_data
 from advisor.losses import CATALOG
 from advisor.losses._base import Loss
 from advisor.profile import Profile, profile_data
 from advisor.proxy import (
     EXPECTED_PRIVATE_SIGNATURES,
+    SUPPORTED_SKLEARN,
     LossMLP,
     ProxyDivergedError,
-    SklearnCompatibilityError,
     check_sklearn_compatibility,
     make_proxy,
 )
@@ -254,7 +255,9 @@ def test_a_changed_private_signature_is_reported_with_method_and_version(monkeyp
     try:
         with pytest.raises(SklearnCompatibilityError, match=r"scikit-learn .*_backprop") as info:
             check_sklearn_compatibility()
-        assert sklearn.__version__ in str(info.value)
+        message = str(info.value)
+        assert sklearn.__version__ in message and SUPPORTED_SKLEARN in message
+        assert "\n" not in message and isinstance(info.value, AdvisorError)
     finally:
         monkeypatch.undo()
         check_sklearn_compatibility.cache_clear()

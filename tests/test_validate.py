@@ -3,109 +3,41 @@ and verdicts on the bundled real data sets."""
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import Outcome, all_params, binary_data, deterministic_part, factory
 from sklearn import metrics as skm
 
 from advisor.decide import decide
 from advisor.errors import OptionError
+from advisor.experiment.features import build_preprocessor, prepare_features
+from advisor.experiment.metrics import METRIC_SPECS
+from advisor.experiment.plan import Cost, plan_protocol
+from advisor.experiment.scoring import ScoringContext
 from advisor.load import load_data
-from advisor.losses import CATALOG, losses_for_task
+from advisor.losses import losses_for_task
 from advisor.options import METRICS
 from advisor.profile import profile_data
-from advisor.validate import METRIC_FUNCTIONS, Cost, ScoringContext, Validation, plan_protocol, validate
+from advisor.validate import validate
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-# ----- helpers ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Outcome:
-    """The three fields of a rule outcome the validator reads."""
-
-    ranking: tuple[str, ...]
-    scores: dict[str, float] = field(default_factory=dict)
-    vetoes: dict[str, tuple] = field(default_factory=dict)
-
-
-def binary_data(n: int = 400, seed: int = 0, metric: str = "balanced_accuracy"):
-    """An imbalanced binary problem with a numeric and a categorical feature."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
-                          "colour": rng.choice(["red", "green", "blue"], size=n)})
-    logit = 2.0 * frame["x1"] - frame["x2"] - 1.5 + (frame["colour"] == "red") * 0.5
-    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    loaded = load_data(frame, "y")
-    return loaded, profile_data(loaded, metric=metric)
-
-
-def all_params(profile):
-    return {loss_id: CATALOG[loss_id].derive(profile, {"quantiles": profile.quantiles})
-            for loss_id in losses_for_task(profile.task)}
-
-
-class FakeProxy:
-    """A stand-in proxy whose quality is set per loss: the validator cannot tell it from a
-    real one, so its verdicts can be checked against known answers."""
-
-    def __init__(self, mode: str, n_classes: int, seed: int) -> None:
-        self.mode, self.n_classes, self.seed = mode, n_classes, seed
-
-    def fit(self, X, y, sample_weight=None):
-        from sklearn.linear_model import LogisticRegression
-
-        if self.mode == "raise":
-            raise RuntimeError("boom")
-        if self.mode == "diverge":
-            from advisor.proxy import ProxyDivergedError
-            raise ProxyDivergedError("fake", 3, "training loss")
-        y = np.asarray(y, dtype=int)
-        self.prior_ = np.bincount(y, minlength=self.n_classes) / len(y)
-        if self.mode in ("good", "good_copy", "nan"):
-            self.model_ = LogisticRegression(class_weight="balanced").fit(X, y)
-        return self
-
-    def predict(self, X):
-        if self.mode == "nan":
-            return np.full((X.shape[0], self.n_classes), np.nan)
-        if self.mode == "prior":
-            return np.tile(self.prior_, (X.shape[0], 1))
-        return self.model_.predict_proba(X)
-
-
-def fake_factory(loss, params, profile, *, seed, max_iter, hidden, modes):
-    return FakeProxy(modes.get(loss.id, "good"), len(profile.classes), seed)
-
-
-def factory(**modes):
-    return functools.partial(fake_factory, modes=modes)
-
-
-def deterministic_part(validation: Validation) -> dict:
-    payload = validation.to_dict()
-    payload.pop("timing")
-    return payload
-
-
 # ----- features ---------------------------------------------------------------------------
 def test_decimal_text_features_are_numbers_with_stray_cells_missing():
-    from advisor.validate import _prepare_features, build_preprocessor
-
     n = 60
     frame = pd.DataFrame({
         "price": [f"{1 + i * 0.25:.2f}" for i in range(n - 1)] + ["unknown"],
         "grade": ["1", "2", "3"] * (n // 3),                      # codes: stay categories
         "colour": ["red", "green"] * (n // 2),
     })
-    prepared = _prepare_features(frame)
+    prepared = prepare_features(frame)
     assert prepared["x0"].dtype == np.float64
     assert prepared["x0"].iloc[:2].tolist() == [1.0, 1.25] and np.isnan(prepared["x0"].iloc[-1])
     assert prepared["x1"].dtype == object and prepared["x2"].dtype == object
@@ -114,8 +46,6 @@ def test_decimal_text_features_are_numbers_with_stray_cells_missing():
 
 
 def test_prepared_features_keep_column_order_and_read_every_dtype():
-    from advisor.validate import _prepare_features, build_preprocessor
-
     frame = pd.DataFrame({
         "count": pd.array([1, None, 3], dtype="Int64"),
         "flag": pd.array([True, None, False], dtype="boolean"),
@@ -125,7 +55,7 @@ def test_prepared_features_keep_column_order_and_read_every_dtype():
         "size": pd.Categorical(["S", "M", "S"]),
         "dose": pd.Categorical([0.5, 1.5, 0.5]),                    # declared categories stay so
     })
-    prepared = _prepare_features(frame)
+    prepared = prepare_features(frame)
     assert list(prepared.columns) == ["x0", "x1", "x2", "x3", "x4", "x5", "x6"]
     assert prepared["x0"].tolist()[::2] == [1.0, 3.0] and np.isnan(prepared["x0"].iloc[1])
     assert prepared["x1"].tolist()[::2] == [1.0, 0.0]
@@ -140,8 +70,8 @@ def test_prepared_features_keep_column_order_and_read_every_dtype():
 
 # ----- metrics ----------------------------------------------------------------------------
 def test_metric_table_covers_every_option_metric():
-    assert set(METRIC_FUNCTIONS) == set(METRICS)
-    greater = {name for name, (_, better) in METRIC_FUNCTIONS.items() if better}
+    assert set(METRIC_SPECS) == set(METRICS)
+    greater = {name for name, spec in METRIC_SPECS.items() if spec.greater_is_better}
     assert greater == {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
                        "average_precision", "r2"}
 
@@ -154,7 +84,7 @@ def test_classification_metrics_agree_with_sklearn():
     context = ScoringContext("binary", n_classes=2)
 
     def score(name):
-        return METRIC_FUNCTIONS[name][0](y, proba, context)
+        return METRIC_SPECS[name].score(y, proba, context)
 
     assert score("log_loss") == pytest.approx(skm.log_loss(y, proba))
     assert score("roc_auc") == pytest.approx(skm.roc_auc_score(y, p1))
@@ -164,17 +94,17 @@ def test_classification_metrics_agree_with_sklearn():
     assert score("balanced_accuracy") == pytest.approx(skm.balanced_accuracy_score(y, p1 > 0.5))
     assert score("f1_macro") == pytest.approx(skm.f1_score(y, p1 > 0.5, average="macro"))
     # the same functions work on (y_true, prediction) alone
-    assert METRIC_FUNCTIONS["log_loss"][0](y, proba) == pytest.approx(skm.log_loss(y, proba))
+    assert METRIC_SPECS["log_loss"].score(y, proba) == pytest.approx(skm.log_loss(y, proba))
 
 
 def test_multiclass_log_loss_and_brier():
     y = np.array([0, 1, 2, 2])
     proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.3, 0.3, 0.4]])
     context = ScoringContext("multiclass", n_classes=3)
-    assert METRIC_FUNCTIONS["log_loss"][0](y, proba, context) == pytest.approx(
+    assert METRIC_SPECS["log_loss"].score(y, proba, context) == pytest.approx(
         skm.log_loss(y, proba, labels=[0, 1, 2]))
     brier = np.mean(np.sum((proba - np.eye(3)[y]) ** 2, axis=1))
-    assert METRIC_FUNCTIONS["brier"][0](y, proba, context) == pytest.approx(brier)
+    assert METRIC_SPECS["brier"].score(y, proba, context) == pytest.approx(brier)
 
 
 def test_regression_metrics_agree_with_sklearn():
@@ -184,7 +114,7 @@ def test_regression_metrics_agree_with_sklearn():
     context = ScoringContext("regression", tweedie_power=1.5)
 
     def score(name):
-        return METRIC_FUNCTIONS[name][0](y, prediction, context)
+        return METRIC_SPECS[name].score(y, prediction, context)
 
     assert score("rmse") == pytest.approx(math.sqrt(skm.mean_squared_error(y, prediction)))
     assert score("mae") == pytest.approx(skm.mean_absolute_error(y, prediction))
@@ -197,11 +127,11 @@ def test_regression_metrics_agree_with_sklearn():
 
 def test_deviances_clip_non_positive_predictions_and_refuse_bad_targets():
     y = np.array([0.0, 1.0, 3.0])
-    clipped = METRIC_FUNCTIONS["poisson_deviance"][0](y, np.array([-1.0, 1.0, 3.0]),
+    clipped = METRIC_SPECS["poisson_deviance"].score(y, np.array([-1.0, 1.0, 3.0]),
                                                         ScoringContext("count"))
     assert clipped == pytest.approx(skm.mean_poisson_deviance(y, np.array([1e-6, 1.0, 3.0])))
     with pytest.raises(ValueError):
-        METRIC_FUNCTIONS["gamma_deviance"][0](y, np.ones(3), ScoringContext("count"))
+        METRIC_SPECS["gamma_deviance"].score(y, np.ones(3), ScoringContext("count"))
 
 
 def test_pinball_uses_quantile_columns_or_the_point_prediction():
@@ -210,15 +140,15 @@ def test_pinball_uses_quantile_columns_or_the_point_prediction():
     context = ScoringContext("regression", levels=(0.1, 0.9), prediction_levels=(0.1, 0.9))
     expected = np.mean([skm.mean_pinball_loss(y, y - 1.0, alpha=0.1),
                         skm.mean_pinball_loss(y, y + 0.5, alpha=0.9)])
-    assert METRIC_FUNCTIONS["pinball"][0](y, quantiles, context) == pytest.approx(expected)
+    assert METRIC_SPECS["pinball"].score(y, quantiles, context) == pytest.approx(expected)
     point = y + 0.2
     plain = ScoringContext("regression", levels=(0.1, 0.9))
     expected_point = np.mean([skm.mean_pinball_loss(y, point, alpha=level) for level in (0.1, 0.9)])
-    assert METRIC_FUNCTIONS["pinball"][0](y, point, plain) == pytest.approx(expected_point)
+    assert METRIC_SPECS["pinball"].score(y, point, plain) == pytest.approx(expected_point)
     # the point metrics of a quantile loss use its level nearest the median
     median = ScoringContext("regression", prediction_levels=(0.1, 0.5, 0.9))
     three = np.column_stack([y - 1, y + 0.25, y + 1])
-    assert METRIC_FUNCTIONS["mae"][0](y, three, median) == pytest.approx(0.25)
+    assert METRIC_SPECS["mae"].score(y, three, median) == pytest.approx(0.25)
 
 
 def test_ordinal_ranks_use_the_median_for_mae_and_the_mean_for_rmse():
@@ -226,8 +156,8 @@ def test_ordinal_ranks_use_the_median_for_mae_and_the_mean_for_rmse():
     proba = np.array([[0.4, 0.5, 0.1],     # median rank 1, expected rank 0.7
                       [0.1, 0.3, 0.6]])    # median rank 2, expected rank 1.5
     context = ScoringContext("ordinal", n_classes=3)
-    assert METRIC_FUNCTIONS["mae"][0](y, proba, context) == pytest.approx((1 + 0) / 2)
-    assert METRIC_FUNCTIONS["rmse"][0](y, proba, context) == pytest.approx(
+    assert METRIC_SPECS["mae"].score(y, proba, context) == pytest.approx((1 + 0) / 2)
+    assert METRIC_SPECS["rmse"].score(y, proba, context) == pytest.approx(
         math.sqrt((0.7**2 + 0.5**2) / 2))
 
 
@@ -235,11 +165,33 @@ def test_multilabel_metrics_are_macro_over_labels():
     y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
     proba = np.array([[0.9, 0.2], [0.3, 0.6], [0.4, 0.7], [0.2, 0.8]])
     context = ScoringContext("multilabel", n_classes=2)
-    assert METRIC_FUNCTIONS["accuracy"][0](y, proba, context) == pytest.approx(np.mean((proba >= 0.5) == y))
+    assert METRIC_SPECS["accuracy"].score(y, proba, context) == pytest.approx(np.mean((proba >= 0.5) == y))
     auc = np.mean([skm.roc_auc_score(y[:, j], proba[:, j]) for j in range(2)])
-    assert METRIC_FUNCTIONS["roc_auc"][0](y, proba, context) == pytest.approx(auc)
+    assert METRIC_SPECS["roc_auc"].score(y, proba, context) == pytest.approx(auc)
     ap = np.mean([skm.average_precision_score(y[:, j], proba[:, j]) for j in range(2)])
-    assert METRIC_FUNCTIONS["average_precision"][0](y, proba, context) == pytest.approx(ap)
+    assert METRIC_SPECS["average_precision"].score(y, proba, context) == pytest.approx(ap)
+
+
+def test_every_metric_scorer_exists_and_options_derive_from_the_table():
+    from advisor.experiment import scoring
+    from advisor.options import DEFAULT_METRIC, TASK_METRICS, TASKS
+
+    for name, spec in METRIC_SPECS.items():
+        assert callable(getattr(scoring, spec.scorer)), name
+    assert set(TASK_METRICS) == set(DEFAULT_METRIC) == set(TASKS)
+    for task, (metric, reason) in DEFAULT_METRIC.items():
+        assert metric in TASK_METRICS[task] and reason
+
+
+def test_importing_the_options_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, advisor.options; "
+            "print(sorted(m for m in ('numpy', 'pandas', 'sklearn') if m in sys.modules))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert output == "[]"
 
 
 # ----- planning -----------------------------------------------------------------------------
@@ -374,6 +326,22 @@ def test_bad_options_are_option_errors():
         validate(loaded, profile, outcome, params=all_params(profile), budget=-1)
 
 
+def test_an_incompatible_scikit_learn_is_one_clear_error_before_anything_trains(monkeypatch):
+    import advisor.proxy
+    from advisor.errors import AdvisorError, SklearnCompatibilityError
+
+    def incompatible():
+        raise SklearnCompatibilityError("scikit-learn 9.0 has no MLPRegressor._backprop",
+                                        hint="install scikit-learn>=1.7,<1.10")
+
+    monkeypatch.setattr(advisor.proxy, "check_sklearn_compatibility", incompatible)
+    loaded, profile = binary_data(n=100)
+    with pytest.raises(SklearnCompatibilityError, match=r"scikit-learn 9\.0.*>=1\.7,<1\.10") as info:
+        validate(loaded, profile, Outcome(("cross_entropy",)), params=all_params(profile),
+                 budget=10, **PINNED)
+    assert isinstance(info.value, AdvisorError) and "\n" not in str(info.value)
+
+
 # ----- real proxies ---------------------------------------------------------------------------
 def test_same_seed_same_numbers():
     loaded, profile = binary_data(n=300)
@@ -402,13 +370,13 @@ def test_process_workers_give_the_same_numbers_as_one_process():
 
 def test_a_slow_pilot_is_noted_only_when_it_shrinks_the_protocol(monkeypatch):
     """A loaded machine must not change a protocol it cannot shrink (byte-for-byte JSON)."""
-    import advisor.validate as validate_module
+    import advisor.experiment.plan as plan_module
 
     loaded, profile = binary_data(n=300)
     outcome = Outcome(("weighted_cross_entropy", "cross_entropy"))
     pinned = dict(params=all_params(profile), budget=60, seed=3, folds=3, repeats=1, epochs=5)
     normal = deterministic_part(validate(loaded, profile, outcome, **pinned))
-    monkeypatch.setattr(validate_module, "slowdown_factor", lambda *args: (40.0, 64.0))
+    monkeypatch.setattr(plan_module, "slowdown_factor", lambda *args: (40.0, 64.0))
     slow = deterministic_part(validate(loaded, profile, outcome, **pinned))
     assert slow == normal                             # pinned: nothing to shrink, no notice
 

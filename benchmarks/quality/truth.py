@@ -168,8 +168,9 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
 
 def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features, y, profile,
          params: dict[str, Any], context, metrics: tuple[str, ...]) -> dict[str, Any]:
+    from advisor.experiment.features import build_preprocessor
+    from advisor.experiment.scoring import prediction_levels, score_predictions
     from advisor.losses import CATALOG
-    from advisor.validate import _prediction_levels, build_preprocessor, score_predictions
 
     loss = CATALOG[loss_id]
     preprocessor = build_preprocessor(features.iloc[train])
@@ -184,7 +185,7 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
     if not np.all(np.isfinite(prediction)):
         return {"loss": loss_id, "split": split, "error": "non-finite predictions",
                 "epochs": epochs, "scores": {name: None for name in metrics}}
-    levels = _prediction_levels(params, profile)
+    levels = prediction_levels(params)
     scores, _ = score_predictions(y[test], prediction, metrics, replace(context, prediction_levels=levels))
     return {"loss": loss_id, "split": split, "error": None, "epochs": epochs,
             "scores": {name: (float(value) if math.isfinite(value) else None)
@@ -195,17 +196,19 @@ def build(dataset: Dataset, n_jobs: int) -> dict[str, Any]:
     """Train every applicable loss on the 15 shared splits of ``dataset``."""
     from joblib import Parallel, delayed
 
-    from advisor.validate import _metrics_for, _prepare_features, _scoring_context, _splits, _strata
+    from advisor.experiment.features import prepare_features
+    from advisor.experiment.scoring import metrics_for, scoring_context
+    from advisor.experiment.splits import make_splits, strata_of
 
     loaded, profile, losses, params = prepared(dataset)
     y = np.asarray(profile.y)
     kept = np.flatnonzero(profile.row_mask) if profile.row_mask is not None else np.arange(len(y))
-    features = _prepare_features(loaded.features.iloc[kept])
-    strata, _ = _strata(y, profile.task)
+    features = prepare_features(loaded.features.iloc[kept])
+    strata, _ = strata_of(y, profile.task)
     repeats = SMALL_REPEATS if len(y) < SMALL_ROWS else REPEATS
-    splits = _splits(strata, FOLDS, repeats, seed=0)
-    metrics = _metrics_for(profile, dataset.metrics[0], y)
-    context = _scoring_context(profile, params)
+    splits = make_splits(strata, FOLDS, repeats, seed=0)
+    metrics = metrics_for(profile, dataset.metrics[0], y)
+    context = scoring_context(profile, params)
     started = time.perf_counter()
     results = Parallel(n_jobs=n_jobs)(
         delayed(_job)(loss_id, index, train, test, features, y, profile, params[loss_id],
@@ -230,8 +233,8 @@ def build(dataset: Dataset, n_jobs: int) -> dict[str, Any]:
 
 
 def _greater(metric: str) -> bool:
-    from advisor.validate import METRIC_FUNCTIONS
-    return bool(METRIC_FUNCTIONS[metric][1])
+    from advisor.experiment.metrics import METRIC_SPECS
+    return METRIC_SPECS[metric].greater_is_better
 
 
 def main(argv: list[str] | None = None) -> int:

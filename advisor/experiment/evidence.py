@@ -1,0 +1,350 @@
+"""The evidence: per-candidate fold scores and summaries, paired comparisons, and their
+JSON form.
+
+:func:`assemble` turns the run's fold results into the :class:`Validation`'s fields.
+Statuses of a candidate: ``tested`` (trained and scored on every compared split, stably),
+``unstable`` (a blow-up on some split, :mod:`advisor.stability`: kept for the report, left
+out of the comparisons), ``failed`` (raised, diverged, predicted non-finite values or could
+not be scored on the primary metric on some split; the reason is recorded) and ``not_run``
+(the budget ran out first). Only the folds every surviving candidate completed are
+compared. The decide stage (:mod:`advisor.decide`) judges this evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .. import stats
+from ..decide import Candidates
+from ..schema import significant
+from ..stability import unstable_candidates
+from .plan import Plan
+from .run import FoldResult
+from .scoring import NUMERIC_TASKS
+
+__all__ = ["Protocol", "CandidateEvidence", "Validation", "comparison_dict", "assemble"]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The experiment as it ran: what was trained, on what, how, and why."""
+
+    task: str
+    metric: str
+    greater_is_better: bool
+    metrics: tuple[str, ...]
+    candidates: tuple[str, ...]
+    rows_available: int
+    sample_rows: int
+    stratified_on: str
+    folds: int
+    repeats: int
+    splits_planned: int
+    splits_used: int
+    test_train_ratio: float
+    epochs: int
+    hidden: tuple[int, ...]
+    solver: str
+    seed: int
+    alpha: float
+    budget: float
+    backend: str
+    n_jobs: int
+    workers: int
+    within_budget: bool
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task, "metric": self.metric, "greater_is_better": self.greater_is_better,
+            "metrics": list(self.metrics), "candidates": list(self.candidates),
+            "rows_available": self.rows_available, "sample_rows": self.sample_rows,
+            "stratified_on": self.stratified_on, "folds": self.folds, "repeats": self.repeats,
+            "splits_planned": self.splits_planned, "splits_used": self.splits_used,
+            "test_train_ratio": _round(self.test_train_ratio), "epochs": self.epochs,
+            "hidden": list(self.hidden), "solver": self.solver, "seed": self.seed,
+            "alpha": self.alpha, "budget": _round(self.budget), "backend": self.backend,
+            "n_jobs": self.n_jobs, "workers": self.workers, "within_budget": self.within_budget,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class CandidateEvidence:
+    """One trained candidate: fold scores, means, interval, and whether it trained stably."""
+
+    loss: str
+    rule_rank: int | None                    # 1-based position in the rule ranking
+    roles: tuple[str, ...]                   # "rules", "default", "user"
+    status: str                              # tested, unstable, failed, not_run (budget ran out)
+    failure: str | None                      # why it failed, was unstable, or did not run
+    fold_scores: dict[str, tuple[float, ...]]  # metric -> one score per split used (NaN = undefined)
+    means: dict[str, float]
+    std: float                               # of the primary metric across folds
+    ci_low: float                            # corrected t interval of the primary mean
+    ci_high: float
+    epochs_run: tuple[int | None, ...]
+    epoch_cap_folds: int                     # folds where training stopped at the epoch cap
+
+    def to_dict(self, metric: str) -> dict[str, Any]:
+        return {
+            "loss": self.loss, "rule_rank": self.rule_rank, "roles": list(self.roles),
+            "status": self.status,
+            "error": self.failure if self.status in ("failed", "not_run") else None,
+            "unstable": self.failure if self.status == "unstable" else None,
+            "metric": metric,
+            "mean": _round(self.means.get(metric)), "std": _round(self.std),
+            "ci_low": _round(self.ci_low), "ci_high": _round(self.ci_high),
+            "fold_scores": [_round(value) for value in self.fold_scores.get(metric, ())],
+            "means": {name: _round(value) for name, value in self.means.items()},
+            "folds": {name: [_round(value) for value in values]
+                      for name, values in self.fold_scores.items()},
+            "epochs_run": list(self.epochs_run), "epoch_cap_folds": self.epoch_cap_folds,
+        }
+
+
+def comparison_dict(comparison: stats.PairedComparison) -> dict[str, Any]:
+    """The JSON form of a paired comparison (positive difference = ``a`` better)."""
+    return {
+        "a": comparison.a, "b": comparison.b, "n_folds": comparison.n_folds,
+        "mean_difference": _round(comparison.mean_difference),
+        "standardized_difference": _round(comparison.standardized_difference),
+        "ci_low": _round(comparison.ci_low), "ci_high": _round(comparison.ci_high),
+        "t_statistic": _round(comparison.t_statistic), "p_value": _round(comparison.p_value),
+        "wilcoxon_p": _round(comparison.wilcoxon_p), "significant": comparison.significant,
+        "better": comparison.winner,
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class Validation:
+    """The experiment's evidence (what was measured; the decide stage judges it).
+    ``to_dict()`` is JSON-safe and, except under ``timing``, identical for the same data,
+    options and seed on the same machine."""
+
+    protocol: Protocol
+    candidates: tuple[CandidateEvidence, ...]    # trained candidates, in rule order
+    comparisons: tuple[stats.PairedComparison, ...]  # every pair of stable candidates, a before b in rule order
+    rule_order: tuple[str, ...]                  # stable tested candidates in rule order
+    empirical_order: tuple[str, ...]             # stable tested candidates by mean primary score, best first
+    rule_choice: str | None                      # the rules' first trained choice (may have failed)
+    agreement: tuple[float, float] | None        # Kendall tau and its p between rule and empirical order
+    notices: tuple[tuple[str, str], ...]         # (code, message) worth the user's attention
+    timing: dict[str, Any] = field(default_factory=dict)
+
+    def candidate(self, loss_id: str) -> CandidateEvidence | None:
+        for evidence in self.candidates:
+            if evidence.loss == loss_id:
+                return evidence
+        return None
+
+    def tested(self, status: str = "tested") -> tuple[CandidateEvidence, ...]:
+        """The candidates with ``status`` (tested = trained stably on every split), rule order."""
+        return tuple(item for item in self.candidates if item.status == status)
+
+    def comparison(self, a: str, b: str) -> stats.PairedComparison | None:
+        """The paired comparison of ``a`` with ``b`` (oriented so positive = ``a`` better)."""
+        for item in self.comparisons:
+            if (item.a, item.b) == (a, b):
+                return item
+            if (item.a, item.b) == (b, a):
+                return _flip(item)
+        return None
+
+    def evidence_for(self, loss_id: str) -> dict[str, Any] | None:
+        """The numbers shown next to one loss in the result; None when it was not trained."""
+        evidence = self.candidate(loss_id)
+        return None if evidence is None else evidence.to_dict(self.protocol.metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        agreement = None
+        if self.agreement is not None:
+            agreement = {"kendall_tau": _round(self.agreement[0]),
+                         "p_value": _round(self.agreement[1]),
+                         "n_candidates": len(self.rule_order)}
+        return {
+            "protocol": self.protocol.to_dict(),
+            "metric": self.protocol.metric,
+            "rule_choice": self.rule_choice,
+            "rule_order": list(self.rule_order),
+            "empirical_order": list(self.empirical_order),
+            "agreement": agreement,
+            "candidates": [item.to_dict(self.protocol.metric) for item in self.candidates],
+            "comparisons": [comparison_dict(item) for item in self.comparisons],
+            "notices": [{"code": code, "message": message} for code, message in self.notices],
+            "timing": _json_safe(self.timing),
+        }
+
+
+def _flip(item: stats.PairedComparison) -> stats.PairedComparison:
+    return replace(item, a=item.b, b=item.a, mean_difference=-item.mean_difference,
+                   standardized_difference=(None if item.standardized_difference is None
+                                            else -item.standardized_difference),
+                   t_statistic=None if item.t_statistic is None else -item.t_statistic,
+                   ci_low=-item.ci_high, ci_high=-item.ci_low)
+
+
+def _round(value: Any) -> float | int | None:
+    """6 significant digits; None for missing or non-finite numbers."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    return significant(number)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, str) or value is None:
+        return value
+    return _round(value)
+
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    array = np.asarray(values, dtype=float)
+    array = array[np.isfinite(array)]
+    return float(array.mean()) if array.size else math.nan
+
+
+class _Folds:
+    """The run's fold results by (candidate, split): who failed, which splits every
+    surviving candidate completed, and the scores on those splits."""
+
+    def __init__(self, chosen: Sequence[str], results: Sequence[FoldResult], n_splits: int,
+                 metrics: tuple[str, ...]) -> None:
+        self.by_key = {(result.loss_id, result.split): result for result in results}
+        self.n_splits = n_splits
+        self.failures: dict[str, str] = {}
+        for loss_id in chosen:
+            failed = [run for run in self.runs(loss_id) if run.status == "failed"]
+            if failed:
+                first = failed[0]
+                self.failures[loss_id] = (f"{first.reason} (split {first.split + 1}; "
+                                          f"{len(failed)} of {n_splits} splits failed)")
+        alive = [loss_id for loss_id in chosen if loss_id not in self.failures]
+        self.complete = [split for split in range(n_splits)
+                         if all(self.by_key[(loss_id, split)].status == "ok" for loss_id in alive)]
+        self.unrun: dict[str, str] = {}
+        if alive and not self.complete:
+            self.unrun = {loss_id: "the time budget ran out before any of its splits completed"
+                          for loss_id in alive}
+            alive = []
+        self.alive = alive
+        self.scores = {loss_id: {name: tuple(self.by_key[(loss_id, split)].scores.get(name, math.nan)
+                                             for split in self.complete) for name in metrics}
+                       for loss_id in alive}
+
+    def runs(self, loss_id: str) -> list[FoldResult]:
+        return [self.by_key[(loss_id, split)] for split in range(self.n_splits)]
+
+    def unstable(self, task: str, metrics: tuple[str, ...]) -> dict[str, str]:
+        """Do no harm: a blow-up on any split (a spike, or predictions far outside the
+        targets) on the user's metric and on RMSE: other deviances punish near-zero
+        predictions of identity-link losses, which is not a blow-up of the network."""
+        if task not in NUMERIC_TASKS:
+            return {}
+        watched = [name for name in dict.fromkeys((metrics[0], "rmse")) if name in metrics]
+        overshoots = {loss_id: [self.by_key[(loss_id, split)].overshoot for split in self.complete]
+                      for loss_id in self.alive}
+        return unstable_candidates(self.scores, watched, self.complete, overshoots)
+
+
+def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mapping[str, Any],
+              unstable: Mapping[str, str], primary: str, test_train_ratio: float) -> CandidateEvidence:
+    runs = folds.runs(loss_id)
+    rule_rank = candidates.rule_rank.get(loss_id)
+    roles = tuple(candidates.roles[loss_id])
+    cap_folds = sum(1 for run in runs if run.reached_epoch_cap)
+    if loss_id not in folds.alive:
+        failed = loss_id in folds.failures
+        return CandidateEvidence(
+            loss=loss_id, rule_rank=rule_rank, roles=roles, status="failed" if failed else "not_run",
+            failure=folds.failures[loss_id] if failed else folds.unrun[loss_id], fold_scores={},
+            means={}, std=math.nan, ci_low=math.nan, ci_high=math.nan,
+            epochs_run=tuple(run.epochs_run for run in runs), epoch_cap_folds=cap_folds)
+    primary_scores = folds.scores[loss_id][primary]
+    finite = np.asarray(primary_scores, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    low, high = stats.corrected_interval(primary_scores, test_train_ratio)
+    return CandidateEvidence(
+        loss=loss_id, rule_rank=rule_rank, roles=roles,
+        status="unstable" if loss_id in unstable else "tested",
+        failure=unstable.get(loss_id), fold_scores=folds.scores[loss_id], means=means[loss_id],
+        std=float(finite.std(ddof=1)) if finite.size >= 2 else math.nan, ci_low=low, ci_high=high,
+        epochs_run=tuple(folds.by_key[(loss_id, split)].epochs_run for split in folds.complete),
+        epoch_cap_folds=cap_folds)
+
+
+def _run_notices(notices: list[tuple[str, str]], plan: Plan, n_rows: int, epoch_cap_total: int,
+                 fits: int) -> None:
+    """The notices about the protocol as it ran: sampled, over budget, stopped at the cap."""
+    if plan.rows < n_rows:
+        notices.insert(0, ("validation.sampled",
+                           f"the experiment used a stratified sample of {plan.rows:,} of "
+                           f"{n_rows:,} rows to fit the time budget"))
+    if not plan.within_budget:
+        message = ("the protocol asked for is expected to take longer than the budget" if plan.pinned
+                   else f"the budget is too small even for the minimal protocol ({plan.folds} folds, "
+                        f"{plan.epochs} epochs), so the run may take longer than asked")
+        notices.append(("validation.budget_small", message))
+    if epoch_cap_total and epoch_cap_total >= fits / 2:
+        notices.append(("validation.epoch_cap",
+                        f"{epoch_cap_total} of {fits} proxy fits stopped at the {plan.epochs}-epoch "
+                        "cap before their held-out loss stopped improving; a larger budget trains them longer"))
+
+
+def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequence[FoldResult],
+             n_splits: int, metrics: tuple[str, ...], greater_is_better: bool,
+             test_train_ratio: float, notices: list[tuple[str, str]],
+             plan: Plan) -> tuple[int, dict[str, Any]]:
+    """Fold results -> (splits used, the Validation's evidence fields): per-candidate
+    evidence (tested, unstable, failed, not run), comparisons, orders and notices."""
+    chosen = candidates.chosen
+    folds = _Folds(chosen, results, n_splits, metrics)
+    if len(folds.complete) < n_splits:
+        notices.append(("validation.budget_exhausted",
+                        f"the time budget ran out: the comparison uses {len(folds.complete)} of "
+                        f"{n_splits} splits; raise the budget for the full protocol"))
+    primary = metrics[0]
+    unstable = folds.unstable(task, metrics)
+    stable = [loss_id for loss_id in folds.alive if loss_id not in unstable]
+    comparisons = tuple(
+        stats.compare_paired(a, folds.scores[a][primary], b, folds.scores[b][primary],
+                             greater_is_better=greater_is_better, test_train_ratio=test_train_ratio)
+        for index, a in enumerate(stable) for b in stable[index + 1:])
+    means = {loss_id: {name: _nanmean(values) for name, values in folds.scores[loss_id].items()}
+             for loss_id in folds.alive}
+    sign = 1.0 if greater_is_better else -1.0
+    empirical = sorted(stable, key=lambda loss_id: (-sign * means[loss_id][primary], stable.index(loss_id)))
+    evidence = []
+    for loss_id in chosen:
+        evidence.append(_evidence(loss_id, folds, candidates, means, unstable, primary,
+                                  test_train_ratio))
+        if loss_id in unstable:
+            notices.append(("validation.unstable", f"{loss_id} is unstable, so it is never "
+                            f"recommended: {unstable[loss_id]}"))
+        elif loss_id in folds.failures:
+            notices.append(("validation.failed", f"{loss_id} failed in the experiment: "
+                            f"{folds.failures[loss_id]}"))
+    _run_notices(notices, plan, n_rows, sum(item.epoch_cap_folds for item in evidence),
+                 len(chosen) * n_splits)
+    return len(folds.complete), {
+        "candidates": tuple(evidence), "comparisons": comparisons,
+        "rule_order": tuple(stable), "empirical_order": tuple(empirical),
+        "rule_choice": chosen[0] if chosen else None,
+        "agreement": stats.kendall_agreement(stable, empirical), "notices": tuple(notices),
+    }

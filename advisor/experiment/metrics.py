@@ -1,0 +1,91 @@
+"""Every fact about a metric, in one table: the tasks it judges, its direction, the tasks
+that use it by default (with the reason shown to the user) and its scorer.
+
+:mod:`advisor.options` derives ``METRICS``, ``TASK_METRICS`` and ``DEFAULT_METRIC`` from
+this table, so it imports nothing heavy; the scorers live in :mod:`.scoring` (numpy,
+scikit-learn) and are looked up only when a score is computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["MetricSpec", "METRIC_SPECS", "task_metrics", "default_metrics"]
+
+_CLASSES = frozenset({"binary", "multiclass", "ordinal"})
+_ALL_CLASSES = _CLASSES | {"multilabel"}
+_NUMBERS = frozenset({"regression", "count", "proportion"})
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: where it applies, which way is better, and how it is computed.
+
+    ``default_for`` maps a task that is judged on this metric when the user names none to
+    the reason shown to them; ``scorer`` names the function in :mod:`.scoring` that takes
+    ``(y_true, prediction, context)``.
+    """
+
+    name: str
+    tasks: frozenset[str]
+    greater_is_better: bool
+    scorer: str
+    default_for: Mapping[str, str] = field(default_factory=dict)
+
+    def score(self, y_true: Any, prediction: Any, context: Any = None) -> float:
+        """The metric of ``prediction`` against ``y_true``; without a context, one is
+        inferred from the shapes (probabilities of integer labels, label matrices, values)."""
+        from . import scoring
+
+        if context is None:
+            context = scoring.infer_context(y_true, prediction)
+        return getattr(scoring, self.scorer)(y_true, prediction, context)
+
+
+def _spec(name: str, tasks: Iterable[str], greater: bool, **default_for: str) -> MetricSpec:
+    return MetricSpec(name, frozenset(tasks), greater, f"score_{name}", default_for)
+
+
+#: Predictions are what the proxies return: class probabilities (n, K), label probabilities
+#: (n, L), values (n,), or quantiles (n, levels). Deviances clip predictions to at least 1e-6
+#: (a log-link mean cannot be 0 or negative); ordinal ``mae`` uses the median rank of the
+#: predicted distribution (the Bayes rule for absolute error), ordinal ``rmse`` the expected
+#: rank; multi-label metrics are macro averages over labels (accuracy: per-label accuracy).
+METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
+    _spec("accuracy", _ALL_CLASSES, True),
+    _spec("balanced_accuracy", _CLASSES, True),
+    _spec("f1_macro", _ALL_CLASSES, True),
+    _spec("roc_auc", {"binary", "multiclass", "multilabel"}, True),
+    _spec("average_precision", {"binary", "multilabel"}, True,
+          multilabel="multi-label default: mean average precision over labels"),
+    _spec("log_loss", _ALL_CLASSES | {"proportion"}, False,
+          binary="binary default: log loss rewards calibrated probabilities",
+          multiclass="multiclass default: log loss rewards calibrated probabilities",
+          proportion="proportion default: cross-entropy against the observed fraction"),
+    _spec("brier", {"binary", "multiclass", "proportion"}, False),
+    _spec("rmse", _NUMBERS | {"ordinal"}, False,
+          regression="regression default: root mean squared error"),
+    _spec("mae", _NUMBERS | {"ordinal"}, False,
+          ordinal="ordinal default: mean absolute error in rank steps"),
+    _spec("r2", _NUMBERS, True),
+    _spec("poisson_deviance", {"regression", "count"}, False,
+          count="count default: mean Poisson deviance"),
+    _spec("gamma_deviance", {"regression"}, False),
+    _spec("tweedie_deviance", {"regression", "count"}, False),
+    _spec("pinball", {"regression", "count"}, False),
+)}
+
+
+def task_metrics(tasks: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Task -> the metrics that can judge it, for each of ``tasks`` in order."""
+    return {task: frozenset(name for name, spec in METRIC_SPECS.items() if task in spec.tasks)
+            for task in tasks}
+
+
+def default_metrics(tasks: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Task -> (its default metric, the reason), for each of ``tasks`` in order."""
+    defaults = {task: (name, reason) for name, spec in METRIC_SPECS.items()
+                for task, reason in spec.default_for.items()}
+    return {task: defaults[task] for task in tasks}

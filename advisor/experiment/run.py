@@ -1,0 +1,248 @@
+"""The run: one job per (candidate, split), through joblib, so any joblib backend runs it.
+
+Every candidate sees the same splits, the same architecture, the same optimizer settings
+and, on each split, the same seed. A job that raises, diverges (``ProxyDivergedError``) or
+predicts non-finite values is a *failed* result, not a crash; warnings are recorded, never
+printed. Jobs that would start after the deadline are skipped.
+
+The preprocessed features of the last splits are cached by the run's data
+(:class:`SplitCache`): jobs are ordered split by split, so the candidates of a split reuse
+them. In-process backends share the parent's cache, which ends with the run; a process
+worker gets its own empty copy with the jobs it receives.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..proxy import ProxyDivergedError
+from ..runtime.parallel import parallel_config, quiet_single_thread, result_mode
+from ..stability import overshoot
+from .features import build_preprocessor
+from .scoring import NUMERIC_TASKS, ScoringContext, one_line, score_predictions
+from .splits import split_seed
+
+__all__ = ["Job", "FoldResult", "SplitCache", "RunData", "Runner", "run_job", "epochs_run"]
+
+ProgressCallback = Callable[[int, int, str], None]
+Matrices = tuple[np.ndarray, np.ndarray]
+
+
+class SplitCache:
+    """The last ``size`` splits' preprocessed (train, test) features, shared by threads.
+
+    Pickling keeps only the size: a process worker starts with an empty cache of its own.
+    """
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._items: OrderedDict[int, Matrices] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, split: int, build: Callable[[], Matrices]) -> Matrices:
+        with self._lock:
+            if split in self._items:
+                self._items.move_to_end(split)
+                return self._items[split]
+        matrices = build()
+        with self._lock:
+            self._items[split] = matrices
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return matrices
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __getstate__(self) -> dict[str, int]:
+        return {"size": self.size}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        self.__init__(state["size"])  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What every job of a run shares: the sample, the proxy factory and the split cache.
+
+    ``sequential`` and ``parent_pid`` tell a job whether it runs alone in its process (then
+    it limits BLAS and records warnings itself) or in a thread beside others in the parent
+    (then the parent does, once, around the whole run).
+    """
+
+    features: pd.DataFrame
+    y: np.ndarray
+    profile: Any
+    factory: Callable[..., Any]
+    sequential: bool
+    parent_pid: int = field(default_factory=os.getpid)
+    cache: SplitCache = field(default_factory=SplitCache)
+
+    def alone_in_process(self) -> bool:
+        return self.sequential or os.getpid() != self.parent_pid
+
+    def matrices(self, split: int, train: np.ndarray, test: np.ndarray) -> Matrices:
+        """The split's preprocessed (train, test) features, fitted on its training rows only."""
+        def build() -> Matrices:
+            train_features = self.features.iloc[train]
+            preprocessor = build_preprocessor(train_features)
+            matrices = (preprocessor.fit_transform(train_features),
+                        preprocessor.transform(self.features.iloc[test]))
+            for matrix in matrices:
+                matrix.setflags(write=False)  # shared between candidates: nobody may change it
+            return matrices
+
+        return self.cache.get(split, build)
+
+
+@dataclass(frozen=True)
+class Job:
+    loss_id: str
+    loss: Any
+    params: dict[str, Any]
+    split: int
+    train: np.ndarray
+    test: np.ndarray
+    seed: int
+    epochs: int
+    hidden: tuple[int, ...]
+    context: ScoringContext
+    metrics: tuple[str, ...]
+    deadline: float                      # wall clock (time.time()); later jobs are skipped
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    loss_id: str
+    split: int
+    status: str                          # ok, failed, skipped
+    scores: dict[str, float] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    epochs_run: int | None = None
+    reached_epoch_cap: bool = False
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+    overshoot: tuple[float, str | None] = (0.0, None)  # predictions beyond the training targets
+
+
+def epochs_run(proxy: Any) -> int | None:
+    """The epochs a fitted proxy ran (its ``n_iter_``), None when it does not say."""
+    for holder in (proxy, getattr(proxy, "model_", None)):
+        value = getattr(holder, "n_iter_", None)
+        if isinstance(value, (int, np.integer)):
+            return int(value)
+    return None
+
+
+def warning_texts(caught: Sequence[Any]) -> tuple[str, ...]:
+    """Recorded warnings as sorted, distinct one-line texts."""
+    return tuple(sorted({f"{item.category.__name__}: {one_line(item.message)}" for item in caught}))
+
+
+def run_job(job: Job, data: RunData) -> FoldResult:
+    """Train and score one candidate on one split. Never raises: failure is a result."""
+    if time.time() > job.deadline:
+        return FoldResult(job.loss_id, job.split, "skipped", reason="the time budget ran out")
+    started = time.perf_counter()
+    caught: list[Any] = []
+    if data.alone_in_process():
+        with quiet_single_thread() as caught:
+            outcome = _train_and_score(job, data)
+    else:  # a thread beside others: the parent limits BLAS and records warnings for the run
+        outcome = _train_and_score(job, data)
+    convergence = any(item.category.__name__ == "ConvergenceWarning" for item in caught)
+    status, scores, problems, reason, ran, beyond = outcome
+    cap = (ran >= job.epochs) if ran is not None else convergence
+    return FoldResult(job.loss_id, job.split, status, scores, problems, reason, ran,
+                      bool(cap and status == "ok"), time.perf_counter() - started,
+                      warning_texts(caught), beyond)
+
+
+def _train_and_score(job: Job, data: RunData):
+    try:
+        train_matrix, test_matrix = data.matrices(job.split, job.train, job.test)
+        proxy = data.factory(job.loss, job.params, data.profile, seed=job.seed,
+                             max_iter=job.epochs, hidden=job.hidden)
+        proxy.fit(train_matrix, data.y[job.train])
+        prediction = np.asarray(proxy.predict(test_matrix), dtype=float)
+    except ProxyDivergedError as error:
+        return "failed", {}, {}, f"diverged: {one_line(error)}", None, None
+    except Exception as error:  # noqa: BLE001 - failure is data: record it, go on
+        return "failed", {}, {}, f"{type(error).__name__}: {one_line(error)}", None, None
+    ran = epochs_run(proxy)
+    if prediction.shape[0] != len(job.test):
+        return ("failed", {}, {}, f"predicted {prediction.shape[0]} rows for {len(job.test)}",
+                ran, None)
+    if not np.all(np.isfinite(prediction)):
+        return "failed", {}, {}, "diverged: non-finite predictions", ran, None
+    beyond = (overshoot(prediction, data.y[job.train]) if job.context.task in NUMERIC_TASKS
+              else (0.0, None))
+    scores, problems = score_predictions(data.y[job.test], prediction, job.metrics, job.context)
+    primary = job.metrics[0]
+    if not math.isfinite(scores[primary]):
+        reason = problems.get(primary, "not finite")
+        return ("failed", scores, problems, f"{primary} could not be computed: {reason}",
+                ran, beyond)
+    return "ok", scores, problems, None, ran, beyond
+
+
+@dataclass
+class Runner:
+    """The jobs of one experiment, run batch by batch; ``results`` in the order they ended."""
+
+    data: RunData
+    candidates: tuple[str, ...]
+    losses: Mapping[str, Any]
+    params: Mapping[str, dict[str, Any]]
+    contexts: Mapping[str, ScoringContext]    # per candidate (its prediction levels)
+    metrics: tuple[str, ...]
+    seed: int
+    epochs: int
+    hidden: tuple[int, ...]
+    deadline: float
+    backend: str | None
+    n_jobs: int
+    progress: ProgressCallback | None = None
+    results: list[FoldResult] = field(default_factory=list)
+    warnings: set[str] = field(default_factory=set)
+    seconds: float = 0.0                      # wall clock spent running jobs
+
+    def jobs(self, splits: Sequence[tuple[np.ndarray, np.ndarray]], indices: Sequence[int]) -> list[Job]:
+        return [Job(loss_id, self.losses[loss_id], self.params[loss_id], index, splits[index][0],
+                    splits[index][1], split_seed(self.seed, index), self.epochs, self.hidden,
+                    self.contexts[loss_id], self.metrics, self.deadline)
+                for index in indices for loss_id in self.candidates]
+
+    def run(self, splits: Sequence[tuple[np.ndarray, np.ndarray]], indices: Sequence[int]) -> None:
+        """Run the jobs of the splits ``indices``; BLAS limits and warnings held once here."""
+        from joblib import Parallel, delayed
+
+        started = time.perf_counter()
+        jobs = self.jobs(splits, indices)
+        total = len(self.results) + len(jobs)
+        self._report(len(self.results), total,
+                     f"training {len(self.candidates)} candidates on {len(splits)} splits")
+        with quiet_single_thread() as caught, parallel_config(self.backend, self.n_jobs):
+            for result in Parallel(return_as=result_mode())(delayed(run_job)(job, self.data)
+                                                            for job in jobs):
+                self.results.append(result)
+                self._report(len(self.results), total, f"{result.loss_id}: split "
+                                                       f"{result.split + 1} of {len(splits)}")
+        self.warnings.update(warning_texts(caught))
+        self.seconds += time.perf_counter() - started
+
+    def _report(self, done: int, total: int, message: str) -> None:
+        if self.progress is not None:
+            self.progress(done, total, message)

@@ -1,0 +1,336 @@
+"""The scorers of the metric table (:mod:`.metrics`) and the scoring of one fold.
+
+Each ``score_<metric>(y_true, prediction, context)`` reads the prediction the way the
+proxies return it (see :data:`.metrics.METRIC_SPECS`); :func:`score_predictions` turns a
+metric that cannot be computed on a fold into NaN with a reason instead of an error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .metrics import METRIC_SPECS
+
+__all__ = ["ScoringContext", "infer_context", "score_predictions", "metrics_for",
+           "scoring_context", "prediction_levels", "one_line", "CLASS_TASKS", "NUMERIC_TASKS"]
+
+CLASS_TASKS = frozenset({"binary", "multiclass", "ordinal"})
+NUMERIC_TASKS = frozenset({"regression", "count", "proportion"})
+
+_DEVIANCE_FLOOR = 1e-6
+_PROBABILITY_FLOOR = 1e-15
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """What a metric needs besides ``(y_true, prediction)``.
+
+    ``levels`` are the quantile levels the pinball loss averages over;
+    ``prediction_levels`` the levels of the columns of a quantile loss's prediction (empty
+    for point predictions); ``tweedie_power`` the power of the Tweedie deviance.
+    """
+
+    task: str
+    n_classes: int = 0
+    levels: tuple[float, ...] = (0.5,)
+    prediction_levels: tuple[float, ...] = ()
+    tweedie_power: float = 1.5
+
+
+def infer_context(y_true: np.ndarray, prediction: np.ndarray) -> ScoringContext:
+    """A context for ``(y_true, prediction)`` alone: classes when the prediction is a matrix
+    of probabilities for integer labels, labels when both are matrices, else regression."""
+    y_true = np.asarray(y_true)
+    prediction = np.asarray(prediction)
+    if y_true.ndim == 2 and prediction.shape == y_true.shape and np.isin(y_true, (0, 1)).all():
+        return ScoringContext("multilabel", n_classes=y_true.shape[1])
+    if y_true.ndim == 1 and prediction.ndim == 2 and np.issubdtype(y_true.dtype, np.integer):
+        classes = prediction.shape[1]
+        return ScoringContext("binary" if classes == 2 else "multiclass", n_classes=classes)
+    return ScoringContext("regression")
+
+
+def _class_probabilities(prediction: np.ndarray, context: ScoringContext) -> np.ndarray:
+    """(n, K) probabilities, rows clipped and renormalized."""
+    probabilities = np.asarray(prediction, dtype=float)
+    if probabilities.ndim == 1:
+        probabilities = np.column_stack([1.0 - probabilities, probabilities])
+    probabilities = np.clip(probabilities, 0.0, 1.0)
+    totals = probabilities.sum(axis=1, keepdims=True)
+    width = probabilities.shape[1]
+    return np.divide(probabilities, totals, out=np.full_like(probabilities, 1.0 / width),
+                     where=totals > 0)
+
+
+def _label_probabilities(prediction: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(prediction, dtype=float), 0.0, 1.0)
+
+
+def _point(prediction: np.ndarray, context: ScoringContext) -> np.ndarray:
+    """Point prediction of a numeric task; a quantile loss contributes its level nearest 0.5."""
+    values = np.asarray(prediction, dtype=float)
+    if values.ndim == 2 and context.prediction_levels and values.shape[1] == len(context.prediction_levels):
+        column = int(np.argmin(np.abs(np.asarray(context.prediction_levels) - 0.5)))
+        return values[:, column]
+    if values.ndim == 2 and values.shape[1] == 1:
+        return values[:, 0]
+    return values
+
+
+def _numeric_truth(y_true: np.ndarray) -> np.ndarray:
+    values = np.asarray(y_true, dtype=float)
+    return values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
+
+
+def _ranks(y_true: np.ndarray, prediction: np.ndarray, context: ScoringContext,
+           statistic: str) -> tuple[np.ndarray, np.ndarray]:
+    """Ordinal targets as ranks: the median (absolute error) or mean (squared error) rank."""
+    probabilities = _class_probabilities(prediction, context)
+    ranks = np.arange(probabilities.shape[1], dtype=float)
+    if statistic == "median":
+        cumulative = np.cumsum(probabilities, axis=1)
+        predicted = np.argmax(cumulative >= 0.5 - 1e-12, axis=1).astype(float)
+    else:
+        predicted = probabilities @ ranks
+    return np.asarray(y_true, dtype=float).ravel(), predicted
+
+
+def _is_class_task(context: ScoringContext) -> bool:
+    return context.task in CLASS_TASKS
+
+
+def _macro_over_columns(truth: np.ndarray, scores: np.ndarray, metric) -> float:
+    """Mean of ``metric`` over the columns where the truth has both classes."""
+    values = [metric(truth[:, column], scores[:, column]) for column in range(truth.shape[1])
+              if 0 < truth[:, column].sum() < truth.shape[0]]
+    if not values:
+        raise ValueError("no column with both classes in this fold")
+    return float(np.mean(values))
+
+
+def _one_hot(y_true: np.ndarray, width: int) -> np.ndarray:
+    labels = np.asarray(y_true, dtype=int).ravel()
+    return np.eye(width)[labels]
+
+
+def score_accuracy(y_true, prediction, context):
+    from sklearn.metrics import accuracy_score
+
+    if context.task == "multilabel":
+        return float(np.mean((_label_probabilities(prediction) >= 0.5) == (np.asarray(y_true) > 0.5)))
+    return float(accuracy_score(y_true, _class_probabilities(prediction, context).argmax(axis=1)))
+
+
+def score_balanced_accuracy(y_true, prediction, context):
+    from sklearn.metrics import balanced_accuracy_score
+
+    if context.task == "multilabel":
+        truth = np.asarray(y_true) > 0.5
+        decided = _label_probabilities(prediction) >= 0.5
+        return float(np.mean([balanced_accuracy_score(truth[:, j], decided[:, j])
+                              for j in range(truth.shape[1])]))
+    return float(balanced_accuracy_score(y_true, _class_probabilities(prediction, context).argmax(axis=1)))
+
+
+def score_f1_macro(y_true, prediction, context):
+    from sklearn.metrics import f1_score
+
+    if context.task == "multilabel":
+        return float(f1_score(np.asarray(y_true) > 0.5, _label_probabilities(prediction) >= 0.5,
+                              average="macro", zero_division=0))
+    return float(f1_score(y_true, _class_probabilities(prediction, context).argmax(axis=1),
+                          average="macro", zero_division=0))
+
+
+def score_roc_auc(y_true, prediction, context):
+    from sklearn.metrics import roc_auc_score
+
+    if context.task == "multilabel":
+        return _macro_over_columns(np.asarray(y_true), _label_probabilities(prediction), roc_auc_score)
+    probabilities = _class_probabilities(prediction, context)
+    if probabilities.shape[1] == 2:
+        return float(roc_auc_score(y_true, probabilities[:, 1]))
+    return _macro_over_columns(_one_hot(y_true, probabilities.shape[1]), probabilities, roc_auc_score)
+
+
+def score_average_precision(y_true, prediction, context):
+    from sklearn.metrics import average_precision_score
+
+    if context.task == "multilabel":
+        return _macro_over_columns(np.asarray(y_true), _label_probabilities(prediction),
+                                   average_precision_score)
+    probabilities = _class_probabilities(prediction, context)
+    if probabilities.shape[1] == 2:
+        return float(average_precision_score(y_true, probabilities[:, 1]))
+    return _macro_over_columns(_one_hot(y_true, probabilities.shape[1]), probabilities,
+                               average_precision_score)
+
+
+def _binary_cross_entropy(truth: np.ndarray, probability: np.ndarray) -> float:
+    probability = np.clip(probability, _PROBABILITY_FLOOR, 1.0 - _PROBABILITY_FLOOR)
+    return float(np.mean(-(truth * np.log(probability) + (1.0 - truth) * np.log1p(-probability))))
+
+
+def score_log_loss(y_true, prediction, context):
+    if context.task == "multilabel":
+        return _binary_cross_entropy(np.asarray(y_true, dtype=float), _label_probabilities(prediction))
+    if context.task == "proportion" or not _is_class_task(context):
+        return _binary_cross_entropy(_numeric_truth(y_true), _point(prediction, context))
+    probabilities = _class_probabilities(prediction, context)
+    labels = np.asarray(y_true, dtype=int).ravel()
+    chosen = probabilities[np.arange(labels.size), labels]
+    return float(np.mean(-np.log(np.clip(chosen, _PROBABILITY_FLOOR, 1.0))))
+
+
+def score_brier(y_true, prediction, context):
+    if context.task == "multilabel":
+        return float(np.mean((_label_probabilities(prediction) - np.asarray(y_true, dtype=float)) ** 2))
+    if context.task == "proportion" or not _is_class_task(context):
+        point = np.clip(_point(prediction, context), 0.0, 1.0)
+        return float(np.mean((point - _numeric_truth(y_true)) ** 2))
+    probabilities = _class_probabilities(prediction, context)
+    labels = np.asarray(y_true, dtype=int).ravel()
+    if probabilities.shape[1] == 2:  # scikit-learn's binary convention: (p1 - y)^2
+        return float(np.mean((probabilities[:, 1] - labels) ** 2))
+    return float(np.mean(np.sum((probabilities - _one_hot(labels, probabilities.shape[1])) ** 2, axis=1)))
+
+
+def score_rmse(y_true, prediction, context):
+    if _is_class_task(context):
+        truth, predicted = _ranks(y_true, prediction, context, "mean")
+    else:
+        truth, predicted = _numeric_truth(y_true), _point(prediction, context)
+    return float(np.sqrt(np.mean((truth - predicted) ** 2)))
+
+
+def score_mae(y_true, prediction, context):
+    if _is_class_task(context):
+        truth, predicted = _ranks(y_true, prediction, context, "median")
+    else:
+        truth, predicted = _numeric_truth(y_true), _point(prediction, context)
+    return float(np.mean(np.abs(truth - predicted)))
+
+
+def score_r2(y_true, prediction, context):
+    from sklearn.metrics import r2_score
+
+    return float(r2_score(_numeric_truth(y_true), _point(prediction, context)))
+
+
+def _deviance(y_true, prediction, context, power: float) -> float:
+    from sklearn.metrics import mean_tweedie_deviance
+
+    truth = _numeric_truth(y_true).ravel()
+    predicted = np.maximum(_point(prediction, context).ravel(), _DEVIANCE_FLOOR)
+    if power >= 2 and np.any(truth <= 0):
+        raise ValueError(f"the deviance with power {power:g} needs targets above 0")
+    if power >= 1 and np.any(truth < 0):
+        raise ValueError(f"the deviance with power {power:g} needs non-negative targets")
+    return float(mean_tweedie_deviance(truth, predicted, power=power))
+
+
+def score_poisson_deviance(y_true, prediction, context):
+    return _deviance(y_true, prediction, context, 1.0)
+
+
+def score_gamma_deviance(y_true, prediction, context):
+    return _deviance(y_true, prediction, context, 2.0)
+
+
+def score_tweedie_deviance(y_true, prediction, context):
+    return _deviance(y_true, prediction, context, context.tweedie_power)
+
+
+def score_pinball(y_true, prediction, context):
+    truth = _numeric_truth(y_true).ravel()
+    values = np.asarray(prediction, dtype=float)
+    levels = context.levels or (0.5,)
+    quantile_prediction = (values.ndim == 2 and context.prediction_levels
+                           and values.shape[1] == len(context.prediction_levels))
+    losses = []
+    for level in levels:
+        if quantile_prediction:
+            column = int(np.argmin(np.abs(np.asarray(context.prediction_levels) - level)))
+            predicted = values[:, column]
+        else:
+            predicted = _point(values, context).ravel()
+        residual = truth - predicted
+        losses.append(np.mean(np.maximum(level * residual, (level - 1.0) * residual)))
+    return float(np.mean(losses))
+
+
+#: name -> (function(y_true, prediction, context=None) -> float, greater_is_better).
+#: Predictions are what the proxies return: class probabilities (n, K), label probabilities
+#: (n, L), values (n,), or quantiles (n, levels). Deviances clip predictions to at least 1e-6
+#: (a log-link mean cannot be 0 or negative); ordinal ``mae`` uses the median rank of the
+#: predicted distribution (the Bayes rule for absolute error), ordinal ``rmse`` the expected
+def one_line(error: BaseException) -> str:
+    """An error's text on one line of at most 300 characters (it goes into the JSON)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def score_predictions(y_true: np.ndarray, prediction: np.ndarray, metrics: Iterable[str],
+                      context: ScoringContext) -> tuple[dict[str, float], dict[str, str]]:
+    """Score one fold on every metric; a metric that cannot be computed is NaN with a reason."""
+    scores: dict[str, float] = {}
+    problems: dict[str, str] = {}
+    for name in metrics:
+        try:
+            value = float(METRIC_SPECS[name].score(y_true, prediction, context))
+        except (ValueError, ZeroDivisionError, IndexError) as error:
+            scores[name], problems[name] = math.nan, one_line(error)
+            continue
+        if not math.isfinite(value):
+            problems[name] = "not finite"
+            value = math.nan
+        scores[name] = value
+    return scores, problems
+
+
+def metrics_for(profile, primary: str, y: np.ndarray) -> tuple[str, ...]:
+    """The primary metric first, then the task's other metrics that are defined on ``y``."""
+    others = []
+    numeric = np.asarray(y, dtype=float) if profile.task in NUMERIC_TASKS else None
+    for name in sorted(name for name, spec in METRIC_SPECS.items() if profile.task in spec.tasks):
+        if name == primary:
+            continue
+        if numeric is not None:
+            if name == "gamma_deviance" and not np.all(numeric > 0):
+                continue
+            if name in ("poisson_deviance", "tweedie_deviance") and np.any(numeric < 0):
+                continue
+            if name == "pinball" and not profile.quantiles:
+                continue
+            if name == "log_loss" and profile.task != "proportion":
+                continue
+        others.append(name)
+    return (primary, *others)
+
+
+def scoring_context(profile, loss_params: Mapping[str, dict[str, Any]]) -> ScoringContext:
+    """The run's scoring context: the task, its classes, the quantile levels the pinball
+    loss averages over and the power of a Tweedie candidate (1.5 without one)."""
+    power = 1.5
+    for loss_id, values in sorted(loss_params.items()):
+        if "tweedie" in loss_id and isinstance(values.get("power"), (int, float)):
+            power = float(values["power"])
+            break
+    levels = tuple(profile.quantiles) or (0.5,)
+    return ScoringContext(task=profile.task, n_classes=len(profile.classes), levels=levels,
+                          tweedie_power=power)
+
+
+def prediction_levels(params: Mapping[str, Any]) -> tuple[float, ...]:
+    """Quantile levels a quantile loss predicts (its ``quantiles`` parameter), else ()."""
+    for key in ("quantiles", "levels"):
+        value = params.get(key)
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in value):
+            return tuple(float(v) for v in value)
+    return ()
+

@@ -1,0 +1,89 @@
+"""Helpers shared by the tests of the validate and decide stages: a rule outcome, data, and
+fake proxies whose quality is set per loss."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from advisor.load import load_data
+from advisor.losses import CATALOG, losses_for_task
+from advisor.profile import profile_data
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The three fields of a rule outcome the validator and the decision read."""
+
+    ranking: tuple[str, ...]
+    scores: dict[str, float] = field(default_factory=dict)
+    vetoes: dict[str, tuple] = field(default_factory=dict)
+
+
+def binary_data(n: int = 400, seed: int = 0, metric: str = "balanced_accuracy"):
+    """An imbalanced binary problem with a numeric and a categorical feature."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                          "colour": rng.choice(["red", "green", "blue"], size=n)})
+    logit = 2.0 * frame["x1"] - frame["x2"] - 1.5 + (frame["colour"] == "red") * 0.5
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    loaded = load_data(frame, "y")
+    return loaded, profile_data(loaded, metric=metric)
+
+
+def all_params(profile):
+    """Every applicable loss's derived parameters."""
+    return {loss_id: CATALOG[loss_id].derive(profile, {"quantiles": profile.quantiles})
+            for loss_id in losses_for_task(profile.task)}
+
+
+class FakeProxy:
+    """A stand-in proxy whose quality is set per loss: the validator cannot tell it from a
+    real one, so its verdicts can be checked against known answers.
+
+    Modes: good (and good_copy): a balanced logistic regression; prior: the class
+    frequencies; raise: fails; diverge: diverges; nan: predicts NaN.
+    """
+
+    def __init__(self, mode: str, n_classes: int, seed: int) -> None:
+        self.mode, self.n_classes, self.seed = mode, n_classes, seed
+
+    def fit(self, X, y, sample_weight=None):
+        from sklearn.linear_model import LogisticRegression
+
+        if self.mode == "raise":
+            raise RuntimeError("boom")
+        if self.mode == "diverge":
+            from advisor.proxy import ProxyDivergedError
+            raise ProxyDivergedError("fake", 3, "training loss")
+        y = np.asarray(y, dtype=int)
+        self.prior_ = np.bincount(y, minlength=self.n_classes) / len(y)
+        if self.mode in ("good", "good_copy", "nan"):
+            self.model_ = LogisticRegression(class_weight="balanced").fit(X, y)
+        return self
+
+    def predict(self, X):
+        if self.mode == "nan":
+            return np.full((X.shape[0], self.n_classes), np.nan)
+        if self.mode == "prior":
+            return np.tile(self.prior_, (X.shape[0], 1))
+        return self.model_.predict_proba(X)
+
+
+def _fake_factory(loss, params, profile, *, seed, max_iter, hidden, modes):
+    return FakeProxy(modes.get(loss.id, "good"), len(profile.classes), seed)
+
+
+def factory(**modes):
+    """A proxy factory of fake proxies: loss id -> mode (default: good)."""
+    return functools.partial(_fake_factory, modes=modes)
+
+
+def deterministic_part(validation) -> dict:
+    """A validation's JSON without its timings."""
+    payload = validation.to_dict()
+    payload.pop("timing")
+    return payload
