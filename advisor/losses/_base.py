@@ -15,9 +15,10 @@ gradient of that sum. When :attr:`Loss.standardize_target` is true the proxy tra
 and maps raw outputs back (``raw * scale + center``) before calling :meth:`Loss.predict`
 with the original parameters.
 
-Subclasses implement ``_derive`` (data -> parameters) and ``_code`` (the snippet body);
-:meth:`Loss.derive` and :meth:`Loss.snippet` wrap them with the checks and formatting every
-loss shares (task applicability, rounding, the header stating the expected output layer).
+Subclasses implement ``_derive`` (data -> parameters); the snippet body is the loss's Jinja
+template (``templates/<id>.torch.py.j2`` and ``<id>.keras.py.j2``). :meth:`Loss.derive` and
+:meth:`Loss.snippet` add the checks and formatting every loss shares (task applicability,
+rounding, the header stating the expected output layer).
 """
 
 from __future__ import annotations
@@ -239,7 +240,9 @@ class Loss:
             user_activation=str(profile.facts.get("activation", "auto")),
             link=self._snippet_link(task),
         )
-        return header + self._code(framework, task, params, profile).strip() + "\n"
+        context = {"task": task, "classes": profile.classes,
+                   **self._snippet_values(framework, task, params, profile), **params}
+        return header + _snippets.render(self.id, framework, context) + "\n"
 
     def _snippet_width(self, params: dict[str, Any], profile: Profile) -> int:
         """Width of the output layer named in the snippet."""
@@ -254,9 +257,10 @@ class Loss:
         return _snippets.output_layer(framework, width, self.output_activation(task, framework),
                                       self._snippet_link(task))
 
-    def _code(self, framework: str, task: str, params: dict[str, Any], profile: Profile) -> str:
-        """Subclass hook of :meth:`snippet`: the code below the header."""
-        raise NotImplementedError
+    def _snippet_values(self, framework: str, task: str, params: dict[str, Any],
+                        profile: Profile) -> dict[str, Any]:
+        """Values the snippet's template needs besides the task, the classes and ``params``."""
+        return {}
 
     # ----- proxy side (empirical validator) ----------------------------------------------
     def n_outputs(self, profile: Profile) -> int:

@@ -18,7 +18,6 @@ import numpy as np
 
 from . import _math
 from ._base import Loss, ParamSpec
-from ._snippets import class_note, num, nums
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
@@ -115,6 +114,12 @@ class _ClassifierLoss(Loss):
     def _snippet_link(self, task: str) -> str:
         return "softmax" if task in SOFTMAX_TASKS else "logit"
 
+    def _snippet_values(self, framework: str, task: str, params: dict[str, Any],
+                        profile: Profile) -> dict[str, Any]:
+        """The form of the loss (softmax or sigmoid), the target's shape and the class count."""
+        note = _torch_target_note(task) if framework == "pytorch" else _keras_target_note(task)
+        return {"softmax": task in SOFTMAX_TASKS, "target_note": note, "n_classes": _n_classes(profile)}
+
     def _derive(self, profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
         return {"task": profile.task}
 
@@ -181,26 +186,6 @@ class CrossEntropy(_ClassifierLoss):
             return _softmax_ce(raw, target)
         return _bce(raw, target)
 
-    def _code(self, framework, task, params, profile):
-        if framework == "pytorch":
-            loss = "nn.CrossEntropyLoss()" if task in SOFTMAX_TASKS else "nn.BCEWithLogitsLoss()"
-            return f"""
-from torch import nn
-
-loss_fn = {loss}
-{_torch_target_note(task)}
-# loss = loss_fn(model(x), target)
-"""
-        loss = ("keras.losses.SparseCategoricalCrossentropy(from_logits=True)" if task in SOFTMAX_TASKS
-                else "keras.losses.BinaryCrossentropy(from_logits=True)")
-        return f"""
-import keras
-
-loss_fn = {loss}
-{_keras_target_note(task)}
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-
 
 class WeightedCrossEntropy(_ClassifierLoss):
     """Cross-entropy with class weights derived from the class counts.
@@ -263,73 +248,6 @@ class WeightedCrossEntropy(_ClassifierLoss):
         pos_weight = params.get("pos_weight")
         return _bce(raw, target, 1.0 if pos_weight is None else pos_weight)
 
-    def _code(self, framework, task, params, profile):
-        if task in SOFTMAX_TASKS:
-            weights = params["class_weights"]
-            note = class_note(profile.classes)
-            scheme = (f"# weights: {params['scheme'].replace('_', ' ')}"
-                      + (f", beta = {num(params['beta'])}" if params["scheme"] == "effective_number" else ""))
-            if framework == "pytorch":
-                return f"""
-import torch
-from torch import nn
-
-{scheme}
-{note}
-loss_fn = nn.CrossEntropyLoss(weight=torch.tensor({nums(weights)}))
-{_torch_target_note(task)}
-"""
-            pairs = ", ".join(f"{index}: {num(weight)}" for index, weight in enumerate(weights))
-            return f"""
-import keras
-
-{scheme}
-{note}
-class_weight = {{{pairs}}}
-loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-model.compile(optimizer="adam", loss=loss_fn)
-# model.fit(x, y, class_weight=class_weight)
-"""
-        pos_weight = params["pos_weight"]
-        vector = pos_weight if isinstance(pos_weight, list) else [pos_weight]
-        if framework == "pytorch":
-            extra = "" if task == "binary" else "\n" + class_note(profile.classes, "labels")
-            return f"""
-import torch
-from torch import nn
-{extra}
-# pos_weight = n_negative / n_positive
-loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor({nums(vector)}))
-{_torch_target_note(task)}
-"""
-        if task == "binary":
-            return f"""
-import keras
-
-# pos_weight = n_negative / n_positive, given to Keras as a class weight
-class_weight = {{0: 1.0, 1: {num(pos_weight)}}}
-loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
-model.compile(optimizer="adam", loss=loss_fn)
-# model.fit(x, y, class_weight=class_weight)
-"""
-        return f"""
-import keras
-from keras import ops
-
-{class_note(profile.classes, "labels")}
-POS_WEIGHT = ops.convert_to_tensor({nums(vector)})  # n_negative / n_positive per label
-
-
-def weighted_bce(y_true, logits):
-    y_true = ops.cast(y_true, logits.dtype)
-    per_label = -(POS_WEIGHT * y_true * ops.log_sigmoid(logits)
-                  + (1.0 - y_true) * ops.log_sigmoid(-logits))
-    return ops.sum(per_label, axis=-1)
-
-
-model.compile(optimizer="adam", loss=weighted_bce)
-"""
-
 
 class LabelSmoothing(_ClassifierLoss):
     """Cross-entropy against smoothed targets (Szegedy et al. 2016).
@@ -364,38 +282,6 @@ class LabelSmoothing(_ClassifierLoss):
             smoothed = (1.0 - epsilon) * target + epsilon / target.shape[1]
             return _softmax_ce(raw, smoothed)
         return _bce(raw, (1.0 - epsilon) * target + epsilon / 2.0)
-
-    def _code(self, framework, task, params, profile):
-        epsilon = num(params["epsilon"])
-        if framework == "pytorch":
-            if task in SOFTMAX_TASKS:
-                return f"""
-from torch import nn
-
-loss_fn = nn.CrossEntropyLoss(label_smoothing={epsilon})
-{_torch_target_note(task)}
-"""
-            return f"""
-from torch import nn
-
-EPSILON = {epsilon}
-loss_fn = nn.BCEWithLogitsLoss()
-# smooth the 0/1 target towards 1/2: loss = loss_fn(logits, target * (1 - EPSILON) + EPSILON / 2)
-"""
-        if task in SOFTMAX_TASKS:
-            return f"""
-import keras
-
-loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing={epsilon})
-# target: one-hot, e.g. keras.utils.to_categorical(y, {_n_classes(profile)})
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing={epsilon})
-model.compile(optimizer="adam", loss=loss_fn)
-"""
 
 
 class GeneralizedCrossEntropy(_ClassifierLoss):
@@ -435,66 +321,6 @@ class GeneralizedCrossEntropy(_ClassifierLoss):
         loss = (1.0 - p_t_q) / q
         grad = -p_t_q * _math.sigmoid(-z) * sign
         return loss.sum(axis=1), grad
-
-    def _code(self, framework, task, params, profile):
-        q = num(params["q"])
-        if framework == "pytorch":
-            if task == "binary":
-                return f"""
-import torch
-
-Q = {q}
-
-
-def gce_loss(logits, target):
-    \"\"\"Generalized cross-entropy, binary form; target is float 0/1 shaped like logits.\"\"\"
-    p_true = torch.sigmoid(torch.where(target > 0.5, logits, -logits))
-    return ((1 - p_true ** Q) / Q).mean()
-"""
-            return f"""
-import torch
-import torch.nn.functional as F
-
-Q = {q}
-
-
-def gce_loss(logits, target):
-    \"\"\"Generalized cross-entropy; target holds int64 class indices.\"\"\"
-    p_true = F.softmax(logits, dim=1).gather(1, target.view(-1, 1)).squeeze(1)
-    return ((1 - p_true ** Q) / Q).mean()
-"""
-        if task == "binary":
-            return f"""
-import keras
-from keras import ops
-
-Q = {q}
-
-
-def gce_loss(y_true, logits):
-    y_true = ops.cast(y_true, logits.dtype)
-    p_true = ops.sigmoid(ops.where(y_true > 0.5, logits, -logits))
-    return ops.mean((1.0 - p_true ** Q) / Q, axis=-1)
-
-
-model.compile(optimizer="adam", loss=gce_loss)
-"""
-        return f"""
-import keras
-from keras import ops
-
-Q = {q}
-
-
-def gce_loss(y_true, logits):
-    \"\"\"y_true: integer class indices.\"\"\"
-    index = ops.reshape(ops.cast(y_true, "int32"), (-1, 1))
-    p_true = ops.take_along_axis(ops.softmax(logits, axis=-1), index, axis=-1)[:, 0]
-    return (1.0 - p_true ** Q) / Q
-
-
-model.compile(optimizer="adam", loss=gce_loss)
-"""
 
 
 class Hinge(_ClassifierLoss):
@@ -544,76 +370,6 @@ class Hinge(_ClassifierLoss):
         gap = margin - sign * raw
         active = gap > 0.0
         return np.where(active, gap, 0.0).sum(axis=1), np.where(active, -sign, 0.0)
-
-    def _code(self, framework, task, params, profile):
-        margin = num(params["margin"])
-        note = "# scores are not probabilities: predict with argmax (sigmoid/softmax of scores only ranks)"
-        if framework == "pytorch":
-            if task == "multiclass":
-                return f"""
-from torch import nn
-
-loss_fn = nn.MultiMarginLoss(margin={margin})
-{_torch_target_note(task)}
-{note}
-"""
-            return f"""
-import torch
-
-MARGIN = {margin}
-
-
-def hinge_loss(scores, target):
-    \"\"\"Binary hinge; target is float 0/1 shaped like scores (mapped to -1/+1).\"\"\"
-    return torch.clamp(MARGIN - (2 * target - 1) * scores, min=0).mean()
-
-
-{note}
-"""
-        if task == "multiclass":
-            return f"""
-import keras
-from keras import ops
-
-MARGIN = {margin}
-
-
-def multi_margin_loss(y_true, scores):
-    \"\"\"Same as torch.nn.MultiMarginLoss; y_true: integer class indices.
-    (keras.losses.CategoricalHinge is the Crammer-Singer variant: max over j, one-hot targets.)\"\"\"
-    n_classes = ops.shape(scores)[-1]
-    one_hot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), n_classes)
-    true_score = ops.sum(one_hot * scores, axis=-1, keepdims=True)
-    gaps = ops.maximum(MARGIN - true_score + scores, 0.0) * (1.0 - one_hot)
-    return ops.sum(gaps, axis=-1) / ops.cast(n_classes, scores.dtype)
-
-
-model.compile(optimizer="adam", loss=multi_margin_loss)
-{note}
-"""
-        if params["margin"] == 1.0:
-            return f"""
-import keras
-
-loss_fn = keras.losses.Hinge()  # margin {margin} (fixed in Keras); 0/1 labels are mapped to -1/+1
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
-        return f"""
-import keras
-from keras import ops
-
-MARGIN = {margin}
-
-
-def hinge_loss(y_true, scores):
-    sign = 2.0 * ops.cast(y_true, scores.dtype) - 1.0
-    return ops.mean(ops.maximum(MARGIN - sign * scores, 0.0), axis=-1)
-
-
-model.compile(optimizer="adam", loss=hinge_loss)
-{note}
-"""
 
 
 CROSS_ENTROPY_LOSSES: tuple[Loss, ...] = (CrossEntropy(), WeightedCrossEntropy())

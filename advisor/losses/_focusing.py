@@ -15,7 +15,6 @@ import numpy as np
 from . import _math
 from ._base import Loss, ParamSpec
 from ._classification import SOFTMAX_TASKS, _ClassifierLoss, _positive_prior, _task_of
-from ._snippets import class_note, num, nums
 
 
 class Focal(_ClassifierLoss):
@@ -81,108 +80,6 @@ class Focal(_ClassifierLoss):
         if _task_of(params, target) in SOFTMAX_TASKS:
             return np.log(prior)
         return _math.logit(prior)
-
-    def _code(self, framework, task, params, profile):
-        gamma, alpha, bias = params["gamma"], params["alpha"], params["prior_bias"]
-        if task == "multiclass":
-            note = class_note(profile.classes)
-            if framework == "pytorch":
-                return f"""
-import torch
-import torch.nn.functional as F
-
-{note}
-ALPHA = torch.tensor({nums(alpha)})  # effective-number class weights, summing to 1
-GAMMA = {num(gamma)}
-PRIOR_BIAS = torch.tensor({nums(bias)})  # log class priors
-# start the output bias at the prior: with torch.no_grad(): output_layer.bias.copy_(PRIOR_BIAS)
-
-
-def focal_loss(logits, target):
-    \"\"\"Softmax focal loss; target holds int64 class indices.\"\"\"
-    log_p = F.log_softmax(logits, dim=1).gather(1, target.view(-1, 1)).squeeze(1)
-    p = log_p.exp()
-    return (-ALPHA.to(logits.device)[target] * (1 - p) ** GAMMA * log_p).mean()
-"""
-            return f"""
-import keras
-
-{note}
-PRIOR_BIAS = {nums(bias)}  # log class priors
-
-
-def prior_bias(shape, dtype=None):
-    \"\"\"Bias initializer: start the softmax at the class prior.\"\"\"
-    return keras.ops.convert_to_tensor(PRIOR_BIAS, dtype=dtype)
-
-
-# output layer: keras.layers.Dense({len(alpha)}, bias_initializer=prior_bias)
-loss_fn = keras.losses.CategoricalFocalCrossentropy(
-    alpha={nums(alpha)}, gamma={num(gamma)}, from_logits=True)
-# target: one-hot, e.g. keras.utils.to_categorical(y, {len(alpha)})
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-        if task == "binary" and framework == "keras":
-            return f"""
-import keras
-
-# alpha = 1 - prior of the positive class; start the bias at the prior logit {num(bias)}
-# output layer: keras.layers.Dense(1, bias_initializer=keras.initializers.Constant({num(bias)}))
-loss_fn = keras.losses.BinaryFocalCrossentropy(
-    apply_class_balancing=True, alpha={num(alpha)}, gamma={num(gamma)}, from_logits=True)
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-        alphas = [alpha] if task == "binary" else alpha
-        biases = [bias] if task == "binary" else bias
-        labels = "" if task == "binary" else class_note(profile.classes, "labels") + "\n"
-        if framework == "pytorch":
-            return f"""
-import torch
-import torch.nn.functional as F
-
-{labels}ALPHA = torch.tensor({nums(alphas)})  # weight of the positive class = 1 - its prior
-GAMMA = {num(gamma)}
-PRIOR_BIAS = torch.tensor({nums(biases)})  # prior logit log(pi / (1 - pi))
-# start the output bias at the prior: with torch.no_grad(): output_layer.bias.copy_(PRIOR_BIAS)
-
-
-def focal_loss(logits, target):
-    \"\"\"Sigmoid focal loss on logits; target is a float 0/1 tensor shaped like logits.\"\"\"
-    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    p = torch.sigmoid(logits)
-    p_t = p * target + (1 - p) * (1 - target)
-    alpha = ALPHA.to(logits.device)
-    alpha_t = alpha * target + (1 - alpha) * (1 - target)
-    return (alpha_t * (1 - p_t) ** GAMMA * bce).sum(dim=1).mean()
-"""
-        return f"""
-import keras
-from keras import ops
-
-{labels}ALPHA = ops.convert_to_tensor({nums(alphas)})  # weight of the positive class = 1 - its prior
-GAMMA = {num(gamma)}
-PRIOR_BIAS = {nums(biases)}  # prior logit log(pi / (1 - pi))
-
-
-def prior_bias(shape, dtype=None):
-    \"\"\"Bias initializer: start each output at its prior logit.\"\"\"
-    return ops.convert_to_tensor(PRIOR_BIAS, dtype=dtype)
-
-
-# output layer: keras.layers.Dense({len(biases)}, bias_initializer=prior_bias)
-
-
-def focal_loss(y_true, logits):
-    y_true = ops.cast(y_true, logits.dtype)
-    p = ops.sigmoid(logits)
-    p_t = p * y_true + (1.0 - p) * (1.0 - y_true)
-    alpha_t = ALPHA * y_true + (1.0 - ALPHA) * (1.0 - y_true)
-    bce = -(y_true * ops.log_sigmoid(logits) + (1.0 - y_true) * ops.log_sigmoid(-logits))
-    return ops.sum(alpha_t * (1.0 - p_t) ** GAMMA * bce, axis=-1)
-
-
-model.compile(optimizer="adam", loss=focal_loss)
-"""
 
 
 def _sigmoid_focal(raw: np.ndarray, target: np.ndarray, gamma: float,
@@ -278,44 +175,6 @@ class Asymmetric(_ClassifierLoss):
         loss = target * loss_pos + (1.0 - target) * loss_neg
         grad = target * grad_pos + (1.0 - target) * grad_neg
         return loss.sum(axis=1), grad
-
-    def _code(self, framework, task, params, profile):
-        values = (f"GAMMA_POS, GAMMA_NEG, CLIP = {num(params['gamma_pos'])}, "
-                  f"{num(params['gamma_neg'])}, {num(params['clip'])}")
-        if framework == "pytorch":
-            return f"""
-import torch
-import torch.nn.functional as F
-
-{values}
-
-
-def asymmetric_loss(logits, target):
-    \"\"\"Asymmetric loss; target is a float 0/1 matrix shaped like logits.\"\"\"
-    p = torch.sigmoid(logits)
-    p_neg = (p - CLIP).clamp(min=0)  # shifted probability: easy negatives cost nothing
-    loss_pos = target * (1 - p) ** GAMMA_POS * F.logsigmoid(logits)
-    loss_neg = (1 - target) * p_neg ** GAMMA_NEG * torch.log((1 - p_neg).clamp(min=1e-8))
-    return -(loss_pos + loss_neg).sum(dim=1).mean()
-"""
-        return f"""
-import keras
-from keras import ops
-
-{values}
-
-
-def asymmetric_loss(y_true, logits):
-    y_true = ops.cast(y_true, logits.dtype)
-    p = ops.sigmoid(logits)
-    p_neg = ops.maximum(p - CLIP, 0.0)  # shifted probability: easy negatives cost nothing
-    loss_pos = y_true * (1.0 - p) ** GAMMA_POS * ops.log_sigmoid(logits)
-    loss_neg = (1.0 - y_true) * p_neg ** GAMMA_NEG * ops.log(ops.maximum(1.0 - p_neg, 1e-8))
-    return -ops.sum(loss_pos + loss_neg, axis=-1)
-
-
-model.compile(optimizer="adam", loss=asymmetric_loss)
-"""
 
 
 FOCUSING_LOSSES: tuple[Loss, ...] = (Focal(), Asymmetric())

@@ -11,7 +11,6 @@ import numpy as np
 from . import _math
 from ._base import Loss
 from ._classification import _bce, _n_classes
-from ._snippets import class_note
 
 
 class Coral(Loss):
@@ -78,63 +77,6 @@ class Coral(Loss):
                     f"weight vector, {width} ordered biases, {width} threshold logits")
         return (f"CoralOutput({width + 1}) below: one shared weight vector, {width} biases, "
                 f"{width} threshold logits")
-
-    def _code(self, framework, task, params, profile):
-        n_classes = params["n_classes"]
-        note = class_note(profile.classes, "levels (ascending)")
-        if framework == "pytorch":
-            return f"""
-from coral_pytorch.dataset import levels_from_labelbatch, proba_to_label
-from coral_pytorch.layers import CoralLayer
-from coral_pytorch.losses import coral_loss
-
-{note}
-NUM_CLASSES = {n_classes}
-# pip install coral-pytorch; last layer: CoralLayer(size_in=hidden_units, num_classes=NUM_CLASSES)
-
-
-def loss_fn(logits, target):
-    \"\"\"target: int64 class indices 0..NUM_CLASSES-1.\"\"\"
-    levels = levels_from_labelbatch(target, num_classes=NUM_CLASSES).to(logits.device)
-    return coral_loss(logits, levels)
-
-
-# predicted rank = thresholds passed: proba_to_label(torch.sigmoid(logits))
-"""
-        return f"""
-import keras
-from keras import ops
-
-{note}
-NUM_CLASSES = {n_classes}
-
-
-class CoralOutput(keras.layers.Layer):
-    \"\"\"CORAL output: one shared weight vector and NUM_CLASSES - 1 biases (threshold logits).\"\"\"
-
-    def __init__(self, num_classes, **kwargs):
-        super().__init__(**kwargs)
-        self.num_classes = num_classes
-
-    def build(self, input_shape):
-        self.w = self.add_weight(shape=(input_shape[-1], 1), initializer="glorot_uniform")
-        self.b = self.add_weight(shape=(self.num_classes - 1,), initializer="zeros")
-
-    def call(self, x):
-        return ops.matmul(x, self.w) + self.b
-
-
-def coral_loss(y_true, logits):
-    \"\"\"y_true: integer class indices; levels[k] = 1 where y > k.\"\"\"
-    labels = ops.reshape(ops.cast(y_true, "int32"), (-1, 1))
-    levels = ops.cast(labels > ops.arange(NUM_CLASSES - 1), logits.dtype)
-    return -ops.sum(levels * ops.log_sigmoid(logits)
-                    + (1.0 - levels) * ops.log_sigmoid(-logits), axis=-1)
-
-
-# outputs = CoralOutput(NUM_CLASSES)(hidden); model.compile(optimizer="adam", loss=coral_loss)
-# predicted rank = thresholds passed: ops.sum(ops.sigmoid(logits) > 0.5, axis=-1)
-"""
 
 
 ORDINAL_LOSSES: tuple[Loss, ...] = (Coral(),)

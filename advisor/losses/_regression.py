@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import TargetError
 from . import _math
 from ._base import Loss, ParamSpec, TargetInterval
-from ._snippets import num, nums
+from ._snippets import num
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
@@ -123,32 +123,15 @@ class _IdentityLoss(_NumericLoss):
         n_classes = int(params["n_classes"])
         return np.clip(np.rint(np.asarray(raw, dtype=np.float64)[:, 0]), 0, n_classes - 1).astype(int)
 
-    def _standardise_note(self, task: str, profile: Profile) -> str:
+    def _snippet_values(self, framework, task, params, profile):
+        """The note on training with a standardised target (or on the level index)."""
         if task == "ordinal":
-            return (f"# target: the level's index as a float (0..{len(profile.classes) - 1}); "
-                    "predicted level = round(clip(prediction))")
+            return {"note": f"# target: the level's index as a float (0..{len(profile.classes) - 1}); "
+                            "predicted level = round(clip(prediction))"}
         mean = _math.round_sig(_facts_number(profile, "target_mean"))
         std = _math.round_sig(_facts_number(profile, "target_std", 1.0)) or 1.0
-        return (f"# standardise the target for training: (y - {num(mean)}) / {num(std)}; "
-                f"map predictions back with * {num(std)} + {num(mean)}")
-
-
-def _stock_code_for(framework: str, torch_loss: str, keras_loss: str, note: str) -> str:
-    """The snippet of a loss both frameworks ship: construct it (and compile, in Keras)."""
-    if framework == "pytorch":
-        return f"""
-from torch import nn
-
-loss_fn = {torch_loss}
-{note}
-"""
-    return f"""
-import keras
-
-loss_fn = {keras_loss}
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
+        return {"note": f"# standardise the target for training: (y - {num(mean)}) / {num(std)}; "
+                        f"map predictions back with * {num(std)} + {num(mean)}"}
 
 
 class MeanSquaredError(_IdentityLoss):
@@ -163,10 +146,6 @@ class MeanSquaredError(_IdentityLoss):
 
     def _residual_loss(self, residual, params):
         return 0.5 * residual ** 2, residual
-
-    def _code(self, framework, task, params, profile):
-        return _stock_code_for(framework, "nn.MSELoss()", "keras.losses.MeanSquaredError()",
-                                self._standardise_note(task, profile))
 
 
 class MeanAbsoluteError(_IdentityLoss):
@@ -184,10 +163,6 @@ class MeanAbsoluteError(_IdentityLoss):
 
     def _residual_loss(self, residual, params):
         return np.abs(residual), np.sign(residual)
-
-    def _code(self, framework, task, params, profile):
-        return _stock_code_for(framework, "nn.L1Loss()", "keras.losses.MeanAbsoluteError()",
-                                self._standardise_note(task, profile))
 
 
 class Huber(_IdentityLoss):
@@ -226,31 +201,16 @@ class Huber(_IdentityLoss):
             scaled["delta"] = float(scaled["delta"])
         return scaled
 
+    def _snippet_values(self, framework, task, params, profile):
+        """delta on the standardised scale the proxy trains on."""
+        std = _math.round_sig(_facts_number(profile, "target_std", 1.0)) or 1.0
+        return {"standardised_delta": _math.round_sig(params["delta"] / std)}
+
     def _residual_loss(self, residual, params):
         delta = np.asarray(self.param(params, "delta"), dtype=np.float64)
         size = np.abs(residual)
         loss = np.where(size <= delta, 0.5 * residual ** 2, delta * (size - 0.5 * delta))
         return loss, np.clip(residual, -delta, delta)
-
-    def _code(self, framework, task, params, profile):
-        delta = num(params["delta"])
-        std = _math.round_sig(_facts_number(profile, "target_std", 1.0)) or 1.0
-        note = (f"# delta = {delta} is in target units; on a standardised target use "
-                f"{num(_math.round_sig(params['delta'] / std))} (delta / std)")
-        if framework == "pytorch":
-            return f"""
-from torch import nn
-
-loss_fn = nn.HuberLoss(delta={delta})
-{note}
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.Huber(delta={delta})
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
 
 
 class LogCosh(_IdentityLoss):
@@ -268,32 +228,6 @@ class LogCosh(_IdentityLoss):
     def _residual_loss(self, residual, params):
         size = np.abs(residual)
         return size + np.log1p(np.exp(-2.0 * size)) - math.log(2.0), np.tanh(residual)
-
-    def _code(self, framework, task, params, profile):
-        note = self._standardise_note(task, profile)
-        if framework == "pytorch":
-            return f"""
-import math
-
-import torch
-import torch.nn.functional as F
-
-
-def log_cosh_loss(pred, target):
-    \"\"\"log(cosh(pred - target)) written with softplus so it never overflows.\"\"\"
-    r = pred - target
-    return (r + F.softplus(-2 * r) - math.log(2.0)).mean()
-
-
-{note}
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.LogCosh()
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
 
 
 class Quantile(_IdentityLoss):
@@ -352,42 +286,6 @@ class Quantile(_IdentityLoss):
         grad = np.where(residual > 0.0, -tau, 1.0 - tau)
         return loss.sum(axis=1), grad
 
-    def _code(self, framework, task, params, profile):
-        levels = nums(params["quantiles"])
-        note = self._standardise_note(task, profile)
-        if framework == "pytorch":
-            return f"""
-import torch
-
-QUANTILES = torch.tensor({levels})
-
-
-def pinball_loss(pred, target):
-    \"\"\"pred: (batch, {len(params['quantiles'])}), one column per level; target: (batch,) or (batch, 1).\"\"\"
-    diff = target.view(-1, 1) - pred
-    q = QUANTILES.to(pred.device)
-    return torch.maximum(q * diff, (q - 1) * diff).sum(dim=1).mean()
-
-
-{note}
-"""
-        return f"""
-import keras
-from keras import ops
-
-QUANTILES = ops.convert_to_tensor({levels})
-
-
-def pinball_loss(y_true, pred):
-    \"\"\"pred: one column per level; y_true: (batch,) or (batch, 1).\"\"\"
-    diff = ops.reshape(ops.cast(y_true, pred.dtype), (-1, 1)) - pred
-    return ops.sum(ops.maximum(QUANTILES * diff, (QUANTILES - 1.0) * diff), axis=-1)
-
-
-model.compile(optimizer="adam", loss=pinball_loss)
-{note}
-"""
-
 
 class MeanSquaredLogError(_NumericLoss):
     """Squared error on the log1p scale: fits relative error, needs y > -1.
@@ -423,26 +321,6 @@ class MeanSquaredLogError(_NumericLoss):
         """The constant that minimises the loss: the mean of log1p(y)."""
         return np.asarray(target, dtype=np.float64).mean(axis=0)
 
-    def _code(self, framework, task, params, profile):
-        if framework == "pytorch":
-            return """
-import torch
-from torch import nn
-
-loss_fn = nn.MSELoss()
-# train on log1p of the target (every target must be > -1) and predict with expm1:
-# loss = loss_fn(model(x), torch.log1p(target)); prediction = torch.expm1(model(x))
-"""
-        return """
-import keras
-import numpy as np
-
-loss_fn = keras.losses.MeanSquaredError()
-model.compile(optimizer="adam", loss=loss_fn)
-# model.fit(x, np.log1p(y)); prediction = np.expm1(model.predict(x)); every target must be > -1
-# (same loss: keras.losses.MeanSquaredLogarithmicError() on a non-negative output, e.g. softplus)
-"""
-
 
 class _LogLinkLoss(_NumericLoss):
     """Deviances on z = log(mean): predict exp(z), start the bias at log(mean(y))."""
@@ -470,15 +348,16 @@ class _LogLinkLoss(_NumericLoss):
         mean = np.asarray(target, dtype=np.float64).mean(axis=0)
         return np.log(np.maximum(mean, 1e-8))
 
-    def _bias_lines(self, framework: str, params: dict[str, Any]) -> str:
+    def _snippet_values(self, framework, task, params, profile):
+        """The lines that start the output bias at the log of the mean target."""
         bias = params.get("init_bias")
         if bias is None:
-            return "# (the target's mean is 0: leave the output bias at its default)"
+            return {"bias": "# (the target's mean is 0: leave the output bias at its default)"}
         if framework == "pytorch":
-            return (f"INIT_BIAS = {num(bias)}  # log of the mean target\n"
-                    "# start the output bias there: with torch.no_grad(): output_layer.bias.fill_(INIT_BIAS)")
-        return (f"INIT_BIAS = {num(bias)}  # log of the mean target\n"
-                "# output layer bias: bias_initializer=keras.initializers.Constant(INIT_BIAS)")
+            return {"bias": f"INIT_BIAS = {num(bias)}  # log of the mean target\n"
+                            "# start the output bias there: with torch.no_grad(): output_layer.bias.fill_(INIT_BIAS)"}
+        return {"bias": f"INIT_BIAS = {num(bias)}  # log of the mean target\n"
+                        "# output layer bias: bias_initializer=keras.initializers.Constant(INIT_BIAS)"}
 
 
 class Poisson(_LogLinkLoss):
@@ -501,26 +380,6 @@ class Poisson(_LogLinkLoss):
         loss = mean - target * log_mean + _math.xlogy(target, target) - target
         return loss.sum(axis=1), mean - target
 
-    def _code(self, framework, task, params, profile):
-        bias = self._bias_lines(framework, params)
-        if framework == "pytorch":
-            return f"""
-import torch
-from torch import nn
-
-loss_fn = nn.PoissonNLLLoss(log_input=True, full=False)  # the model outputs log(mean)
-{bias}
-# if your output is already the mean (exp/softplus): nn.PoissonNLLLoss(log_input=False)
-# prediction = torch.exp(model(x)); targets must be >= 0
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.Poisson()  # takes the mean: keep the exponential output activation
-{bias}
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-
 
 class GammaDeviance(_LogLinkLoss):
     """Half Gamma deviance with a log link: strictly positive targets, multiplicative errors."""
@@ -539,39 +398,6 @@ class GammaDeviance(_LogLinkLoss):
         ratio = target / mean
         loss = ratio + log_mean - np.log(target) - 1.0
         return loss.sum(axis=1), 1.0 - ratio
-
-    def _code(self, framework, task, params, profile):
-        bias = self._bias_lines(framework, params)
-        if framework == "pytorch":
-            return f"""
-import torch
-
-{bias}
-
-
-def gamma_deviance_loss(log_mean, target):
-    \"\"\"Half Gamma deviance up to a constant; the model outputs log(mean), target > 0.\"\"\"
-    return (target * torch.exp(-log_mean) + log_mean).mean()
-
-
-# prediction = torch.exp(model(x))
-"""
-        return f"""
-import keras
-from keras import ops
-
-{bias}
-
-
-def gamma_deviance_loss(y_true, log_mean):
-    \"\"\"Half Gamma deviance up to a constant; the model outputs log(mean), y_true > 0.\"\"\"
-    y_true = ops.cast(y_true, log_mean.dtype)
-    return ops.mean(y_true * ops.exp(-log_mean) + log_mean, axis=-1)
-
-
-model.compile(optimizer="adam", loss=gamma_deviance_loss)
-# prediction = ops.exp(model(x))
-"""
 
 
 class Tweedie(_LogLinkLoss):
@@ -619,44 +445,6 @@ class Tweedie(_LogLinkLoss):
         constant = np.power(target, 2.0 - power) / ((1.0 - power) * (2.0 - power))
         loss = high / (2.0 - power) - target * low / (1.0 - power) + constant
         return loss.sum(axis=1), high - target * low
-
-    def _code(self, framework, task, params, profile):
-        bias = self._bias_lines(framework, params)
-        power = num(params["power"])
-        if framework == "pytorch":
-            return f"""
-import torch
-
-POWER = {power}  # Var = phi * mean^POWER
-{bias}
-
-
-def tweedie_loss(log_mean, target):
-    \"\"\"Half Tweedie deviance up to a constant; the model outputs log(mean), target >= 0.\"\"\"
-    return (torch.exp((2 - POWER) * log_mean) / (2 - POWER)
-            - target * torch.exp((1 - POWER) * log_mean) / (1 - POWER)).mean()
-
-
-# prediction = torch.exp(model(x))
-"""
-        return f"""
-import keras
-from keras import ops
-
-POWER = {power}  # Var = phi * mean^POWER
-{bias}
-
-
-def tweedie_loss(y_true, log_mean):
-    \"\"\"Half Tweedie deviance up to a constant; the model outputs log(mean), y_true >= 0.\"\"\"
-    y_true = ops.cast(y_true, log_mean.dtype)
-    return ops.mean(ops.exp((2.0 - POWER) * log_mean) / (2.0 - POWER)
-                    - y_true * ops.exp((1.0 - POWER) * log_mean) / (1.0 - POWER), axis=-1)
-
-
-model.compile(optimizer="adam", loss=tweedie_loss)
-# prediction = ops.exp(model(x))
-"""
 
 
 REGRESSION_LOSSES: tuple[Loss, ...] = (

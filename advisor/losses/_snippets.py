@@ -1,19 +1,24 @@
-"""Helpers that write the PyTorch / Keras snippets: number formatting and the header.
+"""The PyTorch / Keras snippets: the header every snippet shares, and the templates' renderer.
 
 Every snippet starts with comment lines saying what it is, which output layer it expects
 (``# Output layer: ...``) and, when the user's network ends in another activation, what to
-change. Numbers are written with :func:`num` so that a value in the derived parameters
-appears verbatim in the code.
+change. The code below the header comes from the loss's Jinja template,
+``templates/<loss id>.torch.py.j2`` or ``templates/<loss id>.keras.py.j2``, rendered with the
+derived values. Numbers are written with the :func:`num` and :func:`nums` filters so that a
+value in the derived parameters appears verbatim in the code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..options import a_or_an
 
 FRAMEWORK_NAMES = {"pytorch": "PyTorch", "keras": "Keras"}
+#: The framework's part of a template's file name.
+_TEMPLATE_SUFFIX = {"pytorch": "torch", "keras": "keras"}
 
 #: What the raw output means, per link, for the header and the output-layer line.
 _RAW_MEANING = {
@@ -42,6 +47,11 @@ def num(value: Any) -> str:
 def nums(values: Iterable[Any]) -> str:
     """A list of numbers as Python source: ``[0.5, 1.25]``."""
     return "[" + ", ".join(num(value) for value in values) + "]"
+
+
+def index_dict(values: Iterable[Any]) -> str:
+    """A list of numbers as a Python dict keyed by position: ``{0: 1.0, 1: 2.5}``."""
+    return "{" + ", ".join(f"{index}: {num(value)}" for index, value in enumerate(values)) + "}"
 
 
 def class_note(classes: Sequence[str], what: str = "classes", limit: int = 20) -> str:
@@ -106,3 +116,27 @@ def header(*, loss_id: str, title: str, task: str, framework: str, output_layer:
     if advice:
         lines.append(advice)
     return "\n".join(lines) + "\n"
+
+
+def template_name(loss_id: str, framework: str) -> str:
+    """File name of the template of ``loss_id``'s snippet for ``framework``."""
+    return f"{loss_id}.{_TEMPLATE_SUFFIX[framework]}.py.j2"
+
+
+def render(loss_id: str, framework: str, context: Mapping[str, Any]) -> str:
+    """The code of ``loss_id``'s template for ``framework``, without surrounding blank lines."""
+    return _environment().get_template(template_name(loss_id, framework)).render(context).strip()
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> Any:
+    """Jinja2, imported on first use; Python source, so no HTML autoescaping. An undefined
+    name is an error, so a template cannot silently print nothing for a missing value."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    environment = Environment(loader=PackageLoader("advisor.losses", "templates"), autoescape=False,
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+    environment.filters.update({"num": num, "nums": nums, "index_dict": index_dict,
+                                "class_note": class_note})
+    return environment
