@@ -11,14 +11,15 @@ import difflib
 
 from ..errors import OptionError
 from ..options import TASKS, check_choice
+from ._activation import GENERATED_RULES_FILE, activation_veto_tables
 from ._base import Loss, ParamSpec, TargetInterval
 from ._classification import CROSS_ENTROPY_LOSSES, ROBUST_LOSSES
 from ._focusing import FOCUSING_LOSSES
 from ._ordinal import ORDINAL_LOSSES
 from ._regression import REGRESSION_LOSSES
 
-__all__ = ["CATALOG", "DEFAULT_LOSS", "Loss", "ParamSpec", "TargetInterval", "get_loss",
-           "losses_for_task"]
+__all__ = ["CATALOG", "DEFAULT_LOSS", "GENERATED_RULES_FILE", "Loss", "ParamSpec", "TargetInterval",
+           "activation_veto_tables", "get_loss", "losses_for_task"]
 
 _CLASSIFICATION_ORDER = ("cross_entropy", "weighted_cross_entropy", "focal", "label_smoothing",
                          "generalized_cross_entropy", "hinge", "asymmetric", "coral")

@@ -35,8 +35,9 @@ from . import _math, _snippets
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
+    from ._activation import Veto
 
-_CLOSED_BRACKETS = {"both": "[]", "left": "[)", "right": "(]", "neither": "()"}
+_CLOSED_BRACKETS = {"both": ("[", "]"), "left": ("[", ")"), "right": ("(", "]"), "neither": ("(", ")")}
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,9 @@ class Loss:
     #: = logits / raw values), possibly with a framework flag such as ``from_logits=False``;
     #: :meth:`accepts_activation` narrows this per task.
     activations: ClassVar[frozenset[str]] = frozenset({"linear"})
+    #: The output activations that rule the loss out, each with the reason (``_activation``):
+    #: the rule base's activation vetoes are made from these.
+    vetoes: ClassVar[tuple[Veto, ...]] = ()
     #: Inverse link used to turn raw outputs into predictions: identity, log, logit, softmax,
     #: ordinal (task-generic losses name the link of their main task and say so in the docstring).
     link: ClassVar[str] = "identity"

@@ -17,6 +17,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _math
+from ._activation import (
+    NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT,
+    SIGMOID_IS_NOT_A_MARGIN,
+    SIGMOID_ON_EXCLUSIVE_CLASSES,
+    SOFTMAX_ON_A_SINGLE_OUTPUT,
+    SOFTMAX_ON_MULTILABEL,
+    SOFTMAX_READS_CLASS_PROBABILITIES,
+    TANH_IS_NOT_A_PROBABILITY,
+    Veto,
+)
 from ._base import Loss, ParamSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,6 +34,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SIGMOID_TASKS = frozenset({"binary", "multilabel", "proportion"})
 SOFTMAX_TASKS = frozenset({"multiclass", "ordinal"})
+
+NOT_A_LOGIT = Veto(NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT, "a {activation} output is never negative, so it is not a logit")
+#: The cross-entropy family reads logits, a sigmoid on sigmoid tasks, a softmax on softmax tasks.
+CROSS_ENTROPY_VETOES: tuple[Veto, ...] = (
+    Veto(SOFTMAX_ON_A_SINGLE_OUTPUT,
+         "one output unit under a softmax is always 1; this loss needs a sigmoid or a logit"),
+    Veto(SOFTMAX_ON_MULTILABEL,
+         "softmax with categorical cross-entropy cannot represent several labels at once"),
+    Veto(SIGMOID_ON_EXCLUSIVE_CLASSES, "independent sigmoids are not a distribution over exclusive "
+                                       "classes; this loss needs logits or a softmax"),
+    Veto(TANH_IS_NOT_A_PROBABILITY, "a tanh output is neither a probability nor an unbounded logit"),
+    NOT_A_LOGIT,
+)
 
 
 def _n_classes(profile: Profile) -> int:
@@ -99,6 +122,7 @@ class _ClassifierLoss(Loss):
 
     link = "logit"
     activations = frozenset({"linear", "sigmoid", "softmax"})
+    vetoes = CROSS_ENTROPY_VETOES
 
     def accepts_activation(self, task: str, activation: str) -> bool:
         """Logits always; a sigmoid on sigmoid tasks and a softmax on softmax tasks (with
@@ -338,6 +362,14 @@ class Hinge(_ClassifierLoss):
     tasks = frozenset({"binary", "multiclass"})
     link = "margin"
     activations = frozenset({"linear", "tanh"})
+    vetoes = (
+        Veto(SOFTMAX_READS_CLASS_PROBABILITIES,
+             "hinge needs unbounded class scores (margins), not softmax probabilities"),
+        Veto(SIGMOID_IS_NOT_A_MARGIN, "a sigmoid output in (0, 1) is never negative, so the hinge "
+                                      "margin cannot separate the classes"),
+        Veto(NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT, "a {activation} output is never negative, so the "
+                                               "hinge margin cannot separate the classes"),
+    )
     formula = ("binary: max(0, m - y z), y in {-1, +1}; multiclass: "
                "sum_{j != y} max(0, m - z_y + z_j) / K")
     citation = ("Weston & Watkins (ESANN 1999), Support Vector Machines for Multi-Class Pattern "

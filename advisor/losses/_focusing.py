@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from . import _math
+from ._activation import SOFTMAX_READS_CLASS_PROBABILITIES, TANH_IS_NOT_A_PROBABILITY, Veto
 from ._base import Loss, ParamSpec
-from ._classification import SOFTMAX_TASKS, _ClassifierLoss, _positive_prior, _task_of
+from ._classification import NOT_A_LOGIT, SOFTMAX_TASKS, _ClassifierLoss, _positive_prior, _task_of
 
 
 class Focal(_ClassifierLoss):
@@ -135,6 +136,12 @@ class Asymmetric(_ClassifierLoss):
     title = "Asymmetric loss (multi-label)"
     tasks = frozenset({"multilabel"})
     activations = frozenset({"linear", "sigmoid"})
+    vetoes = (
+        Veto(SOFTMAX_READS_CLASS_PROBABILITIES, "the asymmetric loss scores each label with its own "
+                                                "sigmoid; a softmax makes the labels compete"),
+        Veto(TANH_IS_NOT_A_PROBABILITY, "a tanh output is neither a probability nor an unbounded logit"),
+        NOT_A_LOGIT,
+    )
     formula = ("-y (1 - p)^g+ log p - (1 - y) p_m^g- log(1 - p_m), p_m = max(p - clip, 0), "
                "per label")
     citation = ("Ridnik, Ben-Baruch, Zamir, Noy, Friedman, Protter & Zelnik-Manor (ICCV 2021), "

@@ -96,8 +96,8 @@ def json_safe(value: Any, digits: int = SETTING_DIGITS) -> Any:
 
 def inverse_frequency_weights(counts: Sequence[int]) -> np.ndarray:
     """w_c = N / (K n_c): every class contributes the same total weight."""
-    counts = np.asarray(counts, dtype=np.float64)
-    return counts.sum() / (counts.size * counts)
+    n = np.asarray(counts, dtype=np.float64)
+    return n.sum() / (n.size * n)
 
 
 def effective_number_beta(counts: Sequence[int]) -> float:
@@ -112,13 +112,13 @@ def effective_number_weights(counts: Sequence[int], beta: float) -> np.ndarray:
     proportional to 1 / E_c. beta = 0 weighs every class equally; beta -> 1 tends to
     inverse frequency.
     """
-    counts = np.asarray(counts, dtype=np.float64)
+    n = np.asarray(counts, dtype=np.float64)
     if beta <= 0.0:
-        raw = np.ones_like(counts)
+        raw = np.ones_like(n)
     else:
         # (1 - beta) / (1 - beta^n) with 1 - beta^n = -expm1(n log beta), exact for beta near 1
-        raw = (1.0 - beta) / -np.expm1(counts * math.log(beta))
-    return raw * counts.size / raw.sum()
+        raw = (1.0 - beta) / -np.expm1(n * math.log(beta))
+    return raw * n.size / raw.sum()
 
 
 def logit(p: np.ndarray | float) -> np.ndarray:

@@ -9,6 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import _math
+from ._activation import (
+    NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT,
+    SOFTMAX_READS_CLASS_PROBABILITIES,
+    TANH_IS_NOT_A_PROBABILITY,
+    Veto,
+)
 from ._base import Loss
 from ._classification import _bce, _n_classes
 
@@ -31,6 +37,13 @@ class Coral(Loss):
     tasks = frozenset({"ordinal"})
     link = "ordinal"
     activations = frozenset({"linear", "sigmoid"})
+    vetoes = (
+        Veto(SOFTMAX_READS_CLASS_PROBABILITIES,
+             "CORAL needs K-1 independent threshold logits, not a softmax over K levels"),
+        Veto(TANH_IS_NOT_A_PROBABILITY, "CORAL's thresholds need unbounded logits; tanh caps them at +-1"),
+        Veto(NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT,
+             "a {activation} output is never negative, so CORAL's threshold logits cannot be"),
+    )
     formula = "sum_k -[l_k log s(z_k) + (1 - l_k) log(1 - s(z_k))], l_k = [y > k], k = 0..K-2"
     citation = ("Cao, Mirjalili & Raschka (Pattern Recognition Letters 2020), Rank consistent "
                 "ordinal regression for neural networks with application to age estimation; "

@@ -16,11 +16,48 @@ import numpy as np
 
 from ..errors import TargetError
 from . import _math
+from ._activation import (
+    NONNEGATIVE_OUTPUT_NEGATIVE_TARGET,
+    RELU_ZERO_BREAKS_LOG_LOSSES,
+    SIGMOID_ON_EXCLUSIVE_CLASSES,
+    SIGMOID_TARGET_OUTSIDE_UNIT_INTERVAL,
+    SOFTMAX_READS_CLASS_PROBABILITIES,
+    TANH_CANNOT_GIVE_A_POSITIVE_MEAN,
+    TANH_TARGET_OUTSIDE_RANGE,
+    Veto,
+)
 from ._base import Loss, ParamSpec, TargetInterval
 from ._snippets import num
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
+
+
+NOT_A_NUMBER = Veto(SOFTMAX_READS_CLASS_PROBABILITIES, "a softmax output sums to one across its "
+                                                       "units and cannot predict a numeric value")
+OUTSIDE_THE_SIGMOID = Veto(SIGMOID_TARGET_OUTSIDE_UNIT_INTERVAL, "a sigmoid output lies in (0, 1) but "
+                                                                 "the target spans [{target_min:g}, {target_max:g}]")
+#: Any activation whose range holds the target can feed an identity link.
+IDENTITY_VETOES: tuple[Veto, ...] = (
+    NOT_A_NUMBER,
+    Veto(SIGMOID_ON_EXCLUSIVE_CLASSES,
+         "the level ranks run from 0 to {n_classes:.0f} - 1, beyond a sigmoid's (0, 1)"),
+    OUTSIDE_THE_SIGMOID,
+    Veto(TANH_TARGET_OUTSIDE_RANGE, "a tanh output lies in (-1, 1) but the target does not"),
+    Veto(NONNEGATIVE_OUTPUT_NEGATIVE_TARGET,
+         "a {activation} output is never negative but the target goes down to {target_min:g}"),
+)
+
+
+def _log_link_vetoes(softmax_reason: str, relu_reason: str) -> tuple[Veto, ...]:
+    """The vetoes of a deviance on log(mean): only a positive, unbounded mean fits."""
+    return (
+        Veto(SOFTMAX_READS_CLASS_PROBABILITIES, softmax_reason),
+        Veto(SIGMOID_TARGET_OUTSIDE_UNIT_INTERVAL,
+             "a sigmoid output caps the predicted mean below 1 but the target reaches {target_max:g}"),
+        Veto(TANH_CANNOT_GIVE_A_POSITIVE_MEAN, "a tanh output is not a positive, unbounded mean"),
+        Veto(RELU_ZERO_BREAKS_LOG_LOSSES, relu_reason),
+    )
 
 
 def _n_targets(profile: Profile) -> int:
@@ -82,8 +119,13 @@ class _IdentityLoss(_NumericLoss):
     """
 
     activations = frozenset({"linear", "relu", "softplus", "sigmoid", "tanh", "exp"})
+    vetoes = IDENTITY_VETOES
 
     standardize_target = True
+
+    def accepts_activation(self, task, activation):
+        """Not a sigmoid on ordinal levels: their ranks run past 1."""
+        return super().accepts_activation(task, activation) and (task, activation) != ("ordinal", "sigmoid")
 
     def _derive(self, profile, options):
         if profile.task == "ordinal":
@@ -298,6 +340,8 @@ class MeanSquaredLogError(_NumericLoss):
     title = "Mean squared logarithmic error"
     tasks = frozenset({"regression", "count"})
     activations = frozenset({"linear", "relu", "softplus", "sigmoid", "exp"})  # y > -1 only
+    vetoes = (NOT_A_NUMBER, OUTSIDE_THE_SIGMOID,
+              Veto(TANH_CANNOT_GIVE_A_POSITIVE_MEAN, "a tanh output is bounded in (-1, 1) and can go negative"))
     link = "log1p"
     target_interval = TargetInterval(-1.0, math.inf, low_inclusive=False)
     formula = "0.5 (z - log(1 + y))^2, prediction expm1(z)"
@@ -366,6 +410,10 @@ class Poisson(_LogLinkLoss):
     id = "poisson"
     title = "Poisson deviance"
     tasks = frozenset({"count", "regression"})
+    vetoes = _log_link_vetoes(
+        "a softmax output sums to one across its units and cannot predict a mean count",
+        "a ReLU output can be exactly 0, where the Poisson deviance of a positive count is infinite; "
+        "use exp or softplus")
     target_interval = TargetInterval(0.0)
     formula = "exp(z) - y z + y log y - y (half deviance), mean exp(z)"
     citation = ("McCullagh & Nelder (1989), Generalized Linear Models; PyTorch PoissonNLLLoss, "
@@ -387,6 +435,9 @@ class GammaDeviance(_LogLinkLoss):
     id = "gamma"
     title = "Gamma deviance"
     tasks = frozenset({"regression"})
+    vetoes = _log_link_vetoes(
+        "a softmax output sums to one across its units and cannot predict a positive mean",
+        "a ReLU output can be exactly 0, where the Gamma deviance is infinite; use exp or softplus")
     target_interval = TargetInterval(0.0, math.inf, low_inclusive=False)
     formula = "y exp(-z) + z - log y - 1 (half deviance), mean exp(z)"
     citation = ("McCullagh & Nelder (1989), Generalized Linear Models; scikit-learn "
@@ -411,6 +462,10 @@ class Tweedie(_LogLinkLoss):
     id = "tweedie"
     title = "Tweedie deviance"
     tasks = frozenset({"count", "regression"})
+    vetoes = _log_link_vetoes(
+        "a softmax output sums to one across its units and cannot predict a mean",
+        "a ReLU output can be exactly 0, where the Tweedie deviance of a positive target is infinite; "
+        "use exp or softplus")
     target_interval = TargetInterval(0.0)
     formula = ("exp((2-p) z)/(2-p) - y exp((1-p) z)/(1-p) + y^(2-p)/((1-p)(2-p)) "
                "(half deviance), mean exp(z)")
