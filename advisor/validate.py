@@ -1352,7 +1352,8 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     pilot = _pilot(loaded.features, kept, y_all, strata_all, profile, chosen, loss_params,
                    proxy_factory, CATALOG, seed, hidden)
     process_based = backend_name in PROCESS_BACKENDS and workers > 1
-    n_outputs = max(CATALOG[loss_id].n_outputs(profile) for loss_id in chosen)
+    n_outputs = max(CATALOG[loss_id].bind(loss_params[loss_id], profile.task).n_outputs(profile)
+                    for loss_id in chosen)
     model = model_cost(n_inputs=pilot["n_inputs"], n_outputs=n_outputs, hidden=hidden,
                        raw_columns=pilot["raw_columns"])
     slowdown, factor = slowdown_factor(pilot["cost"], model, n_rows)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._base import Loss
+    from ._spec import LossSpec
 
 #: The name the generated rules are reported under (where their texts are written).
 GENERATED_RULES_FILE = "advisor/losses/_activation.py"
@@ -103,13 +103,13 @@ def _case_text(case: Case) -> str:
     return " and ".join(part for part in (tasks, case.condition) if part)
 
 
-def applicable_vetoes(loss: Loss) -> tuple[Veto, ...]:
+def applicable_vetoes(loss: LossSpec) -> tuple[Veto, ...]:
     """The loss's vetoes whose situation concerns one of its tasks (a family shares one list)."""
     return tuple(veto for veto in loss.vetoes
                  if (tasks := veto.situation.tasks()) is None or tasks & loss.tasks)
 
 
-def activation_veto_tables(catalog: Iterable[Loss] | None = None
+def activation_veto_tables(catalog: Iterable[LossSpec] | None = None
                            ) -> list[tuple[str | None, dict[str, Any]]]:
     """One rule table per situation, ``(before, table)``, with the vetoes of ``catalog``
     (by default the loss catalog) as its effects."""

@@ -12,24 +12,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..options import a_or_an
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._link import Link
 
 FRAMEWORK_NAMES = {"pytorch": "PyTorch", "keras": "Keras"}
 #: The framework's part of a template's file name.
 _TEMPLATE_SUFFIX = {"pytorch": "torch", "keras": "keras"}
 
-#: What the raw output means, per link, for the header and the output-layer line.
-_RAW_MEANING = {
-    "logit": "logits (the loss applies the sigmoid itself)",
-    "softmax": "logits (the loss applies the softmax itself)",
-    "ordinal": "threshold logits, one per cut point 'y > k'",
-    "margin": "scores (margins, not probabilities)",
-    "log": "log of the mean (the loss applies exp itself)",
-    "log1p": "log1p of the target's prediction",
-    "identity": "values in the target's units",
-}
+#: Links whose raw outputs are logits or scores, not values: they need a linear output layer.
 _LOGIT_LINKS = frozenset({"logit", "softmax", "ordinal", "margin"})
 
 
@@ -61,9 +55,9 @@ def class_note(classes: Sequence[str], what: str = "classes", limit: int = 20) -
     return f"# order of the {what}: [{', '.join(shown)}{more}]"
 
 
-def output_layer(framework: str, width: int, activation: str, link: str) -> str:
+def output_layer(framework: str, width: int, activation: str, link: Link) -> str:
     """Text of the ``# Output layer:`` line."""
-    meaning = _RAW_MEANING.get(link, "raw outputs")
+    meaning = link.meaning
     if framework == "pytorch":
         layer = f"nn.Linear(hidden_units, {width})"
         if activation == "exp":
@@ -75,7 +69,7 @@ def output_layer(framework: str, width: int, activation: str, link: str) -> str:
     return f"{layer}) with no activation; it returns {meaning}"
 
 
-def activation_advice(user: str, expected: str, link: str) -> str | None:
+def activation_advice(user: str, expected: str, link: Link) -> str | None:
     """A comment telling the user how to change their output activation, or None."""
     if user in ("auto", expected):
         return None
@@ -85,17 +79,17 @@ def activation_advice(user: str, expected: str, link: str) -> str | None:
                     "(this loss takes the mean, not its log).")
         return (f"# Your network ends in {user}: use the exponential activation instead "
                 "(it matches the log link and keeps the mean positive).")
-    if link in _LOGIT_LINKS:
+    if link.name in _LOGIT_LINKS:
         if user in ("sigmoid", "softmax"):
-            applied = "softmax" if link == "softmax" else "sigmoid"
-            if link == "margin":
+            applied = "softmax" if link.name == "softmax" else "sigmoid"
+            if link.name == "margin":
                 return (f"# Your network ends in {user}: remove it; margin losses work on raw "
                         "scores.")
             return (f"# Your network ends in {user}: remove it and return the raw logits; "
                     f"the loss applies the {applied} itself, which is numerically stable.")
         return (f"# Your network ends in {user}, which cannot produce logits: replace it "
                 "with a linear output layer.")
-    if link == "log":
+    if link.name == "log":
         if user in ("exp", "softplus"):
             return (f"# Your network ends in {user}: drop it and let the layer return the log "
                     "of the mean; the loss exponentiates it itself.")
@@ -106,7 +100,7 @@ def activation_advice(user: str, expected: str, link: str) -> str | None:
 
 
 def header(*, loss_id: str, title: str, task: str, framework: str, output_layer: str,
-           expected_activation: str, user_activation: str, link: str) -> str:
+           expected_activation: str, user_activation: str, link: Link) -> str:
     """The comment lines every snippet starts with."""
     lines = [
         f"# loss-advisor: {title} ({loss_id}) for {a_or_an(task)} target, {FRAMEWORK_NAMES[framework]}.",
