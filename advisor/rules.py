@@ -233,7 +233,8 @@ def load_rulebase(extra_dirs: Sequence[str | Path] = (), *,
     A rule in an extra directory with the id of an earlier rule replaces it in place (the
     replacement is recorded in ``overrides``); two rules with one id inside one source are
     an error. ``loss_ids`` is the loss catalog as ``{id: tasks}`` (or just the ids); by
-    default ``advisor.losses.CATALOG``. The built-in load is cached.
+    default ``advisor.losses.CATALOG``. The activation vetoes always come from that catalog's
+    specs, so ``loss_ids`` must hold its losses. The built-in load is cached.
     """
     loss_key = _loss_key(loss_ids)
     base = _builtin_rulebase(loss_key)
