@@ -698,3 +698,14 @@ def test_bind_fills_defaults_and_the_task_picks_the_link():
     assert CATALOG["hinge"].bind({}, "binary").link.name == "margin"
     with pytest.raises(OptionError, match="task for loss coral"):
         CATALOG["coral"].bind({}, "binary")
+
+
+@pytest.mark.parametrize("loss_id,task", ALL_PAIRS)
+def test_a_bound_loss_pickles(loss_id, task):
+    """The validator may send the catalog's entries and their math to worker processes."""
+    import pickle
+
+    math_ = CATALOG[loss_id].bind({}, task)
+    restored = pickle.loads(pickle.dumps(math_))
+    assert restored.link.name == math_.link.name and restored.params == math_.params
+    assert pickle.loads(pickle.dumps(CATALOG[loss_id])).id == loss_id

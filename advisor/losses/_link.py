@@ -49,7 +49,7 @@ def _softmax_slope(raw: np.ndarray) -> np.ndarray:
 
 def _softmax_link(probabilities: np.ndarray) -> np.ndarray:
     """Log-probabilities: logits whose softmax is ``probabilities`` (up to a constant)."""
-    return np.log(np.asarray(probabilities, dtype=np.float64))
+    return _log(probabilities)
 
 
 def _identity(values: np.ndarray) -> np.ndarray:
@@ -60,13 +60,26 @@ def _one(raw: np.ndarray) -> np.ndarray:
     return np.ones_like(np.asarray(raw, dtype=np.float64))
 
 
+def _log(mean: np.ndarray) -> np.ndarray:
+    return np.log(np.asarray(mean, dtype=np.float64))
+
+
+def _expm1(raw: np.ndarray) -> np.ndarray:
+    return np.expm1(np.asarray(raw, dtype=np.float64))
+
+
+def _log1p(values: np.ndarray) -> np.ndarray:
+    return np.log1p(np.asarray(values, dtype=np.float64))
+
+
+def _exp(raw: np.ndarray) -> np.ndarray:
+    return np.exp(np.asarray(raw, dtype=np.float64))
+
+
+# Module-level functions, not lambdas, so that a bound loss (and a fitted proxy) pickles.
 IDENTITY = Link("identity", "values in the target's units", _identity, _identity, _one)
-LOG = Link("log", "log of the mean (the loss applies exp itself)", _clipped_exp,
-           lambda mean: np.log(np.asarray(mean, dtype=np.float64)), _clipped_exp)
-LOG1P = Link("log1p", "log1p of the target's prediction",
-             lambda raw: np.expm1(np.asarray(raw, dtype=np.float64)),
-             lambda values: np.log1p(np.asarray(values, dtype=np.float64)),
-             lambda raw: np.exp(np.asarray(raw, dtype=np.float64)))
+LOG = Link("log", "log of the mean (the loss applies exp itself)", _clipped_exp, _log, _clipped_exp)
+LOG1P = Link("log1p", "log1p of the target's prediction", _expm1, _log1p, _exp)
 LOGIT = Link("logit", "logits (the loss applies the sigmoid itself)", _math.sigmoid, _math.logit,
              _sigmoid_slope)
 SOFTMAX = Link("softmax", "logits (the loss applies the softmax itself)", _math.softmax, _softmax_link,
