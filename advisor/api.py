@@ -248,7 +248,7 @@ def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Ca
         rank=rank,
         score=round(float(outcome.scores.get(loss.id, 0.0)), 6),
         verdict=decision.verdicts[loss.id],
-        params={key: value for key, value in params.items() if key != "task"},  # task is top-level
+        params=dict(params),
         reasons=tuple(outcome.trace.get(loss.id, ())),
         snippets={name: loss.snippet(name, params, profile) for name in FRAMEWORKS},
         formula=loss.formula,

@@ -27,7 +27,7 @@ def catalog_markdown_table() -> str:
         params = ", ".join(f"`{spec.name}`" for spec in loss.params) or "none"
         default_note = f" (default for {', '.join(defaults[loss.id])})" if loss.id in defaults else ""
         rows.append(f"| `{loss.id}`{default_note} | {tasks} | "
-                    f"{', '.join(sorted(loss.activations))} | {params} | {loss.citation} |")
+                    f"{', '.join(sorted(loss.all_activations))} | {params} | {loss.citation} |")
     return "\n".join(rows)
 
 

@@ -7,9 +7,9 @@ overrides five private hooks:
 
 - ``_initialize``: the last layer stays linear (``out_activation_ = "identity"``), so the
   network's output *is* the raw output the catalog's losses differentiate against, and the
-  output bias starts where the loss asks (``Loss.init_bias``, e.g. log of the mean for log
+  output bias starts where the loss asks (``LossMath.init_bias``, e.g. log of the mean for log
   links);
-- ``_backprop``: the per-sample loss and its gradient come from ``Loss.loss_gradient``;
+- ``_backprop``: the per-sample loss and its gradient come from ``LossMath.loss_gradient``;
   sample weights, L2 and the hidden-layer recursion are scikit-learn's own;
 - ``_fit``: fixes the loss parameters for the fit and turns non-finite weights into a
   :class:`ProxyDivergedError`;
@@ -44,7 +44,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .errors import SklearnCompatibilityError
-from .losses._base import Loss
+from .losses import LossMath, LossSpec
 
 __all__ = [
     "LossMLP", "LossProxy", "make_proxy", "ProxyDivergedError", "check_sklearn_compatibility",
@@ -130,7 +130,7 @@ def _incompatible(version: str, what: str) -> SklearnCompatibilityError:
              "or update the adapter")
 
 
-def _loss_id(loss: Loss) -> str:
+def _loss_id(loss: LossMath | LossSpec | None) -> str:
     return getattr(loss, "id", "") or type(loss).__name__
 
 
@@ -139,10 +139,8 @@ class LossMLP(MLPRegressor):
 
     Parameters
     ----------
-    loss : Loss
-        The catalog loss (an instance of :class:`advisor.losses._base.Loss`).
-    loss_params : dict or None
-        The loss's hyper-parameters, passed to every loss call.
+    loss : LossMath
+        The catalog loss bound to its parameters and task (``LossSpec.bind``).
     Other parameters
         As :class:`~sklearn.neural_network.MLPRegressor`; defaults differ only in
         ``hidden_layer_sizes=(64,)``.
@@ -158,14 +156,12 @@ class LossMLP(MLPRegressor):
 
     _parameter_constraints: dict = {
         **MLPRegressor._parameter_constraints,
-        "loss": [Loss],
-        "loss_params": [dict, None],
+        "loss": [LossMath],
     }
 
     def __init__(
         self,
-        loss: Loss | None = None,
-        loss_params: dict[str, Any] | None = None,
+        loss: LossMath | None = None,
         hidden_layer_sizes=(64,),
         activation="relu",
         *,
@@ -201,12 +197,10 @@ class LossMLP(MLPRegressor):
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
         )
-        self.loss_params = loss_params
 
     # ----- scikit-learn hooks ------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        """Every fit and partial_fit: fix the loss parameters, turn blow-ups into one error."""
-        self.loss_params_ = dict(self.loss_params or {})
+        """Every fit and partial_fit: turn blow-ups into one error."""
         try:
             return super()._fit(X, y, sample_weight=sample_weight, incremental=incremental)
         except ValueError:
@@ -230,7 +224,7 @@ class LossMLP(MLPRegressor):
         """scikit-learn's initialisation, then a linear output and the loss's bias start."""
         super()._initialize(y, layer_units, dtype)
         self.out_activation_ = "identity"
-        bias = self.loss.init_bias(y, self.loss_params_)
+        bias = self.loss.init_bias(y)
         if bias is not None:
             output_bias = self.intercepts_[-1]
             output_bias[...] = np.broadcast_to(np.asarray(bias, dtype=output_bias.dtype),
@@ -241,7 +235,7 @@ class LossMLP(MLPRegressor):
         """Loss and gradients of one batch; the output delta is the loss's raw gradient."""
         activations = self._forward_pass(activations)  # last layer is linear: raw outputs
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y, self.loss_params_)
+            per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y)
         if sample_weight is None:
             sw_sum = X.shape[0]
             loss = float(np.mean(per_sample))
@@ -280,7 +274,7 @@ class LossMLP(MLPRegressor):
                   *, where: str = "loss") -> float:
         """Mean (weighted) loss of raw outputs against an encoded target, without L2."""
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            per_sample, _ = self.loss.loss_gradient(raw, target, self.loss_params_)
+            per_sample, _ = self.loss.loss_gradient(raw, target)
         value = float(np.average(per_sample, weights=sample_weight))
         if not np.isfinite(value):
             raise ProxyDivergedError(_loss_id(self.loss), getattr(self, "n_iter_", 0), where)
@@ -293,21 +287,21 @@ class LossMLP(MLPRegressor):
 
     def predict_task(self, X) -> np.ndarray:
         """Predictions in the task's space (``loss.predict`` of the raw outputs)."""
-        return self.loss.predict(self.decision_function(X), self.loss_params_)
+        return self.loss.predict(self.decision_function(X))
 
 
 class LossProxy(BaseEstimator):
     """What the validator trains: profile-style targets in, task-space predictions out.
 
-    ``fit`` encodes the target for the loss; when the loss asks for it
-    (``loss.standardize_target``), it standardises the encoded target with the training
-    fold's mean and standard deviation and rescales the loss's parameters with
-    ``loss.params_for_scale``. ``predict`` undoes the standardisation on the raw outputs
-    and applies ``loss.predict`` with the original parameters. Build it with
+    ``fit`` binds the loss's math to ``params`` and the profile's task and encodes the target
+    for it; when the loss asks for it (``standardize_target``), it standardises the encoded
+    target with the training fold's mean and standard deviation and trains with the math
+    rescaled to it (``LossMath.for_scale``). ``predict`` undoes the standardisation on the
+    raw outputs and predicts with the math of the original parameters. Build it with
     :func:`make_proxy`.
     """
 
-    def __init__(self, loss: Loss | None = None, params: dict[str, Any] | None = None,
+    def __init__(self, loss: LossSpec | None = None, params: dict[str, Any] | None = None,
                  profile: Any = None, *, seed: int = 0, max_iter: int = 200,
                  hidden: tuple[int, ...] = (64,), solver: str = "adam", alpha: float = 1e-4,
                  batch_size: int | str = "auto", learning_rate_init: float = 1e-3,
@@ -328,40 +322,37 @@ class LossProxy(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
 
-    def _catalog_loss(self) -> Loss:
-        if self.loss is None:
-            raise ValueError("LossProxy needs a catalog loss (loss=...); build it with make_proxy")
-        return self.loss
-
     def encode(self, y) -> np.ndarray:
         """The loss's 2-D float target for profile-style ``y``, checked against the contract."""
-        target = np.asarray(self._catalog_loss().encode_target(np.asarray(y), self.profile), dtype=np.float64)
-        width = self._catalog_loss().n_outputs(self.profile)
+        math = getattr(self, "math_", None) or self._bind()
+        target = np.asarray(math.encode_target(np.asarray(y), self.profile), dtype=np.float64)
+        width = math.n_outputs(self.profile)
         if target.ndim != 2 or target.shape != (len(target), width):
             raise ValueError(
-                f"loss {_loss_id(self._catalog_loss())!r}: encode_target returned shape {target.shape}, "
+                f"loss {_loss_id(self.loss)!r}: encode_target returned shape {target.shape}, "
                 f"expected (n_samples, {width}) as n_outputs says; fix the loss")
         return target
 
     def fit(self, X, y, sample_weight=None) -> LossProxy:
         """Train on features ``X`` and a profile-style target ``y`` (class indices, 0/1
         matrix or values)."""
+        self.math_ = self._bind()
         target = self.encode(y)
-        params = dict(self.params or {})
-        self.standardized_ = bool(self._catalog_loss().standardize_target)
+        fit_math = self.math_
+        self.standardized_ = bool(fit_math.standardize_target)
         if self.standardized_:
             self.center_ = target.mean(axis=0)
             scale = target.std(axis=0)
             self.scale_ = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(self.center_)), scale, 1.0)
             target = (target - self.center_) / self.scale_
             scale_arg = float(self.scale_[0]) if self.scale_.size == 1 else self.scale_.copy()
-            params = self._catalog_loss().params_for_scale(params, scale_arg)
+            fit_math = fit_math.for_scale(scale_arg)
         else:
             self.center_ = np.zeros(target.shape[1])
             self.scale_ = np.ones(target.shape[1])
-        self.fit_params_ = params
+        self.fit_params_ = fit_math.params
         self.model_ = LossMLP(
-            loss=self.loss, loss_params=params, hidden_layer_sizes=tuple(self.hidden),
+            loss=fit_math, hidden_layer_sizes=tuple(self.hidden),
             solver=self.solver, alpha=self.alpha, batch_size=self.batch_size,
             learning_rate_init=self.learning_rate_init, max_iter=self.max_iter,
             early_stopping=self.early_stopping, validation_fraction=self.validation_fraction,
@@ -371,6 +362,12 @@ class LossProxy(BaseEstimator):
         self.loss_curve_ = getattr(self.model_, "loss_curve_", None)
         return self
 
+    def _bind(self) -> LossMath:
+        """The loss's math for this proxy's parameters and the profile's task."""
+        if self.loss is None:
+            raise ValueError("LossProxy needs a catalog loss (loss=...); build it with make_proxy")
+        return self.loss.bind(dict(self.params or {}), self.profile.task)
+
     def decision_function(self, X) -> np.ndarray:
         """Raw outputs on the encoded target's original scale, ``(n_samples, n_outputs)``."""
         check_is_fitted(self, "model_")
@@ -378,20 +375,20 @@ class LossProxy(BaseEstimator):
         if self.standardized_:
             raw = raw * self.scale_ + self.center_
         if not np.isfinite(raw).all():
-            raise ProxyDivergedError(_loss_id(self._catalog_loss()), self.model_.n_iter_, "predictions")
+            raise ProxyDivergedError(_loss_id(self.loss), self.model_.n_iter_, "predictions")
         return raw
 
     def predict(self, X) -> np.ndarray:
         """Task-space predictions: probabilities ``(n, K)`` / ``(n, L)``, or values ``(n,)``."""
-        return self._catalog_loss().predict(self.decision_function(X), dict(self.params or {}))
+        return self.math_.predict(self.decision_function(X))
 
     def predict_class(self, X) -> np.ndarray:
         """Class indices ``(n,)`` for binary, multiclass and ordinal tasks (the loss's own
         decision rule, e.g. CORAL counts thresholds)."""
-        return self._catalog_loss().predict_class(self.decision_function(X), dict(self.params or {}))
+        return self.math_.predict_class(self.decision_function(X))
 
 
-def make_proxy(loss: Loss, params: dict[str, Any] | None, profile: Any, *, seed: int,
+def make_proxy(loss: LossSpec, params: dict[str, Any] | None, profile: Any, *, seed: int,
                max_iter: int, hidden: tuple[int, ...] = (64,), solver: str = "adam",
                alpha: float = 1e-4, batch_size: int | str = "auto",
                learning_rate_init: float = 1e-3, early_stopping: bool = False,

@@ -230,7 +230,8 @@ def _plan(setup: _Setup, pilot: Pilot, candidates: Candidates, profile, header: 
           workers: int, pins: dict[str, Any]) -> RunPlan:
     """The plan from the cost model of data of this shape, with the transfer cost of
     backends that ship the data to other processes or machines."""
-    n_outputs = max(setup.catalog[loss_id].n_outputs(profile) for loss_id in candidates.chosen)
+    n_outputs = max(setup.catalog[loss_id].bind(setup.loss_params[loss_id], profile.task).n_outputs(profile)
+                    for loss_id in candidates.chosen)
     model = model_cost(n_inputs=pilot.n_inputs, n_outputs=n_outputs, hidden=header.hidden,
                        raw_columns=pilot.raw_columns)
     process_based = header.backend_name in PROCESS_BACKENDS and workers > 1

@@ -30,7 +30,8 @@ from sklearn.metrics import (
 
 from advisor.errors import OptionError, TargetError
 from advisor.facts import FACTS
-from advisor.losses import CATALOG, DEFAULT_LOSS, Loss, get_loss, losses_for_task
+from advisor.losses import CATALOG, DEFAULT_LOSS, LossMath, LossSpec, get_loss, losses_for_task
+from advisor.losses._link import IDENTITY, LOG, LOG1P, LOGIT, MARGIN_SIGMOID, MARGIN_SOFTMAX, ORDINAL, SOFTMAX
 from advisor.options import FRAMEWORKS, TASKS
 from advisor.profile import Profile
 
@@ -75,7 +76,7 @@ def class_profile(task: str, labels: np.ndarray, n_classes: int, **facts) -> Pro
                         imbalance_ratio=float(counts.max() / counts.min()), **facts)
 
 
-def profile_for(loss: Loss, task: str, rng: np.random.Generator) -> Profile:
+def profile_for(loss: LossSpec, task: str, rng: np.random.Generator) -> Profile:
     """A small profile of ``task`` whose target lies in ``loss``'s valid range."""
     if task in ("binary", "multiclass", "ordinal"):
         n_classes = {"binary": 2, "multiclass": 4, "ordinal": 5}[task]
@@ -104,7 +105,12 @@ def profile_for(loss: Loss, task: str, rng: np.random.Generator) -> Profile:
                         quantiles=(0.1, 0.5, 0.9), has_quantiles=True)
 
 
-def finite_difference_check(loss: Loss, raw: np.ndarray, target: np.ndarray, params: dict,
+def bound(loss_id: str, task: str, **params) -> LossMath:
+    """The catalog loss's math for ``params`` on ``task``."""
+    return CATALOG[loss_id].bind(params, task)
+
+
+def finite_difference_check(loss: LossMath, raw: np.ndarray, target: np.ndarray,
                             eps: float = 1e-6) -> float:
     """Compare the analytic gradient with central differences; return the share checked.
 
@@ -112,7 +118,7 @@ def finite_difference_check(loss: Loss, raw: np.ndarray, target: np.ndarray, par
     pinball losses, the asymmetric clip): there the subgradient is not a derivative, so they
     are skipped; the caller asserts that most elements were checked.
     """
-    per_sample, grad = loss.loss_gradient(raw, target, params)
+    per_sample, grad = loss.loss_gradient(raw, target)
     assert per_sample.shape == (raw.shape[0],)
     assert grad.shape == raw.shape
     assert np.all(np.isfinite(per_sample)) and np.all(np.isfinite(grad))
@@ -120,8 +126,8 @@ def finite_difference_check(loss: Loss, raw: np.ndarray, target: np.ndarray, par
     for column in range(raw.shape[1]):
         shift = np.zeros_like(raw)
         shift[:, column] = eps
-        up = loss.loss_gradient(raw + shift, target, params)[0]
-        down = loss.loss_gradient(raw - shift, target, params)[0]
+        up = loss.loss_gradient(raw + shift, target)[0]
+        down = loss.loss_gradient(raw - shift, target)[0]
         forward = (up - per_sample) / eps
         backward = (per_sample - down) / eps
         smooth = np.abs(forward - backward) <= 1e-3 * (1.0 + np.abs(forward))
@@ -132,7 +138,7 @@ def finite_difference_check(loss: Loss, raw: np.ndarray, target: np.ndarray, par
     return checked / raw.size
 
 
-def draw_raw(loss: Loss, profile: Profile, rng: np.random.Generator) -> np.ndarray:
+def draw_raw(loss: LossMath, profile: Profile, rng: np.random.Generator) -> np.ndarray:
     return rng.normal(0.3, 1.5, (N_ROWS, loss.n_outputs(profile)))
 
 
@@ -149,8 +155,8 @@ def test_every_loss_carries_its_metadata(loss_id):
     loss = CATALOG[loss_id]
     assert loss.id == loss_id and loss.title and loss.formula and loss.citation
     assert loss.tasks and set(loss.tasks) <= set(TASKS)
-    assert "linear" in loss.activations
-    assert loss.__doc__ and len(loss.__doc__) > 40
+    assert all("linear" in activations for activations in loss.activations.values())
+    assert len(loss.description) > 40 and loss.math.__doc__
     for spec in loss.params:
         assert spec.description, f"{loss_id}.{spec.name} has no description"
     json.dumps(loss.to_dict())
@@ -201,10 +207,12 @@ def test_gradient_matches_finite_differences(loss_id, task):
     params = loss.derive(profile, {"quantiles": profile.quantiles})
     assert params == loss.derive(profile, {"quantiles": profile.quantiles}), "derive must be deterministic"
     json.dumps(params)
-    target = loss.encode_target(profile.y, profile)
-    assert target.shape == (N_ROWS, loss.n_outputs(profile)) and target.dtype == np.float64
-    raw = draw_raw(loss, profile, rng)
-    share = finite_difference_check(loss, raw, target, params)
+    assert "task" not in params
+    math_ = loss.bind(params, task)
+    target = math_.encode_target(profile.y, profile)
+    assert target.shape == (N_ROWS, math_.n_outputs(profile)) and target.dtype == np.float64
+    raw = draw_raw(math_, profile, rng)
+    share = finite_difference_check(math_, raw, target)
     assert share >= 0.8, f"only {share:.0%} of the elements were away from a kink"
 
 
@@ -213,15 +221,16 @@ def test_predictions_live_in_the_task_space(loss_id, task):
     rng = np.random.default_rng(7)
     loss = CATALOG[loss_id]
     profile = profile_for(loss, task, rng)
-    params = loss.derive(profile, {})
-    raw = draw_raw(loss, profile, rng)
-    predicted = loss.predict(raw, params)
+    math_ = loss.bind(loss.derive(profile, {}), task)
+    params = math_.params
+    raw = draw_raw(math_, profile, rng)
+    predicted = math_.predict(raw)
     if task in ("binary", "multiclass", "ordinal"):
         n_classes = len(profile.classes)
         assert predicted.shape == (N_ROWS, n_classes)
         assert np.all(predicted >= 0) and np.all(predicted <= 1)
         np.testing.assert_allclose(predicted.sum(axis=1), 1.0, rtol=1e-12)
-        labels = loss.predict_class(raw, params)
+        labels = math_.predict_class(raw)
         assert labels.shape == (N_ROWS,) and labels.min() >= 0 and labels.max() < n_classes
     elif task == "multilabel":
         assert predicted.shape == (N_ROWS, 3) and np.all((predicted >= 0) & (predicted <= 1))
@@ -229,7 +238,7 @@ def test_predictions_live_in_the_task_space(loss_id, task):
         levels = len(params.get("quantiles", [None]))
         assert predicted.shape == ((N_ROWS,) if levels == 1 else (N_ROWS, levels))
         assert np.all(np.isfinite(predicted))
-        if loss.link == "log":
+        if math_.link.name == "log":
             np.testing.assert_allclose(predicted, np.exp(raw[:, 0]))
         if task == "proportion" and loss_id == "cross_entropy":
             np.testing.assert_allclose(predicted, expit(raw[:, 0]))
@@ -241,12 +250,12 @@ def test_classification_losses_stay_finite_on_extreme_logits(loss_id, task):
     rng = np.random.default_rng(3)
     loss = CATALOG[loss_id]
     profile = profile_for(loss, task, rng)
-    params = loss.derive(profile, {})
-    target = loss.encode_target(profile.y, profile)
-    raw = np.where(rng.random((N_ROWS, loss.n_outputs(profile))) < 0.5, -800.0, 800.0)
-    per_sample, grad = loss.loss_gradient(raw, target, params)
+    math_ = loss.bind(loss.derive(profile, {}), task)
+    target = math_.encode_target(profile.y, profile)
+    raw = np.where(rng.random((N_ROWS, math_.n_outputs(profile))) < 0.5, -800.0, 800.0)
+    per_sample, grad = math_.loss_gradient(raw, target)
     assert np.all(np.isfinite(per_sample)) and np.all(np.isfinite(grad))
-    assert np.all(np.isfinite(loss.predict(raw, params)))
+    assert np.all(np.isfinite(math_.predict(raw)))
 
 
 @pytest.mark.parametrize("loss_id", ["mse", "mae", "huber", "log_cosh", "quantile", "msle", "poisson",
@@ -257,25 +266,25 @@ def test_multi_output_regression(loss_id):
     loss = CATALOG[loss_id]
     y = rng.lognormal(0.3, 0.5, (N_ROWS, 2))
     profile = make_profile("regression", y, robust_scale=0.8, quantiles=(0.2, 0.8), tweedie_power=1.4)
-    params = loss.derive(profile, {"quantiles": profile.quantiles})
+    math_ = loss.bind(loss.derive(profile, {"quantiles": profile.quantiles}), "regression")
     width = 4 if loss_id == "quantile" else 2
-    assert loss.n_outputs(profile) == width
-    target = loss.encode_target(y, profile)
+    assert math_.n_outputs(profile) == width
+    target = math_.encode_target(y, profile)
     assert target.shape == (N_ROWS, width)
     raw = rng.normal(0.5, 1.0, (N_ROWS, width))
     if loss.standardize_target:  # what the proxy does: one scale per encoded column
-        params = loss.params_for_scale(params, np.linspace(0.5, 2.0, width))
-    assert finite_difference_check(loss, raw, target, params) >= 0.8
-    assert loss.predict(raw, params).shape == (N_ROWS, width)
+        math_ = math_.for_scale(np.linspace(0.5, 2.0, width))
+    assert finite_difference_check(math_, raw, target) >= 0.8
+    assert math_.predict(raw).shape == (N_ROWS, width)
 
 
 def test_log_link_losses_stay_finite_on_extreme_raw_outputs():
     y = np.array([[0.0], [1.0], [3.0], [250.0]])
     raw = np.array([[-500.0], [500.0], [0.0], [-500.0]])
     for loss_id in ("poisson", "tweedie"):
-        per_sample, grad = CATALOG[loss_id].loss_gradient(raw, y, {"power": 1.5})
+        per_sample, grad = bound(loss_id, "count", power=1.5).loss_gradient(raw, y)
         assert np.all(np.isfinite(per_sample)) and np.all(np.isfinite(grad))
-    per_sample, grad = CATALOG["gamma"].loss_gradient(raw, y + 0.5, {})
+    per_sample, grad = bound("gamma", "regression").loss_gradient(raw, y + 0.5)
     assert np.all(np.isfinite(per_sample)) and np.all(np.isfinite(grad))
 
 
@@ -285,10 +294,10 @@ def test_cross_entropy_matches_sklearn_log_loss():
     labels = rng.integers(0, 3, 50)
     raw = rng.normal(size=(50, 3))
     loss = CATALOG["cross_entropy"]
-    per_sample, _ = loss.loss_gradient(raw, np.eye(3)[labels], {"task": "multiclass"})
+    per_sample, _ = loss.bind({}, "multiclass").loss_gradient(raw, np.eye(3)[labels])
     assert per_sample.mean() == pytest.approx(log_loss(labels, softmax(raw, axis=1), labels=[0, 1, 2]))
     binary = rng.integers(0, 2, 50)
-    per_sample, _ = loss.loss_gradient(raw[:, :1], binary[:, None].astype(float), {"task": "binary"})
+    per_sample, _ = loss.bind({}, "binary").loss_gradient(raw[:, :1], binary[:, None].astype(float))
     assert per_sample.mean() == pytest.approx(log_loss(binary, expit(raw[:, 0])))
 
 
@@ -298,11 +307,11 @@ def test_deviances_match_sklearn_metrics():
     positive = rng.lognormal(0.0, 0.5, 80)
     raw = rng.normal(1.0, 0.5, (80, 1))
     mean = np.exp(raw[:, 0])
-    poisson, _ = CATALOG["poisson"].loss_gradient(raw, y[:, None], {})
+    poisson, _ = bound("poisson", "count").loss_gradient(raw, y[:, None])
     assert 2 * poisson.mean() == pytest.approx(mean_poisson_deviance(y, mean))
-    gamma, _ = CATALOG["gamma"].loss_gradient(raw, positive[:, None], {})
+    gamma, _ = bound("gamma", "regression").loss_gradient(raw, positive[:, None])
     assert 2 * gamma.mean() == pytest.approx(mean_gamma_deviance(positive, mean))
-    tweedie, _ = CATALOG["tweedie"].loss_gradient(raw, y[:, None], {"power": 1.3})
+    tweedie, _ = bound("tweedie", "count", power=1.3).loss_gradient(raw, y[:, None])
     assert 2 * tweedie.mean() == pytest.approx(mean_tweedie_deviance(y, mean, power=1.3))
 
 
@@ -311,21 +320,25 @@ def test_regression_values_match_sklearn_and_scipy():
     y = rng.normal(size=(70, 1))
     raw = rng.normal(size=(70, 1))
     residual = raw[:, 0] - y[:, 0]
-    assert 2 * CATALOG["mse"].loss_gradient(raw, y, {})[0].mean() == pytest.approx(mean_squared_error(y, raw))
-    assert CATALOG["mae"].loss_gradient(raw, y, {})[0].mean() == pytest.approx(mean_absolute_error(y, raw))
-    huber = CATALOG["huber"].loss_gradient(raw, y, {"delta": 0.7})[0]
+    assert 2 * bound("mse", "regression").loss_gradient(raw, y)[0].mean() == pytest.approx(
+        mean_squared_error(y, raw))
+    assert bound("mae", "regression").loss_gradient(raw, y)[0].mean() == pytest.approx(
+        mean_absolute_error(y, raw))
+    huber = bound("huber", "regression", delta=0.7).loss_gradient(raw, y)[0]
     np.testing.assert_allclose(huber, scipy_huber(0.7, residual))
-    np.testing.assert_allclose(CATALOG["log_cosh"].loss_gradient(raw, y, {})[0], np.log(np.cosh(residual)))
+    np.testing.assert_allclose(bound("log_cosh", "regression").loss_gradient(raw, y)[0],
+                               np.log(np.cosh(residual)))
     for tau in (0.1, 0.5, 0.9):
-        pinball = CATALOG["quantile"].loss_gradient(raw, y, {"quantiles": [tau]})[0]
+        pinball = bound("quantile", "regression", quantiles=[tau]).loss_gradient(raw, y)[0]
         assert pinball.mean() == pytest.approx(mean_pinball_loss(y, raw, alpha=tau))
     # several levels: per-sample loss is the sum over levels
-    both = CATALOG["quantile"].loss_gradient(np.hstack([raw, raw + 1]), np.hstack([y, y]),
-                                             {"quantiles": [0.1, 0.9]})[0]
-    expected = (CATALOG["quantile"].loss_gradient(raw, y, {"quantiles": [0.1]})[0]
-                + CATALOG["quantile"].loss_gradient(raw + 1, y, {"quantiles": [0.9]})[0])
+    both = bound("quantile", "regression", quantiles=[0.1, 0.9]).loss_gradient(
+        np.hstack([raw, raw + 1]), np.hstack([y, y]))[0]
+    expected = (bound("quantile", "regression", quantiles=[0.1]).loss_gradient(raw, y)[0]
+                + bound("quantile", "regression", quantiles=[0.9]).loss_gradient(raw + 1, y)[0])
     np.testing.assert_allclose(both, expected)
-    msle_target = CATALOG["msle"].encode_target(np.exp(y[:, 0]), make_profile("regression", np.exp(y[:, 0])))
+    msle_target = bound("msle", "regression").encode_target(np.exp(y[:, 0]),
+                                                            make_profile("regression", np.exp(y[:, 0])))
     np.testing.assert_allclose(msle_target, np.log1p(np.exp(y)))
 
 
@@ -333,15 +346,13 @@ def test_binary_hinge_matches_sklearn():
     rng = np.random.default_rng(4)
     labels = rng.integers(0, 2, 40)
     scores = rng.normal(size=(40, 1))
-    per_sample, _ = CATALOG["hinge"].loss_gradient(scores, labels[:, None].astype(float),
-                                                  {"task": "binary", "margin": 1.0})
+    per_sample, _ = bound("hinge", "binary", margin=1.0).loss_gradient(scores, labels[:, None].astype(float))
     assert per_sample.mean() == pytest.approx(hinge_loss(2 * labels - 1, scores[:, 0]))
 
 
 def test_multiclass_hinge_is_torch_multi_margin():
     raw = np.array([[2.0, 1.5, -1.0]])  # true class 0: gaps 1 - 2 + 1.5 = 0.5 and 1 - 2 - 1 < 0
-    per_sample, grad = CATALOG["hinge"].loss_gradient(raw, np.array([[1.0, 0.0, 0.0]]),
-                                                     {"task": "multiclass", "margin": 1.0})
+    per_sample, grad = bound("hinge", "multiclass", margin=1.0).loss_gradient(raw, np.array([[1.0, 0.0, 0.0]]))
     assert per_sample[0] == pytest.approx(0.5 / 3)
     np.testing.assert_allclose(grad, [[-1 / 3, 1 / 3, 0.0]])
 
@@ -351,33 +362,31 @@ def test_special_cases_reduce_to_cross_entropy():
     raw = rng.normal(size=(30, 3))
     onehot = np.eye(3)[rng.integers(0, 3, 30)]
     labels01 = (rng.random((30, 3)) < 0.4).astype(float)
-    ce_multi = CATALOG["cross_entropy"].loss_gradient(raw, onehot, {"task": "multiclass"})[0]
-    ce_multilabel = CATALOG["cross_entropy"].loss_gradient(raw, labels01, {"task": "multilabel"})[0]
-    focal = CATALOG["focal"].loss_gradient(raw, onehot, {"task": "multiclass", "gamma": 0.0, "alpha": None})[0]
+    ce_multi = bound("cross_entropy", "multiclass").loss_gradient(raw, onehot)[0]
+    ce_multilabel = bound("cross_entropy", "multilabel").loss_gradient(raw, labels01)[0]
+    focal = bound("focal", "multiclass", gamma=0.0, alpha=None).loss_gradient(raw, onehot)[0]
     np.testing.assert_allclose(focal, ce_multi)
-    focal_half = CATALOG["focal"].loss_gradient(raw, labels01, {"task": "multilabel", "gamma": 0.0,
-                                                                "alpha": [0.5, 0.5, 0.5]})[0]
+    focal_half = bound("focal", "multilabel", gamma=0.0, alpha=[0.5, 0.5, 0.5]).loss_gradient(raw, labels01)[0]
     np.testing.assert_allclose(focal_half, 0.5 * ce_multilabel)
-    smoothing = CATALOG["label_smoothing"].loss_gradient(raw, onehot, {"task": "multiclass", "epsilon": 0.0})[0]
+    smoothing = bound("label_smoothing", "multiclass", epsilon=0.0).loss_gradient(raw, onehot)[0]
     np.testing.assert_allclose(smoothing, ce_multi)
-    weighted = CATALOG["weighted_cross_entropy"].loss_gradient(
-        raw, onehot, {"task": "multiclass", "class_weights": [1.0, 1.0, 1.0]})[0]
+    weighted = bound("weighted_cross_entropy", "multiclass",
+                     class_weights=[1.0, 1.0, 1.0]).loss_gradient(raw, onehot)[0]
     np.testing.assert_allclose(weighted, ce_multi)
-    asymmetric = CATALOG["asymmetric"].loss_gradient(raw, labels01, {"task": "multilabel", "gamma_pos": 0.0,
-                                                                     "gamma_neg": 0.0, "clip": 0.0})[0]
+    asymmetric = bound("asymmetric", "multilabel", gamma_pos=0.0, gamma_neg=0.0,
+                       clip=0.0).loss_gradient(raw, labels01)[0]
     np.testing.assert_allclose(asymmetric, ce_multilabel)
-    gce = CATALOG["generalized_cross_entropy"].loss_gradient(raw, onehot, {"task": "multiclass", "q": 1e-7})[0]
+    gce = bound("generalized_cross_entropy", "multiclass", q=1e-7).loss_gradient(raw, onehot)[0]
     np.testing.assert_allclose(gce, ce_multi, rtol=1e-5)
     coral_levels = np.array([[1.0, 1.0, 0.0]])
-    coral = CATALOG["coral"].loss_gradient(raw[:1], coral_levels, {})[0]
-    np.testing.assert_allclose(coral, CATALOG["cross_entropy"].loss_gradient(raw[:1], coral_levels,
-                                                                             {"task": "multilabel"})[0])
+    coral = bound("coral", "ordinal").loss_gradient(raw[:1], coral_levels)[0]
+    np.testing.assert_allclose(coral, bound("cross_entropy", "multilabel").loss_gradient(raw[:1], coral_levels)[0])
 
 
 def test_asymmetric_clip_discards_easy_negatives():
-    loss = CATALOG["asymmetric"]
+    loss = bound("asymmetric", "multilabel", gamma_pos=0.0, gamma_neg=4.0, clip=0.05)
     raw = np.array([[-4.0, 2.0]])  # p = 0.018 (below the 0.05 clip) and 0.88
-    per_sample, grad = loss.loss_gradient(raw, np.zeros((1, 2)), {"gamma_pos": 0.0, "gamma_neg": 4.0, "clip": 0.05})
+    per_sample, grad = loss.loss_gradient(raw, np.zeros((1, 2)))
     assert grad[0, 0] == 0.0 and grad[0, 1] > 0
     p_m = expit(2.0) - 0.05
     assert per_sample[0] == pytest.approx(-(p_m ** 4) * math.log(1 - p_m))
@@ -385,10 +394,10 @@ def test_asymmetric_clip_discards_easy_negatives():
 
 # ----- predictions -----------------------------------------------------------------------------------
 def test_coral_counts_thresholds_and_returns_cumulative_differences():
-    loss = CATALOG["coral"]
+    loss = bound("coral", "ordinal")
     raw = np.array([[3.0, 1.0, -2.0], [-1.0, -2.0, -3.0], [4.0, 4.0, 4.0], [-1.0, 2.0, 0.5]])
-    np.testing.assert_array_equal(loss.predict_class(raw, {}), [2, 0, 3, 2])
-    probabilities = loss.predict(raw, {})
+    np.testing.assert_array_equal(loss.predict_class(raw), [2, 0, 3, 2])
+    probabilities = loss.predict(raw)
     above = expit(raw[0])
     np.testing.assert_allclose(probabilities[0], [1 - above[0], above[0] - above[1], above[1] - above[2], above[2]])
     # crossing thresholds (last row) give negative differences: clipped and renormalised
@@ -401,14 +410,13 @@ def test_coral_counts_thresholds_and_returns_cumulative_differences():
 
 
 def test_regression_losses_on_ordinal_targets_predict_levels():
-    loss = CATALOG["mse"]
-    params = {"task": "ordinal", "n_classes": 4}
+    loss = bound("mse", "ordinal", n_classes=4)
     raw = np.array([[1.25], [-3.0], [9.0], [2.5]])
-    probabilities = loss.predict(raw, params)
+    probabilities = loss.predict(raw)
     np.testing.assert_allclose(probabilities[0], [0, 0.75, 0.25, 0])
     np.testing.assert_allclose(probabilities[1], [1, 0, 0, 0])
     np.testing.assert_allclose(probabilities[2], [0, 0, 0, 1])
-    np.testing.assert_array_equal(loss.predict_class(raw, params), [1, 0, 3, 2])
+    np.testing.assert_array_equal(loss.predict_class(raw), [1, 0, 3, 2])
     # the expectation of the two-level distribution is the clipped prediction
     np.testing.assert_allclose(probabilities @ np.arange(4), np.clip(raw[:, 0], 0, 3))
 
@@ -416,30 +424,29 @@ def test_regression_losses_on_ordinal_targets_predict_levels():
 def test_binary_prediction_has_two_columns_and_hinge_pseudo_probabilities():
     raw = np.array([[0.0], [2.0]])
     for loss_id in ("cross_entropy", "focal", "hinge", "generalized_cross_entropy"):
-        predicted = CATALOG[loss_id].predict(raw, {"task": "binary"})
+        predicted = bound(loss_id, "binary").predict(raw)
         np.testing.assert_allclose(predicted[:, 1], expit(raw[:, 0]))
         np.testing.assert_allclose(predicted.sum(axis=1), 1.0)
 
 
 def test_inverse_links_of_numeric_losses():
     raw = np.array([[0.0, 1.0], [2.0, -1.0]])
-    np.testing.assert_allclose(CATALOG["msle"].predict(raw[:, :1], {}), np.expm1(raw[:, 0]))
-    np.testing.assert_allclose(CATALOG["gamma"].predict(raw, {}), np.exp(raw))
-    np.testing.assert_allclose(CATALOG["quantile"].predict(raw, {"quantiles": [0.1, 0.9]}), raw)
-    np.testing.assert_allclose(CATALOG["mse"].predict(raw[:, :1], {}), raw[:, 0])
+    np.testing.assert_allclose(bound("msle", "regression").predict(raw[:, :1]), np.expm1(raw[:, 0]))
+    np.testing.assert_allclose(bound("gamma", "regression").predict(raw), np.exp(raw))
+    np.testing.assert_allclose(bound("quantile", "regression", quantiles=[0.1, 0.9]).predict(raw), raw)
+    np.testing.assert_allclose(bound("mse", "regression").predict(raw[:, :1]), raw[:, 0])
 
 
 def test_init_bias():
     counts = np.array([[0.0], [2.0], [4.0]])
-    assert CATALOG["poisson"].init_bias(counts, {})[0] == pytest.approx(math.log(2.0))
-    assert CATALOG["tweedie"].init_bias(counts, {"power": 1.5})[0] == pytest.approx(math.log(2.0))
+    assert bound("poisson", "count").init_bias(counts)[0] == pytest.approx(math.log(2.0))
+    assert bound("tweedie", "count", power=1.5).init_bias(counts)[0] == pytest.approx(math.log(2.0))
     labels = np.array([[1.0], [0.0], [0.0], [0.0]])
-    assert CATALOG["focal"].init_bias(labels, {"task": "binary"})[0] == pytest.approx(math.log(1 / 3))
+    assert bound("focal", "binary").init_bias(labels)[0] == pytest.approx(math.log(1 / 3))
     onehot = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-    np.testing.assert_allclose(CATALOG["focal"].init_bias(onehot, {"task": "multiclass"}),
-                               np.log([0.75, 0.25]))
-    assert CATALOG["cross_entropy"].init_bias(labels, {"task": "binary"}) is None
-    assert CATALOG["msle"].init_bias(np.array([[1.0], [3.0]]), {})[0] == pytest.approx(2.0)
+    np.testing.assert_allclose(bound("focal", "multiclass").init_bias(onehot), np.log([0.75, 0.25]))
+    assert bound("cross_entropy", "binary").init_bias(labels) is None
+    assert bound("msle", "regression").init_bias(np.array([[1.0], [3.0]]))[0] == pytest.approx(2.0)
 
 
 # ----- derivations with hand-computed numbers -----------------------------------------------------------
@@ -476,7 +483,7 @@ def test_class_weights_by_effective_number_and_inverse_frequency():
 def test_focal_parameters():
     rare = CATALOG["focal"].derive(binary_counts_profile(642, 10), {})
     # prior of the positive class 10/652 = 0.01534; imbalance 64.2 >= 10 -> gamma 2
-    assert rare == {"task": "binary", "gamma": 2.0, "alpha": 0.9847, "prior_bias": -4.162}
+    assert rare == {"gamma": 2.0, "alpha": 0.9847, "prior_bias": -4.162}
     mild = CATALOG["focal"].derive(binary_counts_profile(50, 10), {})
     assert mild["gamma"] == 1.0 and mild["alpha"] == pytest.approx(0.8333, abs=1e-4)
     labels = np.array([0] * 1000 + [1] * 100 + [2] * 10)
@@ -485,8 +492,8 @@ def test_focal_parameters():
     assert multi["prior_bias"] == [-0.1044, -2.407, -4.71]  # log(n_c / N)
     multilabel = make_profile("multilabel", np.zeros((100, 2)), classes=["a", "b"], class_counts=[20, 50],
                               imbalance_ratio=4.0)
-    assert CATALOG["focal"].derive(multilabel, {}) == {"task": "multilabel", "gamma": 1.0,
-                                                       "alpha": [0.8, 0.5], "prior_bias": [-1.386, 0.0]}
+    assert CATALOG["focal"].derive(multilabel, {}) == {"gamma": 1.0, "alpha": [0.8, 0.5],
+                                                       "prior_bias": [-1.386, 0.0]}
 
 
 def test_label_smoothing_and_fixed_defaults():
@@ -497,8 +504,8 @@ def test_label_smoothing_and_fixed_defaults():
     assert CATALOG["generalized_cross_entropy"].derive(quiet, {})["q"] == 0.7
     assert CATALOG["hinge"].derive(quiet, {})["margin"] == 1.0
     multilabel = make_profile("multilabel", np.zeros((4, 2)), classes=["a", "b"], class_counts=[1, 2])
-    assert CATALOG["asymmetric"].derive(multilabel, {}) == {"task": "multilabel", "gamma_pos": 0.0,
-                                                            "gamma_neg": 4.0, "clip": 0.05}
+    assert CATALOG["asymmetric"].derive(multilabel, {}) == {"gamma_pos": 0.0, "gamma_neg": 4.0,
+                                                            "clip": 0.05}
 
 
 def test_huber_delta_from_the_robust_scale_with_fallbacks():
@@ -508,9 +515,10 @@ def test_huber_delta_from_the_robust_scale_with_fallbacks():
     assert params["delta"] == 1.994  # 1.345 * 1.4826 = 1.99410 -> 4 significant digits
     assert CATALOG["huber"].derive(make_profile("regression", y, robust_scale=0.0, target_std=3.0), {})["delta"] == 4.035
     assert CATALOG["huber"].derive(make_profile("regression", np.zeros(5), robust_scale=0.0), {})["delta"] == 1.0
-    scaled = CATALOG["huber"].params_for_scale(params, 2.0)
-    assert scaled["delta"] == pytest.approx(0.997) and params["delta"] == 1.994
-    assert CATALOG["mse"].params_for_scale({"x": 1}, 3.0) == {"x": 1}
+    scaled = CATALOG["huber"].bind(params, "regression").for_scale(2.0)
+    assert scaled.params["delta"] == pytest.approx(0.997) and params["delta"] == 1.994
+    plain = bound("mse", "regression", x=1)
+    assert plain.for_scale(3.0) is plain
 
 
 @pytest.mark.parametrize("estimate,power,source", [
@@ -531,7 +539,9 @@ def test_quantile_levels_come_from_options_then_profile():
     assert CATALOG["quantile"].derive(plain, {"quantiles": (0.9, 0.1)})["quantiles"] == [0.1, 0.9]
     asked = make_profile("regression", y, quantiles=(0.05, 0.5, 0.95))
     assert CATALOG["quantile"].derive(asked, {"quantiles": ()})["quantiles"] == [0.05, 0.5, 0.95]
-    assert CATALOG["quantile"].n_outputs(asked) == 3 and CATALOG["quantile"].n_outputs(plain) == 1
+    levels = CATALOG["quantile"].derive(asked, {"quantiles": asked.quantiles})
+    assert CATALOG["quantile"].bind(levels, "regression").n_outputs(asked) == 3
+    assert bound("quantile", "regression").n_outputs(plain) == 1
     with pytest.raises(OptionError, match="quantile"):
         CATALOG["quantile"].derive(plain, {"quantiles": (1.5,)})
 
@@ -543,11 +553,11 @@ def test_poisson_starts_at_the_log_mean_and_checks_its_domain():
     assert CATALOG["poisson"].derive(zeros, {}) == {"init_bias": None}
     negative = make_profile("regression", np.array([-1.0, 2.0]))
     with pytest.raises(TargetError, match="poisson needs 0 <= y"):
-        CATALOG["poisson"].encode_target(negative.y, negative)
+        bound("poisson", "regression").encode_target(negative.y, negative)
     with pytest.raises(TargetError, match="gamma needs 0 < y"):
-        CATALOG["gamma"].encode_target(np.array([0.0, 2.0]), negative)
+        bound("gamma", "regression").encode_target(np.array([0.0, 2.0]), negative)
     with pytest.raises(TargetError, match="msle needs -1 < y"):
-        CATALOG["msle"].encode_target(np.array([-1.0, 2.0]), negative)
+        bound("msle", "regression").encode_target(np.array([-1.0, 2.0]), negative)
     assert CATALOG["msle"].in_target_range(np.array([-0.5, 3.0]))
 
 
@@ -624,10 +634,10 @@ def test_task_generic_cross_entropy_picks_the_framework_class():
 
 def test_snippet_adapts_to_the_users_activation():
     sigmoid_user = binary_counts_profile(5, 5, activation="sigmoid")
-    code = CATALOG["cross_entropy"].snippet("pytorch", {"task": "binary"}, sigmoid_user)
+    code = CATALOG["cross_entropy"].snippet("pytorch", {}, sigmoid_user)
     assert "ends in sigmoid: remove it" in code
     auto_user = binary_counts_profile(5, 5)
-    assert "Your network ends" not in CATALOG["cross_entropy"].snippet("pytorch", {"task": "binary"}, auto_user)
+    assert "Your network ends" not in CATALOG["cross_entropy"].snippet("pytorch", {}, auto_user)
     counts = make_profile("count", np.array([0.0, 1.0, 3.0]), activation="linear")
     keras_code = CATALOG["poisson"].snippet("keras", CATALOG["poisson"].derive(counts), counts)
     assert 'activation="exponential"' in keras_code and "add activation" in keras_code
@@ -656,4 +666,46 @@ def test_activation_pairing_and_target_ranges():
     assert not CATALOG["hinge"].accepts_activation("binary", "softmax")
     assert [str(CATALOG[name].target_interval) for name in ("mse", "poisson", "gamma", "msle")] == [
         "any real y", "0 <= y", "0 < y", "-1 < y"]
+    assert not CATALOG["mse"].accepts_activation("ordinal", "sigmoid")  # the ranks run past 1
+    assert CATALOG["mse"].accepts_activation("regression", "sigmoid")
     assert CATALOG["tweedie"].to_dict()["target_range"] == "0 <= y"
+    assert CATALOG["cross_entropy"].to_dict()["links"] == ["logit", "softmax"]
+
+
+# ----- links and binding ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("link", [IDENTITY, LOG, LOG1P, LOGIT, SOFTMAX, ORDINAL, MARGIN_SIGMOID, MARGIN_SOFTMAX],
+                         ids=lambda link: link.name)
+def test_link_inverse_and_its_derivative(link):
+    raw = np.random.default_rng(12).normal(0.0, 1.5, (20, 3))
+    round_trip = link.link(link.inverse(raw)) - raw
+    if link in (SOFTMAX, MARGIN_SOFTMAX):  # softmax logits are known up to a constant per row
+        round_trip -= round_trip.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(round_trip, 0.0, atol=1e-9)
+    step = 1e-6
+    for column in range(raw.shape[1]):
+        shift = np.zeros_like(raw)
+        shift[:, column] = step
+        numeric = (link.inverse(raw + shift) - link.inverse(raw - shift))[:, column] / (2 * step)
+        np.testing.assert_allclose(link.derivative(raw)[:, column], numeric, rtol=1e-5, atol=1e-9)
+
+
+def test_bind_fills_defaults_and_the_task_picks_the_link():
+    huber = CATALOG["huber"].bind({"delta_source": "x", "unused": None}, "regression")
+    assert huber.params == {"delta": 1.0, "delta_source": "x"} and huber.task == "regression"
+    assert huber.id == "huber" and huber.standardize_target
+    assert CATALOG["cross_entropy"].bind({}, "multiclass").link is SOFTMAX
+    assert CATALOG["cross_entropy"].bind({}, "proportion").link is LOGIT
+    assert CATALOG["hinge"].bind({}, "binary").link.name == "margin"
+    with pytest.raises(OptionError, match="task for loss coral"):
+        CATALOG["coral"].bind({}, "binary")
+
+
+@pytest.mark.parametrize("loss_id,task", ALL_PAIRS)
+def test_a_bound_loss_pickles(loss_id, task):
+    """The validator may send the catalog's entries and their math to worker processes."""
+    import pickle
+
+    math_ = CATALOG[loss_id].bind({}, task)
+    restored = pickle.loads(pickle.dumps(math_))
+    assert restored.link.name == math_.link.name and restored.params == math_.params
+    assert pickle.loads(pickle.dumps(CATALOG[loss_id])).id == loss_id

@@ -19,8 +19,8 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from advisor.errors import AdvisorError, SklearnCompatibilityError
 from advisor.load import load_data
-from advisor.losses import CATALOG
-from advisor.losses._base import Loss
+from advisor.losses import CATALOG, LossMath
+from advisor.losses._link import LOG
 from advisor.profile import Profile, profile_data
 from advisor.proxy import (
     EXPECTED_PRIVATE_SIGNATURES,
@@ -35,19 +35,25 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 
 # ----- reference losses (the contract, with textbook formulas) -------------------------------
-class RefLoss(Loss):
-    """Shared defaults of the reference losses."""
+class RefLoss(LossMath):
+    """Shared defaults of the reference losses; built unbound, bound by ``bind``."""
 
     standardize_target = False
 
-    def params_for_scale(self, params, scale):
-        return dict(params)
+    ref_id = "ref_loss"
+
+    def __init__(self, params=None, task="", loss_id=""):
+        super().__init__(params or {}, task, loss_id=loss_id or self.ref_id)
+
+    def bind(self, params, task):
+        """What the proxy asks of a catalog entry: the math for these parameters and task."""
+        return type(self)(params, task, loss_id=self.id)
 
 
 class RefSoftmaxCE(RefLoss):
-    id = "ref_softmax_ce"
-    tasks = frozenset({"binary", "multiclass"})
-    link = "softmax"
+    """Softmax cross-entropy over one logit per class."""
+
+    ref_id = "ref_softmax_ce"
 
     def n_outputs(self, profile):
         return len(profile.classes)
@@ -55,16 +61,16 @@ class RefSoftmaxCE(RefLoss):
     def encode_target(self, y, profile):
         return np.eye(len(profile.classes))[np.asarray(y, dtype=int)]
 
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         shifted = raw - raw.max(axis=1, keepdims=True)
         log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         return -(target * log_prob).sum(axis=1), np.exp(log_prob) - target
 
-    def predict(self, raw, params):
+    def predict(self, raw):
         exp = np.exp(raw - raw.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
-    def init_bias(self, target, params):
+    def init_bias(self, target):
         log_prior = np.log(np.clip(target.mean(axis=0), 1e-6, None))
         return log_prior - log_prior.mean()
 
@@ -72,9 +78,7 @@ class RefSoftmaxCE(RefLoss):
 class RefSigmoidBCE(RefLoss):
     """One logit per label (binary: one output, like scikit-learn's logistic output)."""
 
-    id = "ref_sigmoid_bce"
-    tasks = frozenset({"binary", "multilabel"})
-    link = "logit"
+    ref_id = "ref_sigmoid_bce"
 
     def n_outputs(self, profile):
         return 1 if profile.task == "binary" else len(profile.classes)
@@ -83,11 +87,11 @@ class RefSigmoidBCE(RefLoss):
         y = np.asarray(y, dtype=float)
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         per_sample = (np.logaddexp(0.0, raw) - target * raw).sum(axis=1)
         return per_sample, 1.0 / (1.0 + np.exp(-raw)) - target
 
-    def predict(self, raw, params):
+    def predict(self, raw):
         prob = 1.0 / (1.0 + np.exp(-raw))
         return np.column_stack([1.0 - prob[:, 0], prob[:, 0]]) if raw.shape[1] == 1 else prob
 
@@ -95,8 +99,8 @@ class RefSigmoidBCE(RefLoss):
 class RefSquaredError(RefLoss):
     """Half squared error, summed over outputs (the catalog contract); gradient to match."""
 
-    id = "ref_squared_error"
-    tasks = frozenset({"regression"})
+    ref_id = "ref_squared_error"
+
     standardize_target = True
 
     def n_outputs(self, profile):
@@ -106,37 +110,37 @@ class RefSquaredError(RefLoss):
         y = np.asarray(y, dtype=float)
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         diff = raw - target
         return 0.5 * np.sum(diff * diff, axis=1), diff
 
-    def predict(self, raw, params):
+    def predict(self, raw):
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
 
 class RefHuber(RefSquaredError):
     """Huber with threshold ``delta`` in target units (rescaled when standardised)."""
 
-    id = "ref_huber"
+    ref_id = "ref_huber"
 
-    def loss_gradient(self, raw, target, params):
-        delta = params["delta"]
+    def loss_gradient(self, raw, target):
+        delta = self.params["delta"]
         diff = raw - target
         small = np.abs(diff) <= delta
         per = np.where(small, 0.5 * diff * diff, delta * (np.abs(diff) - 0.5 * delta))
         return per.sum(axis=1), np.clip(diff, -delta, delta)
 
-    def params_for_scale(self, params, scale):
-        return {**params, "delta": params["delta"] / scale}
+    def for_scale(self, scale):
+        return type(self)({**self.params, "delta": self.params["delta"] / scale}, self.task, self.id)
 
 
 class RefPinball(RefSquaredError):
     """Pinball loss at level ``tau``: its minimiser is the tau-quantile."""
 
-    id = "ref_pinball"
+    ref_id = "ref_pinball"
 
-    def loss_gradient(self, raw, target, params):
-        tau = params["tau"]
+    def loss_gradient(self, raw, target):
+        tau = self.params["tau"]
         err = target - raw
         per = np.maximum(tau * err, (tau - 1.0) * err)
         return per.sum(axis=1), (err < 0).astype(float) - tau
@@ -145,9 +149,8 @@ class RefPinball(RefSquaredError):
 class RefPoisson(RefLoss):
     """Half Poisson deviance with a log link (raw output = log of the mean)."""
 
-    id = "ref_poisson"
-    tasks = frozenset({"count"})
-    link = "log"
+    ref_id = "ref_poisson"
+    LINK = LOG
 
     def n_outputs(self, profile):
         return 1
@@ -155,16 +158,16 @@ class RefPoisson(RefLoss):
     def encode_target(self, y, profile):
         return np.asarray(y, dtype=float).reshape(-1, 1)
 
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         mean = np.exp(raw)
         log_t = np.log(np.where(target > 0, target, 1.0))
         per = (mean - target * raw + target * log_t - target).sum(axis=1)
         return per, mean - target
 
-    def predict(self, raw, params):
+    def predict(self, raw):
         return np.exp(raw[:, 0])
 
-    def init_bias(self, target, params):
+    def init_bias(self, target):
         return np.log(target.mean(axis=0))
 
 
@@ -222,8 +225,6 @@ def fresh_buffers(model, X):
 
 def backprop(model, X, target, sample_weight=None):
     """Loss and gradients of ``model`` at its current weights, copied out of the buffers."""
-    if isinstance(model, LossMLP):
-        model.loss_params_ = dict(model.loss_params or {})
     loss, coef_grads, intercept_grads = model._backprop(X, target, sample_weight, *fresh_buffers(model, X))
     return loss, [g.copy() for g in coef_grads], [g.copy() for g in intercept_grads]
 
@@ -270,7 +271,7 @@ def real_profile(X: np.ndarray, y: np.ndarray, task: str, quantiles=()) -> Profi
     return profile_data(load_data(X, y=y), task=task, quantiles=quantiles)
 
 
-def loss_and_params(source: str, reference: Loss, catalog_id: str, profile: Profile):
+def loss_and_params(source: str, reference: RefLoss, catalog_id: str, profile: Profile):
     """The reference loss (no parameters) or the catalog entry with its derived parameters."""
     if source == "reference":
         return reference, {}
@@ -278,15 +279,21 @@ def loss_and_params(source: str, reference: Loss, catalog_id: str, profile: Prof
     return loss, loss.derive(profile, {})
 
 
+def bound(loss, params, profile: Profile) -> LossMath:
+    """The loss's math for ``params`` on the profile's task, as the proxy binds it."""
+    return loss.bind(params, profile.task)
+
+
 @pytest.mark.parametrize("source", ["reference", "catalog"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_softmax_cross_entropy_matches_stock_mlp_classifier(source, weighted):
     X, y, _ = multiclass_case(n=300)
-    loss, params = loss_and_params(source, RefSoftmaxCE(), "cross_entropy", real_profile(X, y, "multiclass"))
+    profile = real_profile(X, y, "multiclass")
+    loss, params = loss_and_params(source, RefSoftmaxCE(), "cross_entropy", profile)
     sample_weight = np.random.default_rng(5).uniform(0.2, 3.0, len(y)) if weighted else None
     stock = MLPClassifier(hidden_layer_sizes=(16, 8), max_iter=3, alpha=0.01, random_state=0).fit(X, y)
     target = np.eye(3)[y]
-    proxy = LossMLP(loss, params, hidden_layer_sizes=(16, 8), max_iter=1, alpha=0.01,
+    proxy = LossMLP(bound(loss, params, profile), hidden_layer_sizes=(16, 8), max_iter=1, alpha=0.01,
                     random_state=1).fit(X, target)
     copy_weights(stock, proxy)
     assert stock.out_activation_ == "softmax" and proxy.out_activation_ == "identity"
@@ -303,11 +310,12 @@ def test_softmax_cross_entropy_matches_stock_mlp_classifier(source, weighted):
 @pytest.mark.parametrize("case", [binary_case, multilabel_case])
 def test_sigmoid_cross_entropy_matches_stock_logistic_output(source, case):
     X, y, synthetic = case(n=300)
-    loss, params = loss_and_params(source, RefSigmoidBCE(), "cross_entropy",
-                                   real_profile(X, y, synthetic.task))
+    profile = real_profile(X, y, synthetic.task)
+    loss, params = loss_and_params(source, RefSigmoidBCE(), "cross_entropy", profile)
     stock = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(X, y)
     target = np.asarray(y, dtype=float).reshape(len(y), -1)
-    proxy = LossMLP(loss, params, hidden_layer_sizes=(16,), max_iter=1, random_state=0).fit(X, target)
+    proxy = LossMLP(bound(loss, params, profile), hidden_layer_sizes=(16,), max_iter=1,
+                    random_state=0).fit(X, target)
     copy_weights(stock, proxy)
     assert stock.out_activation_ == "logistic"
 
@@ -323,11 +331,12 @@ def test_sigmoid_cross_entropy_matches_stock_logistic_output(source, case):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_squared_error_matches_stock_mlp_regressor(source, weighted):
     X, y, _ = regression_case(n=300, offset=0.0, spread=1.0)
-    loss, params = loss_and_params(source, RefSquaredError(), "mse", real_profile(X, y, "regression"))
+    profile = real_profile(X, y, "regression")
+    loss, params = loss_and_params(source, RefSquaredError(), "mse", profile)
     sample_weight = np.random.default_rng(6).uniform(0.2, 3.0, len(y)) if weighted else None
     stock = MLPRegressor(hidden_layer_sizes=(16,), max_iter=3, alpha=0.01, random_state=0).fit(X, y)
     target = y.reshape(-1, 1)
-    proxy = LossMLP(loss, params, hidden_layer_sizes=(16,), max_iter=1, alpha=0.01,
+    proxy = LossMLP(bound(loss, params, profile), hidden_layer_sizes=(16,), max_iter=1, alpha=0.01,
                     random_state=0).fit(X, target)
     copy_weights(stock, proxy)
 
@@ -400,7 +409,7 @@ def test_reference_loss_gradients_match_finite_differences(name):
 
 
 # ----- training behaviour, per loss --------------------------------------------------------
-def assert_sensible_predictions(loss: Loss, profile: Profile, predictions: np.ndarray, y) -> None:
+def assert_sensible_predictions(loss: RefLoss, profile: Profile, predictions: np.ndarray, y) -> None:
     """Predictions live where the task says they must."""
     assert np.isfinite(predictions).all()
     n = len(y)
@@ -416,7 +425,7 @@ def assert_sensible_predictions(loss: Loss, profile: Profile, predictions: np.nd
         assert np.mean((predictions > 0.5) == (np.asarray(y) > 0.5)) > 0.8
     else:
         assert predictions.shape[0] == n
-        if loss.link == "log":
+        if loss.link.name == "log":
             assert (predictions > 0).all()
         y = np.asarray(y, dtype=float)
         if not profile.quantiles and loss.id != "ref_pinball":
@@ -549,9 +558,10 @@ def test_catalog_loss_trains_and_predicts_sensibly(loss_id, task):
             predictions = predictions[:, 1]
         else:
             assert predictions.shape == (n,)
-        if task == "proportion" and loss.link != "identity":
+        link = bound(loss, params, profile).link.name
+        if task == "proportion" and link != "identity":
             assert ((predictions >= 0) & (predictions <= 1)).all()
-        if loss.link == "log":
+        if link == "log":
             assert (predictions > 0).all()
             np.testing.assert_allclose(predictions, np.exp(raw[:, 0]), rtol=1e-12)
         if loss_id == "msle":
@@ -587,12 +597,13 @@ def test_early_stopping_watches_the_validation_loss_for_quantile(source):
     X, y, _ = regression_case(n=1000, offset=0.0, spread=1.0)
     noisy = y + np.random.default_rng(8).exponential(1.0, len(y))  # asymmetric noise
     if source == "reference":
-        loss, params = RefPinball(), {"tau": 0.9}
+        math = RefPinball({"tau": 0.9}, "regression")
     else:
         loss = CATALOG["quantile"]
         params = loss.derive(real_profile(X, noisy, "regression", quantiles=(0.9,)), {})
         assert params == {"quantiles": [0.9]}
-    model = RecordingLossMLP(loss, params, hidden_layer_sizes=(32,), max_iter=300,
+        math = loss.bind(params, "regression")
+    model = RecordingLossMLP(math, hidden_layer_sizes=(32,), max_iter=300,
                              learning_rate_init=0.01, early_stopping=True, n_iter_no_change=5,
                              random_state=0).fit(X, noisy.reshape(-1, 1))
     assert model.n_iter_ < 300                       # it stopped
@@ -611,12 +622,11 @@ def test_early_stopping_watches_the_validation_loss_for_quantile(source):
 # ----- scikit-learn machinery keeps working -------------------------------------------------
 def test_clone_and_pickle_round_trip():
     X, y, profile = multiclass_case(n=300)
-    loss = RefSoftmaxCE()
-    model = LossMLP(loss, {"unused": 1}, hidden_layer_sizes=(8,), max_iter=5, random_state=3)
+    loss = RefSoftmaxCE({"unused": 1}, "multiclass")
+    model = LossMLP(loss, hidden_layer_sizes=(8,), max_iter=5, random_state=3)
     cloned = clone(model)
     assert cloned.get_params()["hidden_layer_sizes"] == (8,)
-    assert cloned.get_params()["loss_params"] == {"unused": 1}
-    assert type(cloned.loss) is RefSoftmaxCE
+    assert type(cloned.loss) is RefSoftmaxCE and cloned.loss.params == {"unused": 1}
     target = loss.encode_target(y, profile)
     np.testing.assert_array_equal(model.fit(X, target).decision_function(X),
                                   cloned.fit(X, target).decision_function(X))
@@ -695,7 +705,7 @@ def test_divergence_is_not_an_advisor_error():
 
 def test_encode_target_of_the_wrong_width_is_refused():
     class Misfit(RefSoftmaxCE):
-        id = "misfit"
+        ref_id = "misfit"
 
         def n_outputs(self, profile):
             return 2

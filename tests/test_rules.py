@@ -13,10 +13,12 @@ import pytest
 from advisor import rules as rules_module
 from advisor.errors import RuleError
 from advisor.facts import FACT_NAMES
+from advisor.losses import GENERATED_RULES_FILE
 from advisor.options import DEFAULT_METRIC, TASK_METRICS, TASKS
 from advisor.rules import RuleBase, RuleOutcome, check_rule_dir, load_rulebase
 
-# The catalog's ids and tasks, given explicitly so these tests do not depend on advisor.losses.
+# The catalog's ids and tasks, given explicitly so the tests state what the rules see (the rule
+# base still reads the catalog for its activation vetoes).
 LOSSES: dict[str, tuple[str, ...]] = {
     "cross_entropy": ("binary", "multiclass", "multilabel", "ordinal", "proportion"),
     "weighted_cross_entropy": ("binary", "multiclass", "multilabel", "ordinal"),
@@ -115,12 +117,45 @@ def test_builtin_base_loads_with_enough_unique_rules(rulebase):
     assert all(rule.builtin for rule in rulebase.rules)
 
 
+def concern(rule) -> str:
+    """The concern a rule belongs to: its file's, or activation for the catalog's vetoes."""
+    return "activation" if rule.file == GENERATED_RULES_FILE else Path(rule.file).stem
+
+
 def test_every_concern_has_its_own_file_and_ids_carry_its_prefix(rulebase):
-    files = {Path(rule.file).stem for rule in rulebase.rules}
+    files = {Path(rule.file).stem for rule in rulebase.rules if rule.file != GENERATED_RULES_FILE}
     assert set(CONCERNS) <= files
     assert [Path(name).stem for name in rulebase.sources] == list(CONCERNS)  # reading order
     for rule in rulebase.rules:
-        assert rule.id.split(".")[0] == Path(rule.file).stem, rule.id
+        assert rule.id.split(".")[0] == concern(rule), rule.id
+    concerns = [concern(rule) for rule in rulebase.rules]
+    assert concerns == sorted(concerns, key=CONCERNS.index)  # the catalog's vetoes sit with their concern
+
+
+def test_the_catalogs_activation_vetoes_sit_among_the_activation_warnings(rulebase):
+    activation = [rule for rule in rulebase.rules if concern(rule) == "activation"]
+    generated = [rule.id for rule in activation if rule.file == GENERATED_RULES_FILE]
+    assert generated[0] == "activation.softmax_reads_class_probabilities"
+    assert [rule.id for rule in activation].index("activation.softmax_before_torch_cross_entropy") == 3
+    assert all(effect.veto for rule in activation if rule.file == GENERATED_RULES_FILE
+               for effect in rule.effects)
+    toml = [rule for rule in activation if rule.file == "rules/activation.toml"]
+    assert toml and not any(effect.veto for rule in toml for effect in rule.effects)
+
+
+def test_a_generated_rule_goes_before_a_rule_that_exists(tmp_path):
+    from advisor.rule_files import parse_source
+
+    table = {"id": "activation.somewhere", "when": "activation == 'relu'",
+             "because": "A rule made in Python and placed before another rule.",
+             "cite": ["Someone, Paper, Venue 2020"], "warn": "a warning"}
+    with pytest.raises(RuleError, match="goes before 'activation.missing'") as info:
+        parse_source([], frozenset(LOSSES), builtin=True, generated=[("activation.missing", table)],
+                     generated_file="generated")
+    assert info.value.rule_id == "activation.somewhere"
+    placed = parse_source([], frozenset(LOSSES), builtin=True, generated=[(None, table)],
+                          generated_file="generated")
+    assert [(rule.id, rule.file) for rule in placed] == [("activation.somewhere", "generated")]
 
 
 def test_every_rule_has_a_sentence_a_citation_and_known_losses(rulebase):
@@ -715,6 +750,22 @@ def test_sweep_of_options_never_crashes_and_keeps_a_candidate_for_logits(rulebas
                 assert top(outcome) not in outcome.vetoes, (task, activation, metric)
             for warning in outcome.warnings:
                 assert warning.kind == "warn" and warning.loss is None and "{" not in warning.message
+
+
+def test_a_generated_veto_rule_is_overridden_in_place(tmp_path, rulebase):
+    rule_id = "activation.sigmoid_is_not_a_margin"
+    write_rule(tmp_path, id=f'"{rule_id}"', when='"false"',
+               effects='[{ loss = "hinge", veto = "never" }]')
+    overridden = load_rulebase([tmp_path], loss_ids=LOSSES)
+    index = [rule.id for rule in rulebase.rules].index(rule_id)
+    assert overridden.rules[index].id == rule_id and not overridden.rules[index].builtin
+    assert overridden.overrides[0].replaced_file == GENERATED_RULES_FILE
+    assert overridden.digest != rulebase.digest
+    def veto_rules(base):
+        outcome = run(base, "binary", activation="sigmoid", metric="accuracy")
+        return [reason.rule_id for reason in outcome.vetoes.get("hinge", ())]
+
+    assert veto_rules(rulebase) == [rule_id] and veto_rules(overridden) == []
 
 
 def test_a_builtin_rule_is_switched_off_by_overriding_its_condition(tmp_path, rulebase):

@@ -1,8 +1,37 @@
-"""The loss catalog: every loss the advisor can recommend, with its metadata in one place.
+"""The loss catalog: every loss the advisor can recommend, one entry per loss.
 
-``CATALOG`` maps a loss id to its (stateless) :class:`Loss` instance, classification losses
-first, then regression and count losses. ``DEFAULT_LOSS`` is the naive choice per task, the
-baseline the validator always trains so the user sees what the advice is worth.
+``CATALOG`` maps a loss id to its :class:`LossSpec`, classification losses first, then
+regression and count losses. ``DEFAULT_LOSS`` is the naive choice per task, the baseline the
+validator always trains so the user sees what the advice is worth.
+
+How to add a loss
+-----------------
+A loss is one spec, one math class and two templates; its activation vetoes and its row of
+the README table follow from the spec.
+
+1. **Math** (value, gradient, prediction): a :class:`LossMath` subclass in the family's
+   module (``_classification.py``, ``_focusing.py``, ``_ordinal.py``, ``_regression.py``,
+   ``_deviance.py``, or a new ``_<family>.py``). Set ``LINK`` (a :class:`Link` from
+   ``_link.py``, or override ``link_for(task)``), ``target_interval`` and
+   ``standardize_target`` where they differ from the defaults, and implement ``n_outputs``,
+   ``encode_target``, ``loss_gradient`` and, where the family's default does not fit,
+   ``predict``, ``predict_class``, ``init_bias``, ``for_scale``. Read parameters from
+   ``self.params`` (declared defaults are filled in) and the task from ``self.task``.
+2. **Spec**: a :class:`LossSpec` in the same module: id, title, description, the output
+   activations it sits on per task, the math class, formula, citation, its ``ParamSpec``\\s,
+   its ``derivation(profile, options) -> params`` (None: the defaults), the values its
+   templates need (``snippet_values``), and its ``vetoes``: for every situation of
+   ``_activation.SITUATIONS`` that rules it out, a :class:`Veto` with the reason in the loss's
+   words. Add a situation there (with its place among the rules of ``rules/activation.toml``)
+   only when no existing one describes the activation's problem.
+3. **Templates**: ``templates/<id>.torch.py.j2`` and ``templates/<id>.keras.py.j2``, Jinja2
+   templates of the code below the snippet's header, rendered with the task, the classes,
+   the derived parameters and the spec's snippet values (filters ``num``, ``nums``,
+   ``index_dict``, ``class_note``).
+4. **Catalog**: add the spec to ``_SPECS`` below, in the order the losses are listed.
+5. **Rules** that score the loss (which data favour it) go in the concern's file of ``rules/``
+   (TOML, no code); its activation vetoes are made from the spec and need no rule file.
+   Regenerate the README table with ``python -m advisor.docs --write README.md``.
 """
 
 from __future__ import annotations
@@ -11,24 +40,32 @@ import difflib
 
 from ..errors import OptionError
 from ..options import TASKS, check_choice
-from ._base import Loss, ParamSpec, TargetInterval
-from ._classification import CROSS_ENTROPY_LOSSES, ROBUST_LOSSES
-from ._focusing import FOCUSING_LOSSES
-from ._ordinal import ORDINAL_LOSSES
-from ._regression import REGRESSION_LOSSES
+from ._activation import GENERATED_RULES_FILE, Veto, activation_veto_tables
+from ._base import LossMath, ParamSpec, TargetInterval
+from ._classification import (
+    CROSS_ENTROPY,
+    GENERALIZED_CROSS_ENTROPY,
+    HINGE,
+    LABEL_SMOOTHING,
+    WEIGHTED_CROSS_ENTROPY,
+)
+from ._deviance import GAMMA, MSLE, POISSON, TWEEDIE
+from ._focusing import ASYMMETRIC, FOCAL
+from ._link import Link
+from ._ordinal import CORAL
+from ._regression import HUBER, LOG_COSH, MAE, MSE, QUANTILE
+from ._spec import LossSpec
 
-__all__ = ["CATALOG", "DEFAULT_LOSS", "Loss", "ParamSpec", "TargetInterval", "get_loss",
+__all__ = ["CATALOG", "DEFAULT_LOSS", "GENERATED_RULES_FILE", "Link", "LossMath", "LossSpec",
+           "ParamSpec", "TargetInterval", "Veto", "activation_veto_tables", "get_loss",
            "losses_for_task"]
 
-_CLASSIFICATION_ORDER = ("cross_entropy", "weighted_cross_entropy", "focal", "label_smoothing",
-                         "generalized_cross_entropy", "hinge", "asymmetric", "coral")
-_CLASSIFICATION = {loss.id: loss for loss in
-                   CROSS_ENTROPY_LOSSES + FOCUSING_LOSSES + ROBUST_LOSSES + ORDINAL_LOSSES}
+_SPECS = (
+    CROSS_ENTROPY, WEIGHTED_CROSS_ENTROPY, FOCAL, LABEL_SMOOTHING, GENERALIZED_CROSS_ENTROPY, HINGE,
+    ASYMMETRIC, CORAL, MSE, MAE, HUBER, LOG_COSH, QUANTILE, MSLE, POISSON, GAMMA, TWEEDIE,
+)
 
-CATALOG: dict[str, Loss] = {
-    **{loss_id: _CLASSIFICATION[loss_id] for loss_id in _CLASSIFICATION_ORDER},
-    **{loss.id: loss for loss in REGRESSION_LOSSES},
-}
+CATALOG: dict[str, LossSpec] = {spec.id: spec for spec in _SPECS}
 
 #: The naive default per task: what most people would train with.
 DEFAULT_LOSS: dict[str, str] = {
@@ -42,7 +79,7 @@ DEFAULT_LOSS: dict[str, str] = {
 }
 
 
-def get_loss(loss_id: str) -> Loss:
+def get_loss(loss_id: str) -> LossSpec:
     """The catalog entry ``loss_id``; an unknown id raises :class:`OptionError` listing the ids."""
     key = str(loss_id).strip().lower()
     if key not in CATALOG:
@@ -60,8 +97,8 @@ def losses_for_task(task: str) -> tuple[str, ...]:
 
 def _check_catalog() -> None:
     """Import-time consistency: unique ids, known tasks, defaults that apply to their task."""
-    if set(_CLASSIFICATION) != set(_CLASSIFICATION_ORDER) or len(CATALOG) != len(_CLASSIFICATION) + len(REGRESSION_LOSSES):
-        raise RuntimeError("the catalog order and the loss modules disagree (missing or duplicate id)")
+    if len(CATALOG) != len(_SPECS):
+        raise RuntimeError("two catalog entries share an id")
     for loss in CATALOG.values():
         unknown = set(loss.tasks) - set(TASKS)
         if unknown:

@@ -1,41 +1,40 @@
-"""The contract every catalog loss fulfils.
+"""The contract of a loss's math: value, gradient, prediction, bound to parameters and task.
 
-One base class holds what all losses share (as scikit-learn's ``_loss`` module does); each
-loss only declares its tasks, the output activations it can sit on, its link, its valid
-target range, its parameters with bounds, how to derive them from the data, its formula and
-citation, its PyTorch and Keras snippets, and, for the empirical validator, its per-sample
-value and gradient with respect to the raw output of the network (the pre-activation of the
-last layer).
+As in scikit-learn's ``_loss`` module, one base class holds what every loss's math shares;
+each loss's :class:`LossMath` subclass gives its per-sample value and its gradient with
+respect to the raw output of the network (the pre-activation of the last layer), how the
+target is encoded, and how raw outputs become predictions, through the :class:`~._link.Link`
+it holds. A math object is bound once to the derived parameters and the task
+(:meth:`advisor.losses.LossSpec.bind`), so nothing guesses the task from an array's width.
 
-Shapes used by the proxy side: ``raw`` and ``target`` are 2-D float arrays of shape
-``(n_samples, n_outputs)``; ``target`` is what :meth:`Loss.encode_target` returns. A loss with
-several outputs sums its per-output terms into one per-sample value, and its gradient is the
-gradient of that sum. When :attr:`Loss.standardize_target` is true the proxy trains on
-``(target - center) / scale`` with :meth:`Loss.params_for_scale` applied to the parameters,
-and maps raw outputs back (``raw * scale + center``) before calling :meth:`Loss.predict`
-with the original parameters.
+Shapes: ``raw`` and ``target`` are 2-D float arrays of shape ``(n_samples, n_outputs)``;
+``target`` is what :meth:`LossMath.encode_target` returns. A loss with several outputs sums
+its per-output terms into one per-sample value, and its gradient is the gradient of that sum.
+When :attr:`LossMath.standardize_target` is true the proxy trains on
+``(target - center) / scale`` with the math of :meth:`LossMath.for_scale`, and maps raw
+outputs back (``raw * scale + center``) before predicting with the original math.
 
-Subclasses implement ``_derive`` (data -> parameters) and ``_code`` (the snippet body);
-:meth:`Loss.derive` and :meth:`Loss.snippet` wrap them with the checks and formatting every
-loss shares (task applicability, rounding, the header stating the expected output layer).
+Also here: :class:`ParamSpec` (a parameter with its bounds) and :class:`TargetInterval` (the
+targets a loss is defined for).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..errors import OptionError
-from ..options import FRAMEWORKS, check_choice
-from . import _math, _snippets
+from ..errors import TargetError
+from . import _math
+from ._link import IDENTITY, Link
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
 
-_CLOSED_BRACKETS = {"both": "[]", "left": "[)", "right": "(]", "neither": "()"}
+_CLOSED_BRACKETS = {"both": ("[", "]"), "left": ("[", ")"), "right": ("(", "]"), "neither": ("(", ")")}
 
 
 @dataclass(frozen=True)
@@ -107,158 +106,37 @@ class TargetInterval:
         return "any real y" if text == "y" else text
 
 
-class Loss:
-    """Base class of the catalog. Subclasses set the class attributes and override methods.
+class LossMath:
+    """A loss bound to its parameters and its task: what the proxy trains and predicts with.
 
-    Losses hold no state: the catalog keeps one instance per id, and everything that depends
-    on the data travels in the ``params`` dict that :meth:`derive` returns.
+    Subclasses set :attr:`LINK` (or override :meth:`link_for` when the link depends on the
+    task) and implement :meth:`n_outputs`, :meth:`encode_target`, :meth:`loss_gradient` and,
+    where the default does not fit, :meth:`predict`, :meth:`predict_class`,
+    :meth:`init_bias` and :meth:`for_scale`. ``params`` holds the derived parameters with
+    every declared default filled in.
     """
 
-    #: Canonical, task-generic id (``cross_entropy`` is BCE on binary, CE on multiclass).
-    id: ClassVar[str] = ""
-    #: One-line human name.
-    title: ClassVar[str] = ""
-    #: Task families the loss applies to (see ``advisor.options.TASKS``).
-    tasks: ClassVar[frozenset[str]] = frozenset()
-    #: Output activations of the user's network the loss can be paired with as it is (``linear``
-    #: = logits / raw values), possibly with a framework flag such as ``from_logits=False``;
-    #: :meth:`accepts_activation` narrows this per task.
-    activations: ClassVar[frozenset[str]] = frozenset({"linear"})
-    #: Inverse link used to turn raw outputs into predictions: identity, log, logit, softmax,
-    #: ordinal (task-generic losses name the link of their main task and say so in the docstring).
-    link: ClassVar[str] = "identity"
+    #: The link of the loss (on every task, unless :meth:`link_for` says otherwise).
+    LINK: ClassVar[Link] = IDENTITY
     #: Targets the loss is defined for (numeric tasks; classification targets are class indices).
     target_interval: ClassVar[TargetInterval] = TargetInterval()
     #: The proxy may train on a standardised target (identity-link numeric losses only).
     standardize_target: ClassVar[bool] = False
-    #: Formula reference (plain text, LaTeX-free) and the paper or documentation it comes from.
-    formula: ClassVar[str] = ""
-    citation: ClassVar[str] = ""
-    params: ClassVar[tuple[ParamSpec, ...]] = ()
 
-    # ----- metadata ----------------------------------------------------------------------
+    def __init__(self, params: Mapping[str, Any], task: str, *, loss_id: str = "") -> None:
+        self.params = dict(params)
+        self.task = task
+        self.id = loss_id or type(self).__name__
+        self.link = self.link_for(task)
+
     def __repr__(self) -> str:
-        return f"<Loss {self.id}>"
+        return f"<{type(self).__name__} {self.id} on {self.task}>"
 
-    def supports(self, task: str) -> bool:
-        """Whether the loss applies to ``task``."""
-        return task in self.tasks
+    @classmethod
+    def link_for(cls, task: str) -> Link:
+        """The link on ``task``."""
+        return cls.LINK
 
-    def accepts_activation(self, task: str, activation: str) -> bool:
-        """Whether a network ending in ``activation`` can feed this loss on ``task`` unchanged.
-
-        ``auto`` always fits (the snippet then sets the output layer itself).
-        """
-        return activation == "auto" or activation in self.activations
-
-    def output_activation(self, task: str, framework: str) -> str:
-        """The activation of the last layer the snippet for ``framework`` expects."""
-        return "linear"
-
-    def in_target_range(self, y: np.ndarray) -> bool:
-        """Whether every target value lies in the loss's domain (:attr:`target_interval`)."""
-        return self.target_interval.contains(y)
-
-    def param_spec(self, name: str) -> ParamSpec:
-        """The :class:`ParamSpec` called ``name``."""
-        for spec in self.params:
-            if spec.name == name:
-                return spec
-        raise OptionError(f"{self.id} parameter", name, [spec.name for spec in self.params])
-
-    def param(self, params: dict[str, Any], name: str) -> Any:
-        """``params[name]``, else the declared default: one place holds each default."""
-        return params[name] if params.get(name) is not None else self.param_spec(name).default
-
-    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Check every declared numeric parameter in ``params`` against its bounds.
-
-        Returns ``params`` unchanged; raises :class:`OptionError` naming the loss, the
-        parameter, the allowed range and the value received.
-        """
-        for spec in self.params:
-            value = params.get(spec.name)
-            if value is None or spec.low is None and spec.high is None:
-                continue
-            values = value if isinstance(value, (list, tuple, np.ndarray)) else [value]
-            if not all(spec.contains(item) for item in values):
-                raise OptionError(f"{self.id}.{spec.name}", value, spec.allowed_text())
-        return params
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe metadata of the loss (for documentation and reports)."""
-        return {
-            "id": self.id, "title": self.title, "tasks": sorted(self.tasks),
-            "activations": sorted(self.activations), "link": self.link,
-            "target_range": str(self.target_interval), "formula": self.formula,
-            "citation": self.citation, "params": [spec.to_dict() for spec in self.params],
-        }
-
-    # ----- advice side -------------------------------------------------------------------
-    def check_task(self, task: str) -> str:
-        """Return ``task`` if the loss applies to it, else raise :class:`OptionError`."""
-        if task not in self.tasks:
-            raise OptionError(f"task for loss {self.id}", task, sorted(self.tasks),
-                              hint="pick a loss listed for this task (losses_for_task)")
-        return task
-
-    def derive(self, profile: Profile, options: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Hyper-parameters derived from the data; JSON-safe values, rounded for stable output.
-
-        ``options`` holds the user's loss-related options (e.g. ``quantiles``). Floats are
-        rounded to 4 significant digits, vectors are lists, and the result only depends on
-        ``profile`` and ``options``.
-        """
-        self.check_task(profile.task)
-        derived = self._derive(profile, dict(options or {}))
-        return self.check_params(_math.json_safe(derived))
-
-    def _derive(self, profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
-        """Subclass hook of :meth:`derive`: the defaults unless overridden."""
-        return self.defaults()
-
-    def defaults(self) -> dict[str, Any]:
-        """Every declared parameter at its default."""
-        return {spec.name: spec.default for spec in self.params}
-
-    def snippet(self, framework: str, params: dict[str, Any], profile: Profile) -> str:
-        """Ready-to-paste code for ``framework`` (``pytorch`` or ``keras``) with ``params`` filled in.
-
-        The first lines are comments: what the snippet is, the output layer it expects
-        (``# Output layer: ...``), and, when the user's network ends in another activation,
-        what to change.
-        """
-        framework = check_choice("framework", framework, FRAMEWORKS)
-        task = self.check_task(profile.task)
-        expected = self.output_activation(task, framework)
-        width = self._snippet_width(params, profile)
-        header = _snippets.header(
-            loss_id=self.id, title=self.title, task=task, framework=framework,
-            output_layer=self._output_layer(framework, task, width, params),
-            expected_activation=expected,
-            user_activation=str(profile.facts.get("activation", "auto")),
-            link=self._snippet_link(task),
-        )
-        return header + self._code(framework, task, params, profile).strip() + "\n"
-
-    def _snippet_width(self, params: dict[str, Any], profile: Profile) -> int:
-        """Width of the output layer named in the snippet."""
-        return self.n_outputs(profile)
-
-    def _snippet_link(self, task: str) -> str:
-        """What the raw output means (``logit``, ``softmax``, ``log``, ``identity``...)."""
-        return self.link
-
-    def _output_layer(self, framework: str, task: str, width: int, params: dict[str, Any]) -> str:
-        """The ``# Output layer:`` line for ``framework``."""
-        return _snippets.output_layer(framework, width, self.output_activation(task, framework),
-                                      self._snippet_link(task))
-
-    def _code(self, framework: str, task: str, params: dict[str, Any], profile: Profile) -> str:
-        """Subclass hook of :meth:`snippet`: the code below the header."""
-        raise NotImplementedError
-
-    # ----- proxy side (empirical validator) ----------------------------------------------
     def n_outputs(self, profile: Profile) -> int:
         """Width of the network's last layer for this loss on this task."""
         raise NotImplementedError
@@ -267,32 +145,42 @@ class Loss:
         """The training target as a 2-D float array the loss consumes."""
         raise NotImplementedError
 
-    def loss_gradient(self, raw: np.ndarray, target: np.ndarray,
-                      params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def loss_gradient(self, raw: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-sample loss ``(n,)`` and its gradient w.r.t. ``raw`` ``(n, n_outputs)``."""
         raise NotImplementedError
 
-    def predict(self, raw: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    def predict(self, raw: np.ndarray) -> np.ndarray:
         """Predictions in the task's space: class probabilities ``(n, K)`` for classification
         (``(n, L)`` label probabilities for multi-label), values ``(n,)`` for numeric tasks."""
         raise NotImplementedError
 
-    def predict_class(self, raw: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    def predict_class(self, raw: np.ndarray) -> np.ndarray:
         """Predicted class indices ``(n,)`` for binary, multiclass and ordinal tasks.
 
         The default is the most probable class of :meth:`predict`; losses whose decision
         rule differs (CORAL counts thresholds, regression losses on ordinal targets round)
         override it.
         """
-        return np.argmax(self.predict(raw, params), axis=1)
+        return np.argmax(self.predict(raw), axis=1)
 
-    def init_bias(self, target: np.ndarray, params: dict[str, Any]) -> np.ndarray | None:
+    def init_bias(self, target: np.ndarray) -> np.ndarray | None:
         """A good starting value of the output bias (e.g. log of the mean for log links), or None."""
         return None
 
-    def params_for_scale(self, params: dict[str, Any], scale: float | np.ndarray) -> dict[str, Any]:
-        """Parameters for a target divided by ``scale`` (used with :attr:`standardize_target`).
+    def for_scale(self, scale: float | np.ndarray) -> LossMath:
+        """The math for a target divided by ``scale`` (with :attr:`standardize_target`).
 
-        Scale-free parameters (quantile levels, most of them) are returned unchanged.
+        Scale-free parameters (quantile levels, most of them) stay as they are.
         """
-        return dict(params)
+        return self
+
+    def in_target_range(self, y: np.ndarray) -> bool:
+        """Whether every target value lies in the loss's domain (:attr:`target_interval`)."""
+        return self.target_interval.contains(y)
+
+    def check_target_range(self, y: np.ndarray) -> None:
+        """Raise :class:`TargetError` when a target value lies outside the loss's domain."""
+        if not self.in_target_range(y):
+            raise TargetError(
+                f"loss {self.id} needs {self.target_interval} but the target has values from "
+                f"{np.nanmin(y):g} to {np.nanmax(y):g}; pick a loss whose range fits the target")

@@ -1,13 +1,12 @@
 """Classification losses: the cross-entropy family, label smoothing, GCE and the hinge.
 
-Also the shared machinery of every logit-based loss (:class:`_ClassifierLoss`, target
+Also the shared machinery of every logit-based loss (:class:`ClassifierMath`, target
 encoding, stable sigmoid / softmax cross-entropy); focal and asymmetric losses live in
 ``_focusing``, CORAL in ``_ordinal``.
 
-Task-generic losses pick their form from the task: a sigmoid per output for binary,
-multi-label and proportion targets (one logit per label), a softmax over K logits for
-multiclass and ordinal targets. The derived parameters always carry ``task`` so the proxy
-side (which only sees ``params``) uses the same form as the advice side.
+Task-generic losses pick their form from the task they are bound to: a sigmoid per output
+for binary, multi-label and proportion targets (one logit per label), a softmax over K
+logits for multiclass and ordinal targets.
 """
 
 from __future__ import annotations
@@ -17,14 +16,45 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _math
-from ._base import Loss, ParamSpec
-from ._snippets import class_note, num, nums
+from ._activation import (
+    NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT,
+    SIGMOID_IS_NOT_A_MARGIN,
+    SIGMOID_ON_EXCLUSIVE_CLASSES,
+    SOFTMAX_ON_A_SINGLE_OUTPUT,
+    SOFTMAX_ON_MULTILABEL,
+    SOFTMAX_READS_CLASS_PROBABILITIES,
+    TANH_IS_NOT_A_PROBABILITY,
+    Veto,
+)
+from ._base import LossMath, ParamSpec
+from ._link import LOGIT, MARGIN_SIGMOID, MARGIN_SOFTMAX, SOFTMAX, Link
+from ._spec import LossSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
 
 SIGMOID_TASKS = frozenset({"binary", "multilabel", "proportion"})
 SOFTMAX_TASKS = frozenset({"multiclass", "ordinal"})
+
+NOT_A_LOGIT = Veto(NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT, "a {activation} output is never negative, so it is not a logit")
+#: The cross-entropy family reads logits, a sigmoid on sigmoid tasks, a softmax on softmax tasks.
+CROSS_ENTROPY_VETOES: tuple[Veto, ...] = (
+    Veto(SOFTMAX_ON_A_SINGLE_OUTPUT,
+         "one output unit under a softmax is always 1; this loss needs a sigmoid or a logit"),
+    Veto(SOFTMAX_ON_MULTILABEL,
+         "softmax with categorical cross-entropy cannot represent several labels at once"),
+    Veto(SIGMOID_ON_EXCLUSIVE_CLASSES, "independent sigmoids are not a distribution over exclusive "
+                                       "classes; this loss needs logits or a softmax"),
+    Veto(TANH_IS_NOT_A_PROBABILITY, "a tanh output is neither a probability nor an unbounded logit"),
+    NOT_A_LOGIT,
+)
+
+
+def logit_activations(tasks: frozenset[str]) -> dict[str, frozenset[str]]:
+    """Logits always; a sigmoid on sigmoid tasks and a softmax on softmax tasks (with
+    ``from_logits=False`` / the probability form of the loss)."""
+    return {task: frozenset({"linear", "sigmoid" if task in SIGMOID_TASKS else "softmax"})
+            for task in tasks}
 
 
 def _n_classes(profile: Profile) -> int:
@@ -41,14 +71,6 @@ def _n_rows(profile: Profile) -> int:
     """Rows of the profile's target (the ``n_rows`` fact when the profile carries no target)."""
     y = np.asarray(profile.y) if profile.y is not None else np.empty(0)
     return int(y.shape[0]) if y.size else int(profile.facts.get("n_rows", 0))
-
-
-def _task_of(params: dict[str, Any], raw: np.ndarray) -> str:
-    """The task a params dict was derived for; without one, 1 output = binary, else multiclass."""
-    task = params.get("task")
-    if task:
-        return str(task)
-    return "binary" if raw.shape[1] == 1 else "multiclass"
 
 
 def _positive_prior(profile: Profile) -> np.ndarray:
@@ -95,31 +117,20 @@ def _predict_probabilities(raw: np.ndarray, task: str) -> np.ndarray:
     return _math.softmax(raw)
 
 
-class _ClassifierLoss(Loss):
+class ClassifierMath(LossMath):
     """Shared target encoding, output width and prediction of the logit-based losses."""
 
-    link = "logit"
-    activations = frozenset({"linear", "sigmoid", "softmax"})
+    @classmethod
+    def link_for(cls, task: str) -> Link:
+        return SOFTMAX if task in SOFTMAX_TASKS else LOGIT
 
-    def accepts_activation(self, task: str, activation: str) -> bool:
-        """Logits always; a sigmoid on sigmoid tasks and a softmax on softmax tasks (with
-        ``from_logits=False`` / the probability form of the loss)."""
-        if activation in ("auto", "linear"):
-            return True
-        if activation == "sigmoid":
-            return task in SIGMOID_TASKS
-        if activation == "softmax":
-            return task in SOFTMAX_TASKS
-        return False
-
-    def _snippet_link(self, task: str) -> str:
-        return "softmax" if task in SOFTMAX_TASKS else "logit"
-
-    def _derive(self, profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
-        return {"task": profile.task}
+    @property
+    def softmax(self) -> bool:
+        """Whether the loss takes its softmax form (multiclass, ordinal)."""
+        return self.task in SOFTMAX_TASKS
 
     def n_outputs(self, profile: Profile) -> int:
-        if profile.task in ("binary", "proportion"):
+        if self.task in ("binary", "proportion"):
             return 1
         return _n_classes(profile)
 
@@ -127,14 +138,22 @@ class _ClassifierLoss(Loss):
         """(n, 1) 0/1 or fraction for binary / proportion, (n, L) 0/1 for multi-label,
         one-hot (n, K) for multiclass and ordinal."""
         y = np.asarray(y)
-        if profile.task in ("binary", "proportion"):
+        if self.task in ("binary", "proportion"):
             return y.astype(np.float64).reshape(-1, 1)
-        if profile.task == "multilabel":
+        if self.task == "multilabel":
             return y.astype(np.float64).reshape(len(y), -1)
         return _math.one_hot(y, _n_classes(profile))
 
-    def predict(self, raw: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        return _predict_probabilities(np.asarray(raw, dtype=np.float64), _task_of(params, raw))
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        """Task-space probabilities: (n, 2) binary, (n, L) multi-label, (n,) proportion,
+        (n, K) softmax otherwise."""
+        raw = np.asarray(raw, dtype=np.float64)
+        if self.task == "binary":
+            positive = self.link.inverse(raw[:, 0])
+            return np.column_stack([1.0 - positive, positive])
+        if self.task == "proportion":
+            return self.link.inverse(raw[:, 0])
+        return self.link.inverse(raw)
 
 
 # ----- snippet pieces shared by the cross-entropy family ------------------------------------------
@@ -158,272 +177,91 @@ def _keras_target_note(task: str) -> str:
     return "# target: 0/1 matrix of shape (batch, n_labels)"
 
 
-class CrossEntropy(_ClassifierLoss):
-    """Cross-entropy on logits: the default of every classification task.
+def classifier_snippet_values(framework: str, task: str, params: dict[str, Any],
+                              profile: Profile) -> dict[str, Any]:
+    """The form of the loss (softmax or sigmoid), the target's shape and the class count."""
+    note = _torch_target_note(task) if framework == "pytorch" else _keras_target_note(task)
+    return {"softmax": task in SOFTMAX_TASKS, "target_note": note, "n_classes": _n_classes(profile)}
 
-    Binary, multi-label and proportion targets use the sigmoid (binary) form per output,
-    proportion with soft targets in [0, 1]; multiclass and ordinal targets the softmax form
-    over K logits. Strictly proper: it rewards calibrated probabilities.
-    """
 
-    id = "cross_entropy"
-    title = "Cross-entropy (log loss)"
-    tasks = frozenset({"binary", "multiclass", "multilabel", "ordinal", "proportion"})
-    formula = ("sigmoid form: -[y log s(z) + (1 - y) log(1 - s(z))] per output; "
-               "softmax form: -log softmax(z)_y")
-    citation = ("Gneiting & Raftery (2007), strictly proper scoring rules; PyTorch "
-                "BCEWithLogitsLoss / CrossEntropyLoss, Keras BinaryCrossentropy / "
-                "SparseCategoricalCrossentropy")
+class CrossEntropyMath(ClassifierMath):
+    """Sigmoid cross-entropy per output, or softmax cross-entropy over K logits."""
 
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         raw = np.asarray(raw, dtype=np.float64)
-        if _task_of(params, raw) in SOFTMAX_TASKS:
+        if self.softmax:
             return _softmax_ce(raw, target)
         return _bce(raw, target)
 
-    def _code(self, framework, task, params, profile):
-        if framework == "pytorch":
-            loss = "nn.CrossEntropyLoss()" if task in SOFTMAX_TASKS else "nn.BCEWithLogitsLoss()"
-            return f"""
-from torch import nn
 
-loss_fn = {loss}
-{_torch_target_note(task)}
-# loss = loss_fn(model(x), target)
-"""
-        loss = ("keras.losses.SparseCategoricalCrossentropy(from_logits=True)" if task in SOFTMAX_TASKS
-                else "keras.losses.BinaryCrossentropy(from_logits=True)")
-        return f"""
-import keras
+class WeightedCrossEntropyMath(ClassifierMath):
+    """Cross-entropy with ``pos_weight`` on the positive term, or per-class weights."""
 
-loss_fn = {loss}
-{_keras_target_note(task)}
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-
-
-class WeightedCrossEntropy(_ClassifierLoss):
-    """Cross-entropy with class weights derived from the class counts.
-
-    Binary: ``pos_weight = n_neg / n_pos`` on the positive term. Multi-label: one
-    ``pos_weight`` per label, ``n_neg_j / n_pos_j``. Multiclass and ordinal: per-class weights
-    by effective number (Cui et al. 2019) with ``beta = 1 - 1/n_max`` by default, rescaled to
-    sum to K; the inverse-frequency weights ``N / (K n_c)`` are reported alongside.
-    ``options["weight_scheme"]`` (``effective_number`` or ``inverse_frequency``) and
-    ``options["beta"]`` override the choice.
-    """
-
-    id = "weighted_cross_entropy"
-    title = "Class-weighted cross-entropy"
-    tasks = frozenset({"binary", "multiclass", "multilabel", "ordinal"})
-    formula = ("binary: -[w+ y log s(z) + (1 - y) log(1 - s(z))], w+ = n_neg / n_pos; "
-               "multiclass: -w_y log softmax(z)_y, w_c proportional to (1 - beta) / (1 - beta^n_c)")
-    citation = ("Cui, Jia, Lin, Song & Belongie (CVPR 2019), Class-Balanced Loss Based on "
-                "Effective Number of Samples; PyTorch BCEWithLogitsLoss(pos_weight) / "
-                "CrossEntropyLoss(weight)")
-    params = (
-        ParamSpec("pos_weight", None, 0.0, None, "Weight of the positive term: n_neg / n_pos "
-                  "(binary, a number) or n_neg_j / n_pos_j per label (multi-label, a list).",
-                  closed="neither"),
-        ParamSpec("class_weights", None, 0.0, None, "Per-class weights aligned with the profile's "
-                  "classes (multiclass, ordinal), summing to K.", closed="neither"),
-        ParamSpec("inverse_frequency_weights", None, 0.0, None, "N / (K n_c), reported for "
-                  "comparison with the effective-number weights.", closed="neither"),
-        ParamSpec("beta", None, 0.0, 1.0, "Effective-number beta; 1 - 1/n_max by default "
-                  "(0 = no weighting, towards 1 = inverse frequency).", closed="left"),
-    )
-    SCHEMES = ("effective_number", "inverse_frequency")
-
-    def _derive(self, profile, options):
-        from ..options import check_choice
-
-        task = profile.task
-        counts = np.asarray(profile.class_counts, dtype=np.float64)
-        if task == "binary":
-            n_neg, n_pos = counts[0], max(counts[1], 1.0)
-            return {"task": task, "scheme": "neg_pos_ratio", "pos_weight": n_neg / n_pos}
-        if task == "multilabel":
-            n = float(_n_rows(profile))
-            positives = np.maximum(counts, 1.0)
-            return {"task": task, "scheme": "neg_pos_ratio",
-                    "pos_weight": (n - counts) / positives}
-        scheme = check_choice("weight_scheme", options.get("weight_scheme", "effective_number"),
-                              self.SCHEMES)
-        beta = options.get("beta")
-        beta = _math.effective_number_beta(counts) if beta is None else float(beta)
-        inverse = _math.inverse_frequency_weights(counts)
-        chosen = inverse if scheme == "inverse_frequency" else _math.effective_number_weights(counts, beta)
-        return {"task": task, "scheme": scheme, "beta": beta, "class_weights": chosen,
-                "inverse_frequency_weights": inverse}
-
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         raw = np.asarray(raw, dtype=np.float64)
-        if _task_of(params, raw) in SOFTMAX_TASKS:
-            return _softmax_ce(raw, target, params.get("class_weights"))
-        pos_weight = params.get("pos_weight")
+        if self.softmax:
+            return _softmax_ce(raw, target, self.params.get("class_weights"))
+        pos_weight = self.params.get("pos_weight")
         return _bce(raw, target, 1.0 if pos_weight is None else pos_weight)
 
-    def _code(self, framework, task, params, profile):
-        if task in SOFTMAX_TASKS:
-            weights = params["class_weights"]
-            note = class_note(profile.classes)
-            scheme = (f"# weights: {params['scheme'].replace('_', ' ')}"
-                      + (f", beta = {num(params['beta'])}" if params["scheme"] == "effective_number" else ""))
-            if framework == "pytorch":
-                return f"""
-import torch
-from torch import nn
 
-{scheme}
-{note}
-loss_fn = nn.CrossEntropyLoss(weight=torch.tensor({nums(weights)}))
-{_torch_target_note(task)}
-"""
-            pairs = ", ".join(f"{index}: {num(weight)}" for index, weight in enumerate(weights))
-            return f"""
-import keras
-
-{scheme}
-{note}
-class_weight = {{{pairs}}}
-loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-model.compile(optimizer="adam", loss=loss_fn)
-# model.fit(x, y, class_weight=class_weight)
-"""
-        pos_weight = params["pos_weight"]
-        vector = pos_weight if isinstance(pos_weight, list) else [pos_weight]
-        if framework == "pytorch":
-            extra = "" if task == "binary" else "\n" + class_note(profile.classes, "labels")
-            return f"""
-import torch
-from torch import nn
-{extra}
-# pos_weight = n_negative / n_positive
-loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor({nums(vector)}))
-{_torch_target_note(task)}
-"""
-        if task == "binary":
-            return f"""
-import keras
-
-# pos_weight = n_negative / n_positive, given to Keras as a class weight
-class_weight = {{0: 1.0, 1: {num(pos_weight)}}}
-loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
-model.compile(optimizer="adam", loss=loss_fn)
-# model.fit(x, y, class_weight=class_weight)
-"""
-        return f"""
-import keras
-from keras import ops
-
-{class_note(profile.classes, "labels")}
-POS_WEIGHT = ops.convert_to_tensor({nums(vector)})  # n_negative / n_positive per label
+WEIGHT_SCHEMES = ("effective_number", "inverse_frequency")
 
 
-def weighted_bce(y_true, logits):
-    y_true = ops.cast(y_true, logits.dtype)
-    per_label = -(POS_WEIGHT * y_true * ops.log_sigmoid(logits)
-                  + (1.0 - y_true) * ops.log_sigmoid(-logits))
-    return ops.sum(per_label, axis=-1)
+def derive_class_weights(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
+    """pos_weight from the class (or label) counts; effective-number or inverse-frequency
+    weights for exclusive classes."""
+    from ..options import check_choice
+
+    counts = np.asarray(profile.class_counts, dtype=np.float64)
+    if profile.task == "binary":
+        n_neg, n_pos = counts[0], max(counts[1], 1.0)
+        return {"scheme": "neg_pos_ratio", "pos_weight": n_neg / n_pos}
+    if profile.task == "multilabel":
+        n = float(_n_rows(profile))
+        positives = np.maximum(counts, 1.0)
+        return {"scheme": "neg_pos_ratio", "pos_weight": (n - counts) / positives}
+    scheme = check_choice("weight_scheme", options.get("weight_scheme", "effective_number"),
+                          WEIGHT_SCHEMES)
+    beta = options.get("beta")
+    beta = _math.effective_number_beta(counts) if beta is None else float(beta)
+    inverse = _math.inverse_frequency_weights(counts)
+    chosen = inverse if scheme == "inverse_frequency" else _math.effective_number_weights(counts, beta)
+    return {"scheme": scheme, "beta": beta, "class_weights": chosen,
+            "inverse_frequency_weights": inverse}
 
 
-model.compile(optimizer="adam", loss=weighted_bce)
-"""
+class LabelSmoothingMath(ClassifierMath):
+    """Cross-entropy against targets smoothed towards uniform by ``epsilon``."""
 
-
-class LabelSmoothing(_ClassifierLoss):
-    """Cross-entropy against smoothed targets (Szegedy et al. 2016).
-
-    Multiclass and ordinal: ``y' = (1 - eps) onehot + eps / K`` (PyTorch
-    ``CrossEntropyLoss(label_smoothing=eps)``); binary: ``y' = (1 - eps) y + eps / 2`` (Keras
-    ``BinaryCrossentropy(label_smoothing=eps)``). ``eps`` is 0.1, 0.2 when the user
-    suspects label noise.
-    """
-
-    id = "label_smoothing"
-    title = "Cross-entropy with label smoothing"
-    tasks = frozenset({"binary", "multiclass", "ordinal"})
-    formula = "cross-entropy against y' = (1 - eps) y + eps / K (K = 2 for the binary form)"
-    citation = ("Szegedy, Vanhoucke, Ioffe, Shlens & Wojna (CVPR 2016), Rethinking the "
-                "Inception Architecture; PyTorch CrossEntropyLoss(label_smoothing)")
-    NOISY_EPSILON = 0.2  # when the user suspects label noise (--label-noise)
-    params = (
-        ParamSpec("epsilon", 0.1, 0.0, 0.5, "Smoothing mass spread uniformly over the classes: "
-                  "0.1, or 0.2 when label noise is suspected.", closed="neither"),
-    )
-
-    def _derive(self, profile, options):
-        epsilon = (self.NOISY_EPSILON if bool(profile.facts.get("label_noise", False))
-                   else self.param_spec("epsilon").default)
-        return {"task": profile.task, "epsilon": epsilon}
-
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         raw = np.asarray(raw, dtype=np.float64)
-        epsilon = float(self.param(params, "epsilon"))
-        if _task_of(params, raw) in SOFTMAX_TASKS:
+        epsilon = float(self.params["epsilon"])
+        if self.softmax:
             smoothed = (1.0 - epsilon) * target + epsilon / target.shape[1]
             return _softmax_ce(raw, smoothed)
         return _bce(raw, (1.0 - epsilon) * target + epsilon / 2.0)
 
-    def _code(self, framework, task, params, profile):
-        epsilon = num(params["epsilon"])
-        if framework == "pytorch":
-            if task in SOFTMAX_TASKS:
-                return f"""
-from torch import nn
 
-loss_fn = nn.CrossEntropyLoss(label_smoothing={epsilon})
-{_torch_target_note(task)}
-"""
-            return f"""
-from torch import nn
-
-EPSILON = {epsilon}
-loss_fn = nn.BCEWithLogitsLoss()
-# smooth the 0/1 target towards 1/2: loss = loss_fn(logits, target * (1 - EPSILON) + EPSILON / 2)
-"""
-        if task in SOFTMAX_TASKS:
-            return f"""
-import keras
-
-loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing={epsilon})
-# target: one-hot, e.g. keras.utils.to_categorical(y, {_n_classes(profile)})
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing={epsilon})
-model.compile(optimizer="adam", loss=loss_fn)
-"""
+#: Label smoothing when the user suspects label noise (--label-noise).
+NOISY_EPSILON = 0.2
+EPSILON = ParamSpec("epsilon", 0.1, 0.0, 0.5, "Smoothing mass spread uniformly over the classes: "
+                    "0.1, or 0.2 when label noise is suspected.", closed="neither")
 
 
-class GeneralizedCrossEntropy(_ClassifierLoss):
-    """Generalized cross-entropy L_q = (1 - p_y^q) / q (Zhang & Sabuncu 2018).
+def derive_epsilon(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
+    """0.1, or 0.2 when the user suspects label noise."""
+    noisy = bool(profile.facts.get("label_noise", False))
+    return {"epsilon": NOISY_EPSILON if noisy else EPSILON.default}
 
-    q -> 0 recovers cross-entropy, q = 1 is MAE on the probability of the true class;
-    q = 0.7 is the paper's robust default for noisy labels. The binary form uses one
-    sigmoid logit (p_y = sigmoid(+-z)).
-    """
 
-    id = "generalized_cross_entropy"
-    title = "Generalized cross-entropy (noise-robust)"
-    tasks = frozenset({"binary", "multiclass"})
-    formula = "(1 - p_y^q) / q, p_y the predicted probability of the labelled class"
-    citation = ("Zhang & Sabuncu (NeurIPS 2018), Generalized Cross Entropy Loss for Training "
-                "Deep Neural Networks with Noisy Labels")
-    params = (
-        ParamSpec("q", 0.7, 0.0, 1.0, "Robustness exponent: 0 -> cross-entropy, 1 -> MAE; 0.7 "
-                  "is the paper's default.", closed="right"),
-    )
+class GeneralizedCrossEntropyMath(ClassifierMath):
+    """(1 - p_y^q) / q on the softmax or on one sigmoid logit (p_y = sigmoid(+-z))."""
 
-    def _derive(self, profile, options):
-        return {"task": profile.task, "q": self.param_spec("q").default}
-
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         raw = np.asarray(raw, dtype=np.float64)
-        q = float(self.param(params, "q"))
-        if _task_of(params, raw) in SOFTMAX_TASKS:
+        q = float(self.params["q"])
+        if self.softmax:
             log_p = _math.log_softmax(raw)
             p_y_q = np.exp(q * (target * log_p).sum(axis=1))
             loss = (1.0 - p_y_q) / q
@@ -436,103 +274,19 @@ class GeneralizedCrossEntropy(_ClassifierLoss):
         grad = -p_t_q * _math.sigmoid(-z) * sign
         return loss.sum(axis=1), grad
 
-    def _code(self, framework, task, params, profile):
-        q = num(params["q"])
-        if framework == "pytorch":
-            if task == "binary":
-                return f"""
-import torch
 
-Q = {q}
+class HingeMath(ClassifierMath):
+    """Binary hinge on one score, or the multi-margin loss over K scores (subgradients at
+    the kinks); scores read as pseudo-probabilities through a sigmoid or a softmax."""
 
+    @classmethod
+    def link_for(cls, task: str) -> Link:
+        return MARGIN_SOFTMAX if task in SOFTMAX_TASKS else MARGIN_SIGMOID
 
-def gce_loss(logits, target):
-    \"\"\"Generalized cross-entropy, binary form; target is float 0/1 shaped like logits.\"\"\"
-    p_true = torch.sigmoid(torch.where(target > 0.5, logits, -logits))
-    return ((1 - p_true ** Q) / Q).mean()
-"""
-            return f"""
-import torch
-import torch.nn.functional as F
-
-Q = {q}
-
-
-def gce_loss(logits, target):
-    \"\"\"Generalized cross-entropy; target holds int64 class indices.\"\"\"
-    p_true = F.softmax(logits, dim=1).gather(1, target.view(-1, 1)).squeeze(1)
-    return ((1 - p_true ** Q) / Q).mean()
-"""
-        if task == "binary":
-            return f"""
-import keras
-from keras import ops
-
-Q = {q}
-
-
-def gce_loss(y_true, logits):
-    y_true = ops.cast(y_true, logits.dtype)
-    p_true = ops.sigmoid(ops.where(y_true > 0.5, logits, -logits))
-    return ops.mean((1.0 - p_true ** Q) / Q, axis=-1)
-
-
-model.compile(optimizer="adam", loss=gce_loss)
-"""
-        return f"""
-import keras
-from keras import ops
-
-Q = {q}
-
-
-def gce_loss(y_true, logits):
-    \"\"\"y_true: integer class indices.\"\"\"
-    index = ops.reshape(ops.cast(y_true, "int32"), (-1, 1))
-    p_true = ops.take_along_axis(ops.softmax(logits, axis=-1), index, axis=-1)[:, 0]
-    return (1.0 - p_true ** Q) / Q
-
-
-model.compile(optimizer="adam", loss=gce_loss)
-"""
-
-
-class Hinge(_ClassifierLoss):
-    """Hinge (margin) loss: binary max(0, m - y z) with y in {-1, +1}; multiclass the
-    multi-margin loss of ``torch.nn.MultiMarginLoss``: sum over j != y of
-    max(0, m - z_y + z_j) / K.
-
-    Hinge is classification-calibrated but gives no probabilities (Bartlett et al. 2006):
-    :meth:`predict` maps scores to pseudo-probabilities with a sigmoid (binary) or softmax
-    (multiclass) of the raw scores, good for ranking and argmax only.
-    """
-
-    id = "hinge"
-    title = "Hinge (margin) loss"
-    tasks = frozenset({"binary", "multiclass"})
-    link = "margin"
-    activations = frozenset({"linear", "tanh"})
-    formula = ("binary: max(0, m - y z), y in {-1, +1}; multiclass: "
-               "sum_{j != y} max(0, m - z_y + z_j) / K")
-    citation = ("Weston & Watkins (ESANN 1999), Support Vector Machines for Multi-Class Pattern "
-                "Recognition; Bartlett, Jordan & McAuliffe (JASA 2006), Convexity, "
-                "Classification, and Risk Bounds; PyTorch MultiMarginLoss")
-    params = (ParamSpec("margin", 1.0, 0.0, None, "Required gap between the true score and "
-                        "the others.", closed="neither"),)
-
-    def accepts_activation(self, task, activation):
-        return activation in ("auto", "linear", "tanh")
-
-    def _snippet_link(self, task):
-        return "margin"
-
-    def _derive(self, profile, options):
-        return {"task": profile.task, "margin": self.param_spec("margin").default}
-
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         raw = np.asarray(raw, dtype=np.float64)
-        margin = float(self.param(params, "margin"))
-        if _task_of(params, raw) in SOFTMAX_TASKS:  # subgradient: the hinge has kinks
+        margin = float(self.params["margin"])
+        if self.softmax:
             n_classes = raw.shape[1]
             true_score = (target * raw).sum(axis=1, keepdims=True)
             gaps = (margin - true_score + raw) * (1.0 - target)
@@ -545,76 +299,119 @@ class Hinge(_ClassifierLoss):
         active = gap > 0.0
         return np.where(active, gap, 0.0).sum(axis=1), np.where(active, -sign, 0.0)
 
-    def _code(self, framework, task, params, profile):
-        margin = num(params["margin"])
-        note = "# scores are not probabilities: predict with argmax (sigmoid/softmax of scores only ranks)"
-        if framework == "pytorch":
-            if task == "multiclass":
-                return f"""
-from torch import nn
 
-loss_fn = nn.MultiMarginLoss(margin={margin})
-{_torch_target_note(task)}
-{note}
-"""
-            return f"""
-import torch
+CROSS_ENTROPY = LossSpec(
+    id="cross_entropy",
+    title="Cross-entropy (log loss)",
+    description="Cross-entropy on logits: the default of every classification task. Binary, "
+                "multi-label and proportion targets use the sigmoid (binary) form per output, "
+                "proportion with soft targets in [0, 1]; multiclass and ordinal targets the "
+                "softmax form over K logits. Strictly proper: it rewards calibrated probabilities.",
+    activations=logit_activations(frozenset({"binary", "multiclass", "multilabel", "ordinal", "proportion"})),
+    math=CrossEntropyMath,
+    formula=("sigmoid form: -[y log s(z) + (1 - y) log(1 - s(z))] per output; "
+             "softmax form: -log softmax(z)_y"),
+    citation=("Gneiting & Raftery (2007), strictly proper scoring rules; PyTorch "
+              "BCEWithLogitsLoss / CrossEntropyLoss, Keras BinaryCrossentropy / "
+              "SparseCategoricalCrossentropy"),
+    vetoes=CROSS_ENTROPY_VETOES,
+    snippet_values=classifier_snippet_values,
+)
 
-MARGIN = {margin}
+WEIGHTED_CROSS_ENTROPY = LossSpec(
+    id="weighted_cross_entropy",
+    title="Class-weighted cross-entropy",
+    description="Cross-entropy with class weights derived from the class counts. Binary: "
+                "pos_weight = n_neg / n_pos on the positive term. Multi-label: one pos_weight per "
+                "label, n_neg_j / n_pos_j. Multiclass and ordinal: per-class weights by effective "
+                "number (Cui et al. 2019) with beta = 1 - 1/n_max by default, rescaled to sum to K; "
+                "the inverse-frequency weights N / (K n_c) are reported alongside. "
+                "options['weight_scheme'] (effective_number or inverse_frequency) and "
+                "options['beta'] override the choice.",
+    activations=logit_activations(frozenset({"binary", "multiclass", "multilabel", "ordinal"})),
+    math=WeightedCrossEntropyMath,
+    formula=("binary: -[w+ y log s(z) + (1 - y) log(1 - s(z))], w+ = n_neg / n_pos; "
+             "multiclass: -w_y log softmax(z)_y, w_c proportional to (1 - beta) / (1 - beta^n_c)"),
+    citation=("Cui, Jia, Lin, Song & Belongie (CVPR 2019), Class-Balanced Loss Based on "
+              "Effective Number of Samples; PyTorch BCEWithLogitsLoss(pos_weight) / "
+              "CrossEntropyLoss(weight)"),
+    vetoes=CROSS_ENTROPY_VETOES,
+    params=(
+        ParamSpec("pos_weight", None, 0.0, None, "Weight of the positive term: n_neg / n_pos "
+                  "(binary, a number) or n_neg_j / n_pos_j per label (multi-label, a list).",
+                  closed="neither"),
+        ParamSpec("class_weights", None, 0.0, None, "Per-class weights aligned with the profile's "
+                  "classes (multiclass, ordinal), summing to K.", closed="neither"),
+        ParamSpec("inverse_frequency_weights", None, 0.0, None, "N / (K n_c), reported for "
+                  "comparison with the effective-number weights.", closed="neither"),
+        ParamSpec("beta", None, 0.0, 1.0, "Effective-number beta; 1 - 1/n_max by default "
+                  "(0 = no weighting, towards 1 = inverse frequency).", closed="left"),
+    ),
+    derivation=derive_class_weights,
+    snippet_values=classifier_snippet_values,
+)
 
+LABEL_SMOOTHING = LossSpec(
+    id="label_smoothing",
+    title="Cross-entropy with label smoothing",
+    description="Cross-entropy against smoothed targets (Szegedy et al. 2016). Multiclass and "
+                "ordinal: y' = (1 - eps) onehot + eps / K (PyTorch CrossEntropyLoss(label_smoothing"
+                "=eps)); binary: y' = (1 - eps) y + eps / 2 (Keras BinaryCrossentropy(label_smoothing"
+                "=eps)). eps is 0.1, 0.2 when the user suspects label noise.",
+    activations=logit_activations(frozenset({"binary", "multiclass", "ordinal"})),
+    math=LabelSmoothingMath,
+    formula="cross-entropy against y' = (1 - eps) y + eps / K (K = 2 for the binary form)",
+    citation=("Szegedy, Vanhoucke, Ioffe, Shlens & Wojna (CVPR 2016), Rethinking the "
+              "Inception Architecture; PyTorch CrossEntropyLoss(label_smoothing)"),
+    vetoes=CROSS_ENTROPY_VETOES,
+    params=(EPSILON,),
+    derivation=derive_epsilon,
+    snippet_values=classifier_snippet_values,
+)
 
-def hinge_loss(scores, target):
-    \"\"\"Binary hinge; target is float 0/1 shaped like scores (mapped to -1/+1).\"\"\"
-    return torch.clamp(MARGIN - (2 * target - 1) * scores, min=0).mean()
+GENERALIZED_CROSS_ENTROPY = LossSpec(
+    id="generalized_cross_entropy",
+    title="Generalized cross-entropy (noise-robust)",
+    description="Generalized cross-entropy L_q = (1 - p_y^q) / q (Zhang & Sabuncu 2018). q -> 0 "
+                "recovers cross-entropy, q = 1 is MAE on the probability of the true class; "
+                "q = 0.7 is the paper's robust default for noisy labels. The binary form uses one "
+                "sigmoid logit (p_y = sigmoid(+-z)).",
+    activations=logit_activations(frozenset({"binary", "multiclass"})),
+    math=GeneralizedCrossEntropyMath,
+    formula="(1 - p_y^q) / q, p_y the predicted probability of the labelled class",
+    citation=("Zhang & Sabuncu (NeurIPS 2018), Generalized Cross Entropy Loss for Training "
+              "Deep Neural Networks with Noisy Labels"),
+    vetoes=CROSS_ENTROPY_VETOES,
+    params=(ParamSpec("q", 0.7, 0.0, 1.0, "Robustness exponent: 0 -> cross-entropy, 1 -> MAE; 0.7 "
+                      "is the paper's default.", closed="right"),),
+    snippet_values=classifier_snippet_values,
+)
 
-
-{note}
-"""
-        if task == "multiclass":
-            return f"""
-import keras
-from keras import ops
-
-MARGIN = {margin}
-
-
-def multi_margin_loss(y_true, scores):
-    \"\"\"Same as torch.nn.MultiMarginLoss; y_true: integer class indices.
-    (keras.losses.CategoricalHinge is the Crammer-Singer variant: max over j, one-hot targets.)\"\"\"
-    n_classes = ops.shape(scores)[-1]
-    one_hot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), n_classes)
-    true_score = ops.sum(one_hot * scores, axis=-1, keepdims=True)
-    gaps = ops.maximum(MARGIN - true_score + scores, 0.0) * (1.0 - one_hot)
-    return ops.sum(gaps, axis=-1) / ops.cast(n_classes, scores.dtype)
-
-
-model.compile(optimizer="adam", loss=multi_margin_loss)
-{note}
-"""
-        if params["margin"] == 1.0:
-            return f"""
-import keras
-
-loss_fn = keras.losses.Hinge()  # margin {margin} (fixed in Keras); 0/1 labels are mapped to -1/+1
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
-        return f"""
-import keras
-from keras import ops
-
-MARGIN = {margin}
-
-
-def hinge_loss(y_true, scores):
-    sign = 2.0 * ops.cast(y_true, scores.dtype) - 1.0
-    return ops.mean(ops.maximum(MARGIN - sign * scores, 0.0), axis=-1)
-
-
-model.compile(optimizer="adam", loss=hinge_loss)
-{note}
-"""
-
-
-CROSS_ENTROPY_LOSSES: tuple[Loss, ...] = (CrossEntropy(), WeightedCrossEntropy())
-ROBUST_LOSSES: tuple[Loss, ...] = (LabelSmoothing(), GeneralizedCrossEntropy(), Hinge())
+HINGE = LossSpec(
+    id="hinge",
+    title="Hinge (margin) loss",
+    description="Hinge (margin) loss: binary max(0, m - y z) with y in {-1, +1}; multiclass the "
+                "multi-margin loss of torch.nn.MultiMarginLoss: sum over j != y of "
+                "max(0, m - z_y + z_j) / K. Hinge is classification-calibrated but gives no "
+                "probabilities (Bartlett et al. 2006): its predictions are pseudo-probabilities, a "
+                "sigmoid (binary) or softmax (multiclass) of the raw scores, good for ranking and "
+                "argmax only.",
+    activations={task: frozenset({"linear", "tanh"}) for task in ("binary", "multiclass")},
+    math=HingeMath,
+    formula=("binary: max(0, m - y z), y in {-1, +1}; multiclass: "
+             "sum_{j != y} max(0, m - z_y + z_j) / K"),
+    citation=("Weston & Watkins (ESANN 1999), Support Vector Machines for Multi-Class Pattern "
+              "Recognition; Bartlett, Jordan & McAuliffe (JASA 2006), Convexity, "
+              "Classification, and Risk Bounds; PyTorch MultiMarginLoss"),
+    vetoes=(
+        Veto(SOFTMAX_READS_CLASS_PROBABILITIES,
+             "hinge needs unbounded class scores (margins), not softmax probabilities"),
+        Veto(SIGMOID_IS_NOT_A_MARGIN, "a sigmoid output in (0, 1) is never negative, so the hinge "
+                                      "margin cannot separate the classes"),
+        Veto(NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT, "a {activation} output is never negative, so the "
+                                               "hinge margin cannot separate the classes"),
+    ),
+    params=(ParamSpec("margin", 1.0, 0.0, None, "Required gap between the true score and "
+                      "the others.", closed="neither"),),
+    snippet_values=classifier_snippet_values,
+)

@@ -8,181 +8,65 @@ differences in the tests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _math
-from ._base import Loss, ParamSpec
-from ._classification import SOFTMAX_TASKS, _ClassifierLoss, _positive_prior, _task_of
-from ._snippets import class_note, num, nums
+from ._activation import SOFTMAX_READS_CLASS_PROBABILITIES, TANH_IS_NOT_A_PROBABILITY, Veto
+from ._base import ParamSpec
+from ._classification import (
+    CROSS_ENTROPY_VETOES,
+    NOT_A_LOGIT,
+    ClassifierMath,
+    _positive_prior,
+    classifier_snippet_values,
+    logit_activations,
+)
+from ._spec import LossSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..profile import Profile
+
+#: gamma is 2.0 from this imbalance ratio on (Lin et al.'s detection setting), else 1.0.
+IMBALANCE_FOR_GAMMA_2 = 10.0
 
 
-class Focal(_ClassifierLoss):
-    """Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_t)^gamma and alpha_t.
+class FocalMath(ClassifierMath):
+    """Cross-entropy scaled by (1 - p_t)^gamma and alpha_t, sigmoid or softmax form."""
 
-    ``gamma`` is 2.0 when the imbalance ratio is at least 10 (the detection default of Lin
-    et al., built for extreme foreground/background imbalance) and 1.0 otherwise (the value
-    later long-tail classification baselines use: the gain there comes from the class
-    weights, not from a strong focusing term). ``alpha`` weighs the rare class: binary
-    ``alpha = 1 - prior of the positive class``; multi-label the same per label; multiclass
-    effective-number weights (beta = 1 - 1/n_max) normalised to sum to 1. ``prior_bias`` is
-    the starting output bias of Lin et al.: log(pi / (1 - pi)) of the positive class or of
-    each label; for multiclass softmax, log pi_c (which makes the initial softmax the class
-    prior). Not strictly proper: its probabilities are not calibrated.
-    """
-
-    id = "focal"
-    title = "Focal loss"
-    tasks = frozenset({"binary", "multiclass", "multilabel"})
-    formula = "-alpha_t (1 - p_t)^gamma log p_t, p_t the predicted probability of the true class"
-    citation = ("Lin, Goyal, Girshick, He & Dollar (ICCV 2017), Focal Loss for Dense Object "
-                "Detection; Keras BinaryFocalCrossentropy / CategoricalFocalCrossentropy")
-    params = (
-        ParamSpec("gamma", 2.0, 0.0, 5.0, "Focusing exponent: 2.0 when imbalance_ratio >= 10 "
-                  "(Lin 2017 detection default), else 1.0 (long-tail classification baselines)."),
-        ParamSpec("alpha", 0.25, 0.0, 1.0, "Class balance: weight of the positive class (binary; "
-                  "per label for multi-label) = 1 - its prior, or per-class effective-number "
-                  "weights summing to 1 (multiclass)."),
-        ParamSpec("prior_bias", None, None, None, "Starting output bias: prior logit log(pi/(1-pi)) "
-                  "(sigmoid outputs) or log prior (softmax)."),
-    )
-    IMBALANCE_FOR_GAMMA_2 = 10.0
-
-    def _derive(self, profile, options):
-        task = profile.task
-        imbalance = float(profile.facts.get("imbalance_ratio", 1.0))
-        gamma = 2.0 if imbalance >= self.IMBALANCE_FOR_GAMMA_2 else 1.0
-        if task == "multiclass":
-            counts = np.asarray(profile.class_counts, dtype=np.float64)
-            weights = _math.effective_number_weights(counts, _math.effective_number_beta(counts))
-            alpha = weights / weights.sum()
-            prior_bias = np.log(counts / counts.sum())
-        else:
-            prior = _positive_prior(profile)
-            alpha_vector = 1.0 - prior
-            bias_vector = _math.logit(prior)
-            alpha = float(alpha_vector[0]) if task == "binary" else alpha_vector
-            prior_bias = float(bias_vector[0]) if task == "binary" else bias_vector
-        return {"task": task, "gamma": gamma, "alpha": alpha, "prior_bias": prior_bias}
-
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         raw = np.asarray(raw, dtype=np.float64)
-        gamma = float(self.param(params, "gamma"))
-        alpha = params.get("alpha")
-        if _task_of(params, raw) in SOFTMAX_TASKS:
+        gamma = float(self.params["gamma"])
+        alpha = self.params.get("alpha")
+        if self.softmax:
             return _softmax_focal(raw, target, gamma, alpha)
         return _sigmoid_focal(raw, target, gamma, alpha)
 
-    def init_bias(self, target, params):
+    def init_bias(self, target):
         """The prior of the training target: logit per sigmoid output, log prior for softmax."""
         target = np.asarray(target, dtype=np.float64)
         prior = np.clip(target.mean(axis=0), _math.PROBABILITY_FLOOR, 1.0 - _math.PROBABILITY_FLOOR)
-        if _task_of(params, target) in SOFTMAX_TASKS:
-            return np.log(prior)
-        return _math.logit(prior)
-
-    def _code(self, framework, task, params, profile):
-        gamma, alpha, bias = params["gamma"], params["alpha"], params["prior_bias"]
-        if task == "multiclass":
-            note = class_note(profile.classes)
-            if framework == "pytorch":
-                return f"""
-import torch
-import torch.nn.functional as F
-
-{note}
-ALPHA = torch.tensor({nums(alpha)})  # effective-number class weights, summing to 1
-GAMMA = {num(gamma)}
-PRIOR_BIAS = torch.tensor({nums(bias)})  # log class priors
-# start the output bias at the prior: with torch.no_grad(): output_layer.bias.copy_(PRIOR_BIAS)
+        return self.link.link(prior)
 
 
-def focal_loss(logits, target):
-    \"\"\"Softmax focal loss; target holds int64 class indices.\"\"\"
-    log_p = F.log_softmax(logits, dim=1).gather(1, target.view(-1, 1)).squeeze(1)
-    p = log_p.exp()
-    return (-ALPHA.to(logits.device)[target] * (1 - p) ** GAMMA * log_p).mean()
-"""
-            return f"""
-import keras
-
-{note}
-PRIOR_BIAS = {nums(bias)}  # log class priors
-
-
-def prior_bias(shape, dtype=None):
-    \"\"\"Bias initializer: start the softmax at the class prior.\"\"\"
-    return keras.ops.convert_to_tensor(PRIOR_BIAS, dtype=dtype)
-
-
-# output layer: keras.layers.Dense({len(alpha)}, bias_initializer=prior_bias)
-loss_fn = keras.losses.CategoricalFocalCrossentropy(
-    alpha={nums(alpha)}, gamma={num(gamma)}, from_logits=True)
-# target: one-hot, e.g. keras.utils.to_categorical(y, {len(alpha)})
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-        if task == "binary" and framework == "keras":
-            return f"""
-import keras
-
-# alpha = 1 - prior of the positive class; start the bias at the prior logit {num(bias)}
-# output layer: keras.layers.Dense(1, bias_initializer=keras.initializers.Constant({num(bias)}))
-loss_fn = keras.losses.BinaryFocalCrossentropy(
-    apply_class_balancing=True, alpha={num(alpha)}, gamma={num(gamma)}, from_logits=True)
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-        alphas = [alpha] if task == "binary" else alpha
-        biases = [bias] if task == "binary" else bias
-        labels = "" if task == "binary" else class_note(profile.classes, "labels") + "\n"
-        if framework == "pytorch":
-            return f"""
-import torch
-import torch.nn.functional as F
-
-{labels}ALPHA = torch.tensor({nums(alphas)})  # weight of the positive class = 1 - its prior
-GAMMA = {num(gamma)}
-PRIOR_BIAS = torch.tensor({nums(biases)})  # prior logit log(pi / (1 - pi))
-# start the output bias at the prior: with torch.no_grad(): output_layer.bias.copy_(PRIOR_BIAS)
-
-
-def focal_loss(logits, target):
-    \"\"\"Sigmoid focal loss on logits; target is a float 0/1 tensor shaped like logits.\"\"\"
-    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    p = torch.sigmoid(logits)
-    p_t = p * target + (1 - p) * (1 - target)
-    alpha = ALPHA.to(logits.device)
-    alpha_t = alpha * target + (1 - alpha) * (1 - target)
-    return (alpha_t * (1 - p_t) ** GAMMA * bce).sum(dim=1).mean()
-"""
-        return f"""
-import keras
-from keras import ops
-
-{labels}ALPHA = ops.convert_to_tensor({nums(alphas)})  # weight of the positive class = 1 - its prior
-GAMMA = {num(gamma)}
-PRIOR_BIAS = {nums(biases)}  # prior logit log(pi / (1 - pi))
-
-
-def prior_bias(shape, dtype=None):
-    \"\"\"Bias initializer: start each output at its prior logit.\"\"\"
-    return ops.convert_to_tensor(PRIOR_BIAS, dtype=dtype)
-
-
-# output layer: keras.layers.Dense({len(biases)}, bias_initializer=prior_bias)
-
-
-def focal_loss(y_true, logits):
-    y_true = ops.cast(y_true, logits.dtype)
-    p = ops.sigmoid(logits)
-    p_t = p * y_true + (1.0 - p) * (1.0 - y_true)
-    alpha_t = ALPHA * y_true + (1.0 - ALPHA) * (1.0 - y_true)
-    bce = -(y_true * ops.log_sigmoid(logits) + (1.0 - y_true) * ops.log_sigmoid(-logits))
-    return ops.sum(alpha_t * (1.0 - p_t) ** GAMMA * bce, axis=-1)
-
-
-model.compile(optimizer="adam", loss=focal_loss)
-"""
+def derive_focal(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
+    """gamma from the imbalance ratio; alpha and the prior bias from the class (label) priors."""
+    task = profile.task
+    imbalance = float(profile.facts.get("imbalance_ratio", 1.0))
+    gamma = 2.0 if imbalance >= IMBALANCE_FOR_GAMMA_2 else 1.0
+    if task == "multiclass":
+        counts = np.asarray(profile.class_counts, dtype=np.float64)
+        weights = _math.effective_number_weights(counts, _math.effective_number_beta(counts))
+        alpha = weights / weights.sum()
+        prior_bias = np.log(counts / counts.sum())
+    else:
+        prior = _positive_prior(profile)
+        alpha_vector = 1.0 - prior
+        bias_vector = _math.logit(prior)
+        alpha = float(alpha_vector[0]) if task == "binary" else alpha_vector
+        prior_bias = float(bias_vector[0]) if task == "binary" else bias_vector
+    return {"gamma": gamma, "alpha": alpha, "prior_bias": prior_bias}
 
 
 def _sigmoid_focal(raw: np.ndarray, target: np.ndarray, gamma: float,
@@ -225,38 +109,14 @@ def _softmax_focal(raw: np.ndarray, target: np.ndarray, gamma: float,
     return loss, grad
 
 
-class Asymmetric(_ClassifierLoss):
-    """Asymmetric loss for multi-label targets (Ridnik et al. 2021).
+class AsymmetricMath(ClassifierMath):
+    """Focal positives, shifted-probability negatives, one sigmoid per label."""
 
-    Positives: -(1 - p)^gamma_pos log p. Negatives use the shifted probability
-    p_m = max(p - clip, 0): -p_m^gamma_neg log(1 - p_m), so easy negatives (p <= clip) are
-    discarded and the rest down-weighted. gamma_pos 0, gamma_neg 4, clip 0.05 as in the
-    paper.
-    """
-
-    id = "asymmetric"
-    title = "Asymmetric loss (multi-label)"
-    tasks = frozenset({"multilabel"})
-    activations = frozenset({"linear", "sigmoid"})
-    formula = ("-y (1 - p)^g+ log p - (1 - y) p_m^g- log(1 - p_m), p_m = max(p - clip, 0), "
-               "per label")
-    citation = ("Ridnik, Ben-Baruch, Zamir, Noy, Friedman, Protter & Zelnik-Manor (ICCV 2021), "
-                "Asymmetric Loss For Multi-Label Classification")
-    params = (
-        ParamSpec("gamma_pos", 0.0, 0.0, 5.0, "Focusing exponent of the positives (0: plain log loss)."),
-        ParamSpec("gamma_neg", 4.0, 0.0, 10.0, "Focusing exponent of the negatives."),
-        ParamSpec("clip", 0.05, 0.0, 0.5, "Probability margin: negatives with p <= clip cost "
-                  "nothing.", closed="left"),
-    )
-
-    def _derive(self, profile, options):
-        return {"task": profile.task, **self.defaults()}
-
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         raw = np.asarray(raw, dtype=np.float64)
-        gamma_pos = float(self.param(params, "gamma_pos"))
-        gamma_neg = float(self.param(params, "gamma_neg"))
-        clip = float(self.param(params, "clip"))
+        gamma_pos = float(self.params["gamma_pos"])
+        gamma_neg = float(self.params["gamma_neg"])
+        clip = float(self.params["clip"])
         p = _math.sigmoid(raw)
         miss = _math.sigmoid(-raw)  # 1 - p
         log_p = _math.log_sigmoid(raw)
@@ -279,43 +139,65 @@ class Asymmetric(_ClassifierLoss):
         grad = target * grad_pos + (1.0 - target) * grad_neg
         return loss.sum(axis=1), grad
 
-    def _code(self, framework, task, params, profile):
-        values = (f"GAMMA_POS, GAMMA_NEG, CLIP = {num(params['gamma_pos'])}, "
-                  f"{num(params['gamma_neg'])}, {num(params['clip'])}")
-        if framework == "pytorch":
-            return f"""
-import torch
-import torch.nn.functional as F
-
-{values}
 
 
-def asymmetric_loss(logits, target):
-    \"\"\"Asymmetric loss; target is a float 0/1 matrix shaped like logits.\"\"\"
-    p = torch.sigmoid(logits)
-    p_neg = (p - CLIP).clamp(min=0)  # shifted probability: easy negatives cost nothing
-    loss_pos = target * (1 - p) ** GAMMA_POS * F.logsigmoid(logits)
-    loss_neg = (1 - target) * p_neg ** GAMMA_NEG * torch.log((1 - p_neg).clamp(min=1e-8))
-    return -(loss_pos + loss_neg).sum(dim=1).mean()
-"""
-        return f"""
-import keras
-from keras import ops
+FOCAL = LossSpec(
+    id="focal",
+    title="Focal loss",
+    description="Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_t)^gamma and "
+                "alpha_t. gamma is 2.0 when the imbalance ratio is at least 10 (the detection "
+                "default of Lin et al., built for extreme foreground/background imbalance) and 1.0 "
+                "otherwise (the value later long-tail classification baselines use: the gain there "
+                "comes from the class weights, not from a strong focusing term). alpha weighs the "
+                "rare class: binary alpha = 1 - prior of the positive class; multi-label the same "
+                "per label; multiclass effective-number weights (beta = 1 - 1/n_max) normalised to "
+                "sum to 1. prior_bias is the starting output bias of Lin et al.: log(pi / (1 - pi)) "
+                "of the positive class or of each label; for multiclass softmax, log pi_c (which "
+                "makes the initial softmax the class prior). Not strictly proper: its "
+                "probabilities are not calibrated.",
+    activations=logit_activations(frozenset({"binary", "multiclass", "multilabel"})),
+    math=FocalMath,
+    formula="-alpha_t (1 - p_t)^gamma log p_t, p_t the predicted probability of the true class",
+    citation=("Lin, Goyal, Girshick, He & Dollar (ICCV 2017), Focal Loss for Dense Object "
+              "Detection; Keras BinaryFocalCrossentropy / CategoricalFocalCrossentropy"),
+    vetoes=CROSS_ENTROPY_VETOES,
+    params=(
+        ParamSpec("gamma", 2.0, 0.0, 5.0, "Focusing exponent: 2.0 when imbalance_ratio >= 10 "
+                  "(Lin 2017 detection default), else 1.0 (long-tail classification baselines)."),
+        ParamSpec("alpha", None, 0.0, 1.0, "Class balance: weight of the positive class (binary; "
+                  "per label for multi-label) = 1 - its prior, or per-class effective-number "
+                  "weights summing to 1 (multiclass); none: no class balance."),
+        ParamSpec("prior_bias", None, None, None, "Starting output bias: prior logit log(pi/(1-pi)) "
+                  "(sigmoid outputs) or log prior (softmax)."),
+    ),
+    derivation=derive_focal,
+    snippet_values=classifier_snippet_values,
+)
 
-{values}
-
-
-def asymmetric_loss(y_true, logits):
-    y_true = ops.cast(y_true, logits.dtype)
-    p = ops.sigmoid(logits)
-    p_neg = ops.maximum(p - CLIP, 0.0)  # shifted probability: easy negatives cost nothing
-    loss_pos = y_true * (1.0 - p) ** GAMMA_POS * ops.log_sigmoid(logits)
-    loss_neg = (1.0 - y_true) * p_neg ** GAMMA_NEG * ops.log(ops.maximum(1.0 - p_neg, 1e-8))
-    return -ops.sum(loss_pos + loss_neg, axis=-1)
-
-
-model.compile(optimizer="adam", loss=asymmetric_loss)
-"""
-
-
-FOCUSING_LOSSES: tuple[Loss, ...] = (Focal(), Asymmetric())
+ASYMMETRIC = LossSpec(
+    id="asymmetric",
+    title="Asymmetric loss (multi-label)",
+    description="Asymmetric loss for multi-label targets (Ridnik et al. 2021). Positives: "
+                "-(1 - p)^gamma_pos log p. Negatives use the shifted probability "
+                "p_m = max(p - clip, 0): -p_m^gamma_neg log(1 - p_m), so easy negatives (p <= clip) "
+                "are discarded and the rest down-weighted. gamma_pos 0, gamma_neg 4, clip 0.05 as "
+                "in the paper.",
+    activations=logit_activations(frozenset({"multilabel"})),
+    math=AsymmetricMath,
+    formula=("-y (1 - p)^g+ log p - (1 - y) p_m^g- log(1 - p_m), p_m = max(p - clip, 0), "
+             "per label"),
+    citation=("Ridnik, Ben-Baruch, Zamir, Noy, Friedman, Protter & Zelnik-Manor (ICCV 2021), "
+              "Asymmetric Loss For Multi-Label Classification"),
+    vetoes=(
+        Veto(SOFTMAX_READS_CLASS_PROBABILITIES, "the asymmetric loss scores each label with its own "
+                                                "sigmoid; a softmax makes the labels compete"),
+        Veto(TANH_IS_NOT_A_PROBABILITY, "a tanh output is neither a probability nor an unbounded logit"),
+        NOT_A_LOGIT,
+    ),
+    params=(
+        ParamSpec("gamma_pos", 0.0, 0.0, 5.0, "Focusing exponent of the positives (0: plain log loss)."),
+        ParamSpec("gamma_neg", 4.0, 0.0, 10.0, "Focusing exponent of the negatives."),
+        ParamSpec("clip", 0.05, 0.0, 0.5, "Probability margin: negatives with p <= clip cost "
+                  "nothing.", closed="left"),
+    ),
+)

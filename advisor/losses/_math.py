@@ -7,10 +7,10 @@ through ``logaddexp``, softmax through log-sum-exp, effective numbers through ``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..schema import SETTING_DIGITS, significant
 
@@ -94,31 +94,31 @@ def json_safe(value: Any, digits: int = SETTING_DIGITS) -> Any:
     return value
 
 
-def inverse_frequency_weights(counts: Sequence[int]) -> np.ndarray:
+def inverse_frequency_weights(counts: ArrayLike) -> np.ndarray:
     """w_c = N / (K n_c): every class contributes the same total weight."""
-    counts = np.asarray(counts, dtype=np.float64)
-    return counts.sum() / (counts.size * counts)
+    n = np.asarray(counts, dtype=np.float64)
+    return n.sum() / (n.size * n)
 
 
-def effective_number_beta(counts: Sequence[int]) -> float:
+def effective_number_beta(counts: ArrayLike) -> float:
     """beta = 1 - 1 / n_max, the data-driven default used by the catalog."""
-    return 1.0 - 1.0 / float(max(counts))
+    return 1.0 - 1.0 / float(np.max(np.asarray(counts, dtype=np.float64)))
 
 
-def effective_number_weights(counts: Sequence[int], beta: float) -> np.ndarray:
+def effective_number_weights(counts: ArrayLike, beta: float) -> np.ndarray:
     """Class-balanced weights of Cui et al. (CVPR 2019), rescaled to sum to K.
 
     The effective number of class c is E_c = (1 - beta^{n_c}) / (1 - beta) and w_c is
     proportional to 1 / E_c. beta = 0 weighs every class equally; beta -> 1 tends to
     inverse frequency.
     """
-    counts = np.asarray(counts, dtype=np.float64)
+    n = np.asarray(counts, dtype=np.float64)
     if beta <= 0.0:
-        raw = np.ones_like(counts)
+        raw = np.ones_like(n)
     else:
         # (1 - beta) / (1 - beta^n) with 1 - beta^n = -expm1(n log beta), exact for beta near 1
-        raw = (1.0 - beta) / -np.expm1(counts * math.log(beta))
-    return raw * counts.size / raw.sum()
+        raw = (1.0 - beta) / -np.expm1(n * math.log(beta))
+    return raw * n.size / raw.sum()
 
 
 def logit(p: np.ndarray | float) -> np.ndarray:

@@ -6,39 +6,30 @@ live with their families.)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from . import _math
-from ._base import Loss
+from ._activation import (
+    NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT,
+    SOFTMAX_READS_CLASS_PROBABILITIES,
+    TANH_IS_NOT_A_PROBABILITY,
+    Veto,
+)
+from ._base import LossMath
 from ._classification import _bce, _n_classes
-from ._snippets import class_note
+from ._link import ORDINAL
+from ._spec import LossSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..profile import Profile
 
 
-class Coral(Loss):
-    """CORAL ordinal regression (Cao, Mirjalili & Raschka 2020): K-1 binary tasks "y > k".
+class CoralMath(LossMath):
+    """K-1 sigmoid cross-entropies on the cumulative levels "y > k"; the rank is the number
+    of thresholds passed."""
 
-    The target becomes K-1 cumulative levels; the loss is the sum of the K-1 sigmoid
-    cross-entropies. The predicted rank is the number of thresholds passed
-    (P(y > k) > 0.5); class probabilities are differences of consecutive cumulative
-    probabilities, clipped at 0 and renormalised.
-
-    The proxy uses K-1 independent logits: it does not impose CORAL's shared weight vector
-    (one weight vector, K-1 ordered biases), so its cumulative probabilities may cross; the
-    snippets use the real CORAL layer.
-    """
-
-    id = "coral"
-    title = "CORAL ordinal loss"
-    tasks = frozenset({"ordinal"})
-    link = "ordinal"
-    activations = frozenset({"linear", "sigmoid"})
-    formula = "sum_k -[l_k log s(z_k) + (1 - l_k) log(1 - s(z_k))], l_k = [y > k], k = 0..K-2"
-    citation = ("Cao, Mirjalili & Raschka (Pattern Recognition Letters 2020), Rank consistent "
-                "ordinal regression for neural networks with application to age estimation; "
-                "coral-pytorch")
-
-    def _derive(self, profile, options):
-        return {"task": profile.task, "n_classes": _n_classes(profile)}
+    LINK = ORDINAL
 
     def n_outputs(self, profile):
         return _n_classes(profile) - 1
@@ -49,14 +40,14 @@ class Coral(Loss):
         thresholds = np.arange(_n_classes(profile) - 1).reshape(1, -1)
         return (labels > thresholds).astype(np.float64)
 
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         return _bce(np.asarray(raw, dtype=np.float64), target)
 
     def cumulative_probabilities(self, raw: np.ndarray) -> np.ndarray:
         """P(y > k) for k = 0..K-2, shape (n, K-1)."""
-        return _math.sigmoid(np.asarray(raw, dtype=np.float64))
+        return self.link.inverse(np.asarray(raw, dtype=np.float64))
 
-    def predict(self, raw, params):
+    def predict(self, raw):
         above = self.cumulative_probabilities(raw)
         n = above.shape[0]
         upper = np.column_stack([np.ones(n), above])
@@ -68,73 +59,49 @@ class Coral(Loss):
                                  1.0 / probabilities.shape[1])
         return probabilities
 
-    def predict_class(self, raw, params):
+    def predict_class(self, raw):
         """The rank: how many thresholds the sample passes (P(y > k) > 0.5)."""
         return (self.cumulative_probabilities(raw) > 0.5).sum(axis=1)
 
-    def _output_layer(self, framework, task, width, params):
-        if framework == "pytorch":
-            return (f"CoralLayer(size_in=hidden_units, num_classes={width + 1}): one shared "
-                    f"weight vector, {width} ordered biases, {width} threshold logits")
-        return (f"CoralOutput({width + 1}) below: one shared weight vector, {width} biases, "
-                f"{width} threshold logits")
 
-    def _code(self, framework, task, params, profile):
-        n_classes = params["n_classes"]
-        note = class_note(profile.classes, "levels (ascending)")
-        if framework == "pytorch":
-            return f"""
-from coral_pytorch.dataset import levels_from_labelbatch, proba_to_label
-from coral_pytorch.layers import CoralLayer
-from coral_pytorch.losses import coral_loss
-
-{note}
-NUM_CLASSES = {n_classes}
-# pip install coral-pytorch; last layer: CoralLayer(size_in=hidden_units, num_classes=NUM_CLASSES)
+def derive_levels(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
+    """The number of levels K."""
+    return {"n_classes": _n_classes(profile)}
 
 
-def loss_fn(logits, target):
-    \"\"\"target: int64 class indices 0..NUM_CLASSES-1.\"\"\"
-    levels = levels_from_labelbatch(target, num_classes=NUM_CLASSES).to(logits.device)
-    return coral_loss(logits, levels)
+def coral_output_layer(framework: str, width: int) -> str:
+    """CORAL's own output layer: one shared weight vector, K-1 ordered biases."""
+    if framework == "pytorch":
+        return (f"CoralLayer(size_in=hidden_units, num_classes={width + 1}): one shared "
+                f"weight vector, {width} ordered biases, {width} threshold logits")
+    return (f"CoralOutput({width + 1}) below: one shared weight vector, {width} biases, "
+            f"{width} threshold logits")
 
 
-# predicted rank = thresholds passed: proba_to_label(torch.sigmoid(logits))
-"""
-        return f"""
-import keras
-from keras import ops
-
-{note}
-NUM_CLASSES = {n_classes}
-
-
-class CoralOutput(keras.layers.Layer):
-    \"\"\"CORAL output: one shared weight vector and NUM_CLASSES - 1 biases (threshold logits).\"\"\"
-
-    def __init__(self, num_classes, **kwargs):
-        super().__init__(**kwargs)
-        self.num_classes = num_classes
-
-    def build(self, input_shape):
-        self.w = self.add_weight(shape=(input_shape[-1], 1), initializer="glorot_uniform")
-        self.b = self.add_weight(shape=(self.num_classes - 1,), initializer="zeros")
-
-    def call(self, x):
-        return ops.matmul(x, self.w) + self.b
-
-
-def coral_loss(y_true, logits):
-    \"\"\"y_true: integer class indices; levels[k] = 1 where y > k.\"\"\"
-    labels = ops.reshape(ops.cast(y_true, "int32"), (-1, 1))
-    levels = ops.cast(labels > ops.arange(NUM_CLASSES - 1), logits.dtype)
-    return -ops.sum(levels * ops.log_sigmoid(logits)
-                    + (1.0 - levels) * ops.log_sigmoid(-logits), axis=-1)
-
-
-# outputs = CoralOutput(NUM_CLASSES)(hidden); model.compile(optimizer="adam", loss=coral_loss)
-# predicted rank = thresholds passed: ops.sum(ops.sigmoid(logits) > 0.5, axis=-1)
-"""
-
-
-ORDINAL_LOSSES: tuple[Loss, ...] = (Coral(),)
+CORAL = LossSpec(
+    id="coral",
+    title="CORAL ordinal loss",
+    description="CORAL ordinal regression (Cao, Mirjalili & Raschka 2020): K-1 binary tasks "
+                "'y > k'. The target becomes K-1 cumulative levels; the loss is the sum of the K-1 "
+                "sigmoid cross-entropies. The predicted rank is the number of thresholds passed "
+                "(P(y > k) > 0.5); class probabilities are differences of consecutive cumulative "
+                "probabilities, clipped at 0 and renormalised. The proxy uses K-1 independent "
+                "logits: it does not impose CORAL's shared weight vector (one weight vector, K-1 "
+                "ordered biases), so its cumulative probabilities may cross; the snippets use the "
+                "real CORAL layer.",
+    activations={"ordinal": frozenset({"linear", "sigmoid"})},
+    math=CoralMath,
+    formula="sum_k -[l_k log s(z_k) + (1 - l_k) log(1 - s(z_k))], l_k = [y > k], k = 0..K-2",
+    citation=("Cao, Mirjalili & Raschka (Pattern Recognition Letters 2020), Rank consistent "
+              "ordinal regression for neural networks with application to age estimation; "
+              "coral-pytorch"),
+    vetoes=(
+        Veto(SOFTMAX_READS_CLASS_PROBABILITIES,
+             "CORAL needs K-1 independent threshold logits, not a softmax over K levels"),
+        Veto(TANH_IS_NOT_A_PROBABILITY, "CORAL's thresholds need unbounded logits; tanh caps them at +-1"),
+        Veto(NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT,
+             "a {activation} output is never negative, so CORAL's threshold logits cannot be"),
+    ),
+    derivation=derive_levels,
+    output_layer=coral_output_layer,
+)

@@ -1,10 +1,8 @@
-"""Regression and count losses: squared, absolute, robust, quantile, log-scale and deviances.
+"""Regression losses on the identity link: squared, absolute, Huber, log-cosh and quantile.
 
-Identity-link losses (mse, mae, huber, log_cosh, quantile) let the proxy train on a
-standardised target (:attr:`Loss.standardize_target`); log-link deviances (poisson, gamma,
-tweedie) model the log of the mean, start their bias at log(mean) and predict with exp;
-msle models log1p(y) and predicts with expm1. Per-sample values are half deviances (zero at
-a perfect prediction), so they compare with scikit-learn's ``mean_*_deviance`` / 2.
+They let the proxy train on a standardised target (:attr:`LossMath.standardize_target`).
+Also the shared machinery of every loss on numeric targets (:class:`NumericMath`); the
+log-scale losses and deviances live in ``_deviance``.
 """
 
 from __future__ import annotations
@@ -14,13 +12,37 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import TargetError
 from . import _math
-from ._base import Loss, ParamSpec, TargetInterval
-from ._snippets import num, nums
+from ._activation import (
+    NONNEGATIVE_OUTPUT_NEGATIVE_TARGET,
+    SIGMOID_ON_EXCLUSIVE_CLASSES,
+    SIGMOID_TARGET_OUTSIDE_UNIT_INTERVAL,
+    SOFTMAX_READS_CLASS_PROBABILITIES,
+    TANH_TARGET_OUTSIDE_RANGE,
+    Veto,
+)
+from ._base import LossMath, ParamSpec
+from ._snippets import num
+from ._spec import LossSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
+
+
+NOT_A_NUMBER = Veto(SOFTMAX_READS_CLASS_PROBABILITIES, "a softmax output sums to one across its "
+                                                       "units and cannot predict a numeric value")
+OUTSIDE_THE_SIGMOID = Veto(SIGMOID_TARGET_OUTSIDE_UNIT_INTERVAL, "a sigmoid output lies in (0, 1) but "
+                                                                 "the target spans [{target_min:g}, {target_max:g}]")
+#: Any activation whose range holds the target can feed an identity link.
+IDENTITY_VETOES: tuple[Veto, ...] = (
+    NOT_A_NUMBER,
+    Veto(SIGMOID_ON_EXCLUSIVE_CLASSES,
+         "the level ranks run from 0 to {n_classes:.0f} - 1, beyond a sigmoid's (0, 1)"),
+    OUTSIDE_THE_SIGMOID,
+    Veto(TANH_TARGET_OUTSIDE_RANGE, "a tanh output lies in (-1, 1) but the target does not"),
+    Veto(NONNEGATIVE_OUTPUT_NEGATIVE_TARGET,
+         "a {activation} output is never negative but the target goes down to {target_min:g}"),
+)
 
 
 def _n_targets(profile: Profile) -> int:
@@ -44,70 +66,61 @@ def _facts_number(profile: Profile, name: str, default: float = 0.0) -> float:
     return value if math.isfinite(value) else default
 
 
-class _NumericLoss(Loss):
-    """Shared width, encoding and prediction of the losses on numeric targets."""
+#: Any activation whose range holds the target can feed an identity link; the vetoes rule
+#: out the pairs whose range the target leaves. On ordinal levels a sigmoid never fits.
+IDENTITY_ACTIVATIONS = frozenset({"linear", "relu", "softplus", "sigmoid", "tanh", "exp"})
 
-    link = "identity"
-    activations = frozenset({"linear", "relu", "softplus"})
+
+def per_task(tasks: tuple[str, ...], activations: frozenset[str]) -> dict[str, frozenset[str]]:
+    """The activations a numeric loss sits on, per task (a sigmoid never on ordinal levels)."""
+    return {task: activations - ({"sigmoid"} if task == "ordinal" else set()) for task in tasks}
+
+
+class NumericMath(LossMath):
+    """Shared width, encoding and prediction of the losses on numeric targets."""
 
     def n_outputs(self, profile):
         return _n_targets(profile)
 
-    def _check_range(self, y: np.ndarray) -> None:
-        if not self.in_target_range(y):
-            raise TargetError(
-                f"loss {self.id} needs {self.target_interval} but the target has values from "
-                f"{np.nanmin(y):g} to {np.nanmax(y):g}; pick a loss whose range fits the target")
-
     def encode_target(self, y, profile):
         y = np.asarray(y, dtype=np.float64)
-        self._check_range(y)
+        self.check_target_range(y)
         return y.reshape(len(y), -1)
 
-    def predict(self, raw, params):
-        return _as_values(np.asarray(raw, dtype=np.float64))
+    def predict(self, raw):
+        return _as_values(self.link.inverse(raw))
 
 
-class _IdentityLoss(_NumericLoss):
+class IdentityMath(NumericMath):
     """Identity-link loss on r = raw - target; subclasses give the value and gradient in r.
 
     ``mse`` and ``mae`` also serve ordinal targets: they then regress the class index, and
     :meth:`predict` returns class probabilities that put the mass on the two levels around
     the clipped prediction (their expectation is the prediction), so the argmax is the
     nearest level. That is a decision device, not a calibrated probability.
-
-    Any output activation can feed an identity-link loss when the target lies in the
-    activation's range (sigmoid: [0, 1], tanh: [-1, 1], relu/softplus/exp: >= 0); the rules
-    in rules/activation.toml veto the pairs whose range the target leaves.
     """
-
-    activations = frozenset({"linear", "relu", "softplus", "sigmoid", "tanh", "exp"})
 
     standardize_target = True
 
-    def _derive(self, profile, options):
-        if profile.task == "ordinal":
-            return {"task": "ordinal", "n_classes": len(profile.classes)}
-        return {}
-
-    def _residual_loss(self, residual: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def residual_loss(self, residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-element value and gradient in the residual r = raw - target."""
         raise NotImplementedError
 
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         residual = np.asarray(raw, dtype=np.float64) - target
-        loss, grad = self._residual_loss(residual, params)
+        loss, grad = self.residual_loss(residual)
         return loss.sum(axis=1), grad
 
     def encode_target(self, y, profile):
-        if profile.task == "ordinal":
+        if self.task == "ordinal":
             return np.asarray(y, dtype=np.float64).reshape(-1, 1)
         return super().encode_target(y, profile)
 
-    def predict(self, raw, params):
+    def predict(self, raw):
         raw = np.asarray(raw, dtype=np.float64)
-        if params.get("task") != "ordinal":
+        if self.task != "ordinal":
             return _as_values(raw)
-        n_classes = int(params["n_classes"])
+        n_classes = int(self.params["n_classes"])
         level = np.clip(raw[:, 0], 0.0, n_classes - 1)
         lower = np.floor(level).astype(int)
         upper = np.minimum(lower + 1, n_classes - 1)
@@ -118,231 +131,104 @@ class _IdentityLoss(_NumericLoss):
         probabilities[rows, upper] += weight_up
         return probabilities
 
-    def predict_class(self, raw, params):
+    def predict_class(self, raw):
         """The nearest level of the clipped prediction."""
-        n_classes = int(params["n_classes"])
+        n_classes = int(self.params["n_classes"])
         return np.clip(np.rint(np.asarray(raw, dtype=np.float64)[:, 0]), 0, n_classes - 1).astype(int)
 
-    def _standardise_note(self, task: str, profile: Profile) -> str:
-        if task == "ordinal":
-            return (f"# target: the level's index as a float (0..{len(profile.classes) - 1}); "
-                    "predicted level = round(clip(prediction))")
-        mean = _math.round_sig(_facts_number(profile, "target_mean"))
-        std = _math.round_sig(_facts_number(profile, "target_std", 1.0)) or 1.0
-        return (f"# standardise the target for training: (y - {num(mean)}) / {num(std)}; "
-                f"map predictions back with * {num(std)} + {num(mean)}")
+
+def derive_identity(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
+    """On ordinal targets, the number of levels the prediction is clipped to."""
+    if profile.task == "ordinal":
+        return {"n_classes": len(profile.classes)}
+    return {}
 
 
-def _stock_code_for(framework: str, torch_loss: str, keras_loss: str, note: str) -> str:
-    """The snippet of a loss both frameworks ship: construct it (and compile, in Keras)."""
-    if framework == "pytorch":
-        return f"""
-from torch import nn
-
-loss_fn = {torch_loss}
-{note}
-"""
-    return f"""
-import keras
-
-loss_fn = {keras_loss}
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
+def standardise_note(framework: str, task: str, params: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """The note on training with a standardised target (or on the level index)."""
+    if task == "ordinal":
+        return {"note": f"# target: the level's index as a float (0..{len(profile.classes) - 1}); "
+                        "predicted level = round(clip(prediction))"}
+    mean = _math.round_sig(_facts_number(profile, "target_mean"))
+    std = _math.round_sig(_facts_number(profile, "target_std", 1.0)) or 1.0
+    return {"note": f"# standardise the target for training: (y - {num(mean)}) / {num(std)}; "
+                    f"map predictions back with * {num(std)} + {num(mean)}"}
 
 
-class MeanSquaredError(_IdentityLoss):
-    """Half squared error 0.5 (z - y)^2: elicits the mean (Gneiting 2011)."""
+class SquaredErrorMath(IdentityMath):
+    """Half squared error."""
 
-    id = "mse"
-    title = "Mean squared error"
-    tasks = frozenset({"regression", "count", "proportion", "ordinal"})
-    formula = "0.5 (z - y)^2 (the 0.5 does not change the minimiser)"
-    citation = ("Gneiting (JASA 2011), Making and Evaluating Point Forecasts; PyTorch MSELoss, "
-                "Keras MeanSquaredError")
-
-    def _residual_loss(self, residual, params):
+    def residual_loss(self, residual):
         return 0.5 * residual ** 2, residual
 
-    def _code(self, framework, task, params, profile):
-        return _stock_code_for(framework, "nn.MSELoss()", "keras.losses.MeanSquaredError()",
-                                self._standardise_note(task, profile))
 
+class AbsoluteErrorMath(IdentityMath):
+    """Absolute error; the subgradient sign(r) (0 at the kink)."""
 
-class MeanAbsoluteError(_IdentityLoss):
-    """Absolute error |z - y|: elicits the median, robust to heavy contamination.
-
-    Non-smooth at z = y: the gradient is the subgradient sign(z - y) (0 at the kink).
-    """
-
-    id = "mae"
-    title = "Mean absolute error"
-    tasks = frozenset({"regression", "count", "ordinal"})
-    formula = "|z - y|"
-    citation = ("Gneiting (JASA 2011), Making and Evaluating Point Forecasts; PyTorch L1Loss, "
-                "Keras MeanAbsoluteError")
-
-    def _residual_loss(self, residual, params):
+    def residual_loss(self, residual):
         return np.abs(residual), np.sign(residual)
 
-    def _code(self, framework, task, params, profile):
-        return _stock_code_for(framework, "nn.L1Loss()", "keras.losses.MeanAbsoluteError()",
-                                self._standardise_note(task, profile))
 
+class HuberMath(IdentityMath):
+    """Quadratic within delta of the target, linear beyond; delta in target units."""
 
-class Huber(_IdentityLoss):
-    """Huber loss: quadratic within delta of the target, linear beyond.
-
-    ``delta = 1.345 * robust scale`` (1.4826 MAD, in target units): 95 % efficiency under
-    Gaussian errors while bounding the pull of outliers. Falls back to 1.345 * std, then 1.0.
-    """
-
-    id = "huber"
-    title = "Huber loss"
-    tasks = frozenset({"regression", "count"})
-    formula = "0.5 r^2 if |r| <= delta else delta (|r| - delta / 2), r = z - y"
-    citation = ("Huber (Annals of Mathematical Statistics 1964), Robust Estimation of a "
-                "Location Parameter; PyTorch HuberLoss, Keras Huber")
-    params = (
-        ParamSpec("delta", 1.0, 0.0, None, "Where the loss turns linear, in target units: "
-                  "1.345 x robust scale (1.4826 MAD).", closed="neither"),
-    )
-    TUNING = 1.345
-
-    def _derive(self, profile, options):
-        robust = float(profile.robust_scale or 0.0)
-        std = _facts_number(profile, "target_std")
-        if math.isfinite(robust) and robust > 0:
-            return {"delta": self.TUNING * robust, "delta_source": "1.345 x robust scale (1.4826 MAD)"}
-        if std > 0:
-            return {"delta": self.TUNING * std, "delta_source": "1.345 x standard deviation (MAD is 0)"}
-        return {"delta": 1.0, "delta_source": "default (the target has no spread)"}
-
-    def params_for_scale(self, params, scale):
+    def for_scale(self, scale):
         """delta is in target units: divide it by the scale of a standardised target."""
-        scaled = dict(params)
-        scaled["delta"] = np.asarray(self.param(params, "delta"), dtype=np.float64) / np.asarray(scale, dtype=np.float64)
-        if scaled["delta"].ndim == 0:
-            scaled["delta"] = float(scaled["delta"])
-        return scaled
+        delta = np.asarray(self.params["delta"], dtype=np.float64) / np.asarray(scale, dtype=np.float64)
+        scaled = float(delta) if delta.ndim == 0 else delta
+        return type(self)({**self.params, "delta": scaled}, self.task, loss_id=self.id)
 
-    def _residual_loss(self, residual, params):
-        delta = np.asarray(self.param(params, "delta"), dtype=np.float64)
+    def residual_loss(self, residual):
+        delta = np.asarray(self.params["delta"], dtype=np.float64)
         size = np.abs(residual)
         loss = np.where(size <= delta, 0.5 * residual ** 2, delta * (size - 0.5 * delta))
         return loss, np.clip(residual, -delta, delta)
 
-    def _code(self, framework, task, params, profile):
-        delta = num(params["delta"])
-        std = _math.round_sig(_facts_number(profile, "target_std", 1.0)) or 1.0
-        note = (f"# delta = {delta} is in target units; on a standardised target use "
-                f"{num(_math.round_sig(params['delta'] / std))} (delta / std)")
-        if framework == "pytorch":
-            return f"""
-from torch import nn
 
-loss_fn = nn.HuberLoss(delta={delta})
-{note}
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.Huber(delta={delta})
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
+#: 95 % efficiency under Gaussian errors (Huber 1964).
+HUBER_TUNING = 1.345
 
 
-class LogCosh(_IdentityLoss):
-    """log(cosh(z - y)): about r^2 / 2 near zero and |r| - log 2 far away.
+def derive_delta(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
+    """1.345 x robust scale (1.4826 MAD); 1.345 x std when the MAD is 0; else 1.0."""
+    robust = float(profile.robust_scale or 0.0)
+    std = _facts_number(profile, "target_std")
+    if math.isfinite(robust) and robust > 0:
+        return {"delta": HUBER_TUNING * robust, "delta_source": "1.345 x robust scale (1.4826 MAD)"}
+    if std > 0:
+        return {"delta": HUBER_TUNING * std, "delta_source": "1.345 x standard deviation (MAD is 0)"}
+    return {"delta": 1.0, "delta_source": "default (the target has no spread)"}
 
-    Scale-dependent, so train on a standardised target.
-    """
 
-    id = "log_cosh"
-    title = "Log-cosh loss"
-    tasks = frozenset({"regression"})
-    formula = "log(cosh(r)) = |r| + log(1 + exp(-2 |r|)) - log 2, r = z - y"
-    citation = "Keras documentation, keras.losses.LogCosh (regression losses)"
+def huber_snippet_values(framework: str, task: str, params: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """delta on the standardised scale the proxy trains on."""
+    std = _math.round_sig(_facts_number(profile, "target_std", 1.0)) or 1.0
+    return {"standardised_delta": _math.round_sig(params["delta"] / std)}
 
-    def _residual_loss(self, residual, params):
+
+class LogCoshMath(IdentityMath):
+    """log(cosh(r)), written so that it never overflows."""
+
+    def residual_loss(self, residual):
         size = np.abs(residual)
         return size + np.log1p(np.exp(-2.0 * size)) - math.log(2.0), np.tanh(residual)
 
-    def _code(self, framework, task, params, profile):
-        note = self._standardise_note(task, profile)
-        if framework == "pytorch":
-            return f"""
-import math
 
-import torch
-import torch.nn.functional as F
-
-
-def log_cosh_loss(pred, target):
-    \"\"\"log(cosh(pred - target)) written with softplus so it never overflows.\"\"\"
-    r = pred - target
-    return (r + F.softplus(-2 * r) - math.log(2.0)).mean()
-
-
-{note}
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.LogCosh()
-model.compile(optimizer="adam", loss=loss_fn)
-{note}
-"""
-
-
-class Quantile(_IdentityLoss):
-    """Pinball (quantile) loss, one output per level tau: elicits the tau-quantile.
-
-    Levels come from ``options["quantiles"]`` (else the profile's ``quantiles``, else the
-    median, 0.5). With several levels the per-sample loss is the sum over levels. Non-smooth
-    at r = 0: the gradient is the subgradient (-tau above the prediction, 1 - tau below).
-    For a k-column target the outputs are ordered target-major (target 0's levels first), and
-    :meth:`encode_target` repeats each target column once per level. The proxy's levels
-    (:meth:`n_outputs`, :meth:`encode_target`) are the profile's ``quantiles`` (else 0.5):
-    pass the same levels to :meth:`derive`.
-    """
-
-    id = "quantile"
-    title = "Quantile (pinball) loss"
-    tasks = frozenset({"regression", "count"})
-    formula = "max(tau r, (tau - 1) r), r = y - z, one output per level tau"
-    citation = ("Koenker & Bassett (Econometrica 1978), Regression Quantiles; Romano, Patterson "
-                "& Candes (NeurIPS 2019), Conformalized Quantile Regression")
-    params = (
-        ParamSpec("quantiles", [0.5], 0.0, 1.0, "Quantile levels, one output each; the median "
-                  "when none is asked for.", closed="neither"),
-    )
-
-    def _levels(self, profile: Profile, options: dict[str, Any] | None = None) -> tuple[float, ...]:
-        from ..options import check_quantiles
-
-        asked = (options or {}).get("quantiles") or profile.quantiles
-        return check_quantiles(asked) if asked else tuple(self.param_spec("quantiles").default)
-
-    def _derive(self, profile, options):
-        return {"quantiles": list(self._levels(profile, options))}
+class QuantileMath(IdentityMath):
+    """Pinball loss, one output per level; for a k-column target the outputs are ordered
+    target-major (target 0's levels first)."""
 
     def n_outputs(self, profile):
-        return _n_targets(profile) * len(self._levels(profile))
-
-    def _snippet_width(self, params, profile):
-        return _n_targets(profile) * len(params["quantiles"])
+        return _n_targets(profile) * len(self.params["quantiles"])
 
     def encode_target(self, y, profile):
         """The target repeated once per level (n, k * levels), target-major, so that every
         output column has its own copy (and its own standardisation in the proxy)."""
-        return np.repeat(super().encode_target(y, profile), len(self._levels(profile)), axis=1)
+        return np.repeat(super().encode_target(y, profile), len(self.params["quantiles"]), axis=1)
 
-    def loss_gradient(self, raw, target, params):
+    def loss_gradient(self, raw, target):
         raw = np.asarray(raw, dtype=np.float64)
-        levels = np.asarray(params.get("quantiles") or self.param_spec("quantiles").default,
-                            dtype=np.float64)
+        levels = np.asarray(self.params["quantiles"], dtype=np.float64)
         if raw.shape != target.shape or raw.shape[1] % levels.size:
             raise ValueError(f"quantile loss: raw {raw.shape} and target {target.shape} do not fit "
                              f"{levels.size} level(s); encode the target with encode_target")
@@ -352,314 +238,99 @@ class Quantile(_IdentityLoss):
         grad = np.where(residual > 0.0, -tau, 1.0 - tau)
         return loss.sum(axis=1), grad
 
-    def _code(self, framework, task, params, profile):
-        levels = nums(params["quantiles"])
-        note = self._standardise_note(task, profile)
-        if framework == "pytorch":
-            return f"""
-import torch
 
-QUANTILES = torch.tensor({levels})
-
-
-def pinball_loss(pred, target):
-    \"\"\"pred: (batch, {len(params['quantiles'])}), one column per level; target: (batch,) or (batch, 1).\"\"\"
-    diff = target.view(-1, 1) - pred
-    q = QUANTILES.to(pred.device)
-    return torch.maximum(q * diff, (q - 1) * diff).sum(dim=1).mean()
-
-
-{note}
-"""
-        return f"""
-import keras
-from keras import ops
-
-QUANTILES = ops.convert_to_tensor({levels})
-
-
-def pinball_loss(y_true, pred):
-    \"\"\"pred: one column per level; y_true: (batch,) or (batch, 1).\"\"\"
-    diff = ops.reshape(ops.cast(y_true, pred.dtype), (-1, 1)) - pred
-    return ops.sum(ops.maximum(QUANTILES * diff, (QUANTILES - 1.0) * diff), axis=-1)
-
-
-model.compile(optimizer="adam", loss=pinball_loss)
-{note}
-"""
-
-
-class MeanSquaredLogError(_NumericLoss):
-    """Squared error on the log1p scale: fits relative error, needs y > -1.
-
-    The proxy regresses log1p(y) (the encoded target) and predicts with expm1; note that
-    expm1 of the predicted log underestimates the mean (a log-link deviance does not).
-    """
-
-    id = "msle"
-    title = "Mean squared logarithmic error"
-    tasks = frozenset({"regression", "count"})
-    activations = frozenset({"linear", "relu", "softplus", "sigmoid", "exp"})  # y > -1 only
-    link = "log1p"
-    target_interval = TargetInterval(-1.0, math.inf, low_inclusive=False)
-    formula = "0.5 (z - log(1 + y))^2, prediction expm1(z)"
-    citation = ("Keras MeanSquaredLogarithmicError; Gneiting (JASA 2011) on the functional a "
-                "log-scale loss elicits")
-
-    def _derive(self, profile, options):
-        return {}
-
-    def encode_target(self, y, profile):
-        return np.log1p(super().encode_target(y, profile))
-
-    def loss_gradient(self, raw, target, params):
-        residual = np.asarray(raw, dtype=np.float64) - target
-        return (0.5 * residual ** 2).sum(axis=1), residual
-
-    def predict(self, raw, params):
-        return _as_values(np.expm1(np.asarray(raw, dtype=np.float64)))
-
-    def init_bias(self, target, params):
-        """The constant that minimises the loss: the mean of log1p(y)."""
-        return np.asarray(target, dtype=np.float64).mean(axis=0)
-
-    def _code(self, framework, task, params, profile):
-        if framework == "pytorch":
-            return """
-import torch
-from torch import nn
-
-loss_fn = nn.MSELoss()
-# train on log1p of the target (every target must be > -1) and predict with expm1:
-# loss = loss_fn(model(x), torch.log1p(target)); prediction = torch.expm1(model(x))
-"""
-        return """
-import keras
-import numpy as np
-
-loss_fn = keras.losses.MeanSquaredError()
-model.compile(optimizer="adam", loss=loss_fn)
-# model.fit(x, np.log1p(y)); prediction = np.expm1(model.predict(x)); every target must be > -1
-# (same loss: keras.losses.MeanSquaredLogarithmicError() on a non-negative output, e.g. softplus)
-"""
-
-
-class _LogLinkLoss(_NumericLoss):
-    """Deviances on z = log(mean): predict exp(z), start the bias at log(mean(y))."""
-
-    link = "log"
-    activations = frozenset({"linear", "exp", "softplus"})
-
-    def accepts_activation(self, task, activation):
-        # exp/softplus outputs feed the mean form of the loss (e.g. log_input=False)
-        return activation in ("auto", "linear", "exp", "softplus")
-
-    def _mean_and_log(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        log_mean = np.clip(np.asarray(raw, dtype=np.float64), -_math.LOG_LINK_CLIP, _math.LOG_LINK_CLIP)
-        return np.exp(log_mean), log_mean
-
-    def _derive(self, profile, options):
-        mean = _facts_number(profile, "target_mean")
-        return {"init_bias": math.log(mean) if mean > 0 else None}
-
-    def predict(self, raw, params):
-        return _as_values(self._mean_and_log(raw)[0])
-
-    def init_bias(self, target, params):
-        """log of the training target's mean, per output (floored so an all-zero column works)."""
-        mean = np.asarray(target, dtype=np.float64).mean(axis=0)
-        return np.log(np.maximum(mean, 1e-8))
-
-    def _bias_lines(self, framework: str, params: dict[str, Any]) -> str:
-        bias = params.get("init_bias")
-        if bias is None:
-            return "# (the target's mean is 0: leave the output bias at its default)"
-        if framework == "pytorch":
-            return (f"INIT_BIAS = {num(bias)}  # log of the mean target\n"
-                    "# start the output bias there: with torch.no_grad(): output_layer.bias.fill_(INIT_BIAS)")
-        return (f"INIT_BIAS = {num(bias)}  # log of the mean target\n"
-                "# output layer bias: bias_initializer=keras.initializers.Constant(INIT_BIAS)")
-
-
-class Poisson(_LogLinkLoss):
-    """Half Poisson deviance with a log link: counts with variance about equal to the mean."""
-
-    id = "poisson"
-    title = "Poisson deviance"
-    tasks = frozenset({"count", "regression"})
-    target_interval = TargetInterval(0.0)
-    formula = "exp(z) - y z + y log y - y (half deviance), mean exp(z)"
-    citation = ("McCullagh & Nelder (1989), Generalized Linear Models; PyTorch PoissonNLLLoss, "
-                "Keras Poisson")
-    params = (ParamSpec("init_bias", None, None, None, "Starting output bias: log of the mean target."),)
-
-    def output_activation(self, task, framework):
-        return "exp" if framework == "keras" else "linear"
-
-    def loss_gradient(self, raw, target, params):
-        mean, log_mean = self._mean_and_log(raw)
-        loss = mean - target * log_mean + _math.xlogy(target, target) - target
-        return loss.sum(axis=1), mean - target
-
-    def _code(self, framework, task, params, profile):
-        bias = self._bias_lines(framework, params)
-        if framework == "pytorch":
-            return f"""
-import torch
-from torch import nn
-
-loss_fn = nn.PoissonNLLLoss(log_input=True, full=False)  # the model outputs log(mean)
-{bias}
-# if your output is already the mean (exp/softplus): nn.PoissonNLLLoss(log_input=False)
-# prediction = torch.exp(model(x)); targets must be >= 0
-"""
-        return f"""
-import keras
-
-loss_fn = keras.losses.Poisson()  # takes the mean: keep the exponential output activation
-{bias}
-model.compile(optimizer="adam", loss=loss_fn)
-"""
-
-
-class GammaDeviance(_LogLinkLoss):
-    """Half Gamma deviance with a log link: strictly positive targets, multiplicative errors."""
-
-    id = "gamma"
-    title = "Gamma deviance"
-    tasks = frozenset({"regression"})
-    target_interval = TargetInterval(0.0, math.inf, low_inclusive=False)
-    formula = "y exp(-z) + z - log y - 1 (half deviance), mean exp(z)"
-    citation = ("McCullagh & Nelder (1989), Generalized Linear Models; scikit-learn "
-                "HalfGammaLoss / mean_gamma_deviance")
-    params = (ParamSpec("init_bias", None, None, None, "Starting output bias: log of the mean target."),)
-
-    def loss_gradient(self, raw, target, params):
-        mean, log_mean = self._mean_and_log(raw)
-        ratio = target / mean
-        loss = ratio + log_mean - np.log(target) - 1.0
-        return loss.sum(axis=1), 1.0 - ratio
-
-    def _code(self, framework, task, params, profile):
-        bias = self._bias_lines(framework, params)
-        if framework == "pytorch":
-            return f"""
-import torch
-
-{bias}
-
-
-def gamma_deviance_loss(log_mean, target):
-    \"\"\"Half Gamma deviance up to a constant; the model outputs log(mean), target > 0.\"\"\"
-    return (target * torch.exp(-log_mean) + log_mean).mean()
-
-
-# prediction = torch.exp(model(x))
-"""
-        return f"""
-import keras
-from keras import ops
-
-{bias}
-
-
-def gamma_deviance_loss(y_true, log_mean):
-    \"\"\"Half Gamma deviance up to a constant; the model outputs log(mean), y_true > 0.\"\"\"
-    y_true = ops.cast(y_true, log_mean.dtype)
-    return ops.mean(y_true * ops.exp(-log_mean) + log_mean, axis=-1)
-
-
-model.compile(optimizer="adam", loss=gamma_deviance_loss)
-# prediction = ops.exp(model(x))
-"""
-
-
-class Tweedie(_LogLinkLoss):
-    """Half Tweedie deviance with 1 < power < 2 and a log link: zeros mixed with positive
-    amounts (compound Poisson-Gamma).
-
-    ``power`` is the profile's estimate (the slope of log variance on log mean) clipped to
-    [1.1, 1.9]; 1.5 when it could not be estimated.
-    """
-
-    id = "tweedie"
-    title = "Tweedie deviance"
-    tasks = frozenset({"count", "regression"})
-    target_interval = TargetInterval(0.0)
-    formula = ("exp((2-p) z)/(2-p) - y exp((1-p) z)/(1-p) + y^(2-p)/((1-p)(2-p)) "
-               "(half deviance), mean exp(z)")
-    citation = ("Jorgensen (1987), Exponential Dispersion Models; Dunn & Smyth (2005), Series "
-                "evaluation of Tweedie densities; scikit-learn HalfTweedieLoss")
-    params = (
-        ParamSpec("power", 1.5, 1.0, 2.0, "Variance power p in Var = phi mu^p: the estimate "
-                  "clipped to [1.1, 1.9], 1.5 when not estimable.", closed="neither"),
-        ParamSpec("init_bias", None, None, None, "Starting output bias: log of the mean target."),
-    )
-    POWER_RANGE = (1.1, 1.9)
-
-    def _derive(self, profile, options):
-        estimate = _facts_number(profile, "tweedie_power")
-        low, high = self.POWER_RANGE
-        if estimate <= 0:
-            power, source = self.param_spec("power").default, "default (not estimable from the data)"
-        elif low <= estimate <= high:
-            power, source = estimate, "estimated from the mean-variance relation"
-        else:
-            power = min(max(estimate, low), high)
-            source = f"estimate {_math.round_sig(estimate)} clipped to [{low}, {high}]"
-        derived = {"power": power, "power_estimate": estimate, "power_source": source}
-        derived.update(super()._derive(profile, options))
-        return derived
-
-    def loss_gradient(self, raw, target, params):
-        power = float(self.param(params, "power"))
-        _, log_mean = self._mean_and_log(raw)
-        high = np.exp((2.0 - power) * log_mean)
-        low = np.exp((1.0 - power) * log_mean)
-        constant = np.power(target, 2.0 - power) / ((1.0 - power) * (2.0 - power))
-        loss = high / (2.0 - power) - target * low / (1.0 - power) + constant
-        return loss.sum(axis=1), high - target * low
-
-    def _code(self, framework, task, params, profile):
-        bias = self._bias_lines(framework, params)
-        power = num(params["power"])
-        if framework == "pytorch":
-            return f"""
-import torch
-
-POWER = {power}  # Var = phi * mean^POWER
-{bias}
-
-
-def tweedie_loss(log_mean, target):
-    \"\"\"Half Tweedie deviance up to a constant; the model outputs log(mean), target >= 0.\"\"\"
-    return (torch.exp((2 - POWER) * log_mean) / (2 - POWER)
-            - target * torch.exp((1 - POWER) * log_mean) / (1 - POWER)).mean()
-
-
-# prediction = torch.exp(model(x))
-"""
-        return f"""
-import keras
-from keras import ops
-
-POWER = {power}  # Var = phi * mean^POWER
-{bias}
-
-
-def tweedie_loss(y_true, log_mean):
-    \"\"\"Half Tweedie deviance up to a constant; the model outputs log(mean), y_true >= 0.\"\"\"
-    y_true = ops.cast(y_true, log_mean.dtype)
-    return ops.mean(ops.exp((2.0 - POWER) * log_mean) / (2.0 - POWER)
-                    - y_true * ops.exp((1.0 - POWER) * log_mean) / (1.0 - POWER), axis=-1)
-
-
-model.compile(optimizer="adam", loss=tweedie_loss)
-# prediction = ops.exp(model(x))
-"""
-
-
-REGRESSION_LOSSES: tuple[Loss, ...] = (
-    MeanSquaredError(), MeanAbsoluteError(), Huber(), LogCosh(), Quantile(),
-    MeanSquaredLogError(), Poisson(), GammaDeviance(), Tweedie(),
+QUANTILES = ParamSpec("quantiles", [0.5], 0.0, 1.0, "Quantile levels, one output each; the median "
+                      "when none is asked for.", closed="neither")
+
+
+def derive_quantiles(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
+    """The levels asked for (options, else the profile's), else the median."""
+    from ..options import check_quantiles
+
+    asked = options.get("quantiles") or profile.quantiles
+    return {"quantiles": list(check_quantiles(asked) if asked else QUANTILES.default)}
+
+
+
+
+MSE = LossSpec(
+    id="mse",
+    title="Mean squared error",
+    description="Half squared error 0.5 (z - y)^2: elicits the mean (Gneiting 2011). On ordinal "
+                "targets it regresses the level's index.",
+    activations=per_task(("regression", "count", "proportion", "ordinal"), IDENTITY_ACTIVATIONS),
+    math=SquaredErrorMath,
+    formula="0.5 (z - y)^2 (the 0.5 does not change the minimiser)",
+    citation=("Gneiting (JASA 2011), Making and Evaluating Point Forecasts; PyTorch MSELoss, "
+              "Keras MeanSquaredError"),
+    vetoes=IDENTITY_VETOES,
+    derivation=derive_identity,
+    snippet_values=standardise_note,
+)
+
+MAE = LossSpec(
+    id="mae",
+    title="Mean absolute error",
+    description="Absolute error |z - y|: elicits the median, robust to heavy contamination. "
+                "Non-smooth at z = y: the gradient is the subgradient sign(z - y) (0 at the kink).",
+    activations=per_task(("regression", "count", "ordinal"), IDENTITY_ACTIVATIONS),
+    math=AbsoluteErrorMath,
+    formula="|z - y|",
+    citation=("Gneiting (JASA 2011), Making and Evaluating Point Forecasts; PyTorch L1Loss, "
+              "Keras MeanAbsoluteError"),
+    vetoes=IDENTITY_VETOES,
+    derivation=derive_identity,
+    snippet_values=standardise_note,
+)
+
+HUBER = LossSpec(
+    id="huber",
+    title="Huber loss",
+    description="Huber loss: quadratic within delta of the target, linear beyond. delta = 1.345 * "
+                "robust scale (1.4826 MAD, in target units): 95 % efficiency under Gaussian errors "
+                "while bounding the pull of outliers. Falls back to 1.345 * std, then 1.0.",
+    activations=per_task(("regression", "count"), IDENTITY_ACTIVATIONS),
+    math=HuberMath,
+    formula="0.5 r^2 if |r| <= delta else delta (|r| - delta / 2), r = z - y",
+    citation=("Huber (Annals of Mathematical Statistics 1964), Robust Estimation of a "
+              "Location Parameter; PyTorch HuberLoss, Keras Huber"),
+    vetoes=IDENTITY_VETOES,
+    params=(ParamSpec("delta", 1.0, 0.0, None, "Where the loss turns linear, in target units: "
+                      "1.345 x robust scale (1.4826 MAD).", closed="neither"),),
+    derivation=derive_delta,
+    snippet_values=huber_snippet_values,
+)
+
+LOG_COSH = LossSpec(
+    id="log_cosh",
+    title="Log-cosh loss",
+    description="log(cosh(z - y)): about r^2 / 2 near zero and |r| - log 2 far away. "
+                "Scale-dependent, so train on a standardised target.",
+    activations=per_task(("regression",), IDENTITY_ACTIVATIONS),
+    math=LogCoshMath,
+    formula="log(cosh(r)) = |r| + log(1 + exp(-2 |r|)) - log 2, r = z - y",
+    citation="Keras documentation, keras.losses.LogCosh (regression losses)",
+    vetoes=IDENTITY_VETOES,
+    derivation=derive_identity,
+    snippet_values=standardise_note,
+)
+
+QUANTILE = LossSpec(
+    id="quantile",
+    title="Quantile (pinball) loss",
+    description="Pinball (quantile) loss, one output per level tau: elicits the tau-quantile. "
+                "Levels come from options['quantiles'] (else the profile's quantiles, else the "
+                "median, 0.5). With several levels the per-sample loss is the sum over levels. "
+                "Non-smooth at r = 0: the gradient is the subgradient (-tau above the prediction, "
+                "1 - tau below). For a k-column target the outputs are ordered target-major "
+                "(target 0's levels first), and the encoded target repeats each column once per level.",
+    activations=per_task(("regression", "count"), IDENTITY_ACTIVATIONS),
+    math=QuantileMath,
+    formula="max(tau r, (tau - 1) r), r = y - z, one output per level tau",
+    citation=("Koenker & Bassett (Econometrica 1978), Regression Quantiles; Romano, Patterson "
+              "& Candes (NeurIPS 2019), Conformalized Quantile Regression"),
+    vetoes=IDENTITY_VETOES,
+    params=(QUANTILES,),
+    derivation=derive_quantiles,
+    snippet_values=standardise_note,
 )

@@ -1,30 +1,29 @@
-"""Helpers that write the PyTorch / Keras snippets: number formatting and the header.
+"""The PyTorch / Keras snippets: the header every snippet shares, and the templates' renderer.
 
 Every snippet starts with comment lines saying what it is, which output layer it expects
 (``# Output layer: ...``) and, when the user's network ends in another activation, what to
-change. Numbers are written with :func:`num` so that a value in the derived parameters
-appears verbatim in the code.
+change. The code below the header comes from the loss's Jinja template,
+``templates/<loss id>.torch.py.j2`` or ``templates/<loss id>.keras.py.j2``, rendered with the
+derived values. Numbers are written with the :func:`num` and :func:`nums` filters so that a
+value in the derived parameters appears verbatim in the code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..options import a_or_an
 
-FRAMEWORK_NAMES = {"pytorch": "PyTorch", "keras": "Keras"}
+if TYPE_CHECKING:  # pragma: no cover
+    from ._link import Link
 
-#: What the raw output means, per link, for the header and the output-layer line.
-_RAW_MEANING = {
-    "logit": "logits (the loss applies the sigmoid itself)",
-    "softmax": "logits (the loss applies the softmax itself)",
-    "ordinal": "threshold logits, one per cut point 'y > k'",
-    "margin": "scores (margins, not probabilities)",
-    "log": "log of the mean (the loss applies exp itself)",
-    "log1p": "log1p of the target's prediction",
-    "identity": "values in the target's units",
-}
+FRAMEWORK_NAMES = {"pytorch": "PyTorch", "keras": "Keras"}
+#: The framework's part of a template's file name.
+_TEMPLATE_SUFFIX = {"pytorch": "torch", "keras": "keras"}
+
+#: Links whose raw outputs are logits or scores, not values: they need a linear output layer.
 _LOGIT_LINKS = frozenset({"logit", "softmax", "ordinal", "margin"})
 
 
@@ -44,6 +43,11 @@ def nums(values: Iterable[Any]) -> str:
     return "[" + ", ".join(num(value) for value in values) + "]"
 
 
+def index_dict(values: Iterable[Any]) -> str:
+    """A list of numbers as a Python dict keyed by position: ``{0: 1.0, 1: 2.5}``."""
+    return "{" + ", ".join(f"{index}: {num(value)}" for index, value in enumerate(values)) + "}"
+
+
 def class_note(classes: Sequence[str], what: str = "classes", limit: int = 20) -> str:
     """A comment line naming the order of the classes a vector is aligned with."""
     shown = [repr(str(label)) for label in classes[:limit]]
@@ -51,9 +55,9 @@ def class_note(classes: Sequence[str], what: str = "classes", limit: int = 20) -
     return f"# order of the {what}: [{', '.join(shown)}{more}]"
 
 
-def output_layer(framework: str, width: int, activation: str, link: str) -> str:
+def output_layer(framework: str, width: int, activation: str, link: Link) -> str:
     """Text of the ``# Output layer:`` line."""
-    meaning = _RAW_MEANING.get(link, "raw outputs")
+    meaning = link.meaning
     if framework == "pytorch":
         layer = f"nn.Linear(hidden_units, {width})"
         if activation == "exp":
@@ -65,7 +69,7 @@ def output_layer(framework: str, width: int, activation: str, link: str) -> str:
     return f"{layer}) with no activation; it returns {meaning}"
 
 
-def activation_advice(user: str, expected: str, link: str) -> str | None:
+def activation_advice(user: str, expected: str, link: Link) -> str | None:
     """A comment telling the user how to change their output activation, or None."""
     if user in ("auto", expected):
         return None
@@ -75,17 +79,17 @@ def activation_advice(user: str, expected: str, link: str) -> str | None:
                     "(this loss takes the mean, not its log).")
         return (f"# Your network ends in {user}: use the exponential activation instead "
                 "(it matches the log link and keeps the mean positive).")
-    if link in _LOGIT_LINKS:
+    if link.name in _LOGIT_LINKS:
         if user in ("sigmoid", "softmax"):
-            applied = "softmax" if link == "softmax" else "sigmoid"
-            if link == "margin":
+            applied = "softmax" if link.name == "softmax" else "sigmoid"
+            if link.name == "margin":
                 return (f"# Your network ends in {user}: remove it; margin losses work on raw "
                         "scores.")
             return (f"# Your network ends in {user}: remove it and return the raw logits; "
                     f"the loss applies the {applied} itself, which is numerically stable.")
         return (f"# Your network ends in {user}, which cannot produce logits: replace it "
                 "with a linear output layer.")
-    if link == "log":
+    if link.name == "log":
         if user in ("exp", "softplus"):
             return (f"# Your network ends in {user}: drop it and let the layer return the log "
                     "of the mean; the loss exponentiates it itself.")
@@ -96,7 +100,7 @@ def activation_advice(user: str, expected: str, link: str) -> str | None:
 
 
 def header(*, loss_id: str, title: str, task: str, framework: str, output_layer: str,
-           expected_activation: str, user_activation: str, link: str) -> str:
+           expected_activation: str, user_activation: str, link: Link) -> str:
     """The comment lines every snippet starts with."""
     lines = [
         f"# loss-advisor: {title} ({loss_id}) for {a_or_an(task)} target, {FRAMEWORK_NAMES[framework]}.",
@@ -106,3 +110,27 @@ def header(*, loss_id: str, title: str, task: str, framework: str, output_layer:
     if advice:
         lines.append(advice)
     return "\n".join(lines) + "\n"
+
+
+def template_name(loss_id: str, framework: str) -> str:
+    """File name of the template of ``loss_id``'s snippet for ``framework``."""
+    return f"{loss_id}.{_TEMPLATE_SUFFIX[framework]}.py.j2"
+
+
+def render(loss_id: str, framework: str, context: Mapping[str, Any]) -> str:
+    """The code of ``loss_id``'s template for ``framework``, without surrounding blank lines."""
+    return _environment().get_template(template_name(loss_id, framework)).render(context).strip()
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> Any:
+    """Jinja2, imported on first use; Python source, so no HTML autoescaping. An undefined
+    name is an error, so a template cannot silently print nothing for a missing value."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    environment = Environment(loader=PackageLoader("advisor.losses", "templates"), autoescape=False,
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+    environment.filters.update({"num": num, "nums": nums, "index_dict": index_dict,
+                                "class_note": class_note})
+    return environment

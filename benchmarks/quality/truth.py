@@ -11,7 +11,7 @@ and scored on every metric of the task. The result is cached as
 ``truth/<dataset>.json``, so scoring the advisor (:mod:`score`) needs no training.
 
 What is shared with the advisor, and why: the loss values and gradients are the catalog's
-own (``Loss.loss_gradient``, bridged into autograd), so the truth measures the losses the
+own (``LossMath.loss_gradient``, bridged into autograd), so the truth measures the losses the
 advisor recommends with the settings it derives (``Loss.derive``), and the features go
 through the advisor's preprocessing (fitted on each training fold). What differs from the
 advisor's quick proxies is everything about the training: a deeper network, PyTorch's Adam,
@@ -82,15 +82,15 @@ def _bridge():
         """Mean of the catalog's per-sample loss; its gradient is the catalog's own."""
 
         @staticmethod
-        def forward(ctx, raw, target, loss, params):
-            values, gradient = loss.loss_gradient(raw.detach().double().numpy(), target, params)
+        def forward(ctx, raw, target, loss_math):
+            values, gradient = loss_math.loss_gradient(raw.detach().double().numpy(), target)
             ctx.save_for_backward(torch.from_numpy(gradient / len(values)).to(raw.dtype))
             return raw.new_tensor(float(np.mean(values)))
 
         @staticmethod
         def backward(ctx, grad_output):
             (gradient,) = ctx.saved_tensors
-            return grad_output * gradient, None, None, None
+            return grad_output * gradient, None, None
 
     return CatalogLoss
 
@@ -103,15 +103,16 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
 
     torch.set_num_threads(1)
     catalog_loss = _bridge()
-    target = np.asarray(loss.encode_target(np.asarray(y_train), profile), dtype=np.float64)
-    fit_params = dict(params)
+    math_ = loss.bind(params, profile.task)
+    target = np.asarray(math_.encode_target(np.asarray(y_train), profile), dtype=np.float64)
+    fit_math = math_
     center, scale = np.zeros(target.shape[1]), np.ones(target.shape[1])
-    if loss.standardize_target:
+    if math_.standardize_target:
         center = target.mean(axis=0)
         spread = target.std(axis=0)
         scale = np.where(spread > 1e-12 * np.maximum(1.0, np.abs(center)), spread, 1.0)
         target = (target - center) / scale
-        fit_params = loss.params_for_scale(fit_params, float(scale[0]) if scale.size == 1 else scale)
+        fit_math = math_.for_scale(float(scale[0]) if scale.size == 1 else scale)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(target))
     n_valid = max(1, int(round(CONFIG["validation_fraction"] * len(target))))
@@ -122,7 +123,7 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
     for fan_in, fan_out in zip(width[:-1], width[1:]):
         layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
     output = nn.Linear(width[-1], target.shape[1])
-    bias = loss.init_bias(target[train], fit_params)
+    bias = fit_math.init_bias(target[train])
     if bias is not None:
         with torch.no_grad():
             output.bias.copy_(torch.as_tensor(np.broadcast_to(bias, output.bias.shape).copy()))
@@ -140,7 +141,7 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
         for start in range(0, len(shuffled), batch):
             rows = shuffled[start:start + batch]
             optimizer.zero_grad()
-            value = catalog_loss.apply(net(features[rows]), target[rows], loss, fit_params)
+            value = catalog_loss.apply(net(features[rows]), target[rows], fit_math)
             if not torch.isfinite(value):
                 raise FloatingPointError(f"non-finite training loss at epoch {epochs}")
             value.backward()
@@ -148,7 +149,7 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
         net.eval()
         with torch.no_grad():
             raw_valid = net(features[valid]).numpy()
-        current = float(np.mean(loss.loss_gradient(raw_valid, target[valid], fit_params)[0]))
+        current = float(np.mean(fit_math.loss_gradient(raw_valid, target[valid])[0]))
         if not math.isfinite(current):
             break
         if current < best:
@@ -163,7 +164,7 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
     with torch.no_grad():
         raw = net(torch.as_tensor(np.asarray(x_test, dtype=np.float64))).numpy()
     raw = raw * scale + center
-    return np.asarray(loss.predict(raw, dict(params)), dtype=float), epochs
+    return np.asarray(math_.predict(raw), dtype=float), epochs
 
 
 def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features, y, profile,
