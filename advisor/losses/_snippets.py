@@ -117,18 +117,26 @@ def template_name(loss_id: str, framework: str) -> str:
     return f"{loss_id}.{_TEMPLATE_SUFFIX[framework]}.py.j2"
 
 
-def render(loss_id: str, framework: str, context: Mapping[str, Any]) -> str:
-    """The code of ``loss_id``'s template for ``framework``, without surrounding blank lines."""
-    return _environment().get_template(template_name(loss_id, framework)).render(context).strip()
+def render(loss_id: str, framework: str, context: Mapping[str, Any],
+           directory: str | None = None) -> str:
+    """The code of ``loss_id``'s template for ``framework``, without surrounding blank lines.
+
+    The templates are the package's own, unless the loss keeps them in ``directory`` (a loss
+    defined outside this package, e.g. in the user's own code)."""
+    template = _environment(directory).get_template(template_name(loss_id, framework))
+    return template.render(context).strip()
 
 
-@functools.lru_cache(maxsize=1)
-def _environment() -> Any:
+@functools.lru_cache(maxsize=8)
+def _environment(directory: str | None) -> Any:
     """Jinja2, imported on first use; Python source, so no HTML autoescaping. An undefined
     name is an error, so a template cannot silently print nothing for a missing value."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
-    environment = Environment(loader=PackageLoader("advisor.losses", "templates"), autoescape=False,
+    loader: Any = PackageLoader("advisor.losses", "templates")
+    if directory is not None:
+        loader = ChoiceLoader([FileSystemLoader(directory), loader])
+    environment = Environment(loader=loader, autoescape=False,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                               keep_trailing_newline=True)
     environment.filters.update({"num": num, "nums": nums, "index_dict": index_dict,

@@ -63,6 +63,9 @@ class LossSpec:
     #: ``output_layer(framework, width)``: the snippet's ``# Output layer:`` text, when the
     #: loss needs a layer of its own (CORAL).
     output_layer: Callable[[str, int], str] | None = None
+    #: Folder of the two templates when the loss is defined outside this package (None: the
+    #: package's ``templates/``).
+    template_dir: str | None = None
 
     def __repr__(self) -> str:
         return f"<LossSpec {self.id}>"
@@ -192,4 +195,4 @@ class LossSpec:
         )
         context = {"task": task, "classes": profile.classes,
                    **self.snippet_values(framework, task, params, profile), **params}
-        return header + _snippets.render(self.id, framework, context) + "\n"
+        return header + _snippets.render(self.id, framework, context, self.template_dir) + "\n"
