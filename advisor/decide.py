@@ -43,13 +43,12 @@ Verdicts, each a word for what was seen:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError
-from .schema import significant
+from .schema import measured
 
 if TYPE_CHECKING:  # pragma: no cover
     from .experiment.evidence import CandidateEvidence, Validation
@@ -154,7 +153,7 @@ class Decision:
 
     def basis_dict(self) -> dict[str, Any]:
         """How the pick was decided, as the JSON's ``decision`` object."""
-        return {"basis": self.basis, "leader": self.leader, "margin": _sig(self.margin),
+        return {"basis": self.basis, "leader": self.leader, "margin": measured(self.margin),
                 "metric": self.metric}
 
 
@@ -253,10 +252,10 @@ def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str
             item.loss, theirs, pick, mine, greater_is_better=protocol.greater_is_better,
             rope=margin or 0.0, folds=protocol.folds)
         result[item.loss] = {**comparison_dict(frequentist),
-                             "practical": {"rope": _sig(practical.rope),
-                                           "better": _sig(practical.better, 3),
-                                           "equivalent": _sig(practical.equivalent, 3),
-                                           "worse": _sig(practical.worse, 3)}}
+                             "practical": {"rope": measured(practical.rope),
+                                           "better": measured(practical.better, 3),
+                                           "equivalent": measured(practical.equivalent, 3),
+                                           "worse": measured(practical.worse, 3)}}
     return result
 
 
@@ -332,7 +331,7 @@ def _equivalents(judged: dict[str, Any], pick: str) -> list[str]:
 
 
 def _margin_text(metric: str, margin: float | None) -> str:
-    return f"margin +-{_sig(margin, 3):g} {metric}" if margin is not None else "no margin"
+    return f"margin +-{measured(margin, 3):g} {metric}" if margin is not None else "no margin"
 
 
 # ----- summary ----------------------------------------------------------------------------
@@ -397,25 +396,25 @@ def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,
     leader = judged["leader"]
     if judged["basis"] == "rules_tiebreak":
         tied = _equivalents(judged, pick)
-        sentence = (f"{pick} ({_sig(mean, 4)}) and {', '.join(tied)} are practically equivalent "
+        sentence = (f"{pick} ({measured(mean, 4)}) and {', '.join(tied)} are practically equivalent "
                     f"({_margin_text(metric, judged['margin'])}): the rules' order decides"
                     + (f", though {leader} measured best" if leader != pick else ""))
     elif pick == rule_choice:
-        sentence = f"The rules' choice {pick} was confirmed: it measured best ({metric} {_sig(mean, 4)})"
+        sentence = f"The rules' choice {pick} was confirmed: it measured best ({metric} {measured(mean, 4)})"
     else:
         chosen = validation.candidate(rule_choice) if rule_choice else None
         if chosen is not None and chosen.status in ("unstable", "failed"):
             sentence = (f"The rules' choice {rule_choice} was {chosen.status}; {pick} measured "
-                        f"best instead ({metric} {_sig(mean, 4)})")
+                        f"best instead ({metric} {measured(mean, 4)})")
         else:
-            sentence = f"The evidence overturned the rules' choice {rule_choice}: {pick} measured best ({metric} {_sig(mean, 4)}"
+            sentence = f"The evidence overturned the rules' choice {rule_choice}: {pick} measured best ({metric} {measured(mean, 4)}"
             if rule_choice in versus:
-                sentence += f" against {_sig(_measured(validation, rule_choice).means[metric], 4)}"
+                sentence += f" against {measured(_measured(validation, rule_choice).means[metric], 4)}"
                 sentence += f", {_chance_text(versus[rule_choice])}"
             sentence += ")"
     if default and default != pick and default in versus:
         default_mean = _measured(validation, default).means[metric]
-        sentence += (f"; the default {default} scored {_sig(default_mean, 4)} "
+        sentence += (f"; the default {default} scored {measured(default_mean, 4)} "
                      f"({_chance_text(versus[default])})")
     return sentence + "."
 
@@ -423,12 +422,3 @@ def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,
 def _chance_text(comparison: dict[str, Any]) -> str:
     """'P(practically worse than the pick) = 0.97' for a comparison oriented candidate-vs-pick."""
     return f"probability it is practically worse than the pick {comparison['practical']['worse']:.2f}"
-
-
-def _sig(value: float | None, digits: int = 6) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    if not math.isfinite(number):
-        return None
-    return significant(number, digits)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,21 @@ def significant(value: Any, digits: int = MEASURED_DIGITS) -> float:
     if not math.isfinite(number):
         return number
     return float(f"{number:.{digits}g}")
+
+
+def measured(value: Any, digits: int = MEASURED_DIGITS) -> float | int | bool | None:
+    """A measured figure as the JSON holds it: ``significant`` digits, integers and flags as
+    they are, and None for a missing or non-finite number (a score that could not be had)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or getattr(value, "dtype", None) == "bool":  # numpy's bool_ too
+        return bool(value)
+    if isinstance(value, numbers.Integral):  # numpy's integers register here
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    return significant(number, digits)
 
 
 # ----- the rules' trace and the user's notices -------------------------------------------------

@@ -63,6 +63,7 @@ from .experiment.scoring import metrics_for, prediction_levels, scoring_context
 from .experiment.splits import make_splits, strata_of, stratified_sample
 from .options import check_budget, check_jobs
 from .runtime.parallel import LOCAL_BACKENDS, PROCESS_BACKENDS, warm_up_workers, worker_count
+from .schema import measured
 
 __all__ = ["validate", "Validation", "Protocol", "CandidateEvidence"]
 
@@ -173,10 +174,12 @@ class _Header:
     def backend_name(self) -> str:
         return self.backend or "loky"
 
-    def protocol(self, **fields: Any) -> Protocol:
+    def protocol(self, *, test_train_ratio: float, **fields: Any) -> Protocol:
+        """The protocol record, its measured figures rounded as every JSON number is."""
         return Protocol(metric=self.metric, greater_is_better=self.greater_is_better,
                         hidden=self.hidden, seed=self.seed, alpha=stats.ALPHA,
-                        budget=self.budget, backend=self.backend_name, n_jobs=self.n_jobs,
+                        budget=measured(self.budget), backend=self.backend_name,
+                        n_jobs=self.n_jobs, test_train_ratio=measured(test_train_ratio),
                         **fields)
 
 

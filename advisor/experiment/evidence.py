@@ -21,57 +21,14 @@ import numpy as np
 
 from .. import stats
 from ..decide import Candidates
-from ..schema import significant
+from ..schema import ExperimentProtocol as Protocol
+from ..schema import measured
 from ..stability import unstable_candidates
 from .plan import Plan
 from .run import FoldResult
 from .scoring import NUMERIC_TASKS
 
 __all__ = ["Protocol", "CandidateEvidence", "Validation", "comparison_dict", "assemble"]
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """The experiment as it ran: what was trained, on what, how, and why."""
-
-    task: str
-    metric: str
-    greater_is_better: bool
-    metrics: tuple[str, ...]
-    candidates: tuple[str, ...]
-    rows_available: int
-    sample_rows: int
-    stratified_on: str
-    folds: int
-    repeats: int
-    splits_planned: int
-    splits_used: int
-    test_train_ratio: float
-    epochs: int
-    hidden: tuple[int, ...]
-    solver: str
-    seed: int
-    alpha: float
-    budget: float
-    backend: str
-    n_jobs: int
-    workers: int
-    within_budget: bool
-    reasons: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "task": self.task, "metric": self.metric, "greater_is_better": self.greater_is_better,
-            "metrics": list(self.metrics), "candidates": list(self.candidates),
-            "rows_available": self.rows_available, "sample_rows": self.sample_rows,
-            "stratified_on": self.stratified_on, "folds": self.folds, "repeats": self.repeats,
-            "splits_planned": self.splits_planned, "splits_used": self.splits_used,
-            "test_train_ratio": _round(self.test_train_ratio), "epochs": self.epochs,
-            "hidden": list(self.hidden), "solver": self.solver, "seed": self.seed,
-            "alpha": self.alpha, "budget": _round(self.budget), "backend": self.backend,
-            "n_jobs": self.n_jobs, "workers": self.workers, "within_budget": self.within_budget,
-            "reasons": list(self.reasons),
-        }
 
 
 @dataclass(frozen=True)
@@ -98,11 +55,11 @@ class CandidateEvidence:
             "error": self.failure if self.status in ("failed", "not_run") else None,
             "unstable": self.failure if self.status == "unstable" else None,
             "metric": metric,
-            "mean": _round(self.means.get(metric)), "std": _round(self.std),
-            "ci_low": _round(self.ci_low), "ci_high": _round(self.ci_high),
-            "fold_scores": [_round(value) for value in self.fold_scores.get(metric, ())],
-            "means": {name: _round(value) for name, value in self.means.items()},
-            "folds": {name: [_round(value) for value in values]
+            "mean": measured(self.means.get(metric)), "std": measured(self.std),
+            "ci_low": measured(self.ci_low), "ci_high": measured(self.ci_high),
+            "fold_scores": [measured(value) for value in self.fold_scores.get(metric, ())],
+            "means": {name: measured(value) for name, value in self.means.items()},
+            "folds": {name: [measured(value) for value in values]
                       for name, values in self.fold_scores.items()},
             "epochs_run": list(self.epochs_run), "epoch_cap_folds": self.epoch_cap_folds,
         }
@@ -112,11 +69,11 @@ def comparison_dict(comparison: stats.PairedComparison) -> dict[str, Any]:
     """The JSON form of a paired comparison (positive difference = ``a`` better)."""
     return {
         "a": comparison.a, "b": comparison.b, "n_folds": comparison.n_folds,
-        "mean_difference": _round(comparison.mean_difference),
-        "standardized_difference": _round(comparison.standardized_difference),
-        "ci_low": _round(comparison.ci_low), "ci_high": _round(comparison.ci_high),
-        "t_statistic": _round(comparison.t_statistic), "p_value": _round(comparison.p_value),
-        "wilcoxon_p": _round(comparison.wilcoxon_p), "significant": comparison.significant,
+        "mean_difference": measured(comparison.mean_difference),
+        "standardized_difference": measured(comparison.standardized_difference),
+        "ci_low": measured(comparison.ci_low), "ci_high": measured(comparison.ci_high),
+        "t_statistic": measured(comparison.t_statistic), "p_value": measured(comparison.p_value),
+        "wilcoxon_p": measured(comparison.wilcoxon_p), "significant": comparison.significant,
         "better": comparison.winner,
     }
 
@@ -127,7 +84,7 @@ class Validation:
     ``to_dict()`` is JSON-safe and, except under ``timing``, identical for the same data,
     options and seed on the same machine."""
 
-    protocol: Protocol
+    protocol: Protocol                    # the result schema's record, rounded when built
     candidates: tuple[CandidateEvidence, ...]    # trained candidates, in rule order
     comparisons: tuple[stats.PairedComparison, ...]  # every pair of stable candidates, a before b in rule order
     rule_order: tuple[str, ...]                  # stable tested candidates in rule order
@@ -164,8 +121,8 @@ class Validation:
     def to_dict(self) -> dict[str, Any]:
         agreement = None
         if self.agreement is not None:
-            agreement = {"kendall_tau": _round(self.agreement[0]),
-                         "p_value": _round(self.agreement[1]),
+            agreement = {"kendall_tau": measured(self.agreement[0]),
+                         "p_value": measured(self.agreement[1]),
                          "n_candidates": len(self.rule_order)}
         return {
             "protocol": self.protocol.to_dict(),
@@ -189,20 +146,6 @@ def _flip(item: stats.PairedComparison) -> stats.PairedComparison:
                    ci_low=-item.ci_high, ci_high=-item.ci_low)
 
 
-def _round(value: Any) -> float | int | None:
-    """6 significant digits; None for missing or non-finite numbers."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    number = float(value)
-    if not math.isfinite(number):
-        return None
-    return significant(number)
-
-
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(key): _json_safe(item) for key, item in value.items()}
@@ -210,7 +153,7 @@ def _json_safe(value: Any) -> Any:
         return [_json_safe(item) for item in value]
     if isinstance(value, str) or value is None:
         return value
-    return _round(value)
+    return measured(value)
 
 
 
