@@ -247,7 +247,7 @@ def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str
         theirs = item.fold_scores[metric]
         frequentist = stats.compare_paired(
             item.loss, theirs, pick, mine, greater_is_better=protocol.greater_is_better,
-            test_train_ratio=protocol.test_train_ratio)
+            test_train_ratio=protocol.test_train_ratio or 0.0)  # None only without splits
         practical = stats.practical_comparison(
             item.loss, theirs, pick, mine, greater_is_better=protocol.greater_is_better,
             rope=margin or 0.0, folds=protocol.folds)
