@@ -187,12 +187,12 @@ def _start_rulebase(rule_dirs: tuple[Path, ...], data: Any,
     rule-engine builds its parser when first imported (about 0.75 s of CPU) and the rules take
     about 0.2 s more. A thread hides that only where the parser releases the GIL, which
     pandas' CSV parser mostly does not; so a process that has not imported rule-engine yet and
-    reads a big file compiles in a side process (advisor.rule_process) on the other core. Call
+    reads a big file compiles in a side process (advisor.runtime.side_process) on the other core. Call
     it before importing pandas: the import leaves the other core idle.
     """
     if (isinstance(data, (str, Path)) and str(data) != "-" and "rule_engine" not in sys.modules
             and os.path.isfile(data) and os.path.getsize(data) >= SIDE_PROCESS_BYTES):
-        from .rule_process import RuleProcess
+        from .runtime.side_process import RuleProcess
 
         return stack.enter_context(RuleProcess(rule_dirs)).rulebase
     from .rules import load_rulebase

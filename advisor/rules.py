@@ -59,11 +59,12 @@ _NONDETERMINISTIC_BUILTINS = frozenset({"now", "today", "random"})
 
 
 def _engine():
-    """rule-engine, imported on first use: its import builds the parser tables (about 0.6 s
-    of CPU), which the records below and a rule base evaluated elsewhere do not need."""
-    import rule_engine
+    """rule-engine, imported on first use (with its parser tables shipped, see
+    advisor.runtime.rule_parser): the records below and a rule base evaluated elsewhere do
+    not need it."""
+    from .runtime.rule_parser import import_rule_engine
 
-    return rule_engine
+    return import_rule_engine()
 
 
 # --------------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ class RuleBase:
     sources: tuple[str, ...] = ()              # rule files read, in order
     loss_tasks: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
     #: Which rules hold for normalized facts, in rule order. None: each rule's own compiled
-    #: condition. A rule base compiled in another process (advisor.rule_process) answers there.
+    #: condition. A rule base compiled in another process (advisor.runtime.side_process) answers there.
     matcher: Callable[[dict[str, Any]], Sequence[bool]] | None = field(
         default=None, compare=False, repr=False)
 

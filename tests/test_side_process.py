@@ -12,8 +12,8 @@ from advisor.errors import RuleError
 from advisor.load import load_data
 from advisor.losses import losses_for_task
 from advisor.profile import profile_data
-from advisor.rule_process import RuleProcess
 from advisor.rules import load_rulebase
+from advisor.runtime.side_process import RuleProcess
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -61,12 +61,12 @@ def test_suggest_uses_the_side_process_for_big_files(tmp_path, monkeypatch):
 
 
 def test_without_a_child_the_rule_base_compiles_here(monkeypatch):
-    import advisor.rule_process as rule_process
+    import advisor.runtime.side_process as side_process
 
     def refuse(*args, **kwargs):
         raise OSError("no fork for you")
 
-    monkeypatch.setattr(rule_process.subprocess, "Popen", refuse)
+    monkeypatch.setattr(side_process.subprocess, "Popen", refuse)
     profile = profile_data(load_data(DATA / "poor_health.csv"), metric="balanced_accuracy")
     applicable = losses_for_task(profile.task)
     with RuleProcess(()) as process:

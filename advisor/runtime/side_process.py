@@ -22,12 +22,12 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
-from .errors import RuleError
+from ..errors import RuleError
 
 if TYPE_CHECKING:
-    from .rules import RuleBase
+    from ..rules import RuleBase
 
 # advisor.rules (and numpy with it) is imported where it is used: the parent starts this
 # child before its own heavy imports, so that the two overlap.
@@ -41,7 +41,7 @@ class RuleProcess:
         self._local: RuleBase | None = None
         try:
             self._child: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-m", "advisor.rule_process", *map(str, self.extra_dirs)],
+                [sys.executable, "-m", "advisor.runtime.side_process", *map(str, self.extra_dirs)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except (OSError, TypeError, ValueError):  # no usable interpreter path (embedded Python)
             self._child = None
@@ -54,7 +54,7 @@ class RuleProcess:
 
     def rulebase(self) -> RuleBase:
         """The rule base, its conditions answered by the child (or compiled here as a fallback)."""
-        from .rules import RuleBase
+        from ..rules import RuleBase
 
         try:
             kind, payload = self._receive()
@@ -73,26 +73,33 @@ class RuleProcess:
             return
         child, self._child = self._child, None
         try:
-            child.stdin.close()
-            child.stdout.close()
+            for pipe in (child.stdin, child.stdout):
+                if pipe is not None:
+                    pipe.close()
         except OSError:
             child.kill()
         threading.Thread(target=child.wait, name="advisor-rule-process-reaper", daemon=True).start()
 
     def _matches(self, facts: dict[str, Any]) -> list[bool]:
         try:
-            _send(self._child.stdin, facts)
-            return _read(self._child.stdout)
-        except (AttributeError, OSError, EOFError, pickle.UnpicklingError):
+            to_child, from_child = self._pipes()
+            _send(to_child, facts)
+            return _read(from_child)
+        except (OSError, EOFError, pickle.UnpicklingError):
             return [rule.matches(facts) for rule in self._compile_here().rules]
 
     def _receive(self) -> tuple[str, Any]:
-        if self._child is None:
+        return _read(self._pipes()[1])
+
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
+        """The child's stdin and stdout; EOFError once it is gone."""
+        child = self._child
+        if child is None or child.stdin is None or child.stdout is None:
             raise EOFError("no rule process")
-        return _read(self._child.stdout)
+        return child.stdin, child.stdout
 
     def _compile_here(self) -> RuleBase:
-        from .rules import load_rulebase
+        from ..rules import load_rulebase
 
         self.close()
         if self._local is None:
@@ -100,18 +107,18 @@ class RuleProcess:
         return self._local
 
 
-def _send(stream: BinaryIO, value: Any) -> None:
+def _send(stream: IO[bytes], value: Any) -> None:
     pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
     stream.flush()
 
 
-def _read(stream: BinaryIO) -> Any:
+def _read(stream: IO[bytes]) -> Any:
     return pickle.load(stream)
 
 
 def _serve(extra_dirs: list[str]) -> None:
     """The child: compile, send the records, then answer which rules hold until stdin closes."""
-    from .rules import load_rulebase
+    from ..rules import load_rulebase
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:

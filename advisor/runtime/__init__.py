@@ -1,0 +1,1 @@
+"""Runtime machinery: worker processes and threads, BLAS limits, the rule side process."""
