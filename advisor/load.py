@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataLoadError, DataShapeError, OptionError, TargetError
+from .errors import DataLoadError, DataShapeError, TargetError
 
 #: Column names taken as the target when none is given, in priority order (case-insensitive).
 TARGET_NAMES: tuple[str, ...] = ("target", "label", "labels", "y", "class", "outcome")
@@ -117,10 +117,9 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
     DataFrame, or (with ``y=``) a feature matrix whose target is given separately.
     ``target`` names one column or several; without it a column named like a target
     (see :data:`TARGET_NAMES`) is used, else the last column. ``label_sep`` splits a
-    delimited label column such as ``"cat|dog"`` into one 0/1 column per label.
+    delimited label column such as ``"cat|dog"`` into one 0/1 column per label (a non-empty
+    string: :class:`~advisor.options.Options` checks it).
     """
-    if label_sep is not None and (not isinstance(label_sep, str) or label_sep == ""):
-        raise OptionError("label_sep", label_sep, "a non-empty string such as '|'")
     if y is not None:
         if target is not None:
             raise TargetError("the target was given twice, as target= and as y=",

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import advisor.load as load_module
-from advisor.errors import DataLoadError, DataShapeError, OptionError, TargetError
+from advisor.errors import DataLoadError, DataShapeError, TargetError
 from advisor.load import load_data
 
 
@@ -116,8 +116,6 @@ def test_label_sep_with_several_targets_or_no_labels_is_refused():
     empty = pd.DataFrame({"x": [1, 2], "tags": ["", None]})
     with pytest.raises(TargetError, match="no labels found"):
         load_data(empty, label_sep="|")
-    with pytest.raises(OptionError, match="label_sep must be a non-empty string"):
-        load_data(frame, target="a", label_sep="")
 
 
 def test_pipes_in_a_text_target_suggest_label_sep():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def _shipped_tables() -> types.ModuleType | None:
     return module
 
 
-def _by_state(items: dict[str, tuple[list[int], list[int]]]) -> dict[int, dict[str, int]]:
+def _by_state(items: Mapping[str, Any]) -> dict[int, dict[str, int]]:
     """PLY's compact form (symbol -> states, entries) back to state -> symbol -> entry."""
     table: dict[int, dict[str, int]] = {}
     for symbol, (states, entries) in items.items():
