@@ -48,6 +48,20 @@ class Column:
                        values=None if self.values is None else self.values[mask],
                        codes=None if self.codes is None else self.codes[mask])
 
+    @property
+    def numbers(self) -> np.ndarray:
+        """The float per row of a number or bool column."""
+        if self.values is None:
+            raise TypeError(f"the {self.kind} column {self.name!r} holds no numbers")
+        return self.values
+
+    @property
+    def label_codes(self) -> np.ndarray:
+        """The label index per row (-1 where missing) of a text or categorical column."""
+        if self.codes is None:
+            raise TypeError(f"the {self.kind} column {self.name!r} holds no labels")
+        return self.codes
+
     def value_label(self, value: float) -> str:
         return str(bool(value)) if self.kind == "bool" else label_text(float(value))
 
@@ -85,7 +99,7 @@ def read_column(name: str, series: pd.Series) -> Column:
     parsed = column.label_numbers
     if parsed is not None and any(_looks_decimal(label) for label in column.labels):
         # measurements stored as text ("1.5"): numbers; bare codes ("1", "2") stay labels
-        values = _per_row(column.codes, parsed)
+        values = _per_row(column.label_codes, parsed)
         return Column(name, "number", ~np.isfinite(values), values=values, from_text=True)
     return _without_stray_text(column) or column
 
@@ -93,12 +107,13 @@ def read_column(name: str, series: pd.Series) -> Column:
 def _without_stray_text(column: Column) -> Column | None:
     """The column as numbers when it is decimal numbers with a few cells of other text
     (typos, "error"): those cells read as missing and recorded; None when it is text."""
-    counts = np.bincount(column.codes[column.codes >= 0], minlength=len(column.labels))
+    codes = column.label_codes
+    counts = np.bincount(codes[codes >= 0], minlength=len(column.labels))
     split = split_stray_text(column.labels, counts)
     if split is None:
         return None
     numbers, stray = split
-    values = _per_row(column.codes, numbers)
+    values = _per_row(codes, numbers)
     return Column(column.name, "number", ~np.isfinite(values), values=values, from_text=True,
                    stray_text=tuple((column.labels[index], int(counts[index])) for index in stray))
 
@@ -117,7 +132,7 @@ def split_stray_text(labels: Sequence[str], counts: np.ndarray) -> tuple[np.ndar
     stray = [index for index, label in enumerate(labels) if not is_number[index] and label.strip()]
     if len(stray) > STRAY_TEXT_MAX_LABELS or not is_number.any():
         return None
-    decimal = any(_looks_decimal(labels[index]) for index in np.flatnonzero(is_number))
+    decimal = any(_looks_decimal(labels[int(index)]) for index in np.flatnonzero(is_number))
     if not decimal and not (stray and int(is_number.sum()) > STRAY_TEXT_MIN_WHOLE_LEVELS):
         return None
     if counts[stray].sum() > STRAY_TEXT_MAX_SHARE * counts.sum():

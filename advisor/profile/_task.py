@@ -110,7 +110,7 @@ def _detect_text(column: Column) -> Target:
 
 
 def _detect_numbers(column: Column, distinct: np.ndarray) -> Target:
-    values = column.values
+    values = column.numbers
     lowest, highest = float(distinct[0]), float(distinct[-1])
     origin = "text values parse as numbers; " if column.from_text else ""
     if column.stray_text:
@@ -236,8 +236,8 @@ def _forced_one(column: Column, task: str) -> Target:
                     f"{' < '.join(classes[:10])}{' < ...' if len(classes) > 10 else ''}")
         if column.values is not None:
             numeric = column.values
-        elif order == "numeric":  # text spelling numbers
-            numeric = column.label_numbers[column.codes]
+        elif order == "numeric" and column.label_numbers is not None:  # text spelling numbers
+            numeric = column.label_numbers[column.label_codes]
         else:
             numeric = y.astype(np.float64)
         return _classes("ordinal", note, classes, y, counts, numeric=numeric)
@@ -270,7 +270,7 @@ def _detect_several(columns: list[Column], forced: str | None, label_sep: str | 
     """Several target columns: 0/1 labels (multi-label) or numbers (multi-output regression)."""
     names = ", ".join(repr(column.name) for column in columns)
     numeric = [column.kind in ("number", "bool") for column in columns]
-    zero_one = [ok and bool(np.isin(column.values, (0.0, 1.0)).all()) for ok, column in zip(numeric, columns)]
+    zero_one = [ok and bool(np.isin(column.numbers, (0.0, 1.0)).all()) for ok, column in zip(numeric, columns)]
     if forced in ("binary", "multiclass", "ordinal"):
         raise TargetError(f"--task {forced} needs one target column; got {len(columns)} ({names})",
                           hint="give one --target, or use --task multilabel / regression")
@@ -288,10 +288,10 @@ def _detect_several(columns: list[Column], forced: str | None, label_sep: str | 
         raise TargetError(f"target columns {names} mix text ({text!r}) and numbers",
                           hint="give one target, only 0/1 label columns, or only numeric columns")
     for column in columns:
-        if np.unique(column.values).size == 1:
-            raise TargetError(f"target {column.name!r} has a single value {column.value_label(column.values[0])}: "
+        if np.unique(column.numbers).size == 1:
+            raise TargetError(f"target {column.name!r} has a single value {column.value_label(column.numbers[0])}: "
                               "nothing to learn", hint="drop it from the targets")
-    values = np.column_stack([column.values for column in columns])
+    values = np.column_stack([column.numbers for column in columns])
     task = forced or "regression"
     if task == "count" and values.min() < 0:
         raise TargetError("--task count needs non-negative values in every target column",
@@ -306,7 +306,7 @@ def _detect_several(columns: list[Column], forced: str | None, label_sep: str | 
 
 
 def _multilabel(columns: list[Column], label_sep: str | None) -> Target:
-    matrix = np.column_stack([column.values for column in columns]).astype(np.float64)
+    matrix = np.column_stack([column.numbers for column in columns]).astype(np.float64)
     positives = matrix.sum(axis=0).astype(np.int64)
     n_rows = matrix.shape[0]
     for column, count in zip(columns, positives):
@@ -333,11 +333,11 @@ def _nominal_classes(column: Column, order: str) -> tuple[tuple[str, ...], np.nd
         y, distinct = pd.factorize(column.values, sort=True)  # O(n) hashing, not a full sort
         labels = [column.value_label(value) for value in distinct]
     else:
-        present = np.unique(column.codes)
+        present = np.unique(column.label_codes)
         texts = [column.labels[code] for code in present]
         if order == "category":
             ordered = list(dict.fromkeys(texts))
-        elif order == "numeric":
+        elif order == "numeric" and column.label_numbers is not None:
             numbers = {column.labels[code]: column.label_numbers[code] for code in present}
             ordered = sorted(set(texts), key=lambda text: (numbers[text], text))
         else:
@@ -345,7 +345,7 @@ def _nominal_classes(column: Column, order: str) -> tuple[tuple[str, ...], np.nd
         position = {text: index for index, text in enumerate(ordered)}
         lookup = np.full(len(column.labels), -1, dtype=np.int64)
         lookup[present] = [position[text] for text in texts]
-        y, labels = lookup[column.codes], ordered
+        y, labels = lookup[column.label_codes], ordered
     counts = np.bincount(y, minlength=len(labels))
     return tuple(labels), y.astype(np.int64), tuple(int(count) for count in counts)
 
