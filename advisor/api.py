@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .digest import start_file_sha256
 from .examples import EXAMPLE_PREFIX
 from .options import FRAMEWORKS, Options, metric_for_task
 from .result import Candidate, Notice, Reason, Recommendation
@@ -84,15 +85,17 @@ def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: A
 
         data = example_path(data[len(EXAMPLE_PREFIX):])
     with ExitStack() as stack:
-        # The rule base compiles while the data are read; it starts before pandas and numpy
-        # are imported, which takes a core for a good part of a second.
+        # The rule base compiles and a data file is hashed while the data are read; both
+        # start before pandas and numpy are imported, which keeps one core busy for a good
+        # part of a second and leaves the other mostly idle.
         pending_rulebase = _start_rulebase(options.rules, data, stack, side_process)
+        sha256 = start_file_sha256(data, stack) if _is_file(data) else None
         from .load import load_data
         from .losses import CATALOG, losses_for_task
         from .profile import profile_data
 
         try:
-            loaded = load_data(data, target, label_sep=options.label_sep, y=y)
+            loaded = load_data(data, target, label_sep=options.label_sep, y=y, sha256=sha256)
         finally:
             rulebase = pending_rulebase()  # a broken rule file wins over a data error
         timing["load"] = time.perf_counter() - started
@@ -213,8 +216,7 @@ def _start_rulebase(rule_dirs: tuple[Path, ...], data: Any, stack: ExitStack,
     imported rule-engine yet and reads a big file compiles in a side process on the other
     core instead. Call it before importing pandas: the import leaves the other core idle.
     """
-    if (side_process and isinstance(data, (str, Path)) and str(data) != "-"
-            and "rule_engine" not in sys.modules and os.path.isfile(data)
+    if (side_process and _is_file(data) and "rule_engine" not in sys.modules
             and os.path.getsize(data) >= SIDE_PROCESS_BYTES):
         from .runtime.side_process import RuleProcess
 
@@ -223,6 +225,11 @@ def _start_rulebase(rule_dirs: tuple[Path, ...], data: Any, stack: ExitStack,
 
     pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
     return pool.submit(load_rulebase, rule_dirs).result
+
+
+def _is_file(data: Any) -> bool:
+    """``data`` names a file (not stdin, not in-memory data)."""
+    return isinstance(data, (str, Path)) and str(data) != "-" and os.path.isfile(data)
 
 
 def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Candidate:

@@ -448,3 +448,17 @@ def test_the_encoding_warning_reaches_the_recommendation(tmp_path):
     rec = advisor.suggest(str(path), validate=False)
     assert (rec.warnings[0].code, rec.warnings[0].message) == CP1252_NOTICE
     assert rec.to_dict()["provenance"]["encoding"] == "cp1252"
+
+
+def test_a_digest_started_by_the_caller_is_used(tmp_path):
+    """advisor.suggest starts hashing a file before pandas is imported and hands it over."""
+    from contextlib import ExitStack
+
+    from advisor.digest import start_file_sha256
+
+    path = _write(tmp_path / "d.csv", "x,y\n" + "\n".join(f"{i},{i % 2}" for i in range(20)))
+    with ExitStack() as stack:
+        started = start_file_sha256(path, stack)
+        loaded = load_data(path, sha256=started)
+    assert loaded.provenance.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert load_data(path, sha256=lambda: "given").provenance.sha256 == "given"
