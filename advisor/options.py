@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import OptionError
 
@@ -72,6 +72,13 @@ def a_or_an(word: str) -> str:
 # constraints: each checks one value and returns it normalized, or raises OptionError
 
 
+class Constraint(Protocol):
+    """What an option allows: ``check`` returns the value normalized or raises OptionError
+    naming the option as ``name``."""
+
+    def check(self, name: str, value: Any) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Choice:
     """One of ``choices`` (case and surrounding space ignored); ``aliases`` map to a choice."""
@@ -120,7 +127,7 @@ class Interval:
 class Levels:
     """Several values of one ``level`` constraint: sorted, each once."""
 
-    level: Interval
+    level: Constraint
 
     def check(self, name: str, values: Iterable[Any]) -> tuple[float, ...]:
         return tuple(sorted({self.level.check(name, value) for value in values}))
@@ -182,7 +189,7 @@ class LossId:
 class OrNone:
     """None, or a value ``inner`` accepts."""
 
-    inner: Any
+    inner: Constraint
 
     def check(self, name: str, value: Any) -> Any:
         return None if value is None else self.inner.check(name, value)
@@ -196,7 +203,7 @@ BUDGET = Interval(0.0, math.inf, "a positive number of seconds")
 SEED = Interval(0, math.inf, "a non-negative integer", integer=True, closed="left")
 
 
-def _option(check: Any, *, shown: str | None = None) -> Any:
+def _option(check: Constraint, *, shown: str | None = None) -> Any:
     """A field of :class:`Options`: its constraint and the name its messages show."""
     return field(metadata={"check": check, "shown": shown})
 
