@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .digest import start_file_sha256
+from .digest import file_sha256
 from .examples import EXAMPLE_PREFIX
-from .options import FRAMEWORKS, Options, metric_for_task
+from .options import FRAMEWORKS, Options, available_cores, metric_for_task
 from .result import Candidate, Notice, Reason, Recommendation
 from .schema import significant
 
@@ -89,7 +89,7 @@ def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: A
         # start before pandas and numpy are imported, which keeps one core busy for a good
         # part of a second and leaves the other mostly idle.
         pending_rulebase = _start_rulebase(options.rules, data, stack, side_process)
-        sha256 = start_file_sha256(data, stack) if _is_file(data) else None
+        sha256 = _start_background(data, options, stack)
         from .load import load_data
         from .losses import CATALOG, losses_for_task
         from .profile import profile_data
@@ -113,6 +113,18 @@ def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: A
     return _recommendation(options, command_source, loaded, profile, rulebase, outcome,
                            warnings_outcome, activation_fallback, params, validation, decision,
                            timing)
+
+
+def _start_background(data: Any, options: Options, stack: ExitStack) -> Callable[[], str] | None:
+    """Start one thread for what the run needs besides the table: the digest of a data file
+    (its provenance), then, when ``n_jobs`` is not given, the cores available, whose lookup
+    imports joblib (``options.workers`` then reads it). Returns the digest's getter, None
+    when the data are not a file."""
+    pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+    digest = pool.submit(file_sha256, Path(data)).result if _is_file(data) else None
+    if options.n_jobs is None:
+        pool.submit(available_cores)
+    return digest
 
 
 def _evaluate(rulebase, profile, applicable: tuple[str, ...]) -> tuple[Any, Any, str | None]:

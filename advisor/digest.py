@@ -24,9 +24,7 @@ def start_file_sha256(path: str | Path, stack: ExitStack) -> Callable[[], str]:
 
 
 def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of the file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+    """The hex SHA-256 of the file's bytes (read into one reused buffer: no allocation per
+    chunk, which costs the kernel more time than the hash saves)."""
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()

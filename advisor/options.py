@@ -10,6 +10,7 @@ behind the boundary trust what they are given (in the spirit of scikit-learn's
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -303,9 +304,11 @@ def check_budget(value: float) -> float:
     return BUDGET.check("budget", value)
 
 
+@functools.cache
 def available_cores() -> int:
     """The cores this process may use: joblib's count, which honours the CPU affinity and a
-    container's CPU quota."""
+    container's CPU quota (looked up once: importing joblib takes a few hundredths of a
+    second, which advisor.api spends in a background thread)."""
     from joblib import cpu_count
 
     return max(1, int(cpu_count()))
