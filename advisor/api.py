@@ -1,7 +1,7 @@
 """The library entry point: ``suggest`` runs load -> profile -> rules -> validate -> decide.
 
 It never prints and never exits; every deliberate failure is an :class:`AdvisorError`.
-The CLI is a thin layer over this function.
+The CLI is a thin layer over :func:`run`, the pipeline for options already checked.
 """
 
 from __future__ import annotations
@@ -18,17 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import OptionError
+from .digest import file_sha256
 from .examples import EXAMPLE_PREFIX
-from .options import (
-    FRAMEWORKS,
-    TASKS,
-    check_activation,
-    check_budget,
-    check_choice,
-    check_jobs,
-    check_quantiles,
-)
+from .options import FRAMEWORKS, Options, available_cores, metric_for_task
 from .schema import (
     Audit,
     Candidate,
@@ -86,68 +78,109 @@ def suggest(
     like a target, else the last one). ``loss`` is the loss trained today, audited against the
     advice. ``validate=False`` keeps the rules-only path. See the README for every option.
     """
+    # Every option is checked before the data are touched, so a typo fails fast.
+    options = Options(task=task, activation=activation, framework=framework, metric=metric,
+                      loss=loss, validate=validate, budget=budget, seed=seed, rules=rules,
+                      label_sep=label_sep, label_noise=label_noise, quantiles=quantiles,
+                      positive=positive, n_jobs=n_jobs, backend=backend)
+    return run(data, target, options, y=y, progress=progress)
+
+
+def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: Any = None,
+        progress: ProgressCallback | None = None, side_process: bool = False) -> Recommendation:
+    """The pipeline for checked ``options`` (see :func:`suggest` for the rest).
+
+    ``side_process`` lets a big file be read while another process compiles the rule base
+    (:mod:`advisor.runtime.side_process`); the CLI asks for it, the library runs in-process.
+    """
     started = time.perf_counter()
     timing: dict[str, Any] = {}
-
-    # Validate every option before touching the data, so a typo fails fast.
-    activation = check_activation(activation)
-    framework = check_choice("framework", framework, FRAMEWORKS)
-    if task is not None:
-        task = check_choice("task", task, TASKS)
-    quantiles = check_quantiles(quantiles)
-    budget = check_budget(budget)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise OptionError("seed", seed, "a non-negative integer")
-    n_jobs = check_jobs(n_jobs)
-    rule_dirs = _as_dir_list(rules)
     command_source = data if isinstance(data, (str, Path)) else None
     if isinstance(data, str) and data.startswith(EXAMPLE_PREFIX):
         from .examples import example_path
 
         data = example_path(data[len(EXAMPLE_PREFIX):])
     with ExitStack() as stack:
-        # The rule base compiles while the data are read (see _start_rulebase); it starts
-        # before pandas and numpy are imported, which takes a core for more than half a second.
-        pending_rulebase = _start_rulebase(rule_dirs, data, stack)
+        # The rule base compiles and a data file is hashed while the data are read; both
+        # start before pandas and numpy are imported, which keeps one core busy for a good
+        # part of a second and leaves the other mostly idle.
+        pending_rulebase = _start_rulebase(options.rules, data, stack, side_process)
+        sha256 = _start_background(data, options, stack)
         from .load import load_data
-        from .losses import CATALOG, DEFAULT_LOSS, get_loss, losses_for_task
+        from .losses import CATALOG, losses_for_task
         from .profile import profile_data
 
-        if loss is not None:
-            loss = get_loss(loss).id
         try:
-            loaded = load_data(data, target, label_sep=label_sep, y=y)
+            loaded = load_data(data, target, label_sep=options.label_sep, y=y, sha256=sha256)
         finally:
             rulebase = pending_rulebase()  # a broken rule file wins over a data error
         timing["load"] = time.perf_counter() - started
-        profile = profile_data(loaded, task=task, activation=activation, framework=framework,
-                               metric=metric, current_loss=loss, label_noise=label_noise,
-                               quantiles=quantiles, positive=positive)
+        profile = profile_data(loaded, options)
         timing["profile"] = time.perf_counter() - started - timing["load"]
-
         applicable = losses_for_task(profile.task)
-        outcome = warnings_outcome = rulebase.evaluate(profile.facts, applicable)
-        activation_fallback = None
-        if activation != "linear" and all(loss_id in outcome.vetoes for loss_id in applicable):
-            # The user's output activation rules out every loss (e.g. relu on negative
-            # targets): the warnings (from the activation as given) say how to fix the
-            # network; the ranking is for the fixed, linear output.
-            activation_fallback = activation
-            outcome = rulebase.evaluate({**profile.facts, "activation": "linear"}, applicable)
-    options = {"quantiles": profile.quantiles}
-    params = {loss_id: CATALOG[loss_id].derive(profile, options) for loss_id in applicable}
-
-    validation = None
-    if validate:
-        from .validate import validate as run_validation
-        validation = run_validation(loaded, profile, outcome, params=params, budget=budget,
-                                    seed=seed, n_jobs=n_jobs, backend=backend,
-                                    max_candidates=VALIDATED_CANDIDATES, progress=progress,
-                                    extra_candidates=(loss,) if loss else ())
+        outcome, warnings_outcome, activation_fallback = _evaluate(rulebase, profile, applicable)
+    params = {loss_id: CATALOG[loss_id].derive(profile, {"quantiles": profile.quantiles})
+              for loss_id in applicable}
+    validation = _experiment(loaded, profile, outcome, params, options, progress)
     from .decide import decide
+
     decision = decide(outcome, validation)
     timing["total"] = time.perf_counter() - started
+    return _recommendation(options, command_source, loaded, profile, rulebase, outcome,
+                           warnings_outcome, activation_fallback, params, validation, decision,
+                           timing)
 
+
+def _start_background(data: Any, options: Options, stack: ExitStack) -> Callable[[], str] | None:
+    """Start one thread for what the run needs besides the table: the digest of a data file
+    (its provenance), then, when ``n_jobs`` is not given, the cores available, whose lookup
+    imports joblib (``options.workers`` then reads it). Returns the digest's getter, None
+    when the data are not a file."""
+    pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+    digest = pool.submit(file_sha256, Path(data)).result if _is_file(data) else None
+    if options.n_jobs is None:
+        pool.submit(available_cores)
+    return digest
+
+
+def _evaluate(rulebase, profile, applicable: tuple[str, ...]) -> tuple[Any, Any, str | None]:
+    """(outcome ranked, outcome whose warnings are shown, activation the ranking set aside).
+
+    When the user's output activation rules out every loss (e.g. relu on negative targets),
+    the warnings (from the activation as given) say how to fix the network and the ranking
+    is for the fixed, linear output.
+    """
+    from .facts import rule_facts
+
+    outcome = rulebase.evaluate(profile.facts, applicable)
+    activation = profile.facts["activation"]
+    if activation == "linear" or not all(loss_id in outcome.vetoes for loss_id in applicable):
+        return outcome, outcome, None
+    linear = rule_facts(profile.data_facts, {**profile.hints, "activation": "linear"})
+    return rulebase.evaluate(linear, applicable), outcome, activation
+
+
+def _experiment(loaded, profile, outcome, params, options: Options,
+                progress: ProgressCallback | None) -> Any:
+    """The validator's evidence, None on the rules-only path."""
+    if not options.validate:
+        return None
+    from .validate import validate as run_validation
+
+    return run_validation(loaded, profile, outcome, params=params, budget=options.budget,
+                          seed=options.seed, n_jobs=options.workers, backend=options.backend,
+                          max_candidates=VALIDATED_CANDIDATES, progress=progress,
+                          extra_candidates=(options.loss,) if options.loss else ())
+
+
+def _recommendation(options: Options, command_source, loaded, profile, rulebase, outcome,
+                    warnings_outcome, activation_fallback, params, validation, decision,
+                    timing: dict[str, Any]) -> Recommendation:
+    """The result: ranking with evidence, warnings, provenance and how to reproduce it."""
+    from .losses import CATALOG, DEFAULT_LOSS
+
+    activation, framework, validate = options.activation, options.framework, options.validate
+    loss = options.loss
     candidates = tuple(
         _candidate(CATALOG[loss_id], rank, outcome, decision, params[loss_id], profile,
                    validation)
@@ -159,19 +192,13 @@ def suggest(
         # Wall-clock figures differ run to run: kept out of the byte-stable JSON.
         timing["validation"] = validation_dict.pop("timing", None)
         validation_summary = ValidationSummary.from_dict(validation_dict)
-    settings = {
-        "validate": bool(validate), "budget": budget, "seed": seed, "n_jobs": n_jobs,
-        "backend": backend or "loky", "rules": [str(path) for path in rule_dirs],
-        "label_sep": label_sep, "label_noise": bool(label_noise),
-        "quantiles": list(profile.quantiles), "task_given": task, "loss_given": loss,
-        "positive_given": positive,
-    }
+    settings = _settings(options, profile)
     return Recommendation(
         task=profile.task,
         task_reason=profile.task_reason,
         target=Target(columns=loaded.target_columns, reason=loaded.target_reason),
         metric=profile.facts["metric"],
-        metric_reason=_metric_reason(profile),
+        metric_reason=metric_for_task(options.metric, profile.task)[1],
         activation=activation,
         framework=framework,
         profile=_profile_summary(profile, loaded),
@@ -197,19 +224,30 @@ def suggest(
     )
 
 
-def _start_rulebase(rule_dirs: tuple[Path, ...], data: Any,
-                    stack: ExitStack) -> Callable[[], Any]:
+def _settings(options: Options, profile) -> dict[str, Any]:
+    """The options as the output records them (the cores looked up, the quantiles as read)."""
+    return {
+        "validate": options.validate, "budget": options.budget, "seed": options.seed,
+        "n_jobs": options.workers, "backend": options.backend or "loky",
+        "rules": [str(path) for path in options.rules], "label_sep": options.label_sep,
+        "label_noise": options.label_noise, "quantiles": list(profile.quantiles),
+        "task_given": options.task, "loss_given": options.loss,
+        "positive_given": options.positive,
+    }
+
+
+def _start_rulebase(rule_dirs: tuple[Path, ...], data: Any, stack: ExitStack,
+                    side_process: bool) -> Callable[[], Any]:
     """Start compiling the rule base beside the read of ``data``; returns its ``result``.
 
-    rule-engine builds its parser when first imported (about 0.75 s of CPU) and the rules take
-    about 0.2 s more. A thread hides that only where the parser releases the GIL, which
-    pandas' CSV parser mostly does not; so a process that has not imported rule-engine yet and
-    reads a big file compiles in a side process (advisor.rule_process) on the other core. Call
-    it before importing pandas: the import leaves the other core idle.
+    Compiling takes about 0.1 s of CPU (rule-engine's import and the rules), in a thread
+    that holds the GIL for most of it. With ``side_process``, a process that has not
+    imported rule-engine yet and reads a big file compiles in a side process on the other
+    core instead. Call it before importing pandas: the import leaves the other core idle.
     """
-    if (isinstance(data, (str, Path)) and str(data) != "-" and "rule_engine" not in sys.modules
-            and os.path.isfile(data) and os.path.getsize(data) >= SIDE_PROCESS_BYTES):
-        from .rule_process import RuleProcess
+    if (side_process and _is_file(data) and "rule_engine" not in sys.modules
+            and os.path.getsize(data) >= SIDE_PROCESS_BYTES):
+        from .runtime.side_process import RuleProcess
 
         return stack.enter_context(RuleProcess(rule_dirs)).rulebase
     from .rules import load_rulebase
@@ -218,21 +256,9 @@ def _start_rulebase(rule_dirs: tuple[Path, ...], data: Any,
     return pool.submit(load_rulebase, rule_dirs).result
 
 
-def _metric_reason(profile) -> str:
-    from .options import DEFAULT_METRIC
-
-    metric = profile.facts["metric"]
-    if profile.facts["metric_given"]:
-        return f"chosen by the user (--metric {metric})"
-    return DEFAULT_METRIC[profile.task][1]
-
-
-def _as_dir_list(rules: str | Path | Sequence[str | Path] | None) -> tuple[Path, ...]:
-    if rules is None:
-        return ()
-    if isinstance(rules, (str, Path)):
-        return (Path(rules),)
-    return tuple(Path(item) for item in rules)
+def _is_file(data: Any) -> bool:
+    """``data`` names a file (not stdin, not in-memory data)."""
+    return isinstance(data, (str, Path)) and str(data) != "-" and os.path.isfile(data)
 
 
 def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Candidate:

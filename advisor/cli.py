@@ -17,7 +17,7 @@ import click
 
 from . import __version__
 from .errors import AdvisorError
-from .options import ACTIVATIONS, FRAMEWORKS, METRICS, TASKS, check_jobs
+from .options import ACTIVATIONS, FRAMEWORKS, METRICS, TASKS, Options
 
 FORMATS = ("text", "json", "markdown", "html")
 
@@ -107,8 +107,12 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
             output_format: str, report_path: str | None, report_format: str | None,
             timings: bool, quiet: bool) -> None:
     """Recommend a loss for DATA (a CSV or Parquet file, '-' for stdin, or example:NAME)."""
-    from .api import suggest as run_suggest
+    from .api import run
 
+    options = Options(task=task, activation=activation, framework=framework, metric=metric,
+                      loss=current_loss, validate=validate, budget=budget, seed=seed,
+                      rules=rule_dirs, label_sep=label_sep, label_noise=label_noise,
+                      quantiles=quantiles, positive=positive, n_jobs=n_jobs, backend=backend)
     if report_path is not None:  # a bad report path or format fails before the long run
         from .report import resolve_format
 
@@ -120,14 +124,9 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
         target = list(targets)
     if scheduler is not None and backend != "dask":
         raise click.UsageError("--scheduler goes with --backend dask")
-    with _dask_client(backend, scheduler, n_jobs, enabled=validate), \
+    with _dask_client(options, scheduler), \
             _progress_bar(enabled=validate and not quiet) as progress:
-        recommendation = run_suggest(
-            data, target, task=task, activation=activation, framework=framework,
-            metric=metric, loss=current_loss, validate=validate, budget=budget, seed=seed,
-            rules=list(rule_dirs) or None, label_sep=label_sep, label_noise=label_noise,
-            quantiles=quantiles, positive=positive, n_jobs=n_jobs, backend=backend,
-            progress=progress)
+        recommendation = run(data, target, options, progress=progress, side_process=True)
     if report_path is not None:
         written = recommendation.save_report(report_path, format=report_format)
         click.echo(f"report written to {written}", err=True)
@@ -246,13 +245,12 @@ def _emit(payload: dict[str, Any], output_format: str, *, report_path: str | Non
 class _dask_client:
     """For --backend dask: connect to --scheduler, or start a local cluster, for the run."""
 
-    def __init__(self, backend: str | None, scheduler: str | None, n_jobs: int | None, *,
-                 enabled: bool) -> None:
-        self.enabled = enabled and backend == "dask"
+    def __init__(self, options: Options, scheduler: str | None) -> None:
+        self.enabled = options.validate and options.backend == "dask"
+        self.options = options
         self.scheduler = scheduler
-        self.workers = max(1, n_jobs if n_jobs is not None else check_jobs(None))
-        self._client = None
-        self._cluster = None
+        self._client: Any = None
+        self._cluster: Any = None
 
     def __enter__(self) -> None:
         if not self.enabled:
@@ -263,8 +261,8 @@ class _dask_client:
             raise AdvisorError("--backend dask needs dask.distributed",
                                hint="pip install 'loss-advisor[dask]'") from None
         if self.scheduler is None:
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                         dashboard_address=None)
+            self._cluster = LocalCluster(n_workers=max(1, self.options.workers),
+                                         threads_per_worker=1, dashboard_address=None)
             self._client = Client(self._cluster)
         else:
             try:
@@ -285,8 +283,8 @@ class _progress_bar:
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()
-        self._progress = None
-        self._task = None
+        self._progress: Any = None
+        self._task: Any = None
 
     def __enter__(self) -> Callable[[int, int, str], None] | None:
         if not self.enabled:

@@ -11,9 +11,6 @@ from __future__ import annotations
 class AdvisorError(Exception):
     """Base class: a problem with the user's input, options or rule files."""
 
-    #: Short machine-readable kind, stable across versions (used in JSON error output).
-    kind: str = "advisor_error"
-
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = message
         self.hint = hint
@@ -24,25 +21,17 @@ class AdvisorError(Exception):
 class DataLoadError(AdvisorError):
     """The data could not be read: missing, empty, unreadable or unsupported file."""
 
-    kind = "data_load"
-
 
 class TargetError(AdvisorError):
     """The target cannot be learned: unknown column, all missing, one class, constant."""
-
-    kind = "target"
 
 
 class DataShapeError(AdvisorError):
     """The data are unusable as a whole: too few usable rows, no features, bad values."""
 
-    kind = "data_shape"
-
 
 class OptionError(AdvisorError):
     """An option has a value outside what is allowed (unknown activation, metric, loss...)."""
-
-    kind = "option"
 
     def __init__(self, name: str, value: object, allowed: object, *, hint: str | None = None) -> None:
         self.name = name
@@ -58,8 +47,6 @@ class OptionError(AdvisorError):
 class RuleError(AdvisorError):
     """A rule file is wrong: bad TOML, bad expression, unknown fact or loss, duplicate id."""
 
-    kind = "rule"
-
     def __init__(self, message: str, *, file: str | None = None, rule_id: str | None = None,
                  hint: str | None = None) -> None:
         self.file = file
@@ -70,8 +57,6 @@ class RuleError(AdvisorError):
 
 class ReportError(AdvisorError):
     """A report could not be written or a saved recommendation could not be read."""
-
-    kind = "report"
 
 
 class SklearnCompatibilityError(AdvisorError):

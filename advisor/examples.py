@@ -7,8 +7,8 @@ The files live in the top-level ``data/`` folder, installed as the package
 from __future__ import annotations
 
 import difflib
-from importlib.resources import as_file, files
 from pathlib import Path
+from typing import Any
 
 from .errors import DataLoadError
 
@@ -32,7 +32,11 @@ EXAMPLES: dict[str, str] = {
 }
 
 
-def _data_dir():
+def _data_dir() -> Any:
+    """The installed example folder (importlib.resources imported here: ``advisor suggest``
+    on a file of one's own does not need it)."""
+    from importlib.resources import files
+
     return files("advisor.example_data")
 
 
@@ -50,5 +54,7 @@ def example_path(name: str) -> Path:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean example:{close[0]}?" if close else "run 'advisor examples' to list them"
         raise DataLoadError(f"no bundled example named {name!r}", hint=hint)
+    from importlib.resources import as_file
+
     with as_file(resource) as path:  # a real file for installed packages (not zipped)
         return Path(path)

@@ -11,11 +11,20 @@ not need null checks.
 
 With several numeric target columns (multi-output regression) each numeric fact is taken
 at its most telling column, as its "how it is computed" text says.
+
+Most facts are computed from the data; the user's hints (:data:`HINT_FACT_NAMES`) come from
+the options. The two stay apart until :func:`rule_facts` merges them into the one dict the
+rules evaluate.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from .schema import significant
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,45 @@ FACTS: tuple[FactSpec, ...] = (
 
 FACT_NAMES: frozenset[str] = frozenset(spec.name for spec in FACTS)
 FACT_TYPES: dict[str, type] = {spec.name: spec.type for spec in FACTS}
+#: The facts that are the user's hints (advisor.options.Options.hint_facts), not the data's.
+HINT_FACT_NAMES: frozenset[str] = frozenset({
+    "task_overridden", "activation", "framework", "metric", "metric_given", "current_loss",
+    "label_noise", "has_quantiles",
+})
+DATA_FACT_NAMES: frozenset[str] = FACT_NAMES - HINT_FACT_NAMES
+_LARGEST = 1.7976931348623157e308
+
+
+def rule_facts(data: Mapping[str, Any], hints: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts the rules evaluate: the data's and the user's hints, JSON-safe, by name.
+
+    Each part must hold exactly its share of the vocabulary: a fact missing or misplaced is
+    a bug of the profile or the options, not of the user's input.
+    """
+    for part, names, what in ((data, DATA_FACT_NAMES, "data"), (hints, HINT_FACT_NAMES, "hint")):
+        if set(part) != names:
+            missing, extra = sorted(names - set(part)), sorted(set(part) - names)
+            raise ValueError(f"{what} facts do not match the vocabulary: missing {missing}, "
+                             f"extra {extra}")
+    merged = {**data, **hints}
+    return {name: _typed(FACT_TYPES[name], merged[name]) for name in sorted(merged)}
+
+
+def fact_number(value: Any) -> float:
+    """A finite python float rounded to 6 significant digits (byte-stable JSON)."""
+    number = float(value)
+    if math.isnan(number):
+        raise ValueError("a fact came out as NaN")  # a bug in the profile, not the user's data
+    number = min(max(number, -_LARGEST), _LARGEST)
+    return significant(number) + 0.0
+
+
+def _typed(kind: type, value: Any) -> Any:
+    if kind is bool:
+        return bool(value)
+    if kind is str:
+        return str(value)
+    return fact_number(value)
 
 
 def facts_markdown_table() -> str:

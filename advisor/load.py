@@ -28,8 +28,8 @@ import re
 import sys
 import warnings
 import zlib
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataLoadError, DataShapeError, OptionError, TargetError
+from .digest import start_file_sha256
+from .errors import DataLoadError, DataShapeError, TargetError
 
 #: Column names taken as the target when none is given, in priority order (case-insensitive).
 TARGET_NAMES: tuple[str, ...] = ("target", "label", "labels", "y", "class", "outcome")
@@ -49,8 +50,6 @@ SNIFF_DELIMITERS = ",;\t| "
 #: write them in ';'-separated files), and with a decimal point.
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _DECIMAL_POINT = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
-#: Files larger than this are hashed in a second thread while they are parsed.
-HASH_IN_THREAD_BYTES = 8 * 1024 * 1024
 #: Share of rows with a ``|`` in a text target above which we suggest ``--label-sep``.
 LABEL_SEP_HINT_SHARE = 0.2
 
@@ -110,17 +109,19 @@ class LoadedData:
 
 
 def load_data(source: Any, target: str | Sequence[str] | None = None, *,
-              label_sep: str | None = None, y: Any = None) -> LoadedData:
+              label_sep: str | None = None, y: Any = None,
+              sha256: Callable[[], str] | None = None) -> LoadedData:
     """Read ``source`` and split it into features and target.
 
     ``source`` is a path to a CSV or Parquet file, ``"-"`` for standard input, a pandas
     DataFrame, or (with ``y=``) a feature matrix whose target is given separately.
     ``target`` names one column or several; without it a column named like a target
     (see :data:`TARGET_NAMES`) is used, else the last column. ``label_sep`` splits a
-    delimited label column such as ``"cat|dog"`` into one 0/1 column per label.
+    delimited label column such as ``"cat|dog"`` into one 0/1 column per label (a non-empty
+    string: :class:`~advisor.options.Options` checks it). ``sha256`` returns the digest of
+    the file ``source`` when the caller started computing it already
+    (:func:`advisor.digest.start_file_sha256`).
     """
-    if label_sep is not None and (not isinstance(label_sep, str) or label_sep == ""):
-        raise OptionError("label_sep", label_sep, "a non-empty string such as '|'")
     if y is not None:
         if target is not None:
             raise TargetError("the target was given twice, as target= and as y=",
@@ -129,7 +130,7 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
         reason = (f"target given as y= ({len(target_names)} columns)" if len(target_names) > 1
                   else "target given as y=")
     else:
-        table, provenance = _read_table(source)
+        table, provenance = _read_table(source, sha256)
         target_names, reason = _choose_target(table, target)
     loaded = _split(table, target_names, reason, label_sep, provenance)
     if provenance.encoding is not None:
@@ -144,7 +145,7 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
 # reading
 
 
-def _read_table(source: Any) -> tuple[pd.DataFrame, Provenance]:
+def _read_table(source: Any, sha256: Callable[[], str] | None) -> tuple[pd.DataFrame, Provenance]:
     """Any supported source -> (table, provenance) with string column names and a RangeIndex."""
     if isinstance(source, pd.DataFrame):
         if source.shape[1] == 0:
@@ -157,7 +158,7 @@ def _read_table(source: Any) -> tuple[pd.DataFrame, Provenance]:
     if isinstance(source, (str, os.PathLike)):
         if str(source) == "-":
             return _read_stdin()
-        return _read_path(Path(source), str(source))
+        return _read_path(Path(source), str(source), sha256)
     raise DataLoadError(f"cannot read data from a {type(source).__name__}",
                         hint="give a CSV or Parquet path, '-' for stdin, a DataFrame, or X with y=")
 
@@ -180,7 +181,8 @@ def _read_stdin() -> tuple[pd.DataFrame, Provenance]:
         _non_utf8(encoding))
 
 
-def _read_path(path: Path, name: str) -> tuple[pd.DataFrame, Provenance]:
+def _read_path(path: Path, name: str,
+               sha256: Callable[[], str] | None) -> tuple[pd.DataFrame, Provenance]:
     """Read a CSV or Parquet file and hash its bytes (large files: in a second thread, meanwhile)."""
     if not path.exists():
         raise DataLoadError(f"file not found: {name}", hint="check the path")
@@ -199,16 +201,13 @@ def _read_path(path: Path, name: str) -> tuple[pd.DataFrame, Provenance]:
     if is_parquet and not head.startswith(PARQUET_MAGIC):
         raise DataLoadError(f"{name} is not a Parquet file (no PAR1 magic bytes)",
                             hint="rename it if it is CSV, or export it again as Parquet")
-    if size <= HASH_IN_THREAD_BYTES:
-        sha256 = _file_sha256(path)
+    with ExitStack() as stack:  # hash while parsing: the digest is then almost free
+        digest = sha256 or start_file_sha256(path, stack)
         table, fmt, encoding = _parse_file(path, head, name, is_parquet)
-    else:  # hash while parsing: the digest is then almost free
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            digest = pool.submit(_file_sha256, path)
-            table, fmt, encoding = _parse_file(path, head, name, is_parquet)
-            sha256 = digest.result()
+        sha256_hex = digest()
     table = _finish_file_table(table, name)
-    return table, Provenance(name, fmt, size, sha256, len(table), table.shape[1], _non_utf8(encoding))
+    return table, Provenance(name, fmt, size, sha256_hex, len(table), table.shape[1],
+                             _non_utf8(encoding))
 
 
 def _parse_file(path: Path, head: bytes, name: str,
@@ -223,14 +222,6 @@ def _parse_file(path: Path, head: bytes, name: str,
 def _non_utf8(encoding: str | None) -> str | None:
     """The encoding to record in the provenance: nothing for UTF-8, so its JSON is unchanged."""
     return None if encoding in (None, "utf-8") else encoding
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_parquet(source: Any, name: str) -> pd.DataFrame:

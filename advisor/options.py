@@ -1,12 +1,21 @@
 """The user's options: allowed values, defaults, and their validation in one place.
 
-Every option the CLI and the library accept is checked here, so a wrong value always gets
-the same message shape: the option, what is allowed, what was received.
+Every option the CLI and the library accept is declared once, with its constraint, in
+:class:`Options`; building the frozen object checks them all, so a wrong value always gets
+the same message shape (the option, what is allowed, what was received) and the stages
+behind the boundary trust what they are given (in the spirit of scikit-learn's
+``_param_validation``). The user's hints among them reach the rules through
+:meth:`Options.hint_facts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Protocol
 
 from .errors import OptionError
 from .experiment.metrics import METRIC_SPECS, default_metrics, task_metrics
@@ -14,7 +23,6 @@ from .experiment.metrics import METRIC_SPECS, default_metrics, task_metrics
 TASKS: tuple[str, ...] = (
     "binary", "multiclass", "multilabel", "ordinal", "regression", "count", "proportion",
 )
-CLASSIFICATION_TASKS = frozenset({"binary", "multiclass", "multilabel", "ordinal"})
 
 #: Output activation of the user's network, i.e. what the last layer emits before the loss.
 #: ``auto`` means "whatever the recommended loss expects"; ``linear`` and ``logits`` are the same.
@@ -27,13 +35,6 @@ FRAMEWORKS: tuple[str, ...] = ("pytorch", "keras")
 
 #: Metrics the user can be judged on, from the metric table (advisor.experiment.metrics).
 METRICS: tuple[str, ...] = tuple(METRIC_SPECS)
-CLASSIFICATION_METRICS = frozenset({
-    "accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "average_precision", "log_loss",
-    "brier", "mae", "rmse",  # mae/rmse also judge ordinal targets by rank distance
-})
-REGRESSION_METRICS = frozenset({
-    "rmse", "mae", "r2", "poisson_deviance", "gamma_deviance", "tweedie_deviance", "pinball",
-})
 
 #: The metric each task is judged on when the user names none, with the reason shown to them.
 DEFAULT_METRIC: dict[str, tuple[str, str]] = default_metrics(TASKS)
@@ -46,70 +47,246 @@ def a_or_an(word: str) -> str:
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
-def check_choice(name: str, value: str, allowed: Iterable[str]) -> str:
-    """Return ``value`` lower-cased if it is one of ``allowed``, else raise OptionError."""
-    allowed = tuple(allowed)
-    normalized = str(value).strip().lower()
-    if normalized not in allowed:
-        raise OptionError(name, value, allowed)
-    return normalized
+# ---------------------------------------------------------------------------------------------
+# constraints: each checks one value and returns it normalized, or raises OptionError
 
 
-def check_activation(value: str) -> str:
-    """Normalize an activation name (``logits`` -> ``linear``)."""
-    normalized = check_choice("activation", value, ACTIVATIONS + tuple(ACTIVATION_ALIASES))
-    return ACTIVATION_ALIASES.get(normalized, normalized)
+class Constraint(Protocol):
+    """What an option allows: ``check`` returns the value normalized or raises OptionError
+    naming the option as ``name``."""
+
+    def check(self, name: str, value: Any) -> Any: ...
 
 
-def check_metric_for_task(metric: str | None, task: str) -> tuple[str, str]:
-    """Return (metric, reason); the task's default when ``metric`` is None."""
+@dataclass(frozen=True)
+class Choice:
+    """One of ``choices`` (case and surrounding space ignored); ``aliases`` map to a choice."""
+
+    choices: tuple[str, ...]
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def check(self, name: str, value: Any) -> str:
+        normalized = str(value).strip().lower()
+        allowed = self.choices + tuple(self.aliases)
+        if normalized not in allowed:
+            raise OptionError(name, value, allowed)
+        return self.aliases.get(normalized, normalized)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A number in the interval ``low``..``high`` (open ends unless ``closed`` says which
+    end is included); ``integer`` wants an int (not a bool); ``excluded`` values are refused."""
+
+    low: float
+    high: float
+    allowed: str                      # what the message says is allowed
+    integer: bool = False
+    closed: str = "neither"           # neither, left, right, both
+    excluded: tuple[float, ...] = ()
+
+    def check(self, name: str, value: Any) -> Any:
+        if self.integer:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise OptionError(name, value, self.allowed)
+            number: float = value
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise OptionError(name, value, self.allowed) from None
+        above = number >= self.low if self.closed in ("left", "both") else number > self.low
+        below = number <= self.high if self.closed in ("right", "both") else number < self.high
+        if not (above and below) or number in self.excluded:
+            raise OptionError(name, value, self.allowed)
+        return number
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Several values of one ``level`` constraint: sorted, each once."""
+
+    level: Constraint
+
+    def check(self, name: str, values: Iterable[Any]) -> tuple[float, ...]:
+        return tuple(sorted({self.level.check(name, value) for value in values}))
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string; ``non_empty`` refuses ""."""
+
+    allowed: str
+    non_empty: bool = False
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str) or (self.non_empty and value == ""):
+            raise OptionError(name, value, self.allowed)
+        return value
+
+
+@dataclass(frozen=True)
+class Label:
+    """A class label: any value, compared with the target's labels as text (and recorded
+    as given)."""
+
+    def check(self, name: str, value: Any) -> Any:
+        return value
+
+
+@dataclass(frozen=True)
+class Switch:
+    """On or off: any value, by its truth."""
+
+    def check(self, name: str, value: Any) -> bool:
+        return bool(value)
+
+
+@dataclass(frozen=True)
+class Directories:
+    """None, one directory or several, as a tuple of paths."""
+
+    def check(self, name: str, value: str | Path | Sequence[str | Path] | None) -> tuple[Path, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, (str, Path)):
+            return (Path(value),)
+        return tuple(Path(item) for item in value)
+
+
+@dataclass(frozen=True)
+class LossId:
+    """An id of the loss catalog (imported on use: the catalog imports numpy)."""
+
+    def check(self, name: str, value: Any) -> str:
+        from .losses import get_loss
+
+        return get_loss(value).id
+
+
+@dataclass(frozen=True)
+class OrNone:
+    """None, or a value ``inner`` accepts."""
+
+    inner: Constraint
+
+    def check(self, name: str, value: Any) -> Any:
+        return None if value is None else self.inner.check(name, value)
+
+
+ACTIVATION = Choice(ACTIVATIONS, ACTIVATION_ALIASES)
+QUANTILE = Interval(0.0, 1.0, "a number strictly between 0 and 1")
+JOBS = Interval(-math.inf, math.inf, "a non-zero integer (-1 = all cores)", integer=True,
+                excluded=(0,))
+BUDGET = Interval(0.0, math.inf, "a positive number of seconds")
+SEED = Interval(0, math.inf, "a non-negative integer", integer=True, closed="left")
+
+
+def _option(check: Constraint, *, shown: str | None = None) -> Any:
+    """A field of :class:`Options`: its constraint and the name its messages show."""
+    return field(metadata={"check": check, "shown": shown})
+
+
+@dataclass(frozen=True, init=False)
+class Options:
+    """Every option of a run, checked when the object is built (in the order of the fields);
+    the stages read it and never check again.
+
+    ``n_jobs`` None means the cores this process may use (:attr:`workers`); ``loss`` is the
+    loss trained today, a catalog id; the hints (activation, framework, metric, loss,
+    label noise, quantiles) reach the rules through :meth:`hint_facts`.
+    """
+
+    activation: str = _option(ACTIVATION)
+    framework: str = _option(Choice(FRAMEWORKS))
+    task: str | None = _option(OrNone(Choice(TASKS)))
+    metric: str | None = _option(OrNone(Choice(METRICS)))
+    quantiles: tuple[float, ...] = _option(Levels(QUANTILE), shown="quantile")
+    budget: float = _option(BUDGET)
+    seed: int = _option(SEED)
+    n_jobs: int | None = _option(OrNone(JOBS), shown="jobs")
+    validate: bool = _option(Switch())
+    rules: tuple[Path, ...] = _option(Directories())
+    label_sep: str | None = _option(OrNone(Text("a non-empty string such as '|'", non_empty=True)))
+    label_noise: bool = _option(Switch())
+    positive: Any = _option(OrNone(Label()))
+    backend: str | None = _option(OrNone(Text("a joblib backend name such as 'loky'")))
+    loss: str | None = _option(OrNone(LossId()))
+
+    def __init__(self, *, activation: str = "auto", framework: str = "pytorch",
+                 task: str | None = None, metric: str | None = None,
+                 quantiles: Iterable[float] = (), budget: float = 60.0, seed: int = 0,
+                 n_jobs: int | None = None, validate: bool = True,
+                 rules: str | Path | Sequence[str | Path] | None = None,
+                 label_sep: str | None = None, label_noise: bool = False, positive: Any = None,
+                 backend: str | None = None, loss: str | None = None) -> None:
+        given = locals()
+        for spec in fields(self):
+            checked = spec.metadata["check"].check(spec.metadata["shown"] or spec.name,
+                                                   given[spec.name])
+            object.__setattr__(self, spec.name, checked)
+
+    @property
+    def workers(self) -> int:
+        """``n_jobs`` as a number: the cores available when it is None (looked up on use:
+        it imports joblib)."""
+        return available_cores() if self.n_jobs is None else self.n_jobs
+
+    def hint_facts(self, task: str) -> dict[str, Any]:
+        """The user's hints as facts of the rules' vocabulary, for a target of ``task``."""
+        return {
+            "task_overridden": self.task is not None,
+            "activation": self.activation,
+            "framework": self.framework,
+            "metric": metric_for_task(self.metric, task)[0],
+            "metric_given": self.metric is not None,
+            "current_loss": self.loss or "",
+            "label_noise": self.label_noise,
+            "has_quantiles": bool(self.quantiles),
+        }
+
+
+def metric_for_task(metric: str | None, task: str) -> tuple[str, str]:
+    """(metric, reason): the task's default when ``metric`` is None; an option error when
+    the metric (already one of METRICS) does not judge a target of ``task``."""
     if metric is None:
         return DEFAULT_METRIC[task]
-    metric = check_choice("metric", metric, METRICS)
     if metric not in TASK_METRICS[task]:
         raise OptionError("metric", metric, sorted(TASK_METRICS[task]),
                           hint=f"that metric does not apply to {a_or_an(task)} target")
     return metric, f"chosen by the user (--metric {metric})"
 
 
+# ---------------------------------------------------------------------------------------------
+# single checks, for the catalog's and the experiment's own parameters
+
+
+def check_choice(name: str, value: str, allowed: Iterable[str]) -> str:
+    """Return ``value`` lower-cased if it is one of ``allowed``, else raise OptionError."""
+    return Choice(tuple(allowed)).check(name, value)
+
+
 def check_quantiles(values: Iterable[float]) -> tuple[float, ...]:
     """Quantile levels must lie strictly inside (0, 1); returned sorted and de-duplicated."""
-    levels = []
-    for value in values:
-        try:
-            level = float(value)
-        except (TypeError, ValueError):
-            raise OptionError("quantile", value, "a number strictly between 0 and 1") from None
-        if not 0.0 < level < 1.0:
-            raise OptionError("quantile", value, "a number strictly between 0 and 1")
-        levels.append(level)
-    return tuple(sorted(set(levels)))
+    return Levels(QUANTILE).check("quantile", values)
 
 
 def check_jobs(value: int | None) -> int:
     """Parallel workers: a non-zero integer, -1 meaning every core (joblib's convention);
     None is the cores this process may use, as a number, so the output can record it."""
-    if value is None:
-        return available_cores()
-    if not isinstance(value, int) or isinstance(value, bool) or value == 0:
-        raise OptionError("jobs", value, "a non-zero integer (-1 = all cores)")
-    return value
-
-
-def available_cores() -> int:
-    """The cores this process may use: joblib's count, which honours the CPU affinity and a
-    container's CPU quota."""
-    from joblib import cpu_count
-
-    return max(1, int(cpu_count()))
+    return available_cores() if value is None else JOBS.check("jobs", value)
 
 
 def check_budget(value: float) -> float:
     """The validator's time budget in seconds: positive and finite."""
-    try:
-        budget = float(value)
-    except (TypeError, ValueError):
-        raise OptionError("budget", value, "a positive number of seconds") from None
-    if not budget > 0 or budget == float("inf"):
-        raise OptionError("budget", value, "a positive number of seconds")
-    return budget
+    return BUDGET.check("budget", value)
+
+
+@functools.cache
+def available_cores() -> int:
+    """The cores this process may use: joblib's count, which honours the CPU affinity and a
+    container's CPU quota (looked up once: importing joblib takes a few hundredths of a
+    second, which advisor.api spends in a background thread)."""
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))

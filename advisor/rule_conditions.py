@@ -22,11 +22,11 @@ _NONDETERMINISTIC_BUILTINS = frozenset({"now", "today", "random"})
 
 
 def _engine():
-    """rule-engine, imported on first use: its import builds the parser tables (about 0.6 s
-    of CPU), which the records below and a rule base evaluated elsewhere do not need."""
-    import rule_engine
+    """rule-engine, imported on first use (with its parser tables shipped, see
+    advisor.runtime.rule_parser): a rule base evaluated elsewhere does not need it."""
+    from .runtime.rule_parser import import_rule_engine
 
-    return rule_engine
+    return import_rule_engine()
 
 
 class ConditionCompiler:

@@ -99,7 +99,7 @@ class RuleBase:
     sources: tuple[str, ...] = ()              # rule files read, in order
     loss_tasks: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
     #: Which rules hold for normalized facts, in rule order. None: each rule's own compiled
-    #: condition. A rule base compiled in another process (advisor.rule_process) answers there.
+    #: condition. A rule base compiled in another process (advisor.runtime.side_process) answers there.
     matcher: Callable[[dict[str, Any]], Sequence[bool]] | None = field(
         default=None, compare=False, repr=False)
 

@@ -110,6 +110,18 @@ def test_unknown_loss_name(tmp_path):
     assert_clean_error(run("suggest", path, "--loss", "cross_entropi", "--no-validate"), "cross_entropi")
 
 
+@pytest.mark.parametrize("args, message", [
+    (("--jobs", "0"), "jobs must be a non-zero integer"),
+    (("--quantile", "1.5"), "quantile must be a number strictly between 0 and 1; got 1.5"),
+    (("--budget", "-3"), "budget must be a positive number of seconds; got -3.0"),
+    (("--seed", "-1"), "seed must be a non-negative integer; got -1"),
+    (("--label-sep", ""), "label_sep must be a non-empty string"),
+])
+def test_a_value_out_of_range_is_a_clean_error_before_the_data_are_read(tmp_path, args, message):
+    assert_clean_error(run("suggest", str(tmp_path / "never_read.csv"), *args, "--no-validate"),
+                       message)
+
+
 @pytest.mark.parametrize("option", ["--activation", "--metric", "--framework", "--task"])
 def test_unknown_choice_is_a_usage_error(tmp_path, option):
     path = small_csv(tmp_path, ["0", "1"] * 10)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import advisor.load as load_module
-from advisor.errors import DataLoadError, DataShapeError, OptionError, TargetError
+from advisor.errors import DataLoadError, DataShapeError, TargetError
 from advisor.load import load_data
 
 
@@ -116,8 +116,6 @@ def test_label_sep_with_several_targets_or_no_labels_is_refused():
     empty = pd.DataFrame({"x": [1, 2], "tags": ["", None]})
     with pytest.raises(TargetError, match="no labels found"):
         load_data(empty, label_sep="|")
-    with pytest.raises(OptionError, match="label_sep must be a non-empty string"):
-        load_data(frame, target="a", label_sep="")
 
 
 def test_pipes_in_a_text_target_suggest_label_sep():
@@ -450,3 +448,17 @@ def test_the_encoding_warning_reaches_the_recommendation(tmp_path):
     rec = advisor.suggest(str(path), validate=False)
     assert (rec.warnings[0].code, rec.warnings[0].message) == CP1252_NOTICE
     assert rec.to_dict()["provenance"]["encoding"] == "cp1252"
+
+
+def test_a_digest_started_by_the_caller_is_used(tmp_path):
+    """advisor.suggest starts hashing a file before pandas is imported and hands it over."""
+    from contextlib import ExitStack
+
+    from advisor.digest import start_file_sha256
+
+    path = _write(tmp_path / "d.csv", "x,y\n" + "\n".join(f"{i},{i % 2}" for i in range(20)))
+    with ExitStack() as stack:
+        started = start_file_sha256(path, stack)
+        loaded = load_data(path, sha256=started)
+    assert loaded.provenance.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert load_data(path, sha256=lambda: "given").provenance.sha256 == "given"

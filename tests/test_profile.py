@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from advisor.errors import DataShapeError, OptionError, TargetError
-from advisor.facts import FACT_NAMES, FACT_TYPES
+from advisor.facts import DATA_FACT_NAMES, FACT_NAMES, FACT_TYPES, rule_facts
 from advisor.load import load_data
+from advisor.options import Options
 from advisor.profile import profile_data
 
 RNG = np.random.default_rng(0)  # parameter lists only; tests use the seeded ``rng`` fixture
@@ -520,7 +521,7 @@ def test_extreme_magnitudes_stay_finite():
 
 def test_hints_are_validated_and_recorded():
     profile = profile_of([0, 1] * 10, activation="Logits", framework="keras", metric="roc_auc",
-                         current_loss=" focal ", label_noise=True, quantiles=[0.9, 0.1, 0.9])
+                         loss=" focal ", label_noise=True, quantiles=[0.9, 0.1, 0.9])
     facts = profile.facts
     assert facts["activation"] == "linear"
     assert facts["framework"] == "keras"
@@ -529,6 +530,16 @@ def test_hints_are_validated_and_recorded():
     assert facts["label_noise"] is True
     assert facts["has_quantiles"] is True
     assert profile.quantiles == (0.1, 0.9)
+
+
+def test_hints_and_data_facts_stay_apart_until_merged():
+    options = Options(activation="relu", metric="accuracy", label_noise=True)
+    profile = profile_data(load_data(pd.DataFrame({"x": range(20), "y": [0, 1] * 10})), options)
+    assert set(profile.data_facts) == DATA_FACT_NAMES
+    assert profile.hints == options.hint_facts("binary")
+    assert profile.facts == rule_facts(profile.data_facts, profile.hints)
+    with pytest.raises(ValueError, match="hint facts do not match the vocabulary"):
+        rule_facts(profile.data_facts, {**profile.hints, "n_rows": 3})
 
 
 def test_default_metric_and_empty_hints(rng):

@@ -1,12 +1,13 @@
 """Compile the rule base in a side process while the parent imports pandas and reads the data.
 
-Importing rule-engine builds its parser tables (about 0.75 s of CPU) and compiling the rules
-takes about 0.2 s more. In the same process that work holds the GIL, so a thread adds it to
-the parse of the file instead of hiding it. For a big file read by a process that has not
-imported rule-engine yet (the CLI's case), ``suggest`` starts this child before anything
-heavy: it compiles on the other core, first while the parent imports pandas (one core),
-then beside the read, sends back the rules as plain records, and then answers, for each set
-of facts, which rules hold. The parent never imports rule-engine.
+Importing advisor.rules and rule-engine and compiling the rules take about 0.1 s of CPU
+(rule-engine's parser tables ship with the advisor: see advisor.runtime.rule_parser). In the
+same process that work holds the GIL while the parent imports pandas, which holds it too.
+So for a big file read by a process that has not imported rule-engine yet, the CLI asks
+:func:`advisor.api.run` for this child, started before anything heavy: it compiles on the
+other core while the parent imports pandas (one core), sends back the rules as plain
+records, and then answers, for each set of facts, which rules hold. The parent never
+imports rule-engine. The library (``advisor.suggest``) compiles in-process.
 
 The pipe carries pickles between this package's own two processes only. If the child
 cannot start or dies, the parent compiles the rule base itself: the answer never depends on
@@ -15,6 +16,7 @@ the child.
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -22,15 +24,19 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
-from .errors import RuleError
+from ..errors import RuleError
 
 if TYPE_CHECKING:
-    from .rules import RuleBase
+    from ..rules import RuleBase
 
 # advisor.rules (and numpy with it) is imported where it is used: the parent starts this
 # child before its own heavy imports, so that the two overlap.
+
+#: The child does no linear algebra: without these, numpy's import starts a BLAS thread per
+#: core, which spins for a while (about 0.06 s of CPU taken from the parent's imports).
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class RuleProcess:
@@ -41,8 +47,9 @@ class RuleProcess:
         self._local: RuleBase | None = None
         try:
             self._child: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-m", "advisor.rule_process", *map(str, self.extra_dirs)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                [sys.executable, "-m", "advisor.runtime.side_process", *map(str, self.extra_dirs)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env={**os.environ, **ONE_BLAS_THREAD})
         except (OSError, TypeError, ValueError):  # no usable interpreter path (embedded Python)
             self._child = None
 
@@ -54,7 +61,7 @@ class RuleProcess:
 
     def rulebase(self) -> RuleBase:
         """The rule base, its conditions answered by the child (or compiled here as a fallback)."""
-        from .rules import RuleBase
+        from ..rules import RuleBase
 
         try:
             kind, payload = self._receive()
@@ -73,26 +80,33 @@ class RuleProcess:
             return
         child, self._child = self._child, None
         try:
-            child.stdin.close()
-            child.stdout.close()
+            for pipe in (child.stdin, child.stdout):
+                if pipe is not None:
+                    pipe.close()
         except OSError:
             child.kill()
         threading.Thread(target=child.wait, name="advisor-rule-process-reaper", daemon=True).start()
 
     def _matches(self, facts: dict[str, Any]) -> list[bool]:
         try:
-            _send(self._child.stdin, facts)
-            return _read(self._child.stdout)
-        except (AttributeError, OSError, EOFError, pickle.UnpicklingError):
+            to_child, from_child = self._pipes()
+            _send(to_child, facts)
+            return _read(from_child)
+        except (OSError, EOFError, pickle.UnpicklingError):
             return [rule.matches(facts) for rule in self._compile_here().rules]
 
     def _receive(self) -> tuple[str, Any]:
-        if self._child is None:
+        return _read(self._pipes()[1])
+
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
+        """The child's stdin and stdout; EOFError once it is gone."""
+        child = self._child
+        if child is None or child.stdin is None or child.stdout is None:
             raise EOFError("no rule process")
-        return _read(self._child.stdout)
+        return child.stdin, child.stdout
 
     def _compile_here(self) -> RuleBase:
-        from .rules import load_rulebase
+        from ..rules import load_rulebase
 
         self.close()
         if self._local is None:
@@ -100,18 +114,18 @@ class RuleProcess:
         return self._local
 
 
-def _send(stream: BinaryIO, value: Any) -> None:
+def _send(stream: IO[bytes], value: Any) -> None:
     pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
     stream.flush()
 
 
-def _read(stream: BinaryIO) -> Any:
+def _read(stream: IO[bytes]) -> Any:
     return pickle.load(stream)
 
 
 def _serve(extra_dirs: list[str]) -> None:
     """The child: compile, send the records, then answer which rules hold until stdin closes."""
-    from .rules import load_rulebase
+    from ..rules import load_rulebase
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:

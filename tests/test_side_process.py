@@ -11,9 +11,10 @@ import advisor.api as api
 from advisor.errors import RuleError
 from advisor.load import load_data
 from advisor.losses import losses_for_task
+from advisor.options import Options
 from advisor.profile import profile_data
-from advisor.rule_process import RuleProcess
 from advisor.rules import load_rulebase
+from advisor.runtime.side_process import RuleProcess
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -41,10 +42,7 @@ def test_side_process_reports_a_broken_rule_file(tmp_path):
     assert "bad.toml" in str(caught.value) and "x.bad" in str(caught.value)
 
 
-def test_suggest_uses_the_side_process_for_big_files(tmp_path, monkeypatch):
-    """With a tiny threshold the side process serves suggest; the answer is the same."""
-    path = DATA / "poor_health.csv"
-    expected = api.suggest(str(path), metric="balanced_accuracy", validate=False).to_json()
+def _spy_on_side_processes(monkeypatch) -> list:
     used = []
     original = RuleProcess.__init__
 
@@ -55,18 +53,33 @@ def test_suggest_uses_the_side_process_for_big_files(tmp_path, monkeypatch):
     monkeypatch.setattr(RuleProcess, "__init__", spy)
     monkeypatch.setattr(api, "SIDE_PROCESS_BYTES", 1)
     monkeypatch.delitem(__import__("sys").modules, "rule_engine")
-    got = api.suggest(str(path), metric="balanced_accuracy", validate=False).to_json()
+    return used
+
+
+def test_the_cli_path_asks_for_the_side_process_for_big_files(monkeypatch):
+    """With a tiny threshold the side process serves the CLI's call; the answer is the same."""
+    path = DATA / "poor_health.csv"
+    expected = api.suggest(str(path), metric="balanced_accuracy", validate=False).to_json()
+    used = _spy_on_side_processes(monkeypatch)
+    options = Options(metric="balanced_accuracy", validate=False)
+    got = api.run(str(path), None, options, side_process=True).to_json()
     assert used == [()]
     assert got == expected
 
 
+def test_the_library_compiles_in_process_unless_asked(monkeypatch):
+    used = _spy_on_side_processes(monkeypatch)
+    api.suggest(str(DATA / "poor_health.csv"), metric="balanced_accuracy", validate=False)
+    assert used == []
+
+
 def test_without_a_child_the_rule_base_compiles_here(monkeypatch):
-    import advisor.rule_process as rule_process
+    import advisor.runtime.side_process as side_process
 
     def refuse(*args, **kwargs):
         raise OSError("no fork for you")
 
-    monkeypatch.setattr(rule_process.subprocess, "Popen", refuse)
+    monkeypatch.setattr(side_process.subprocess, "Popen", refuse)
     profile = profile_data(load_data(DATA / "poor_health.csv"), metric="balanced_accuracy")
     applicable = losses_for_task(profile.task)
     with RuleProcess(()) as process:
