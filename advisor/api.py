@@ -396,9 +396,14 @@ def _command(source: str | Path | None, loaded, settings: dict[str, Any], profil
 
 
 def _versions() -> dict[str, str]:
-    """Versions that matter for reproducing the result (read from metadata: no imports)."""
+    """Versions that matter for reproducing the result. pandas and numpy are loaded by now;
+    scikit-learn is read from its metadata, so the rules-only path never imports it (each
+    metadata lookup scans the installed distributions: a few milliseconds)."""
     from importlib.metadata import version
 
-    packages = ("scikit-learn", "pandas", "numpy")
+    import numpy
+    import pandas
+
     return {"advisor": __version__, "python": platform.python_version(),
-            **{name: version(name) for name in packages}}
+            "scikit-learn": version("scikit-learn"), "pandas": pandas.__version__,
+            "numpy": numpy.__version__}

@@ -9,6 +9,7 @@ Heavy modules are imported inside the commands so ``advisor --help`` stays insta
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -308,5 +309,27 @@ class _progress_bar:
             self._progress.stop()
 
 
+def console() -> None:
+    """The ``advisor`` executable: the command group, then an exit without interpreter teardown
+    when no experiment ran.
+
+    Finalising the 800 modules a run imports (pandas, pyarrow, numpy) takes about 0.08 s
+    after the output is complete, a sixth of reading a 1M-row CSV. When the experiment did
+    not run (``advisor.validate`` was never imported) there is no worker pool or Dask cluster
+    whose exit handlers must run, and every file the command wrote is closed by then, so
+    the process flushes its output and ends at once. After an experiment it exits normally.
+    """
+    try:
+        main()
+        code: int | str | None = 0
+    except SystemExit as stop:
+        code = stop.code
+    if "advisor.validate" in sys.modules or not isinstance(code, (int, type(None))):
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    console()
