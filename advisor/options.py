@@ -258,7 +258,7 @@ def metric_for_task(metric: str | None, task: str) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# single checks, for the catalog's and the experiment's own parameters
+# single checks, for the catalog's own parameters
 
 
 def check_choice(name: str, value: str, allowed: Iterable[str]) -> str:
@@ -269,17 +269,6 @@ def check_choice(name: str, value: str, allowed: Iterable[str]) -> str:
 def check_quantiles(values: Iterable[float]) -> tuple[float, ...]:
     """Quantile levels must lie strictly inside (0, 1); returned sorted and de-duplicated."""
     return Levels(QUANTILE).check("quantile", values)
-
-
-def check_jobs(value: int | None) -> int:
-    """Parallel workers: a non-zero integer, -1 meaning every core (joblib's convention);
-    None is the cores this process may use, as a number, so the output can record it."""
-    return available_cores() if value is None else JOBS.check("jobs", value)
-
-
-def check_budget(value: float) -> float:
-    """The validator's time budget in seconds: positive and finite."""
-    return BUDGET.check("budget", value)
 
 
 @functools.cache

@@ -61,7 +61,6 @@ from .experiment.plan import (
 from .experiment.run import RunData, Runner
 from .experiment.scoring import metrics_for, prediction_levels, scoring_context
 from .experiment.splits import make_splits, strata_of, stratified_sample
-from .options import check_budget, check_jobs
 from .runtime.parallel import LOCAL_BACKENDS, PROCESS_BACKENDS, warm_up_workers, worker_count
 from .schema import measured
 
@@ -113,9 +112,10 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         protocol runs to completion even when it overruns the budget.
     """
     started, started_wall = time.perf_counter(), time.time()
-    budget = check_budget(budget)
+    # The user's options (budget, seed, jobs) were checked once, by advisor.options.Options;
+    # only this stage's own choices are checked here.
     pins = {"sample_rows": sample_rows, "folds": folds, "repeats": repeats, "epochs": epochs}
-    _check_options(seed=seed, max_candidates=max_candidates, n_jobs=n_jobs, pins=pins)
+    _check_protocol_choices(max_candidates=max_candidates, pins=pins)
     factory = proxy_factory or _default_factory()
     header = _Header.of(profile.facts["metric"], seed, budget, backend, n_jobs, hidden)
     candidates, notices = select_candidates(outcome, profile.task, max_candidates=max_candidates,
@@ -307,10 +307,8 @@ def _slow_machine_notice(factor: float) -> tuple[str, str]:
             "a less loaded machine the same seed may choose a larger protocol")
 
 
-def _check_options(*, seed: int, max_candidates: int, n_jobs: int, pins: dict[str, Any]) -> None:
-    _check_int("seed", seed, minimum=0)
+def _check_protocol_choices(*, max_candidates: int, pins: dict[str, Any]) -> None:
     _check_int("max_candidates", max_candidates, minimum=1)
-    check_jobs(n_jobs)
     minimums = {"sample_rows": 10, "folds": 2, "repeats": 1, "epochs": 1}
     for name, value in pins.items():
         if value is not None:

@@ -320,10 +320,10 @@ def test_bad_options_are_option_errors():
     with pytest.raises(OptionError, match="backend"):
         validate(loaded, profile, outcome, params=all_params(profile), backend="no-such-backend",
                  proxy_factory=factory())
-    with pytest.raises(OptionError, match="jobs"):
-        validate(loaded, profile, outcome, params=all_params(profile), n_jobs=0)
-    with pytest.raises(OptionError, match="budget"):
-        validate(loaded, profile, outcome, params=all_params(profile), budget=-1)
+    with pytest.raises(OptionError, match="max_candidates"):
+        validate(loaded, profile, outcome, params=all_params(profile), max_candidates=0)
+    with pytest.raises(OptionError, match="folds"):
+        validate(loaded, profile, outcome, params=all_params(profile), folds=1)
 
 
 def test_an_incompatible_scikit_learn_is_one_clear_error_before_anything_trains(monkeypatch):
