@@ -330,12 +330,12 @@ def _notices(outcome, profile, loaded, validation, validate: bool,
         notices.append(Notice("validation.skipped", "rules-only answer: the empirical check "
                               "was not run (--no-validate)"))
     elif validation is not None:
-        notices.extend(Notice(code, message) for code, message in validation.notices)
+        notices.extend(validation.notices)
         if decision_basis == "none":
             notices.append(Notice("decision.no_safe_pick", "no applicable loss trained stably "
                                   "in the experiment: the first one is listed, not recommended; "
                                   "look for far-out feature values or a target to rescale"))
-    notices[:0] = [Notice(code, message) for code, message in loaded.notices]
+    notices[:0] = loaded.notices
     return tuple(notices)
 
 

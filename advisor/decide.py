@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError
-from .schema import measured
+from .schema import Notice, measured
 
 if TYPE_CHECKING:  # pragma: no cover
     from .experiment.evidence import CandidateEvidence, Validation
@@ -89,7 +89,7 @@ class Candidates:
 
 
 def select_candidates(outcome: Any, task: str, *, max_candidates: int,
-                      extra_candidates: Sequence[str] = ()) -> tuple[Candidates, list[tuple[str, str]]]:
+                      extra_candidates: Sequence[str] = ()) -> tuple[Candidates, list[Notice]]:
     """Which losses to train, and the notices about the choice.
 
     The top ``max_candidates`` losses of the rule ranking that are not vetoed, plus, always,
@@ -105,14 +105,14 @@ def select_candidates(outcome: Any, task: str, *, max_candidates: int,
     rule_rank = {loss_id: index + 1 for index, loss_id in enumerate(ranking)}
     chosen = [loss_id for loss_id in ranking if loss_id not in vetoes][:max_candidates]
     roles: dict[str, list[str]] = {loss_id: ["rules"] for loss_id in chosen}
-    notices: list[tuple[str, str]] = []
+    notices: list[Notice] = []
     added = [(DEFAULT_LOSS.get(task), "default"), *((item, "user") for item in extra_candidates)]
     for loss_id, role in added:
         if loss_id is None:
             continue
         if loss_id in vetoes:
             if role == "default":
-                notices.append(("validation.default_vetoed",
+                notices.append(Notice("validation.default_vetoed",
                                 f"the default loss {loss_id} is vetoed here, so the experiment "
                                 "cannot show what the advice is worth against it"))
             continue

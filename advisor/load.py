@@ -39,6 +39,7 @@ import pandas as pd
 
 from .digest import start_file_sha256
 from .errors import DataLoadError, DataShapeError, TargetError
+from .schema import Notice
 
 #: Column names taken as the target when none is given, in priority order (case-insensitive).
 TARGET_NAMES: tuple[str, ...] = ("target", "label", "labels", "y", "class", "outcome")
@@ -105,7 +106,7 @@ class LoadedData:
     target_reason: str                # e.g. "column 'species' given with --target"
     label_sep: str | None             # separator used to split a delimited label column, if any
     provenance: Provenance
-    notices: tuple[tuple[str, str], ...] = ()  # (code, message) warnings for the user, e.g. data.encoding
+    notices: tuple[Notice, ...] = ()  # warnings for the user, e.g. data.encoding
 
 
 def load_data(source: Any, target: str | Sequence[str] | None = None, *,
@@ -137,7 +138,7 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
         note = _ENCODING_NOTES.get(provenance.encoding)
         message = (f"the file is not UTF-8: read as {provenance.encoding}"
                    f"{f' ({note})' if note else ''}; save it as UTF-8 to silence this")
-        loaded = dataclasses.replace(loaded, notices=loaded.notices + (("data.encoding", message),))
+        loaded = dataclasses.replace(loaded, notices=loaded.notices + (Notice("data.encoding", message),))
     return loaded
 
 

@@ -62,7 +62,7 @@ from .experiment.run import RunData, Runner
 from .experiment.scoring import metrics_for, prediction_levels, scoring_context
 from .experiment.splits import make_splits, strata_of, stratified_sample
 from .runtime.parallel import LOCAL_BACKENDS, PROCESS_BACKENDS, warm_up_workers, worker_count
-from .schema import measured
+from .schema import Notice, measured
 
 __all__ = ["validate", "Validation", "Protocol", "CandidateEvidence"]
 
@@ -300,8 +300,8 @@ def _as_run(plan: Plan, n_splits: int, splits_used: int, test_train_ratio: float
             "within_budget": plan.within_budget, "reasons": plan.reasons}
 
 
-def _slow_machine_notice(factor: float) -> tuple[str, str]:
-    return ("validation.slow_machine",
+def _slow_machine_notice(factor: float) -> Notice:
+    return Notice("validation.slow_machine",
             f"the pilot fits ran well below the planning model's speed (the measured ratio is "
             f"in the timings), so the protocol was planned for a machine {factor:g}x slower; on "
             "a less loaded machine the same seed may choose a larger protocol")
@@ -320,9 +320,9 @@ def _check_int(name: str, value: Any, *, minimum: int) -> None:
         raise OptionError(name, value, f"an integer >= {minimum}")
 
 
-def _nothing_to_train(header: _Header, task: str, n_rows: int, notices: list[tuple[str, str]],
+def _nothing_to_train(header: _Header, task: str, n_rows: int, notices: list[Notice],
                       seconds: float) -> Validation:
-    notices.append(("validation.nothing_to_train",
+    notices.append(Notice("validation.nothing_to_train",
                     "every applicable loss is vetoed, so the experiment trained nothing"))
     protocol = header.protocol(
         task=task, metrics=(header.metric,), candidates=(), rows_available=n_rows,

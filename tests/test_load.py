@@ -15,6 +15,7 @@ import pytest
 import advisor.load as load_module
 from advisor.errors import DataLoadError, DataShapeError, TargetError
 from advisor.load import load_data
+from advisor.schema import Notice
 
 
 def _write(path, text: str | bytes):
@@ -237,10 +238,11 @@ def test_a_column_whose_type_changes_late_in_a_big_file_is_kept(tmp_path):
 
 # --- text encodings ------------------------------------------------------------------------------
 
-CP1252_NOTICE = ("data.encoding", "the file is not UTF-8: read as cp1252 (Windows-1252, as Excel "
-                 "exports it); save it as UTF-8 to silence this")
-LATIN1_NOTICE = ("data.encoding", "the file is not UTF-8: read as latin-1 (ISO-8859-1: it holds "
-                 "bytes that Windows-1252 leaves undefined); save it as UTF-8 to silence this")
+CP1252_NOTICE = Notice("data.encoding", "the file is not UTF-8: read as cp1252 (Windows-1252, as "
+                       "Excel exports it); save it as UTF-8 to silence this")
+LATIN1_NOTICE = Notice("data.encoding", "the file is not UTF-8: read as latin-1 (ISO-8859-1: it "
+                       "holds bytes that Windows-1252 leaves undefined); save it as UTF-8 to "
+                       "silence this")
 EXCEL_CSV = "Café;Größe;y\nnaïve;1,5;0\n€;2,5;1\nrésumé;3,5;0\n"  # ';' and decimal commas, as Excel writes
 
 
@@ -446,7 +448,7 @@ def test_the_encoding_warning_reaches_the_recommendation(tmp_path):
                    enumerate(["naïve", "€", "résumé", "Größe"] * 5))
     path.write_bytes(("Café;Größe;y\n" + rows).encode("cp1252"))
     rec = advisor.suggest(str(path), validate=False)
-    assert (rec.warnings[0].code, rec.warnings[0].message) == CP1252_NOTICE
+    assert rec.warnings[0] == CP1252_NOTICE
     assert rec.to_dict()["provenance"]["encoding"] == "cp1252"
 
 

@@ -258,7 +258,7 @@ def test_failures_are_recorded_and_the_run_goes_on(capsys, recwarn):
     assert failures["label_smoothing"].startswith("diverged:")
     assert "non-finite" in failures["generalized_cross_entropy"]
     assert "5 of 5 splits failed" in failures["focal"]
-    assert {code for code, _ in validation.notices} >= {"validation.failed"}
+    assert {notice.code for notice in validation.notices} >= {"validation.failed"}
     assert validation.evidence_for("focal")["error"] == failures["focal"]
     assert validation.evidence_for("hinge") is None
     # nothing printed, no warning escaped
@@ -298,7 +298,7 @@ def test_the_default_loss_is_always_trained_unless_vetoed():
                       proxy_factory=factory(), extra_candidates=("hinge",), **PINNED)
     assert vetoed.protocol.candidates == ("focal", "hinge")
     assert vetoed.candidate("cross_entropy") is None
-    assert "validation.default_vetoed" in {code for code, _ in vetoed.notices}
+    assert "validation.default_vetoed" in {notice.code for notice in vetoed.notices}
 
 
 def test_identical_candidates_are_equivalent_and_keep_the_rule_order():
@@ -385,8 +385,8 @@ def test_a_slow_pilot_is_noted_only_when_it_shrinks_the_protocol(monkeypatch):
     shrunk = validate(large, large_profile, outcome, **free)
     monkeypatch.undo()
     usual = validate(large, large_profile, outcome, **free)
-    assert "validation.slow_machine" in {code for code, _ in shrunk.notices}
-    assert "validation.slow_machine" not in {code for code, _ in usual.notices}
+    assert "validation.slow_machine" in {notice.code for notice in shrunk.notices}
+    assert "validation.slow_machine" not in {notice.code for notice in usual.notices}
     assert (shrunk.protocol.sample_rows, shrunk.protocol.epochs) < \
         (usual.protocol.sample_rows, usual.protocol.epochs)
 
@@ -407,7 +407,7 @@ def test_a_large_file_finishes_within_its_budget():
     assert elapsed < budget * 1.5, validation.timing
     assert validation.protocol.sample_rows < n
     assert "stratified sample" in validation.protocol.reasons[0]
-    assert "validation.sampled" in {code for code, _ in validation.notices}
+    assert "validation.sampled" in {notice.code for notice in validation.notices}
     assert validation.protocol.splits_used >= 2
 
 

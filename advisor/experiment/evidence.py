@@ -22,7 +22,7 @@ import numpy as np
 from .. import stats
 from ..decide import Candidates
 from ..schema import ExperimentProtocol as Protocol
-from ..schema import measured
+from ..schema import Notice, measured
 from ..stability import unstable_candidates
 from .plan import Plan
 from .run import FoldResult
@@ -91,7 +91,7 @@ class Validation:
     empirical_order: tuple[str, ...]             # stable tested candidates by mean primary score, best first
     rule_choice: str | None                      # the rules' first trained choice (may have failed)
     agreement: tuple[float, float] | None        # Kendall tau and its p between rule and empirical order
-    notices: tuple[tuple[str, str], ...]         # (code, message) worth the user's attention
+    notices: tuple[Notice, ...]                  # worth the user's attention
     timing: dict[str, Any] = field(default_factory=dict)
 
     def candidate(self, loss_id: str) -> CandidateEvidence | None:
@@ -133,7 +133,7 @@ class Validation:
             "agreement": agreement,
             "candidates": [item.to_dict(self.protocol.metric) for item in self.candidates],
             "comparisons": [comparison_dict(item) for item in self.comparisons],
-            "notices": [{"code": code, "message": message} for code, message in self.notices],
+            "notices": [notice.to_dict() for notice in self.notices],
             "timing": _json_safe(self.timing),
         }
 
@@ -232,34 +232,34 @@ def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mappin
         epoch_cap_folds=cap_folds)
 
 
-def _run_notices(notices: list[tuple[str, str]], plan: Plan, n_rows: int, epoch_cap_total: int,
+def _run_notices(notices: list[Notice], plan: Plan, n_rows: int, epoch_cap_total: int,
                  fits: int) -> None:
     """The notices about the protocol as it ran: sampled, over budget, stopped at the cap."""
     if plan.rows < n_rows:
-        notices.insert(0, ("validation.sampled",
+        notices.insert(0, Notice("validation.sampled",
                            f"the experiment used a stratified sample of {plan.rows:,} of "
                            f"{n_rows:,} rows to fit the time budget"))
     if not plan.within_budget:
         message = ("the protocol asked for is expected to take longer than the budget" if plan.pinned
                    else f"the budget is too small even for the minimal protocol ({plan.folds} folds, "
                         f"{plan.epochs} epochs), so the run may take longer than asked")
-        notices.append(("validation.budget_small", message))
+        notices.append(Notice("validation.budget_small", message))
     if epoch_cap_total and epoch_cap_total >= fits / 2:
-        notices.append(("validation.epoch_cap",
+        notices.append(Notice("validation.epoch_cap",
                         f"{epoch_cap_total} of {fits} proxy fits stopped at the {plan.epochs}-epoch "
                         "cap before their held-out loss stopped improving; a larger budget trains them longer"))
 
 
 def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequence[FoldResult],
              n_splits: int, metrics: tuple[str, ...], greater_is_better: bool,
-             test_train_ratio: float, notices: list[tuple[str, str]],
+             test_train_ratio: float, notices: list[Notice],
              plan: Plan) -> tuple[int, dict[str, Any]]:
     """Fold results -> (splits used, the Validation's evidence fields): per-candidate
     evidence (tested, unstable, failed, not run), comparisons, orders and notices."""
     chosen = candidates.chosen
     folds = _Folds(chosen, results, n_splits, metrics)
     if len(folds.complete) < n_splits:
-        notices.append(("validation.budget_exhausted",
+        notices.append(Notice("validation.budget_exhausted",
                         f"the time budget ran out: the comparison uses {len(folds.complete)} of "
                         f"{n_splits} splits; raise the budget for the full protocol"))
     primary = metrics[0]
@@ -278,10 +278,10 @@ def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequenc
         evidence.append(_evidence(loss_id, folds, candidates, means, unstable, primary,
                                   test_train_ratio))
         if loss_id in unstable:
-            notices.append(("validation.unstable", f"{loss_id} is unstable, so it is never "
+            notices.append(Notice("validation.unstable", f"{loss_id} is unstable, so it is never "
                             f"recommended: {unstable[loss_id]}"))
         elif loss_id in folds.failures:
-            notices.append(("validation.failed", f"{loss_id} failed in the experiment: "
+            notices.append(Notice("validation.failed", f"{loss_id} failed in the experiment: "
                             f"{folds.failures[loss_id]}"))
     _run_notices(notices, plan, n_rows, sum(item.epoch_cap_folds for item in evidence),
                  len(chosen) * n_splits)
