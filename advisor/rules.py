@@ -32,8 +32,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
 from .errors import RuleError
 from .facts import FACT_NAMES, FACT_TYPES
 from .rule_conditions import did_you_mean
@@ -189,7 +187,7 @@ def _normalize_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
     for name, kind in FACT_TYPES.items():
         value = facts[name]
         if kind is bool:
-            if not isinstance(value, (bool, np.bool_)):
+            if not (isinstance(value, bool) or getattr(value, "dtype", None) == "bool"):  # numpy's bool_ too
                 raise ValueError(f"fact {name} must be a boolean; got {value!r}")
             values[name] = bool(value)
         elif kind is float:
