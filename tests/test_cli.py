@@ -278,16 +278,17 @@ def test_scheduler_needs_the_dask_backend():
 
 def test_the_executable_flushes_its_output_and_exit_code_when_it_skips_teardown(tmp_path):
     """The console entry point ends without interpreter teardown after a rules-only run: the
-    JSON, the report file and the exit code must all be complete."""
+    JSON, the report file and the exit code must all be complete. (Run outside the checkout,
+    so the installed package is the one imported.)"""
     report = tmp_path / "report.md"
     done = subprocess.run([sys.executable, "-m", "advisor.cli", "suggest", "example:penguins",
                            "--no-validate", "--format", "json", "--report", str(report)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["candidates"][0]["loss"] == "cross_entropy"
     assert report.read_text(encoding="utf-8").rstrip().splitlines()[-1] == "| positive given | — |"
     assert (tmp_path / "report-target-distribution.svg").read_text(encoding="utf-8").rstrip().endswith("</svg>")
     failed = subprocess.run([sys.executable, "-m", "advisor.cli", "suggest", str(tmp_path / "missing.csv")],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines() == [f"error: file not found: {tmp_path / 'missing.csv'}; check the path"]
