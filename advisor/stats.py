@@ -204,7 +204,6 @@ class PracticalComparison:
     worse: float         # P(a - b < -rope): a practically worse
 
 
-
 def practical_comparison(a: str, scores_a: Sequence[float], b: str, scores_b: Sequence[float], *,
                          greater_is_better: bool, rope: float, folds: int) -> PracticalComparison:
     """Bayesian correlated t-test of ``a`` against ``b`` with a region of practical equivalence.

@@ -291,7 +291,6 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
     return runner, plan, split_list
 
 
-
 def _as_run(plan: Plan, n_splits: int, splits_used: int, test_train_ratio: float) -> dict[str, Any]:
     """The protocol's fields the plan and the run decided."""
     return {"sample_rows": int(plan.rows), "folds": plan.folds, "repeats": plan.repeats,

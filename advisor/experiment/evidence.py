@@ -156,7 +156,6 @@ def _json_safe(value: Any) -> Any:
     return measured(value)
 
 
-
 def _nanmean(values: Sequence[float]) -> float:
     array = np.asarray(values, dtype=float)
     array = array[np.isfinite(array)]

@@ -103,7 +103,6 @@ def build_preprocessor(features: pd.DataFrame):
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
 
 
-
 def kept_positions(features: pd.DataFrame, row_mask: Any, n_target: int) -> np.ndarray:
     """Positions of ``features`` rows that the profile kept (target present)."""
     if row_mask is None:

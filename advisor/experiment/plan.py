@@ -203,7 +203,6 @@ def run_estimate(cost: Cost, *, rows: int, folds: int, repeats: int, epochs: int
             * cost.fit_seconds(_train_rows(rows, folds), epochs) / _efficiency(workers))
 
 
-
 @dataclass(frozen=True)
 class _Sizing:
     """The arithmetic of one planning problem: which epoch caps each (rows, folds,
@@ -356,8 +355,6 @@ def _plan_reasons(step: str, n_rows: int, rows: int, folds: int, repeats: int, e
         reasons.append(f"budget: {budget:g} s is too small even for the minimal protocol; it ran "
                        "anyway and may take longer")
     return tuple(reasons)
-
-
 
 
 @dataclass(frozen=True)

@@ -264,11 +264,6 @@ def score_pinball(y_true, prediction, context):
     return float(np.mean(losses))
 
 
-#: name -> (function(y_true, prediction, context=None) -> float, greater_is_better).
-#: Predictions are what the proxies return: class probabilities (n, K), label probabilities
-#: (n, L), values (n,), or quantiles (n, levels). Deviances clip predictions to at least 1e-6
-#: (a log-link mean cannot be 0 or negative); ordinal ``mae`` uses the median rank of the
-#: predicted distribution (the Bayes rule for absolute error), ordinal ``rmse`` the expected
 def one_line(error: BaseException) -> str:
     """An error's text on one line of at most 300 characters (it goes into the JSON)."""
     text = " ".join(str(error).split()) or type(error).__name__

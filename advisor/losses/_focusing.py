@@ -140,7 +140,6 @@ class AsymmetricMath(ClassifierMath):
         return loss.sum(axis=1), grad
 
 
-
 FOCAL = LossSpec(
     id="focal",
     title="Focal loss",

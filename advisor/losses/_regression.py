@@ -251,8 +251,6 @@ def derive_quantiles(profile: Profile, options: dict[str, Any]) -> dict[str, Any
     return {"quantiles": list(check_quantiles(asked) if asked else QUANTILES.default)}
 
 
-
-
 MSE = LossSpec(
     id="mse",
     title="Mean squared error",
