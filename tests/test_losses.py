@@ -433,7 +433,9 @@ def test_inverse_links_of_numeric_losses():
     raw = np.array([[0.0, 1.0], [2.0, -1.0]])
     np.testing.assert_allclose(bound("msle", "regression").predict(raw[:, :1]), np.expm1(raw[:, 0]))
     np.testing.assert_allclose(bound("gamma", "regression").predict(raw), np.exp(raw))
-    np.testing.assert_allclose(bound("quantile", "regression", quantiles=[0.1, 0.9]).predict(raw), raw)
+    # identity link, the levels in order: the second row's crossing outputs are rearranged
+    np.testing.assert_allclose(bound("quantile", "regression", quantiles=[0.1, 0.9]).predict(raw),
+                               np.sort(raw, axis=1))
     np.testing.assert_allclose(bound("mse", "regression").predict(raw[:, :1]), raw[:, 0])
 
 
@@ -709,3 +711,15 @@ def test_a_bound_loss_pickles(loss_id, task):
     restored = pickle.loads(pickle.dumps(math_))
     assert restored.link.name == math_.link.name and restored.params == math_.params
     assert pickle.loads(pickle.dumps(CATALOG[loss_id])).id == loss_id
+
+
+def test_quantile_predictions_are_rearranged_per_target_and_follow_the_levels_order():
+    """Target-major blocks are sorted separately, and levels given out of order get the
+    values of their rank (the 0.9 level the largest)."""
+    math = CATALOG["quantile"].bind({"quantiles": [0.1, 0.5, 0.9]}, "regression")
+    raw = np.array([[3.0, 1.0, 2.0, 10.0, 30.0, 20.0]])  # two targets, three levels each
+    np.testing.assert_array_equal(math.predict(raw), [[1.0, 2.0, 3.0, 10.0, 20.0, 30.0]])
+    unordered = CATALOG["quantile"].bind({"quantiles": [0.9, 0.1, 0.5]}, "regression")
+    np.testing.assert_array_equal(unordered.predict(np.array([[1.0, 5.0, 3.0]])), [[5.0, 1.0, 3.0]])
+    single = CATALOG["quantile"].bind({"quantiles": [0.5]}, "regression")
+    np.testing.assert_array_equal(single.predict(np.array([[2.0], [-1.0]])), [2.0, -1.0])

@@ -719,3 +719,16 @@ def test_loss_must_be_a_catalog_loss():
     X, y, _ = regression_case(n=50)
     with pytest.raises(ValueError, match="loss"):
         LossMLP("squared_error", max_iter=1).fit(X, y.reshape(-1, 1))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_quantile_predictions_never_cross_where_the_raw_outputs_do():
+    """Two epochs leave the three levels' raw outputs crossing on most rows; the prediction is
+    the same values per row, in level order."""
+    X, y, profile = regression_case(n=300)
+    proxy = make_proxy(CATALOG["quantile"], {"quantiles": [0.1, 0.5, 0.9]}, profile, seed=0,
+                       max_iter=2, hidden=(8,)).fit(X, y)
+    raw, predicted = proxy.decision_function(X), proxy.predict(X)
+    assert (np.diff(raw, axis=1) < 0).any(axis=1).mean() > 0.5
+    assert (np.diff(predicted, axis=1) >= 0).all()
+    np.testing.assert_array_equal(np.sort(raw, axis=1), predicted)

@@ -238,6 +238,17 @@ class QuantileMath(IdentityMath):
         grad = np.where(residual > 0.0, -tau, 1.0 - tau)
         return loss.sum(axis=1), grad
 
+    def predict(self, raw):
+        """Each row's levels in order, so they never cross: the predictions of a target, sorted
+        and handed to its levels from the lowest up (the rearrangement of Chernozhukov,
+        Fernandez-Val & Galichon 2010, which never moves an estimate further from the true
+        quantile curve)."""
+        raw = np.asarray(raw, dtype=np.float64)
+        levels = np.asarray(self.params["quantiles"], dtype=np.float64)
+        blocks = np.sort(raw.reshape(raw.shape[0], -1, levels.size), axis=2)
+        rank = np.argsort(np.argsort(levels, kind="stable"), kind="stable")  # level -> sorted slot
+        return _as_values(blocks[:, :, rank].reshape(raw.shape))
+
 
 QUANTILES = ParamSpec("quantiles", [0.5], 0.0, 1.0, "Quantile levels, one output each; the median "
                       "when none is asked for.", closed="neither")
@@ -321,12 +332,16 @@ QUANTILE = LossSpec(
                 "median, 0.5). With several levels the per-sample loss is the sum over levels. "
                 "Non-smooth at r = 0: the gradient is the subgradient (-tau above the prediction, "
                 "1 - tau below). For a k-column target the outputs are ordered target-major "
-                "(target 0's levels first), and the encoded target repeats each column once per level.",
+                "(target 0's levels first), and the encoded target repeats each column once per level. "
+                "Several levels are sorted per row at prediction time, so they never cross "
+                "(rearrangement, Chernozhukov, Fernandez-Val & Galichon 2010).",
     activations=per_task(("regression", "count"), IDENTITY_ACTIVATIONS),
     math=QuantileMath,
     formula="max(tau r, (tau - 1) r), r = y - z, one output per level tau",
     citation=("Koenker & Bassett (Econometrica 1978), Regression Quantiles; Romano, Patterson "
-              "& Candes (NeurIPS 2019), Conformalized Quantile Regression"),
+              "& Candes (NeurIPS 2019), Conformalized Quantile Regression; Chernozhukov, "
+              "Fernandez-Val & Galichon (Econometrica 2010), Quantile and Probability Curves "
+              "without Crossing"),
     vetoes=IDENTITY_VETOES,
     params=(QUANTILES,),
     derivation=derive_quantiles,
