@@ -273,9 +273,12 @@ def _experiment(rec: Recommendation, validation: ValidationSummary) -> dict[str,
     orders = [{"name": name, "order": order}
               for order, name in ((validation.rule_order, "rules"),
                                   (validation.empirical_order, "mean score")) if order]
+    coverage = [{"loss": candidate.loss, "levels": list(candidate.evidence.coverage.items())}
+                for candidate in rec.candidates
+                if candidate.evidence is not None and candidate.evidence.coverage]
     return {"protocol": protocol_rows, "reasons": list(protocol.reasons), "rows": rows,
             "other_metrics": other_metrics if metric_rows else [], "metric_rows": metric_rows,
-            "agreement": validation.agreement, "orders": orders}
+            "coverage": coverage, "agreement": validation.agreement, "orders": orders}
 
 
 def _evidence_row(candidate: Candidate) -> dict[str, Any]:

@@ -173,6 +173,8 @@ class Evidence(Record):
     folds: dict[str, tuple[float | None, ...]]
     epochs_run: tuple[int | None, ...]
     epoch_cap_folds: int                      # folds where training stopped at the epoch cap
+    #: Quantile losses only: level -> mean share of held-out targets at or below its prediction.
+    coverage: dict[str, float] | None = field(default=None, kw_only=True, metadata={OMIT_NONE: True})
 
 
 @dataclass(frozen=True)

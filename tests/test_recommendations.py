@@ -229,3 +229,24 @@ def test_typed_errors_in_the_library():
                         validate=False)
     with pytest.raises(AdvisorError):
         advisor.suggest(pd.DataFrame({"x": range(3), "y": [0, 1, 0]}), validate=False)
+
+
+def test_quantile_levels_report_their_coverage_on_the_held_out_folds(monkeypatch):
+    import functools
+
+    import advisor.validate
+
+    monkeypatch.setattr(advisor.validate, "validate", functools.partial(
+        advisor.validate.validate, sample_rows=200, folds=2, repeats=1, epochs=30))
+    rec = advisor.suggest("example:tbill_rate_change", quantiles=[0.1, 0.5, 0.9], n_jobs=1)
+    quantile = next(candidate for candidate in rec.candidates if candidate.loss == "quantile")
+    assert quantile.evidence is not None and quantile.evidence.status == "tested"
+    coverage = quantile.evidence.coverage
+    assert coverage is not None and list(coverage) == ["0.1", "0.5", "0.9"]
+    shares = list(coverage.values())
+    assert shares == sorted(shares) and all(0.0 <= share <= 1.0 for share in shares)
+    assert all(candidate.evidence.coverage is None for candidate in rec.candidates
+               if candidate.loss != "quantile" and candidate.evidence is not None)
+    trained = json.loads(rec.to_json())["validation"]["candidates"]
+    assert [item["loss"] for item in trained if "coverage" in item] == ["quantile"]
+    assert "### Quantile coverage on the held-out folds" in rec.to_markdown()

@@ -19,7 +19,7 @@ from advisor.errors import OptionError
 from advisor.experiment.features import build_preprocessor, prepare_features
 from advisor.experiment.metrics import METRIC_SPECS
 from advisor.experiment.plan import Cost, plan_protocol
-from advisor.experiment.scoring import ScoringContext
+from advisor.experiment.scoring import ScoringContext, level_coverage
 from advisor.load import load_data
 from advisor.losses import losses_for_task
 from advisor.options import METRICS
@@ -505,3 +505,14 @@ def test_a_pinned_protocol_is_never_extended():
     validation = validate(loaded, profile, Outcome(("cross_entropy",)), params=all_params(profile),
                           budget=20, proxy_factory=factory(), folds=5, repeats=1, epochs=5)
     assert validation.protocol.repeats == 1 and validation.protocol.splits_used == 5
+
+
+def test_level_coverage_is_the_share_of_targets_at_or_below_each_level():
+    truth = np.array([0.0, 1.0, 2.0, 3.0])
+    quantiles = np.array([[0.5, 1.0], [0.5, 1.0], [1.5, 2.5], [2.5, 2.9]])
+    context = ScoringContext(task="regression", prediction_levels=(0.1, 0.9))
+    assert level_coverage(truth, quantiles, context) == ((0.1, 0.25), (0.9, 0.75))
+    median = ScoringContext(task="regression", prediction_levels=(0.5,))
+    assert level_coverage(truth, np.array([1.0, 1.0, 1.0, 1.0]), median) == ((0.5, 0.5),)
+    point = ScoringContext(task="regression")
+    assert level_coverage(truth, truth, point) == ()  # not a quantile prediction

@@ -47,6 +47,8 @@ class CandidateEvidence:
     ci_high: float
     epochs_run: tuple[int | None, ...]
     epoch_cap_folds: int                     # folds where training stopped at the epoch cap
+    #: Quantile losses: level -> mean share of held-out targets at or below its prediction.
+    coverage: dict[str, float] | None = None
 
     def to_dict(self, metric: str) -> dict[str, Any]:
         return {
@@ -62,6 +64,8 @@ class CandidateEvidence:
             "folds": {name: [measured(value) for value in values]
                       for name, values in self.fold_scores.items()},
             "epochs_run": list(self.epochs_run), "epoch_cap_folds": self.epoch_cap_folds,
+            **({} if self.coverage is None else
+               {"coverage": {level: measured(share) for level, share in self.coverage.items()}}),
         }
 
 
@@ -228,7 +232,17 @@ def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mappin
         failure=unstable.get(loss_id), fold_scores=folds.scores[loss_id], means=means[loss_id],
         std=float(finite.std(ddof=1)) if finite.size >= 2 else math.nan, ci_low=low, ci_high=high,
         epochs_run=tuple(folds.by_key[(loss_id, split)].epochs_run for split in folds.complete),
-        epoch_cap_folds=cap_folds)
+        epoch_cap_folds=cap_folds, coverage=_coverage([folds.by_key[(loss_id, split)]
+                                                       for split in folds.complete]))
+
+
+def _coverage(runs: Sequence[FoldResult]) -> dict[str, float] | None:
+    """Mean share of held-out targets at or below each quantile level's prediction, over the
+    splits; None for a loss that predicts no quantiles."""
+    if not runs or not runs[0].coverage:
+        return None
+    return {f"{level:g}": float(np.mean([dict(run.coverage)[level] for run in runs]))
+            for level, _ in runs[0].coverage}
 
 
 def _run_notices(notices: list[Notice], plan: Plan, n_rows: int, epoch_cap_total: int,

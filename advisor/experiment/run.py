@@ -29,7 +29,7 @@ from ..proxy import ProxyDivergedError
 from ..runtime.parallel import parallel_config, quiet_single_thread, result_mode
 from ..stability import overshoot
 from .features import build_preprocessor
-from .scoring import NUMERIC_TASKS, ScoringContext, one_line, score_predictions
+from .scoring import NUMERIC_TASKS, ScoringContext, level_coverage, one_line, score_predictions
 from .splits import split_seed
 
 __all__ = ["Job", "FoldResult", "SplitCache", "RunData", "Runner", "run_job", "epochs_run"]
@@ -135,6 +135,7 @@ class FoldResult:
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()
     overshoot: tuple[float, str | None] = (0.0, None)  # predictions beyond the training targets
+    coverage: tuple[tuple[float, float], ...] = ()  # quantile level, share of test targets at or below it
 
 
 def epochs_run(proxy: Any) -> int | None:
@@ -163,11 +164,11 @@ def run_job(job: Job, data: RunData) -> FoldResult:
     else:  # a thread beside others: the parent limits BLAS and records warnings for the run
         outcome = _train_and_score(job, data)
     convergence = any(item.category.__name__ == "ConvergenceWarning" for item in caught)
-    status, scores, problems, reason, ran, beyond = outcome
+    status, scores, problems, reason, ran, beyond, coverage = outcome
     cap = (ran >= job.epochs) if ran is not None else convergence
     return FoldResult(job.loss_id, job.split, status, scores, problems, reason, ran,
                       bool(cap and status == "ok"), time.perf_counter() - started,
-                      warning_texts(caught), beyond)
+                      warning_texts(caught), beyond, coverage)
 
 
 def _train_and_score(job: Job, data: RunData):
@@ -178,15 +179,15 @@ def _train_and_score(job: Job, data: RunData):
         proxy.fit(train_matrix, data.y[job.train])
         prediction = np.asarray(proxy.predict(test_matrix), dtype=float)
     except ProxyDivergedError as error:
-        return "failed", {}, {}, f"diverged: {one_line(error)}", None, None
+        return "failed", {}, {}, f"diverged: {one_line(error)}", None, None, ()
     except Exception as error:  # noqa: BLE001 - failure is data: record it, go on
-        return "failed", {}, {}, f"{type(error).__name__}: {one_line(error)}", None, None
+        return "failed", {}, {}, f"{type(error).__name__}: {one_line(error)}", None, None, ()
     ran = epochs_run(proxy)
     if prediction.shape[0] != len(job.test):
         return ("failed", {}, {}, f"predicted {prediction.shape[0]} rows for {len(job.test)}",
-                ran, None)
+                ran, None, ())
     if not np.all(np.isfinite(prediction)):
-        return "failed", {}, {}, "diverged: non-finite predictions", ran, None
+        return "failed", {}, {}, "diverged: non-finite predictions", ran, None, ()
     beyond = (overshoot(prediction, data.y[job.train]) if job.context.task in NUMERIC_TASKS
               else (0.0, None))
     scores, problems = score_predictions(data.y[job.test], prediction, job.metrics, job.context)
@@ -194,8 +195,9 @@ def _train_and_score(job: Job, data: RunData):
     if not math.isfinite(scores[primary]):
         reason = problems.get(primary, "not finite")
         return ("failed", scores, problems, f"{primary} could not be computed: {reason}",
-                ran, beyond)
-    return "ok", scores, problems, None, ran, beyond
+                ran, beyond, ())
+    return "ok", scores, problems, None, ran, beyond, level_coverage(data.y[job.test], prediction,
+                                                                     job.context)
 
 
 @dataclass

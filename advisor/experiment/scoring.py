@@ -17,7 +17,7 @@ import numpy as np
 from .metrics import METRIC_SPECS
 
 __all__ = ["ScoringContext", "infer_context", "score_predictions", "metrics_for",
-           "scoring_context", "prediction_levels", "one_line", "CLASS_TASKS", "NUMERIC_TASKS"]
+           "scoring_context", "prediction_levels", "level_coverage", "one_line", "CLASS_TASKS", "NUMERIC_TASKS"]
 
 CLASS_TASKS = frozenset({"binary", "multiclass", "ordinal"})
 NUMERIC_TASKS = frozenset({"regression", "count", "proportion"})
@@ -262,6 +262,22 @@ def score_pinball(y_true, prediction, context):
         residual = truth - predicted
         losses.append(np.mean(np.maximum(level * residual, (level - 1.0) * residual)))
     return float(np.mean(losses))
+
+
+def level_coverage(y_true: np.ndarray, prediction: np.ndarray,
+                   context: ScoringContext) -> tuple[tuple[float, float], ...]:
+    """For quantile predictions, (level, share of the targets at or below its prediction):
+    a calibrated 0.9 level covers 0.9 of them. Empty for any other prediction (point values,
+    probabilities, several target columns)."""
+    levels = context.prediction_levels
+    values = np.asarray(prediction, dtype=float)
+    if values.ndim == 1 and len(levels) == 1:  # one level: one column, returned flat
+        values = values.reshape(-1, 1)
+    if not levels or values.ndim != 2 or values.shape[1] != len(levels):
+        return ()
+    truth = _numeric_truth(y_true).reshape(-1, 1)
+    return tuple((float(level), float(share))
+                 for level, share in zip(levels, np.mean(truth <= values, axis=0)))
 
 
 def one_line(error: BaseException) -> str:
