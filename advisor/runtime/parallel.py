@@ -64,13 +64,16 @@ def result_mode() -> str:
 
 
 def worker_count(backend: str | None, n_jobs: int) -> int:
-    """How many jobs really run at once (capped by the cores for local backends)."""
+    """How many jobs really run at once (capped by the cores this process may use, the same
+    count as the default ``--jobs``, for local backends)."""
     import joblib
+
+    from ..options import available_cores
 
     with parallel_config(backend, n_jobs):
         count = joblib.effective_n_jobs(n_jobs)
     if (backend or "loky") in LOCAL_BACKENDS:
-        count = min(count, os.cpu_count() or 1)
+        count = min(count, available_cores())
     return max(1, int(count))
 
 
