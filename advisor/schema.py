@@ -18,6 +18,7 @@ import json
 import math
 import numbers
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,20 @@ def significant(value: Any, digits: int = MEASURED_DIGITS) -> float:
     if not math.isfinite(number):
         return number
     return float(f"{number:.{digits}g}")
+
+
+def json_tree(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``value`` as JSON data: mappings with text keys, sequences and arrays as lists, text
+    and None as they are, and every other leaf through ``leaf`` (e.g. :func:`measured`)."""
+    if isinstance(value, dict):
+        return {str(key): json_tree(item, leaf) for key, item in value.items()}
+    if getattr(value, "ndim", 0) > 0:  # a numpy array
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [json_tree(item, leaf) for item in value]
+    if isinstance(value, str) or value is None:
+        return value
+    return leaf(value)
 
 
 def measured(value: Any, digits: int = MEASURED_DIGITS) -> float | int | bool | None:

@@ -22,7 +22,7 @@ import numpy as np
 from .. import stats
 from ..decide import Candidates
 from ..schema import ExperimentProtocol as Protocol
-from ..schema import Notice, measured
+from ..schema import Notice, json_tree, measured
 from ..stability import unstable_candidates
 from .plan import Plan
 from .run import FoldResult
@@ -138,7 +138,7 @@ class Validation:
             "candidates": [item.to_dict(self.protocol.metric) for item in self.candidates],
             "comparisons": [comparison_dict(item) for item in self.comparisons],
             "notices": [notice.to_dict() for notice in self.notices],
-            "timing": _json_safe(self.timing),
+            "timing": json_tree(self.timing, measured),
         }
 
 
@@ -148,16 +148,6 @@ def _flip(item: stats.PairedComparison) -> stats.PairedComparison:
                                             else -item.standardized_difference),
                    t_statistic=None if item.t_statistic is None else -item.t_statistic,
                    ci_low=-item.ci_high, ci_high=-item.ci_low)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, str) or value is None:
-        return value
-    return measured(value)
 
 
 def _nanmean(values: Sequence[float]) -> float:

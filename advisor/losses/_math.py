@@ -6,13 +6,14 @@ through ``logaddexp``, softmax through log-sum-exp, effective numbers through ``
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..schema import SETTING_DIGITS, significant
+from ..schema import SETTING_DIGITS, json_tree, significant
 
 #: Raw outputs of log-link losses are clipped to this range before ``exp`` (exp(±80) stays
 #: finite in float64 and far beyond any count or amount a proxy meets); the gradient is the
@@ -71,20 +72,16 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 def round_sig(value: float, digits: int = SETTING_DIGITS) -> float:
     """``value`` rounded to ``digits`` significant digits (stable, short JSON output)."""
-    value = float(value)
-    if value == 0.0:
-        return value  # keeps the sign of -0.0
     return significant(value, digits)
 
 
 def json_safe(value: Any, digits: int = SETTING_DIGITS) -> Any:
     """Plain-Python, JSON-safe copy of a derived value: floats rounded, vectors as lists."""
-    if isinstance(value, dict):
-        return {str(key): json_safe(item, digits) for key, item in value.items()}
-    if isinstance(value, np.ndarray):
-        return [json_safe(item, digits) for item in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item, digits) for item in value]
+    return json_tree(value, functools.partial(_setting, digits=digits))
+
+
+def _setting(value: Any, digits: int) -> Any:
+    """One derived number as plain Python: flags and integers as they are, floats rounded."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
