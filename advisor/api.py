@@ -6,6 +6,7 @@ The CLI is a thin layer over :func:`run`, the pipeline for options already check
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import shlex
@@ -24,6 +25,7 @@ from .options import FRAMEWORKS, Options, available_cores, metric_for_task
 from .schema import (
     Audit,
     Candidate,
+    ComparisonWithPick,
     Confidence,
     DataSource,
     DecisionBasis,
@@ -36,7 +38,6 @@ from .schema import (
     RuleOverride,
     RunSettings,
     Target,
-    ValidationSummary,
     significant,
 )
 
@@ -188,10 +189,9 @@ def _recommendation(options: Options, command_source, loaded, profile, rulebase,
     )
     validation_summary = None
     if validation is not None:
-        validation_dict = validation.to_dict()
         # Wall-clock figures differ run to run: kept out of the byte-stable JSON.
-        timing["validation"] = validation_dict.pop("timing", None)
-        validation_summary = ValidationSummary.from_dict(validation_dict)
+        timing["validation"] = validation.rounded_timing()
+        validation_summary = validation.summary()
     settings = _settings(options, profile)
     return Recommendation(
         task=profile.task,
@@ -263,11 +263,14 @@ def _is_file(data: Any) -> bool:
 
 def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Candidate:
     """One row of the final ranking: rule trace, derived params, snippets and evidence."""
-    evidence = validation.evidence_for(loss.id) if validation is not None else None
-    if evidence is not None:
+    measured = validation.evidence_for(loss.id) if validation is not None else None
+    evidence = None
+    if measured is not None:
         versus = decision.versus.get(loss.id)
-        evidence = EvidenceVersusPick.from_dict(
-            {**evidence, "versus": versus, "p_value": versus["p_value"] if versus else None})
+        evidence = EvidenceVersusPick(
+            **{spec.name: getattr(measured, spec.name) for spec in dataclasses.fields(measured)},
+            versus=ComparisonWithPick.from_dict(versus) if versus else None,
+            p_value=versus["p_value"] if versus else None)
     return Candidate(
         loss=loss.id,
         title=loss.title,

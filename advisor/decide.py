@@ -235,7 +235,7 @@ def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str
     """For every trained candidate but the pick: the paired comparison with the pick
     (frequentist, as a second reading) and the posterior of practical superiority."""
     from . import stats  # scipy and baycomp: only a validated run needs them
-    from .experiment.evidence import comparison_dict
+    from .experiment.evidence import comparison_record
 
     protocol = validation.protocol
     metric = protocol.metric
@@ -251,7 +251,7 @@ def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str
         practical = stats.practical_comparison(
             item.loss, theirs, pick, mine, greater_is_better=protocol.greater_is_better,
             rope=margin or 0.0, folds=protocol.folds)
-        result[item.loss] = {**comparison_dict(frequentist),
+        result[item.loss] = {**comparison_record(frequentist).to_dict(),
                              "practical": {"rope": measured(practical.rope),
                                            "better": measured(practical.better, 3),
                                            "equivalent": measured(practical.equivalent, 3),

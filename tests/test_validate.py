@@ -259,7 +259,7 @@ def test_failures_are_recorded_and_the_run_goes_on(capsys, recwarn):
     assert "non-finite" in failures["generalized_cross_entropy"]
     assert "5 of 5 splits failed" in failures["focal"]
     assert {notice.code for notice in validation.notices} >= {"validation.failed"}
-    assert validation.evidence_for("focal")["error"] == failures["focal"]
+    assert validation.evidence_for("focal").error == failures["focal"]
     assert validation.evidence_for("hinge") is None
     # nothing printed, no warning escaped
     captured = capsys.readouterr()

@@ -21,14 +21,23 @@ import numpy as np
 
 from .. import stats
 from ..decide import Candidates
+from ..schema import (
+    Agreement,
+    Comparison,
+    Evidence,
+    Notice,
+    ValidationSummary,
+    json_tree,
+    measured,
+    significant,
+)
 from ..schema import ExperimentProtocol as Protocol
-from ..schema import Notice, json_tree, measured
 from ..stability import unstable_candidates
 from .plan import Plan
 from .run import FoldResult
 from .scoring import NUMERIC_TASKS
 
-__all__ = ["Protocol", "CandidateEvidence", "Validation", "comparison_dict", "assemble"]
+__all__ = ["Protocol", "CandidateEvidence", "Validation", "comparison_record", "assemble"]
 
 
 @dataclass(frozen=True)
@@ -50,36 +59,35 @@ class CandidateEvidence:
     #: Quantile losses: level -> mean share of held-out targets at or below its prediction.
     coverage: dict[str, float] | None = None
 
-    def to_dict(self, metric: str) -> dict[str, Any]:
-        return {
-            "loss": self.loss, "rule_rank": self.rule_rank, "roles": list(self.roles),
-            "status": self.status,
-            "error": self.failure if self.status in ("failed", "not_run") else None,
-            "unstable": self.failure if self.status == "unstable" else None,
-            "metric": metric,
-            "mean": measured(self.means.get(metric)), "std": measured(self.std),
-            "ci_low": measured(self.ci_low), "ci_high": measured(self.ci_high),
-            "fold_scores": [measured(value) for value in self.fold_scores.get(metric, ())],
-            "means": {name: measured(value) for name, value in self.means.items()},
-            "folds": {name: [measured(value) for value in values]
-                      for name, values in self.fold_scores.items()},
-            "epochs_run": list(self.epochs_run), "epoch_cap_folds": self.epoch_cap_folds,
-            **({} if self.coverage is None else
-               {"coverage": {level: measured(share) for level, share in self.coverage.items()}}),
-        }
+    def record(self, metric: str) -> Evidence:
+        """The result schema's record of these numbers, judged on ``metric``, rounded."""
+        return Evidence(
+            loss=self.loss, rule_rank=self.rule_rank, roles=self.roles, status=self.status,
+            error=self.failure if self.status in ("failed", "not_run") else None,
+            unstable=self.failure if self.status == "unstable" else None,
+            metric=metric,
+            mean=measured(self.means.get(metric)), std=measured(self.std),
+            ci_low=measured(self.ci_low), ci_high=measured(self.ci_high),
+            fold_scores=tuple(measured(value) for value in self.fold_scores.get(metric, ())),
+            means={name: measured(value) for name, value in self.means.items()},
+            folds={name: tuple(measured(value) for value in values)
+                   for name, values in self.fold_scores.items()},
+            epochs_run=self.epochs_run, epoch_cap_folds=self.epoch_cap_folds,
+            coverage=None if self.coverage is None else
+            {level: significant(share) for level, share in self.coverage.items()})
 
 
-def comparison_dict(comparison: stats.PairedComparison) -> dict[str, Any]:
-    """The JSON form of a paired comparison (positive difference = ``a`` better)."""
-    return {
-        "a": comparison.a, "b": comparison.b, "n_folds": comparison.n_folds,
-        "mean_difference": measured(comparison.mean_difference),
-        "standardized_difference": measured(comparison.standardized_difference),
-        "ci_low": measured(comparison.ci_low), "ci_high": measured(comparison.ci_high),
-        "t_statistic": measured(comparison.t_statistic), "p_value": measured(comparison.p_value),
-        "wilcoxon_p": measured(comparison.wilcoxon_p), "significant": comparison.significant,
-        "better": comparison.winner,
-    }
+def comparison_record(comparison: stats.PairedComparison) -> Comparison:
+    """The result schema's record of a paired comparison (positive difference = ``a``
+    better), rounded."""
+    return Comparison(
+        a=comparison.a, b=comparison.b, n_folds=comparison.n_folds,
+        mean_difference=measured(comparison.mean_difference),
+        standardized_difference=measured(comparison.standardized_difference),
+        ci_low=measured(comparison.ci_low), ci_high=measured(comparison.ci_high),
+        t_statistic=measured(comparison.t_statistic), p_value=measured(comparison.p_value),
+        wilcoxon_p=measured(comparison.wilcoxon_p), significant=comparison.significant,
+        better=comparison.winner)
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,29 +125,32 @@ class Validation:
                 return _flip(item)
         return None
 
-    def evidence_for(self, loss_id: str) -> dict[str, Any] | None:
+    def evidence_for(self, loss_id: str) -> Evidence | None:
         """The numbers shown next to one loss in the result; None when it was not trained."""
         evidence = self.candidate(loss_id)
-        return None if evidence is None else evidence.to_dict(self.protocol.metric)
+        return None if evidence is None else evidence.record(self.protocol.metric)
 
-    def to_dict(self) -> dict[str, Any]:
+    def summary(self) -> ValidationSummary:
+        """The result schema's record of the evidence (everything but the timings)."""
         agreement = None
         if self.agreement is not None:
-            agreement = {"kendall_tau": measured(self.agreement[0]),
-                         "p_value": measured(self.agreement[1]),
-                         "n_candidates": len(self.rule_order)}
-        return {
-            "protocol": self.protocol.to_dict(),
-            "metric": self.protocol.metric,
-            "rule_choice": self.rule_choice,
-            "rule_order": list(self.rule_order),
-            "empirical_order": list(self.empirical_order),
-            "agreement": agreement,
-            "candidates": [item.to_dict(self.protocol.metric) for item in self.candidates],
-            "comparisons": [comparison_dict(item) for item in self.comparisons],
-            "notices": [notice.to_dict() for notice in self.notices],
-            "timing": json_tree(self.timing, measured),
-        }
+            agreement = Agreement(kendall_tau=measured(self.agreement[0]),
+                                  p_value=measured(self.agreement[1]),
+                                  n_candidates=len(self.rule_order))
+        return ValidationSummary(
+            protocol=self.protocol, metric=self.protocol.metric, rule_choice=self.rule_choice,
+            rule_order=self.rule_order, empirical_order=self.empirical_order,
+            agreement=agreement,
+            candidates=tuple(item.record(self.protocol.metric) for item in self.candidates),
+            comparisons=tuple(comparison_record(item) for item in self.comparisons),
+            notices=self.notices)
+
+    def rounded_timing(self) -> dict[str, Any]:
+        """The measured timings, rounded as every JSON number is (they differ run to run)."""
+        return json_tree(self.timing, measured)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary().to_dict(), "timing": self.rounded_timing()}
 
 
 def _flip(item: stats.PairedComparison) -> stats.PairedComparison:
