@@ -25,7 +25,6 @@ from .options import FRAMEWORKS, Options, available_cores, metric_for_task
 from .schema import (
     Audit,
     Candidate,
-    ComparisonWithPick,
     Confidence,
     DataSource,
     DecisionBasis,
@@ -269,8 +268,7 @@ def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Ca
         versus = decision.versus.get(loss.id)
         evidence = EvidenceVersusPick(
             **{spec.name: getattr(measured, spec.name) for spec in dataclasses.fields(measured)},
-            versus=ComparisonWithPick.from_dict(versus) if versus else None,
-            p_value=versus["p_value"] if versus else None)
+            versus=versus, p_value=versus.p_value if versus else None)
     return Candidate(
         loss=loss.id,
         title=loss.title,

@@ -44,11 +44,11 @@ Verdicts, each a word for what was seen:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError
-from .schema import Notice, measured
+from .schema import ComparisonWithPick, Notice, PracticalEquivalence, measured
 
 if TYPE_CHECKING:  # pragma: no cover
     from .experiment.evidence import CandidateEvidence, Validation
@@ -144,7 +144,7 @@ class Decision:
     basis: str = "rules"            # evidence, rules_tiebreak, too_small, rules, none
     leader: str | None = None       # the best-measured stable candidate
     margin: float | None = None     # the practical margin used, in the metric's units
-    versus: dict[str, dict[str, Any]] = field(default_factory=dict)  # loss -> comparison with the pick
+    versus: dict[str, ComparisonWithPick] = field(default_factory=dict)  # loss -> comparison with the pick
 
     @property
     def pick(self) -> str | None:
@@ -231,7 +231,7 @@ def _judge(validation: Validation, position: dict[str, int]) -> dict[str, Any]:
             "margin": margin, "basis": basis}
 
 
-def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str, dict[str, Any]]:
+def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str, ComparisonWithPick]:
     """For every trained candidate but the pick: the paired comparison with the pick
     (frequentist, as a second reading) and the posterior of practical superiority."""
     from . import stats  # scipy and baycomp: only a validated run needs them
@@ -251,11 +251,13 @@ def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str
         practical = stats.practical_comparison(
             item.loss, theirs, pick, mine, greater_is_better=protocol.greater_is_better,
             rope=margin or 0.0, folds=protocol.folds)
-        result[item.loss] = {**comparison_record(frequentist).to_dict(),
-                             "practical": {"rope": measured(practical.rope),
-                                           "better": measured(practical.better, 3),
-                                           "equivalent": measured(practical.equivalent, 3),
-                                           "worse": measured(practical.worse, 3)}}
+        comparison = comparison_record(frequentist)
+        result[item.loss] = ComparisonWithPick(
+            **{spec.name: getattr(comparison, spec.name) for spec in fields(comparison)},
+            practical=PracticalEquivalence(rope=measured(practical.rope),
+                                           better=measured(practical.better, 3),
+                                           equivalent=measured(practical.equivalent, 3),
+                                           worse=measured(practical.worse, 3)))
     return result
 
 
@@ -291,7 +293,7 @@ def _default_of(validation: Validation) -> str | None:
 
 
 def _validated_confidence(validation: Validation, judged: dict[str, Any], pick: str | None,
-                          versus: dict[str, dict[str, Any]]) -> tuple[str, str]:
+                          versus: dict[str, ComparisonWithPick]) -> tuple[str, str]:
     metric = validation.protocol.metric
     if judged["basis"] == "none":
         return "low", (f"no applicable loss trained stably: {pick} is listed first only because "
@@ -309,8 +311,8 @@ def _validated_confidence(validation: Validation, judged: dict[str, Any], pick: 
         others = [item.loss for item in validation.candidates if item.loss != pick]
         return "medium", (f"{pick} is the only candidate that trained stably"
                           + (f" ({', '.join(others)} did not)" if others else ""))
-    rival, details = max(stable_rivals.items(), key=lambda pair: pair[1]["practical"]["better"])
-    chance = details["practical"]["better"]
+    rival, chance = max(((loss_id, _chance_better(item)) for loss_id, item in stable_rivals.items()),
+                        key=lambda pair: pair[1])
     margin_text = _margin_text(metric, judged["margin"])
     if judged["basis"] == "rules_tiebreak":
         tied = _equivalents(judged, pick)
@@ -322,6 +324,14 @@ def _validated_confidence(validation: Validation, judged: dict[str, Any], pick: 
                         f"{RIVAL_PROBABILITY:.0%} posterior probability ({margin_text})")
     return "medium", (f"{lead}, but {rival} may still be practically better (posterior "
                       f"probability {chance:.2f}, {margin_text}); a larger budget would tell")
+
+
+def _chance_better(comparison: ComparisonWithPick) -> float:
+    """The posterior probability that the candidate is practically better than the pick (the
+    correlated t-test's posterior is always a number, never a missing score)."""
+    chance = comparison.practical.better
+    assert chance is not None, "the practical comparison gave no probability"
+    return chance
 
 
 def _equivalents(judged: dict[str, Any], pick: str) -> list[str]:
@@ -352,7 +362,7 @@ def _rules_only_summary(by_score: list[str], scores: dict[str, float], vetoed: l
 
 
 def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str | None,
-                       versus: dict[str, dict[str, Any]], unstable: list[str],
+                       versus: dict[str, ComparisonWithPick], unstable: list[str],
                        failed: list[str]) -> str:
     protocol = validation.protocol
     metric = protocol.metric
@@ -390,7 +400,7 @@ def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str
 
 def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,
                    rule_choice: str | None, default: str | None,
-                   versus: dict[str, dict[str, Any]]) -> str:
+                   versus: dict[str, ComparisonWithPick]) -> str:
     metric = validation.protocol.metric
     mean = _measured(validation, pick).means[metric]
     leader = judged["leader"]
@@ -419,6 +429,6 @@ def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,
     return sentence + "."
 
 
-def _chance_text(comparison: dict[str, Any]) -> str:
+def _chance_text(comparison: ComparisonWithPick) -> str:
     """'P(practically worse than the pick) = 0.97' for a comparison oriented candidate-vs-pick."""
-    return f"probability it is practically worse than the pick {comparison['practical']['worse']:.2f}"
+    return f"probability it is practically worse than the pick {comparison.practical.worse:.2f}"

@@ -110,7 +110,7 @@ def test_a_lean_larger_than_the_margin_overturns_the_rules_even_when_not_signifi
     assert decision.verdicts == {"mae": "confirmed", "tweedie": "overturned"}
     assert decision.basis == "evidence" and decision.leader == "mae"
     assert "overturned the rules' choice tweedie" in decision.summary
-    assert decision.versus["tweedie"]["practical"]["worse"] > 0.5
+    assert decision.versus["tweedie"].practical.worse > 0.5
 
 
 def test_a_difference_inside_the_margin_keeps_the_rule_order():
