@@ -296,7 +296,7 @@ class LossProxy(BaseEstimator):
     ``fit`` binds the loss's math to ``params`` and the profile's task and encodes the target
     for it; when the loss asks for it (``standardize_target``), it standardises the encoded
     target with the training fold's mean and standard deviation and trains with the math
-    rescaled to it (``LossMath.for_scale``). ``predict`` undoes the standardisation on the
+    rescaled to it (``LossMath.for_standardized``). ``predict`` undoes the standardisation on the
     raw outputs and predicts with the math of the original parameters. Build it with
     :func:`make_proxy`.
     """
@@ -345,8 +345,7 @@ class LossProxy(BaseEstimator):
             scale = target.std(axis=0)
             self.scale_ = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(self.center_)), scale, 1.0)
             target = (target - self.center_) / self.scale_
-            scale_arg = float(self.scale_[0]) if self.scale_.size == 1 else self.scale_.copy()
-            fit_math = fit_math.for_scale(scale_arg)
+            fit_math = fit_math.for_standardized(self.center_.copy(), self.scale_.copy())
         else:
             self.center_ = np.zeros(target.shape[1])
             self.scale_ = np.ones(target.shape[1])
@@ -373,7 +372,7 @@ class LossProxy(BaseEstimator):
         check_is_fitted(self, "model_")
         raw = self.model_.decision_function(X)
         if self.standardized_:
-            raw = raw * self.scale_ + self.center_
+            raw = self.math_.unstandardize(raw, self.center_, self.scale_)
         if not np.isfinite(raw).all():
             raise ProxyDivergedError(_loss_id(self.loss), self.model_.n_iter_, "predictions")
         return raw

@@ -11,8 +11,9 @@ Shapes: ``raw`` and ``target`` are 2-D float arrays of shape ``(n_samples, n_out
 ``target`` is what :meth:`LossMath.encode_target` returns. A loss with several outputs sums
 its per-output terms into one per-sample value, and its gradient is the gradient of that sum.
 When :attr:`LossMath.standardize_target` is true the proxy trains on
-``(target - center) / scale`` with the math of :meth:`LossMath.for_scale`, and maps raw
-outputs back (``raw * scale + center``) before predicting with the original math.
+``(target - center) / scale`` with the math of :meth:`LossMath.for_standardized` (by default
+:meth:`LossMath.for_scale`), and maps raw outputs back with :meth:`LossMath.unstandardize`
+(``raw * scale + center``) before predicting with the original math.
 
 Also here: :class:`ParamSpec` (a parameter with its bounds) and :class:`TargetInterval` (the
 targets a loss is defined for).
@@ -173,6 +174,22 @@ class LossMath:
         Scale-free parameters (quantile levels, most of them) stay as they are.
         """
         return self
+
+    def for_standardized(self, center: np.ndarray, scale: np.ndarray) -> LossMath:
+        """The math for the target ``(y - center) / scale``, per encoded column.
+
+        The default is :meth:`for_scale` (most parameters are offsets-free); a loss whose
+        parameters live at target values (bin edges of density weights) shifts them too.
+        """
+        return self.for_scale(float(scale[0]) if np.size(scale) == 1 else np.asarray(scale))
+
+    def unstandardize(self, raw: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Raw outputs of a network trained on the standardised target, on the original scale.
+
+        Each output column is mapped back with its encoded column's ``center`` and ``scale``;
+        a loss whose outputs are not all in target units (a log-variance) overrides it.
+        """
+        return np.asarray(raw, dtype=np.float64) * scale + center
 
     def in_target_range(self, y: np.ndarray) -> bool:
         """Whether every target value lies in the loss's domain (:attr:`target_interval`)."""

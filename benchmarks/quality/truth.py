@@ -112,7 +112,7 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
         spread = target.std(axis=0)
         scale = np.where(spread > 1e-12 * np.maximum(1.0, np.abs(center)), spread, 1.0)
         target = (target - center) / scale
-        fit_math = math_.for_scale(float(scale[0]) if scale.size == 1 else scale)
+        fit_math = math_.for_standardized(center, scale)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(target))
     n_valid = max(1, int(round(CONFIG["validation_fraction"] * len(target))))
@@ -163,7 +163,7 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
         net.load_state_dict(best_state)
     with torch.no_grad():
         raw = net(torch.as_tensor(np.asarray(x_test, dtype=np.float64))).numpy()
-    raw = raw * scale + center
+    raw = math_.unstandardize(raw, center, scale)
     return np.asarray(math_.predict(raw), dtype=float), epochs
 
 
