@@ -122,3 +122,20 @@ def logit(p: np.ndarray | float) -> np.ndarray:
     """log(p / (1 - p)) with p kept inside (0, 1)."""
     p = np.clip(np.asarray(p, dtype=np.float64), PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
     return np.log(p) - np.log1p(-p)
+
+
+#: A log-scale prediction is capped this far (in log units) above the log of the largest
+#: training target: no prediction exceeds e x the largest value seen in training.
+LOG_CAP_MARGIN = 1.0
+
+
+def log_cap(target_max: float, *, log1p: bool = False) -> float | None:
+    """The largest log-scale output a prediction may use: log(max y) + 1 (log1p for msle).
+
+    Log-link networks that extrapolate can predict exp(large) on a few rows and blow up a
+    fold's squared error; a mean more than e times the largest training target is never a
+    credible prediction. None when the target has no positive maximum (no cap then).
+    """
+    if not math.isfinite(target_max) or target_max <= 0:
+        return None
+    return (math.log1p(target_max) if log1p else math.log(target_max)) + LOG_CAP_MARGIN
