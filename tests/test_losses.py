@@ -64,6 +64,7 @@ def make_profile(task: str, y, *, classes=(), class_counts=(), robust_scale=0.0,
     if task not in ("binary", "multiclass", "multilabel", "ordinal") and y.size:
         facts.setdefault("target_mean", float(np.mean(y)))
         facts.setdefault("target_std", float(np.std(y)))
+        facts.setdefault("target_max", float(np.max(y)))
     return Profile(task=task, task_reason="built by the test", facts=neutral_facts(**facts),
                    classes=tuple(classes), class_counts=tuple(class_counts), y=y,
                    robust_scale=robust_scale, quantiles=tuple(quantiles))
@@ -238,8 +239,10 @@ def test_predictions_live_in_the_task_space(loss_id, task):
         levels = len(params.get("quantiles", [None]))
         assert predicted.shape == ((N_ROWS,) if levels == 1 else (N_ROWS, levels))
         assert np.all(np.isfinite(predicted))
-        if math_.link.name == "log":
-            np.testing.assert_allclose(predicted, np.exp(raw[:, 0]))
+        if math_.link.name == "log":  # the mean, its log capped at log(max y) + 1
+            cap = params["log_cap"]
+            assert cap == pytest.approx(np.log(profile.facts["target_max"]) + 1, rel=1e-3)
+            np.testing.assert_allclose(predicted, np.exp(np.minimum(raw[:, 0], cap)))
         if task == "proportion" and loss_id == "cross_entropy":
             np.testing.assert_allclose(predicted, expit(raw[:, 0]))
 
@@ -550,9 +553,9 @@ def test_quantile_levels_come_from_options_then_profile():
 
 def test_poisson_starts_at_the_log_mean_and_checks_its_domain():
     profile = make_profile("count", np.array([0.0, 2.0, 4.0]))
-    assert CATALOG["poisson"].derive(profile, {}) == {"init_bias": 0.6931}
+    assert CATALOG["poisson"].derive(profile, {}) == {"init_bias": 0.6931, "log_cap": 2.386}
     zeros = make_profile("count", np.zeros(3))
-    assert CATALOG["poisson"].derive(zeros, {}) == {"init_bias": None}
+    assert CATALOG["poisson"].derive(zeros, {}) == {"init_bias": None, "log_cap": None}
     negative = make_profile("regression", np.array([-1.0, 2.0]))
     with pytest.raises(TargetError, match="poisson needs 0 <= y"):
         bound("poisson", "regression").encode_target(negative.y, negative)

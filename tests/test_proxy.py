@@ -732,3 +732,23 @@ def test_quantile_predictions_never_cross_where_the_raw_outputs_do():
     assert (np.diff(raw, axis=1) < 0).any(axis=1).mean() > 0.5
     assert (np.diff(predicted, axis=1) >= 0).all()
     np.testing.assert_array_equal(np.sort(raw, axis=1), predicted)
+
+
+@pytest.mark.parametrize("loss_id", ["poisson", "gamma", "tweedie", "msle"])
+def test_a_log_link_fit_stays_finite_where_it_would_explode_without_its_cap(loss_id):
+    """Rows far outside the training features make a ReLU network's log-scale output grow
+    linearly, so exp of it explodes; the derived cap bounds every prediction by about
+    e x the largest training target."""
+    X, counts, _ = count_case(n=400)
+    y = counts + 1.0  # > 0, so gamma applies too
+    profile = real_profile(X, y, "regression")
+    loss = CATALOG[loss_id]
+    params = loss.derive(profile, {})
+    far = 40.0 * np.abs(features(50, seed=5))
+    capped = make_proxy(loss, params, profile, seed=0, max_iter=30).fit(X, profile.y)
+    uncapped = make_proxy(loss, {**params, "log_cap": None}, profile, seed=0, max_iter=30).fit(X, profile.y)
+    assert np.max(uncapped.predict(far)) > 1e6 * y.max()  # the case explodes without the cap
+    bounded = capped.predict(far)
+    assert np.all(np.isfinite(bounded)) and np.max(bounded) <= np.e * (y.max() + 1)
+    inside = features(50, seed=6)  # the cap leaves ordinary predictions alone
+    np.testing.assert_allclose(capped.predict(inside), uncapped.predict(inside))

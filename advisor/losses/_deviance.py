@@ -43,11 +43,20 @@ def _log_link_vetoes(softmax_reason: str, relu_reason: str) -> tuple[Veto, ...]:
     )
 
 
+def capped(raw: np.ndarray, cap: float | None) -> np.ndarray:
+    """Log-scale raw outputs bounded by the derived ``log_cap`` (unchanged without one)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    return raw if cap is None else np.minimum(raw, float(cap))
+
+
 class SquaredLogErrorMath(NumericMath):
-    """Squared error on log1p(y); predictions expm1(z)."""
+    """Squared error on log1p(y); predictions expm1(min(z, log_cap))."""
 
     LINK = LOG1P
     target_interval = TargetInterval(-1.0, math.inf, low_inclusive=False)
+
+    def predict(self, raw):
+        return super().predict(capped(raw, self.params.get("log_cap")))
 
     def encode_target(self, y, profile):
         return self.link.link(super().encode_target(y, profile))
@@ -62,9 +71,12 @@ class SquaredLogErrorMath(NumericMath):
 
 
 class LogLinkMath(NumericMath):
-    """Deviances on z = log(mean): predict exp(z), start the bias at log(mean(y))."""
+    """Deviances on z = log(mean): predict exp(min(z, log_cap)), start the bias at log(mean(y))."""
 
     LINK = LOG
+
+    def predict(self, raw):
+        return super().predict(capped(raw, self.params.get("log_cap")))
 
     def _mean_and_log(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         log_mean = np.clip(np.asarray(raw, dtype=np.float64), -_math.LOG_LINK_CLIP, _math.LOG_LINK_CLIP)
@@ -76,25 +88,61 @@ class LogLinkMath(NumericMath):
         return self.link.link(np.maximum(mean, 1e-8))
 
 
+def derive_log_cap(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
+    """The prediction-time bound of the log-scale output: log(max y) + 1 (log1p for msle)."""
+    return {"log_cap": _math.log_cap(_facts_number(profile, "target_max"))}
+
+
+def derive_msle(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
+    """msle's bound on log1p-scale predictions."""
+    return {"log_cap": _math.log_cap(_facts_number(profile, "target_max"), log1p=True)}
+
+
 def derive_init_bias(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
-    """The starting output bias: log of the mean target (None when the mean is 0)."""
+    """The starting output bias, log of the mean target (None when the mean is 0), and the
+    prediction-time cap of the log-mean."""
     mean = _facts_number(profile, "target_mean")
-    return {"init_bias": math.log(mean) if mean > 0 else None}
+    return {"init_bias": math.log(mean) if mean > 0 else None, **derive_log_cap(profile, options)}
 
 
 def log_bias_lines(framework: str, task: str, params: dict[str, Any], profile: Profile) -> dict[str, Any]:
-    """The lines that start the output bias at the log of the mean target."""
+    """The lines that start the output bias at the log of the mean target, and the capped
+    prediction."""
+    lines = cap_lines(framework, params.get("log_cap"), "exp")
     bias = params.get("init_bias")
     if bias is None:
-        return {"bias": "# (the target's mean is 0: leave the output bias at its default)"}
+        return {"bias": "# (the target's mean is 0: leave the output bias at its default)", **lines}
     if framework == "pytorch":
         return {"bias": f"INIT_BIAS = {num(bias)}  # log of the mean target\n"
-                        "# start the output bias there: with torch.no_grad(): output_layer.bias.fill_(INIT_BIAS)"}
+                        "# start the output bias there: with torch.no_grad(): output_layer.bias.fill_(INIT_BIAS)",
+                **lines}
     return {"bias": f"INIT_BIAS = {num(bias)}  # log of the mean target\n"
-                    "# output layer bias: bias_initializer=keras.initializers.Constant(INIT_BIAS)"}
+                    "# output layer bias: bias_initializer=keras.initializers.Constant(INIT_BIAS)", **lines}
 
 
 INIT_BIAS = ParamSpec("init_bias", None, None, None, "Starting output bias: log of the mean target.")
+LOG_CAP = ParamSpec("log_cap", None, None, None, "Largest log-scale output used at prediction "
+                    "time: log of the largest training target + 1, so no prediction exceeds e times "
+                    "the largest target seen (an extrapolating log link can otherwise blow up).")
+
+
+def cap_lines(framework: str, cap: float | None, inverse: str) -> dict[str, str]:
+    """The cap's constant (``cap``) and the prediction line that uses it (``prediction``),
+    for a model whose output is on the log scale and a prediction ``inverse`` (exp, expm1)."""
+    module = "torch" if framework == "pytorch" else "ops"
+    if cap is None:
+        return {"cap": "# (the target has no positive maximum: no cap on the log-scale output)",
+                "prediction": f"prediction = {module}.{inverse}(model(x))"}
+    bounded = "model(x).clamp(max=LOG_CAP)" if framework == "pytorch" else "ops.minimum(model(x), LOG_CAP)"
+    scale = "log1p" if inverse == "expm1" else "log"
+    return {"cap": f"LOG_CAP = {num(cap)}  # {scale} of the largest training target + 1: no "
+                   "prediction above about e x the largest target seen",
+            "prediction": f"prediction = {module}.{inverse}({bounded})"}
+
+
+def msle_lines(framework: str, task: str, params: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """msle's cap on the log1p-scale prediction."""
+    return cap_lines(framework, params.get("log_cap"), "expm1")
 
 
 class PoissonMath(LogLinkMath):
@@ -163,11 +211,14 @@ MSLE = LossSpec(
                 "of the predicted log underestimates the mean (a log-link deviance does not).",
     activations=per_task(("regression", "count"), frozenset({"linear", "relu", "softplus", "sigmoid", "exp"})),
     math=SquaredLogErrorMath,
-    formula="0.5 (z - log(1 + y))^2, prediction expm1(z)",
+    formula="0.5 (z - log(1 + y))^2, prediction expm1(min(z, log_cap))",
     citation=("Keras MeanSquaredLogarithmicError; Gneiting (JASA 2011) on the functional a "
               "log-scale loss elicits"),
     vetoes=(NOT_A_NUMBER, OUTSIDE_THE_SIGMOID,
             Veto(TANH_CANNOT_GIVE_A_POSITIVE_MEAN, "a tanh output is bounded in (-1, 1) and can go negative")),
+    params=(LOG_CAP,),
+    derivation=derive_msle,
+    snippet_values=msle_lines,
 )
 
 POISSON = LossSpec(
@@ -176,14 +227,14 @@ POISSON = LossSpec(
     description="Half Poisson deviance with a log link: counts with variance about equal to the mean.",
     activations=per_task(("count", "regression"), LOG_LINK_ACTIVATIONS),
     math=PoissonMath,
-    formula="exp(z) - y z + y log y - y (half deviance), mean exp(z)",
+    formula="exp(z) - y z + y log y - y (half deviance), mean exp(min(z, log_cap))",
     citation=("McCullagh & Nelder (1989), Generalized Linear Models; PyTorch PoissonNLLLoss, "
               "Keras Poisson"),
     vetoes=_log_link_vetoes(
         "a softmax output sums to one across its units and cannot predict a mean count",
         "a ReLU output can be exactly 0, where the Poisson deviance of a positive count is infinite; "
         "use exp or softplus"),
-    params=(INIT_BIAS,),
+    params=(INIT_BIAS, LOG_CAP),
     derivation=derive_init_bias,
     snippet_values=log_bias_lines,
     output_activations={"keras": "exp"},
@@ -195,13 +246,13 @@ GAMMA = LossSpec(
     description="Half Gamma deviance with a log link: strictly positive targets, multiplicative errors.",
     activations=per_task(("regression",), LOG_LINK_ACTIVATIONS),
     math=GammaMath,
-    formula="y exp(-z) + z - log y - 1 (half deviance), mean exp(z)",
+    formula="y exp(-z) + z - log y - 1 (half deviance), mean exp(min(z, log_cap))",
     citation=("McCullagh & Nelder (1989), Generalized Linear Models; scikit-learn "
               "HalfGammaLoss / mean_gamma_deviance"),
     vetoes=_log_link_vetoes(
         "a softmax output sums to one across its units and cannot predict a positive mean",
         "a ReLU output can be exactly 0, where the Gamma deviance is infinite; use exp or softplus"),
-    params=(INIT_BIAS,),
+    params=(INIT_BIAS, LOG_CAP),
     derivation=derive_init_bias,
     snippet_values=log_bias_lines,
 )
@@ -216,14 +267,14 @@ TWEEDIE = LossSpec(
     activations=per_task(("count", "regression"), LOG_LINK_ACTIVATIONS),
     math=TweedieMath,
     formula=("exp((2-p) z)/(2-p) - y exp((1-p) z)/(1-p) + y^(2-p)/((1-p)(2-p)) "
-             "(half deviance), mean exp(z)"),
+             "(half deviance), mean exp(min(z, log_cap))"),
     citation=("Jorgensen (1987), Exponential Dispersion Models; Dunn & Smyth (2005), Series "
               "evaluation of Tweedie densities; scikit-learn HalfTweedieLoss"),
     vetoes=_log_link_vetoes(
         "a softmax output sums to one across its units and cannot predict a mean",
         "a ReLU output can be exactly 0, where the Tweedie deviance of a positive target is infinite; "
         "use exp or softplus"),
-    params=(POWER, INIT_BIAS),
+    params=(POWER, INIT_BIAS, LOG_CAP),
     derivation=derive_power,
     snippet_values=log_bias_lines,
 )
