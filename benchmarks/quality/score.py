@@ -197,6 +197,19 @@ def _rejudged(saved: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return judged
 
 
+def _merged_with_saved(fresh: dict[str, dict[str, Any]], path: str) -> dict[str, dict[str, Any]]:
+    """``--only`` with ``--write``: the fresh cases, and every other case from the saved
+    results of ``path`` judged again against the current truth, in the order of DATASETS."""
+    saved_file = RESULTS_DIR / f"{path}.json"
+    saved = _rejudged(json.loads(saved_file.read_text())) if saved_file.exists() else {}
+    merged = {**saved, **fresh}
+    order = [f"{dataset.name} / {metric}" for dataset in DATASETS for metric in dataset.metrics]
+    missing = [key for key in order if key not in merged]
+    if missing:
+        raise SystemExit(f"no saved result for {missing[0]}: run score.py --write without --only")
+    return {key: merged[key] for key in order}
+
+
 def _label(path: str) -> str:
     return {"defaults": "fixed defaults", "rules": "rules only"}.get(
         path, f"validated, budget {path.split('-', 1)[-1]} s")
@@ -250,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{_fmt(summary['mean_regret'])}  worst {_fmt(summary['worst_regret'])}")
     if args.write:
         RESULTS_DIR.mkdir(exist_ok=True)
+        if args.only and not args.tag:
+            results = {path: _merged_with_saved(results[path], path) for path in paths}
         for path in paths:
             name = f"{path}{'-' + args.tag if args.tag else ''}.json"
             (RESULTS_DIR / name).write_text(json.dumps(results[path], indent=1, sort_keys=True,
