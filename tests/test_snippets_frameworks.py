@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -85,7 +85,7 @@ def _task_frame(task: str) -> tuple[pd.DataFrame, Any]:
     return frame, names if len(names) > 1 else names[0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def task_data(task: str) -> tuple[Profile, np.ndarray]:
     """The profile of ``task``'s dataset and its float32 feature matrix."""
     frame, target = _task_frame(task)
@@ -122,7 +122,6 @@ class Case:
     sample_weight: Any = None
     output_activation: Any = None
     loss_callable: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def loss_of(self, outputs: Any) -> Any:
         """The snippet's loss of the network's outputs (post-activation) on the batch."""
@@ -164,8 +163,7 @@ def _snippet_function(namespace: dict[str, Any], filename: str) -> Any:
     return defined[0]
 
 
-def _framework_target(case_loss: LossSpec, task: str, framework: str, snippet: str,
-                      profile: Profile) -> np.ndarray:
+def _framework_target(case_loss: LossSpec, task: str, snippet: str, profile: Profile) -> np.ndarray:
     """The target encoded as the snippet says (see the module docstring)."""
     math = case_loss.bind(case_loss.derive(profile, {"quantiles": QUANTILES}), task)
     y = np.asarray(profile.y)
@@ -223,7 +221,7 @@ def _keras_model(layer_text: str, namespace: dict[str, Any]) -> tuple[Any, Any]:
     return model, activation
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rendered(loss_id: str, task: str, framework: str) -> str:
     """The snippet of ``loss_id`` on ``task``'s dataset, with the settings derived from it."""
     loss = CATALOG[loss_id]
@@ -245,7 +243,7 @@ def build_case(loss_id: str, task: str, framework: str) -> Case:
     layer_text = _header_layer(snippet)
     build = _keras_model if framework == "keras" else _torch_model
     model, activation = build(layer_text, namespace)
-    target = _framework_target(loss, task, framework, snippet, profile)
+    target = _framework_target(loss, task, snippet, profile)
     case = Case(loss, task, framework, snippet, namespace, model, torch.from_numpy(x),
                 torch.from_numpy(target), output_activation=activation)
     if framework == "keras":
@@ -289,3 +287,117 @@ def test_snippet_trains_in_the_framework(loss_id, task, framework):
         optimiser.step()
     final = float(case.model_loss().detach())
     assert np.isfinite(final) and final < start, f"{TRAIN_STEPS} Adam steps: {start} -> {final}"
+
+
+# ----- agreement with the catalog's math ---------------------------------------------------------
+def _raw_draws(width: int, count: int = 3) -> list[np.ndarray]:
+    """Raw outputs (pre-activation) away from every kink, one batch per draw."""
+    rng = np.random.default_rng(11)
+    return [rng.normal(0.3, 1.0, (N_ROWS, width)) for _ in range(count)]
+
+
+def measure(case: Case) -> tuple[float, float, float]:
+    """(scale, offset, gradient mismatch) between the snippet's loss and the catalog's mean
+    loss, over a few raw batches: the snippet's gradient w.r.t. the raw outputs is fitted as
+    scale x the catalog's, the offset is the mean of value - scale x catalog value, and the
+    mismatch is the largest gap of the gradients (relative to the largest gradient) and of the
+    offsets across batches."""
+    profile, _ = task_data(case.task)
+    math = case.loss.bind(case.loss.derive(profile, {"quantiles": QUANTILES}), case.task)
+    target = math.encode_target(np.asarray(profile.y), profile)
+    values, catalog, gradients, catalog_gradients = [], [], [], []
+    for raw in _raw_draws(math.n_outputs(profile)):
+        leaf = torch.tensor(raw, dtype=torch.float64, requires_grad=True)
+        outputs = leaf if case.output_activation is None else case.output_activation(leaf)
+        value = case.loss_of(outputs.float())
+        (gradient,) = torch.autograd.grad(value, leaf)
+        per_sample, catalog_gradient = math.loss_gradient(raw, target)
+        values.append(float(value.detach()))
+        catalog.append(float(per_sample.mean()))
+        gradients.append(gradient.numpy())
+        catalog_gradients.append(catalog_gradient / len(raw))
+    g, c = np.concatenate(gradients), np.concatenate(catalog_gradients)
+    scale = float((g * c).sum() / (c * c).sum())
+    offsets = np.array(values) - scale * np.array(catalog)
+    mismatch = max(float(np.abs(g - scale * c).max() / np.abs(g).max()),
+                   float(np.ptp(offsets) / max(abs(values[0]), 1.0)))
+    return scale, float(offsets.mean()), mismatch
+
+
+@dataclass(frozen=True)
+class Constant:
+    """How a framework's loss differs from the catalog's mean loss, and why.
+
+    ``scale(case, width)`` is the factor on the catalog's value (and gradient); with
+    ``target_terms`` the framework also drops terms of the target alone, so the values differ
+    by a constant of the batch (the gradients do not)."""
+
+    why: str
+    scale: Any = None
+    target_terms: bool = False
+
+    def expected_scale(self, case: Case, width: int) -> float:
+        return 1.0 if self.scale is None else float(self.scale(case, width))
+
+
+def _mean_over_labels(case: Case, width: int) -> float:
+    return 1.0 / width if case.task == "multilabel" else 1.0
+
+
+def _torch_weighted_mean(case: Case, width: int) -> float:
+    """nn.CrossEntropyLoss(weight) divides by the batch's sum of weights, the catalog by n;
+    nn.BCEWithLogitsLoss averages over labels, the catalog sums them."""
+    if case.task == "multilabel":
+        return 1.0 / width
+    if case.task == "binary":
+        return 1.0
+    weights = np.asarray(case.loss.derive(task_data(case.task)[0], {})["class_weights"])
+    labels = case.target.numpy().astype(int)
+    return len(labels) / float(weights[labels].sum())
+
+
+_NO_HALF = Constant("the framework's squared error has no 1/2; the catalog's is 0.5 r^2",
+                    scale=lambda case, width: 2.0)
+_DEVIANCE = Constant("the snippet's deviance leaves out the terms of the target alone "
+                     "(y log y - y, log y + 1, y^(2-p) / ((1-p)(2-p))), which the catalog keeps "
+                     "so that a perfect prediction costs 0", target_terms=True)
+#: (loss id, framework) -> how the framework's value differs from the catalog's; every other
+#: pair must agree exactly (value and gradient w.r.t. the raw outputs).
+DOCUMENTED_CONSTANTS: dict[tuple[str, str], Constant] = {
+    ("cross_entropy", "pytorch"): Constant(
+        "nn.BCEWithLogitsLoss averages over labels; the catalog sums them per row",
+        scale=_mean_over_labels),
+    ("cross_entropy", "keras"): Constant(
+        "keras BinaryCrossentropy averages over labels; the catalog sums them per row",
+        scale=_mean_over_labels),
+    ("weighted_cross_entropy", "pytorch"): Constant(_torch_weighted_mean.__doc__ or "",
+                                                    scale=_torch_weighted_mean),
+    ("mse", "pytorch"): _NO_HALF, ("mse", "keras"): _NO_HALF,
+    ("msle", "pytorch"): _NO_HALF, ("msle", "keras"): _NO_HALF,
+    ("poisson", "pytorch"): _DEVIANCE, ("poisson", "keras"): _DEVIANCE,
+    ("gamma", "pytorch"): _DEVIANCE, ("gamma", "keras"): _DEVIANCE,
+    ("tweedie", "pytorch"): _DEVIANCE, ("tweedie", "keras"): _DEVIANCE,
+}
+#: Keras's Poisson adds 1e-7 inside its log; float32 arithmetic otherwise.
+AGREEMENT_TOLERANCE = 1e-5
+
+
+@pytest.mark.parametrize(("loss_id", "task", "framework"), CASES)
+def test_snippet_agrees_with_the_catalog_math(loss_id, task, framework):
+    """The snippet's loss and its gradient w.r.t. the raw outputs are the catalog's mean loss
+    (LossSpec.bind(params, task).loss_gradient, per-sample values averaged) times the
+    documented scale, plus, where documented, a constant of the target."""
+    case = build_case(loss_id, task, framework)
+    width = int(case.model(case.x).shape[1])
+    constant = DOCUMENTED_CONSTANTS.get((loss_id, framework), Constant("exact"))
+    scale, offset, mismatch = measure(case)
+    expected = constant.expected_scale(case, width)
+    assert mismatch < AGREEMENT_TOLERANCE, (
+        f"the snippet's gradient is not a constant multiple of the catalog's (scale {scale:.6g}, "
+        f"mismatch {mismatch:.2e})")
+    assert scale == pytest.approx(expected, rel=AGREEMENT_TOLERANCE), (
+        f"the snippet's loss is {scale:.6g} x the catalog's, the documented factor is "
+        f"{expected:.6g} ({constant.why})")
+    if not constant.target_terms:
+        assert abs(offset) < AGREEMENT_TOLERANCE, (
+            f"the snippet's loss is off the catalog's by {offset:.6g} ({constant.why})")
