@@ -27,7 +27,13 @@ the README table follow from the spec.
 3. **Templates**: ``templates/<id>.torch.py.j2`` and ``templates/<id>.keras.py.j2``, Jinja2
    templates of the code below the snippet's header, rendered with the task, the classes,
    the derived parameters and the spec's snippet values (filters ``num``, ``nums``,
-   ``index_dict``, ``class_note``).
+   ``index_dict``, ``class_note``). ``tests/test_snippets_frameworks.py`` runs both in the
+   real frameworks and checks them against the math: the PyTorch snippet defines ``loss_fn``
+   or one ``*_loss`` function of (outputs, target); the Keras snippet passes its loss to
+   ``model.compile``; a snippet for exclusive classes says whether its target is class
+   indices or one-hot; a framework loss that differs from the math by a constant factor or
+   by terms of the target alone is listed, with the reason, in that test's
+   ``DOCUMENTED_CONSTANTS``.
 4. **Catalog**: add the spec to ``_SPECS`` below, in the order the losses are listed.
 5. **Rules** that score the loss (which data favour it) go in the concern's file of ``rules/``
    (TOML, no code); its activation vetoes are made from the spec and need no rule file.
