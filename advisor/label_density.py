@@ -108,9 +108,21 @@ class LabelDensity:
 def n_bins_for(values: np.ndarray) -> int:
     """The square-root rule clipped to [10, 100]; at most one bin per whole number."""
     count = int(np.clip(round(math.sqrt(values.size)), MIN_BINS, MAX_BINS))
-    if _whole_numbers(values):
-        count = min(count, int(values.max() - values.min()) + 1)
+    half_span = _half_span(values)
+    if _whole_numbers(values) and half_span < (count - 1) / 2:
+        count = int(round(2 * half_span)) + 1
     return max(count, 1)
+
+
+def _half_span(values: np.ndarray) -> float:
+    """(max - min) / 2, without overflow for targets near the float range."""
+    return float(values.max()) / 2 - float(values.min()) / 2
+
+
+def _one_bin_per_value(values: np.ndarray, count: int) -> bool:
+    """Whole numbers with exactly one bin per value from min to max."""
+    half_span = _half_span(values)
+    return _whole_numbers(values) and half_span <= MAX_BINS and int(round(2 * half_span)) + 1 == count
 
 
 def _whole_numbers(values: np.ndarray) -> bool:
@@ -123,11 +135,12 @@ def bin_edges(values: np.ndarray, n_bins: int | None = None) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64).ravel()
     low, high = float(values.min()), float(values.max())
     count = n_bins_for(values) if n_bins is None else int(n_bins)
-    if _whole_numbers(values) and count == int(high - low) + 1:
+    if _one_bin_per_value(values, count) or high <= low:
         low, high = low - 0.5, high + 0.5
-    elif high <= low:
-        low, high = low - 0.5, high + 0.5
-    return np.linspace(low, high, count + 1)
+    step = high / count - low / count  # the width, without overflow near the float range
+    edges = low + step * np.arange(count + 1, dtype=np.float64)
+    edges[-1] = high
+    return edges
 
 
 def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
