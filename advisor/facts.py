@@ -91,6 +91,13 @@ FACTS: tuple[FactSpec, ...] = (
              "var(y) / mean(y); several targets: the largest."),
     FactSpec("tweedie_power", float, "Exponent p of Var = phi mu^p estimated from the data, for non-negative regression and count targets; 0 when not estimable or another task.",
              "Mean estimate: a ridge least-squares fit of y on the numeric features (NaN filled by column medians; y itself when there is no numeric feature), on an evenly strided sample of at most 200,000 rows. Rows are split into 20 quantile bins of that estimate (fewer when there are under 5 rows per bin); log(variance) is regressed on log(mean) over the bins with mean > 0 and variance > 0 (at least 4 bins): the slope is p. Several targets: the median of the estimable columns."),
+    # label density of regression and count targets (imbalanced regression; neutral for other
+    # tasks). Bins and kernel are those of advisor.label_density, shared with the LDS losses
+    # and the balanced_mae metric.
+    FactSpec("target_density_ratio", float, "How unevenly the target's range is populated: the densest / the sparsest non-empty region after label distribution smoothing (Yang et al. 2021); about 1 for a uniform target, 1 for other tasks than regression and count.",
+             "Histogram over clip(round(sqrt(n)), 10, 100) equal-width bins of [min(y), max(y)] (whole numbers: at most one bin per value, centred on it), convolved with a Gaussian kernel of sigma 2 bins truncated at 2 bins (the LDS defaults), ends mirrored; the largest smoothed count over the smallest among the non-empty bins. Several targets: the largest."),
+    FactSpec("target_rare_share", float, "Share of the rows in rare regions of the target (low label density): the few very large, old or expensive; 0 for other tasks than regression and count.",
+             "Rows in the non-empty bins whose smoothed count (as for target_density_ratio) is below 10 % of the peak bin's. Several targets: the largest."),
     # the user's hints
     FactSpec("activation", str, "The network's output activation (auto, linear, sigmoid, softmax, tanh, relu, softplus, exp).",
              "`--activation`; `logits` is stored as linear."),

@@ -234,6 +234,8 @@ def test_an_exploding_log_link_fit_is_reported_unstable_and_never_recommended(ex
     profile = profile_data(loaded, metric="rmse")
     outcome = load_rulebase().evaluate(profile.facts, losses_for_task(profile.task))
     params = {loss_id: CATALOG[loss_id].derive(profile, {}) for loss_id in losses_for_task("regression")}
+    for loss_id in ("poisson", "gamma"):  # without the safeguard of their log-scale output
+        params[loss_id] = {**params[loss_id], "log_cap": None}
     # real proxies on a pinned protocol: the same fits on a loaded machine
     validation = validate(loaded, profile, outcome, params=params, budget=20, folds=5, repeats=2,
                           epochs=300, extra_candidates=("poisson", "gamma"))
@@ -249,7 +251,24 @@ def test_an_exploding_log_link_fit_is_reported_unstable_and_never_recommended(ex
     assert decision.order.index("poisson") > decision.order.index(decision.pick)
 
 
-def test_the_library_reports_an_unstable_candidate_in_its_json(exploding):
+def test_the_derived_log_cap_keeps_the_same_log_link_fits_stable(exploding):
+    loaded = load_data(exploding, "y")
+    profile = profile_data(loaded, metric="rmse")
+    outcome = Outcome(("poisson", "gamma", "mse"))
+    params = {loss_id: CATALOG[loss_id].derive(profile, {}) for loss_id in ("poisson", "gamma", "mse")}
+    validation = validate(loaded, profile, outcome, params=params, budget=20, folds=5, repeats=2,
+                          epochs=300)
+    worst_mse = max(validation.candidate("mse").fold_scores["rmse"])
+    for loss_id in ("poisson", "gamma"):
+        evidence = validation.candidate(loss_id)
+        assert evidence.status == "tested" and np.isfinite(evidence.means["rmse"])
+        assert max(evidence.fold_scores["rmse"]) < 10 * worst_mse
+
+
+def test_the_library_reports_an_unstable_candidate_in_its_json(exploding, monkeypatch):
+    from advisor.losses import _math
+
+    monkeypatch.setattr(_math, "log_cap", lambda *args, **kwargs: None)  # the uncapped log link
     rec = advisor.suggest(exploding, target="y", metric="rmse", budget=10, seed=0, loss="poisson")
     payload = json.loads(rec.to_json())
     poisson = next(item for item in payload["candidates"] if item["loss"] == "poisson")

@@ -144,11 +144,12 @@ def draw_raw(loss: LossMath, profile: Profile, rng: np.random.Generator) -> np.n
 
 
 # ----- the catalog as a whole ----------------------------------------------------------------------
-def test_catalog_has_the_seventeen_losses_in_stable_order():
+def test_catalog_has_the_twenty_losses_in_stable_order():
     assert list(CATALOG) == [
         "cross_entropy", "weighted_cross_entropy", "focal", "label_smoothing",
         "generalized_cross_entropy", "hinge", "asymmetric", "coral",
-        "mse", "mae", "huber", "log_cosh", "quantile", "msle", "poisson", "gamma", "tweedie"]
+        "mse", "mae", "huber", "log_cosh", "quantile", "msle", "poisson", "gamma", "tweedie",
+        "balanced_mse", "lds_mse", "lds_mae"]
 
 
 @pytest.mark.parametrize("loss_id", list(CATALOG))
@@ -190,7 +191,8 @@ def test_unknown_loss_id_lists_the_valid_ids():
 
 def test_standardised_target_only_for_identity_link_numeric_losses():
     flagged = {loss_id for loss_id, loss in CATALOG.items() if loss.standardize_target}
-    assert flagged == {"mse", "mae", "huber", "log_cosh", "quantile"}
+    assert flagged == {"mse", "mae", "huber", "log_cosh", "quantile", "balanced_mse", "lds_mse",
+                       "lds_mae"}
 
 
 def test_loss_refuses_a_task_it_does_not_apply_to():
@@ -262,7 +264,7 @@ def test_classification_losses_stay_finite_on_extreme_logits(loss_id, task):
 
 
 @pytest.mark.parametrize("loss_id", ["mse", "mae", "huber", "log_cosh", "quantile", "msle", "poisson",
-                                     "gamma", "tweedie"])
+                                     "gamma", "tweedie", "balanced_mse", "lds_mse", "lds_mae"])
 def test_multi_output_regression(loss_id):
     """A (n, 2) target: one output per target column (times the levels for quantile)."""
     rng = np.random.default_rng(8)
@@ -593,6 +595,9 @@ SNIPPET_VALUES = {
     "poisson": ("init_bias",),
     "gamma": ("init_bias",),
     "tweedie": ("power", "init_bias"),
+    "balanced_mse": ("noise_sigma",),
+    "lds_mse": ("bin_edges", "bin_weights"),
+    "lds_mae": ("bin_edges", "bin_weights"),
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from advisor.errors import DataShapeError, OptionError, TargetError
 from advisor.facts import DATA_FACT_NAMES, FACT_NAMES, FACT_TYPES, rule_facts
+from advisor.label_density import label_density
 from advisor.load import load_data
 from advisor.options import Options
 from advisor.profile import profile_data
@@ -570,3 +571,31 @@ def test_profiling_a_million_rows(rng):
     assert profile.facts["n_rows"] == n
     assert profile.facts["target_mean"] == pytest.approx(3.0, abs=0.01)
     assert profile.facts["dispersion_index"] == pytest.approx(1.0, abs=0.01)
+
+
+# --- label density (imbalanced regression) ---------------------------------------------------------
+
+def test_label_density_facts_tell_an_evenly_spread_target_from_one_with_a_rare_tail(rng):
+    even = profile_of(rng.uniform(0.0, 10.0, 2000) + 0.01 * rng.normal(size=2000))
+    assert even.task == "regression"
+    assert even.facts["target_density_ratio"] < 2.0 and even.facts["target_rare_share"] == 0.0
+    tail = profile_of(rng.exponential(1.0, 2000) + 0.001 * rng.normal(size=2000))
+    assert tail.facts["target_density_ratio"] > 100.0
+    assert 0.03 < tail.facts["target_rare_share"] < 0.2
+
+
+def test_label_density_facts_are_neutral_off_regression_and_count_and_take_the_worst_column(rng):
+    levels = profile_of(rng.integers(1, 6, 500))
+    assert levels.task == "ordinal"
+    assert (levels.facts["target_density_ratio"], levels.facts["target_rare_share"]) == (1.0, 0.0)
+    labels = profile_of(np.where(rng.random(300) < 0.5, "a", "b"))
+    assert (labels.facts["target_density_ratio"], labels.facts["target_rare_share"]) == (1.0, 0.0)
+    even = rng.uniform(0.0, 1.0, 1000) + 0.01 * rng.normal(size=1000)
+    tail = rng.exponential(1.0, 1000) + 0.001 * rng.normal(size=1000)
+    both = profile_of({"even": even, "tail": tail})
+    assert both.task == "regression"
+    shares = [label_density(column).rare_share() for column in (even, tail)]
+    ratios = [label_density(column).density_ratio() for column in (even, tail)]
+    assert shares[0] == 0.0 and shares[1] > 0.03
+    assert both.facts["target_rare_share"] == pytest.approx(max(shares), rel=1e-5)
+    assert both.facts["target_density_ratio"] == pytest.approx(max(ratios), rel=1e-5)

@@ -37,9 +37,12 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "poisson": ("count", "regression"),
     "gamma": ("regression",),
     "tweedie": ("count", "regression"),
+    "balanced_mse": ("regression", "count"),
+    "lds_mse": ("regression", "count"),
+    "lds_mae": ("regression", "count"),
 }
 CONCERNS = ("task_defaults", "imbalance", "label_noise", "regression_shape", "counts", "ordinal",
-            "multilabel", "metric_alignment", "activation")
+            "multilabel", "metric_alignment", "activation", "imbalanced_regression")
 ACTIVATION_VALUES = ("auto", "linear", "sigmoid", "softmax", "tanh", "relu", "softplus", "exp")
 
 
@@ -64,7 +67,8 @@ def facts(task: str, **overrides) -> dict:
         strictly_positive=False, has_negative=False, target_min=0.0, target_max=1.0,
         target_mean=0.0, target_std=0.0, target_scale=1.0, looks_like_amount=False,
         in_unit_interval=True,
-        dispersion_index=1.0, tweedie_power=0.0, activation="auto", framework="pytorch",
+        dispersion_index=1.0, tweedie_power=0.0, target_density_ratio=1.0, target_rare_share=0.0,
+        activation="auto", framework="pytorch",
         metric=DEFAULT_METRIC[task][0], metric_given=False, current_loss="", label_noise=False,
         has_quantiles=False,
     )
@@ -797,3 +801,27 @@ def test_relu_output_rules_out_log_link_deviances(rulebase):
     assert {"poisson", "tweedie"} <= set(outcome.vetoes)
     assert "softplus" in outcome.vetoes["poisson"][0].message
     assert top(outcome) in ("mse", "huber", "mae", "msle", "quantile")
+
+
+# ----- imbalanced regression -------------------------------------------------------------------------
+def test_an_unevenly_spread_target_makes_the_balanced_losses_candidates(rulebase):
+    even = rulebase.evaluate(facts("regression", target_density_ratio=5.0, target_rare_share=0.0),
+                             applicable("regression"))
+    uneven = rulebase.evaluate(facts("regression", target_density_ratio=300.0, target_rare_share=0.08),
+                               applicable("regression"))
+    gaussian_tail = rulebase.evaluate(facts("regression", target_density_ratio=300.0,
+                                            target_rare_share=0.03), applicable("regression"))
+    for loss_id in ("balanced_mse", "lds_mse", "lds_mae"):
+        assert uneven.scores[loss_id] > even.scores[loss_id] == gaussian_tail.scores[loss_id]
+    assert "imbalanced_regression.uneven_target" in uneven.fired
+    assert "imbalanced_regression.uneven_target" not in gaussian_tail.fired
+
+
+def test_judged_on_balanced_mae_the_balanced_losses_lead(rulebase):
+    for task in ("regression", "count"):
+        outcome = rulebase.evaluate(facts(task, metric="balanced_mae", metric_given=True,
+                                          target_density_ratio=300.0, target_rare_share=0.08),
+                                    applicable(task))
+        assert outcome.ranking[0] == "balanced_mse" and "lds_mse" in outcome.ranking[:3]
+        assert outcome.scores["lds_mae"] > outcome.scores["mae"]
+        assert outcome.scores["balanced_mse"] > outcome.scores["mse"]

@@ -11,7 +11,9 @@ the harness builds what the snippet asks for:
 * the target as the snippet says: class indices where it says "class indices", one-hot
   where it says "one-hot", else the catalog's encoded target (0/1 columns, fractions,
   levels, values, log1p for msle), or the plain target columns when the catalog repeats
-  them once per output (quantile levels);
+  them once per output (quantile levels); standardised with the centre and scale of the
+  snippet's note where it says so, and compared with the catalog's math for that
+  standardised target (``LossMath.for_standardized``), as the proxy trains;
 * the loss: what the Keras snippet passes to ``model.compile`` (through Keras's own
   ``compute_loss``, with the snippet's ``class_weight`` applied as ``model.fit`` would), else
   ``loss_fn``, else the one function the snippet defines whose name ends in ``_loss``.
@@ -163,6 +165,15 @@ def _snippet_function(namespace: dict[str, Any], filename: str) -> Any:
     return defined[0]
 
 
+_STANDARDISE = re.compile(r"standardise the target for training: \(y - (\S+)\) / (\S+?);")
+
+
+def _standardisation(snippet: str) -> tuple[float, float] | None:
+    """The (centre, scale) a numeric snippet tells the user to standardise the target with."""
+    match = _STANDARDISE.search(snippet)
+    return (float(match[1]), float(match[2])) if match else None
+
+
 def _framework_target(case_loss: LossSpec, task: str, snippet: str, profile: Profile) -> np.ndarray:
     """The target encoded as the snippet says (see the module docstring)."""
     math = case_loss.bind(case_loss.derive(profile, {"quantiles": QUANTILES}), task)
@@ -176,6 +187,10 @@ def _framework_target(case_loss: LossSpec, task: str, snippet: str, profile: Pro
     columns = y.reshape(len(y), -1).shape[1]
     if encoded.shape[1] != columns and task not in ("multiclass", "ordinal"):
         encoded = y.reshape(len(y), -1)  # repeated once per output (quantile levels)
+    standardisation = _standardisation(snippet) if task not in ("multiclass", "ordinal") else None
+    if standardisation is not None:  # as the snippet's note says: (y - centre) / scale
+        centre, scale = standardisation
+        encoded = (encoded - centre) / scale
     return encoded.astype(np.float32)
 
 
@@ -305,6 +320,12 @@ def measure(case: Case) -> tuple[float, float, float]:
     profile, _ = task_data(case.task)
     math = case.loss.bind(case.loss.derive(profile, {"quantiles": QUANTILES}), case.task)
     target = math.encode_target(np.asarray(profile.y), profile)
+    standardisation = (_standardisation(case.snippet)
+                       if case.task not in ("multiclass", "ordinal") else None)
+    if standardisation is not None:  # the catalog's math on the target the snippet trains on
+        centre, scale = (np.full(target.shape[1], value) for value in standardisation)
+        target = (target - centre) / scale
+        math = math.for_standardized(centre, scale)
     values, catalog, gradients, catalog_gradients = [], [], [], []
     for raw in _raw_draws(math.n_outputs(profile)):
         leaf = torch.tensor(raw, dtype=torch.float64, requires_grad=True)
@@ -374,6 +395,7 @@ DOCUMENTED_CONSTANTS: dict[tuple[str, str], Constant] = {
                                                     scale=_torch_weighted_mean),
     ("mse", "pytorch"): _NO_HALF, ("mse", "keras"): _NO_HALF,
     ("msle", "pytorch"): _NO_HALF, ("msle", "keras"): _NO_HALF,
+    ("lds_mse", "pytorch"): _NO_HALF, ("lds_mse", "keras"): _NO_HALF,
     ("poisson", "pytorch"): _DEVIANCE, ("poisson", "keras"): _DEVIANCE,
     ("gamma", "pytorch"): _DEVIANCE, ("gamma", "keras"): _DEVIANCE,
     ("tweedie", "pytorch"): _DEVIANCE, ("tweedie", "keras"): _DEVIANCE,

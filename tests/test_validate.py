@@ -125,6 +125,23 @@ def test_regression_metrics_agree_with_sklearn():
         skm.mean_tweedie_deviance(y, prediction, power=1.5))
 
 
+def test_balanced_mae_is_the_mean_of_per_bin_maes_over_the_whole_targets_bins():
+    rng = np.random.default_rng(3)
+    y = rng.exponential(2.0, size=300)
+    prediction = y + rng.normal(0.0, 0.5, size=300)
+    edges = np.linspace(0.0, 2.0 * y.max(), 11)  # the upper bins stay empty
+    context = ScoringContext("regression", target_edges=(tuple(edges),))
+    bins = np.clip(np.digitize(y, edges[1:-1]), 0, 9)
+    per_bin = [skm.mean_absolute_error(y[bins == b], prediction[bins == b]) for b in np.unique(bins)]
+    assert METRIC_SPECS["balanced_mae"].score(y, prediction, context) == pytest.approx(np.mean(per_bin))
+    assert len(per_bin) < 10  # some bins hold no row: they are left out of the mean
+    fold = y < 1.0  # a fold's rows fall in the whole target's bins, not bins of their own
+    assert METRIC_SPECS["balanced_mae"].score(y[fold], prediction[fold], context) == pytest.approx(
+        np.mean([skm.mean_absolute_error(y[fold & (bins == b)], prediction[fold & (bins == b)])
+                 for b in np.unique(bins[fold])]))
+    assert not METRIC_SPECS["balanced_mae"].greater_is_better
+
+
 def test_deviances_clip_non_positive_predictions_and_refuse_bad_targets():
     y = np.array([0.0, 1.0, 3.0])
     clipped = METRIC_SPECS["poisson_deviance"].score(y, np.array([-1.0, 1.0, 3.0]),

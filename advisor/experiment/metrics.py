@@ -75,6 +75,12 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     _spec("gamma_deviance", {"regression"}, False),
     _spec("tweedie_deviance", {"regression", "count"}, False),
     _spec("pinball", {"regression", "count"}, False),
+    # imbalanced regression: the mean over equal-width target bins of each bin's MAE (Yang et
+    # al. 2021, Ren et al. 2022), so the rare regions weigh as much as the dense ones. The bins
+    # are those of advisor.label_density over the whole target (the scoring context's
+    # target_edges), the same for every candidate and fold; bins without a row of the fold are
+    # left out of the mean.
+    _spec("balanced_mae", {"regression", "count"}, False),
 )}
 
 

@@ -32,7 +32,10 @@ class ScoringContext:
 
     ``levels`` are the quantile levels the pinball loss averages over;
     ``prediction_levels`` the levels of the columns of a quantile loss's prediction (empty
-    for point predictions); ``tweedie_power`` the power of the Tweedie deviance.
+    for point predictions); ``tweedie_power`` the power of the Tweedie deviance;
+    ``target_edges`` the label-density bin edges of each target column, from the whole target
+    (:func:`advisor.label_density.bin_edges`), so that ``balanced_mae`` bins every candidate's
+    fold alike (empty: each fold's truth gives its own bins).
     """
 
     task: str
@@ -40,6 +43,7 @@ class ScoringContext:
     levels: tuple[float, ...] = (0.5,)
     prediction_levels: tuple[float, ...] = ()
     tweedie_power: float = 1.5
+    target_edges: tuple[tuple[float, ...], ...] = ()
 
 
 def infer_context(y_true: np.ndarray, prediction: np.ndarray) -> ScoringContext:
@@ -264,6 +268,32 @@ def score_pinball(y_true, prediction, context):
     return float(np.mean(losses))
 
 
+def score_balanced_mae(y_true, prediction, context):
+    """Mean over the target's bins of each bin's MAE (Yang et al. 2021, Ren et al. 2022).
+
+    The bins are the label-density bins of the whole target (``context.target_edges``; the
+    fold's own truth without them); truths beyond the edges count in the end bins, and bins
+    with no row of the fold are left out of the mean. Several target columns: the mean over
+    columns.
+    """
+    from ..label_density import bin_edges, bin_index
+
+    truth = np.asarray(_numeric_truth(y_true), dtype=float)
+    predicted = np.asarray(_point(prediction, context), dtype=float)
+    truth, predicted = truth.reshape(len(truth), -1), predicted.reshape(len(truth), -1)
+    if truth.size == 0:
+        raise ValueError("balanced MAE needs at least one row")
+    per_column = []
+    for column in range(truth.shape[1]):
+        edges = (np.asarray(context.target_edges[column]) if column < len(context.target_edges)
+                 else bin_edges(truth[:, column]))
+        bins = bin_index(truth[:, column], edges)
+        errors = np.bincount(bins, weights=np.abs(truth[:, column] - predicted[:, column]))
+        rows = np.bincount(bins)
+        per_column.append(float(np.mean(errors[rows > 0] / rows[rows > 0])))
+    return float(np.mean(per_column))
+
+
 def level_coverage(y_true: np.ndarray, prediction: np.ndarray,
                    context: ScoringContext) -> tuple[tuple[float, float], ...]:
     """For quantile predictions, (level, share of the targets at or below its prediction):
@@ -334,7 +364,17 @@ def scoring_context(profile, loss_params: Mapping[str, dict[str, Any]]) -> Scori
             break
     levels = tuple(profile.quantiles) or (0.5,)
     return ScoringContext(task=profile.task, n_classes=len(profile.classes), levels=levels,
-                          tweedie_power=power)
+                          tweedie_power=power, target_edges=_target_edges(profile))
+
+
+def _target_edges(profile) -> tuple[tuple[float, ...], ...]:
+    """The label-density bin edges of each column of a regression or count target, else ()."""
+    if profile.task not in ("regression", "count"):
+        return ()
+    from ..label_density import bin_edges
+
+    y = np.asarray(profile.y, dtype=float)
+    return tuple(tuple(float(edge) for edge in bin_edges(column)) for column in y.reshape(len(y), -1).T)
 
 
 def prediction_levels(params: Mapping[str, Any]) -> tuple[float, ...]:

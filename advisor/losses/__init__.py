@@ -11,7 +11,7 @@ the README table follow from the spec.
 
 1. **Math** (value, gradient, prediction): a :class:`LossMath` subclass in the family's
    module (``_classification.py``, ``_focusing.py``, ``_ordinal.py``, ``_regression.py``,
-   ``_deviance.py``, or a new ``_<family>.py``). Set ``LINK`` (a :class:`Link` from
+   ``_deviance.py``, ``_imbalanced.py``, or a new ``_<family>.py``). Set ``LINK`` (a :class:`Link` from
    ``_link.py``, or override ``link_for(task)``), ``target_interval`` and
    ``standardize_target`` where they differ from the defaults, and implement ``n_outputs``,
    ``encode_target``, ``loss_gradient`` and, where the family's default does not fit,
@@ -57,6 +57,7 @@ from ._classification import (
 )
 from ._deviance import GAMMA, MSLE, POISSON, TWEEDIE
 from ._focusing import ASYMMETRIC, FOCAL
+from ._imbalanced import BALANCED_MSE, LDS_MAE, LDS_MSE
 from ._link import Link
 from ._ordinal import CORAL
 from ._regression import HUBER, LOG_COSH, MAE, MSE, QUANTILE
@@ -69,6 +70,8 @@ __all__ = ["CATALOG", "DEFAULT_LOSS", "GENERATED_RULES_FILE", "Link", "LossMath"
 _SPECS = (
     CROSS_ENTROPY, WEIGHTED_CROSS_ENTROPY, FOCAL, LABEL_SMOOTHING, GENERALIZED_CROSS_ENTROPY, HINGE,
     ASYMMETRIC, CORAL, MSE, MAE, HUBER, LOG_COSH, QUANTILE, MSLE, POISSON, GAMMA, TWEEDIE,
+    # imbalanced regression (the rare regions of the target)
+    BALANCED_MSE, LDS_MSE, LDS_MAE,
 )
 
 CATALOG: dict[str, LossSpec] = {spec.id: spec for spec in _SPECS}

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from ..label_density import label_density
 from ._amount import AMOUNT_TASKS, amount_clue
 from ._column import Column
 from ._feature_facts import numeric_feature_matrix
@@ -38,7 +39,11 @@ NEUTRAL_NUMERIC_FACTS: dict[str, Any] = {
     "strictly_positive": False, "has_negative": False, "target_min": 0.0, "target_max": 1.0,
     "target_mean": 0.0, "target_std": 0.0, "target_scale": 1.0, "in_unit_interval": True,
     "dispersion_index": 1.0, "tweedie_power": 0.0,
+    "target_density_ratio": 1.0, "target_rare_share": 0.0,
 }
+#: Tasks whose label density is measured (imbalanced regression: the rare regions of a
+#: continuous or count target); bounded scales and levels keep the neutral values.
+DENSITY_TASKS = frozenset({"regression", "count"})
 
 
 def numeric_target_facts(target: Target, columns: list[Column], features: pd.DataFrame,
@@ -52,7 +57,9 @@ def numeric_target_facts(target: Target, columns: list[Column], features: pd.Dat
         step = -(-n_rows // TWEEDIE_MAX_ROWS)  # the mean-variance slope needs no more rows
         sampled_rows = np.flatnonzero(row_mask)[::step]
         feature_matrix = numeric_feature_matrix(features, sampled_rows) if tweedie else None
-        per_column = [_numeric_facts(values, feature_matrix, tweedie_step=step if tweedie else 0)
+        density = target.task in DENSITY_TASKS
+        per_column = [{**_numeric_facts(values, feature_matrix, tweedie_step=step if tweedie else 0),
+                       **_density_facts(values, measured=density)}
                       for values in target.numeric.T]
         facts = _combine_numeric_facts(per_column)
         robust_scale = max(column["robust_scale"] for column in per_column)
@@ -182,7 +189,19 @@ def _combine_numeric_facts(per_column: list[dict[str, Any]]) -> dict[str, Any]:
         "in_unit_interval": all(values("in_unit_interval")),
         "dispersion_index": max(values("dispersion_index")),
         "tweedie_power": float(np.median(powers)) if powers else 0.0,
+        "target_density_ratio": max(values("target_density_ratio")),
+        "target_rare_share": max(values("target_rare_share")),
     }
+
+
+def _density_facts(values: np.ndarray, *, measured: bool) -> dict[str, float]:
+    """The LDS density facts of one column (bins and kernel: :mod:`advisor.label_density`);
+    the neutral values when the task's density is not ``measured``."""
+    if not measured:
+        return {name: NEUTRAL_NUMERIC_FACTS[name] for name in ("target_density_ratio", "target_rare_share")}
+    density = label_density(values)
+    return {"target_density_ratio": density.density_ratio(),
+            "target_rare_share": density.rare_share()}
 
 
 def sample_skewness(values: np.ndarray) -> float:
