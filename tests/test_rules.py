@@ -37,6 +37,8 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "poisson": ("count", "regression"),
     "gamma": ("regression",),
     "tweedie": ("count", "regression"),
+    "gaussian_nll": ("regression", "count"),
+    "ziln": ("regression", "count"),
 }
 CONCERNS = ("task_defaults", "imbalance", "label_noise", "regression_shape", "counts", "ordinal",
             "multilabel", "metric_alignment", "activation")
@@ -584,7 +586,9 @@ def test_exp_output_pairs_with_log_link_deviances(rulebase):
     logged = run(rulebase, "count", activation="exp", framework="keras", metric="rmse")
     for loss in ("poisson", "tweedie"):
         assert logged.scores[loss] > plain.scores[loss]
-    assert not logged.vetoes
+    # only the distribution heads go: their log variance / logit outputs must be linear
+    assert set(logged.vetoes) == {"gaussian_nll", "ziln"}
+    assert not plain.vetoes
 
 
 def test_tanh_output_keeps_hinge_for_binary(rulebase):

@@ -50,6 +50,7 @@ from ._classification import (
     WEIGHTED_CROSS_ENTROPY,
 )
 from ._deviance import GAMMA, MSLE, POISSON, TWEEDIE
+from ._distribution import GAUSSIAN_NLL, ZILN
 from ._focusing import ASYMMETRIC, FOCAL
 from ._link import Link
 from ._ordinal import CORAL
@@ -63,6 +64,8 @@ __all__ = ["CATALOG", "DEFAULT_LOSS", "GENERATED_RULES_FILE", "Link", "LossMath"
 _SPECS = (
     CROSS_ENTROPY, WEIGHTED_CROSS_ENTROPY, FOCAL, LABEL_SMOOTHING, GENERALIZED_CROSS_ENTROPY, HINGE,
     ASYMMETRIC, CORAL, MSE, MAE, HUBER, LOG_COSH, QUANTILE, MSLE, POISSON, GAMMA, TWEEDIE,
+    # predictive distributions (several outputs per target)
+    GAUSSIAN_NLL, ZILN,
 )
 
 CATALOG: dict[str, LossSpec] = {spec.id: spec for spec in _SPECS}
