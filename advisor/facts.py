@@ -91,6 +91,13 @@ FACTS: tuple[FactSpec, ...] = (
              "var(y) / mean(y); several targets: the largest."),
     FactSpec("tweedie_power", float, "Exponent p of Var = phi mu^p estimated from the data, for non-negative regression and count targets; 0 when not estimable or another task.",
              "Mean estimate: a ridge least-squares fit of y on the numeric features (NaN filled by column medians; y itself when there is no numeric feature), on an evenly strided sample of at most 200,000 rows. Rows are split into 20 quantile bins of that estimate (fewer when there are under 5 rows per bin); log(variance) is regressed on log(mean) over the bins with mean > 0 and variance > 0 (at least 4 bins): the slope is p. Several targets: the median of the estimable columns."),
+    # shape of the non-zero part and of the spread (zero-inflated and heteroscedastic targets)
+    FactSpec("nonzero_skewness", float, "Sample skewness of the non-zero target values (with zero_fraction: excess zeros beside a heavy positive tail); 0 with fewer than 8 non-zero values or for classification.",
+             "Third standardized moment of y[y != 0], bias-uncorrected; several targets: the column with the largest |value|, sign kept."),
+    FactSpec("heteroscedasticity", float, "Evidence that the spread grows with the level, from -1 to 1 (> 0: larger fitted values have larger residuals); 0 when not estimable or the task is not regression or count.",
+             "Spearman correlation between |residual| and the fitted value of the ridge mean estimate the Tweedie power uses (same fit, same sample of at most 200,000 rows; ties ranked by position); 0 without numeric features or with fewer than 20 rows. Several targets: the largest."),
+    FactSpec("orders_of_magnitude", float, "Orders of magnitude the positive target values span; 0 when fewer than 8 values are positive or for classification.",
+             "log10(p99 / p1) of the positive values; several targets: the largest."),
     # the user's hints
     FactSpec("activation", str, "The network's output activation (auto, linear, sigmoid, softmax, tanh, relu, softplus, exp).",
              "`--activation`; `logits` is stored as linear."),

@@ -115,7 +115,7 @@ def test_closed_form_crps_matches_the_integral_of_the_squared_cdf_gap():
     """CRPS(F, y) = integral (F(x) - 1{x >= y})^2 dx, by scipy.integrate.quad."""
     gaussian = Gaussian(np.array([1.0]), np.array([2.0]))
     for y in (-3.0, 1.0, 4.5):
-        expected = sum(integrate.quad(lambda x: (stats.norm.cdf(x, 1.0, 2.0) - (x >= y)) ** 2,
+        expected = sum(integrate.quad(lambda x, y=y: (stats.norm.cdf(x, 1.0, 2.0) - (x >= y)) ** 2,
                                       low, high)[0] for low, high in ((-np.inf, y), (y, np.inf)))
         assert gaussian.crps(np.array([y]))[0] == pytest.approx(expected, rel=1e-6)
     p, mu, sigma = 0.7, 0.4, 0.8
@@ -125,7 +125,7 @@ def test_closed_form_crps_matches_the_integral_of_the_squared_cdf_gap():
         return (1.0 - p) + p * stats.lognorm.cdf(x, s=sigma, scale=np.exp(mu)) if x >= 0 else 0.0
 
     for y in (0.0, 0.3, 2.0, 12.0):
-        expected = sum(integrate.quad(lambda x: (cdf(x) - (x >= y)) ** 2, low, high, limit=200)[0]
+        expected = sum(integrate.quad(lambda x, y=y: (cdf(x) - (x >= y)) ** 2, low, high, limit=200)[0]
                        for low, high in ((0.0, y), (y, np.inf)) if high > low)
         assert mixture.crps(np.array([y]))[0] == pytest.approx(expected, rel=1e-5)
 
