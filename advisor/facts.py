@@ -95,7 +95,7 @@ FACTS: tuple[FactSpec, ...] = (
     FactSpec("nonzero_skewness", float, "Sample skewness of the non-zero target values (with zero_fraction: excess zeros beside a heavy positive tail); 0 with fewer than 8 non-zero values or for classification.",
              "Third standardized moment of y[y != 0], bias-uncorrected; several targets: the column with the largest |value|, sign kept."),
     FactSpec("heteroscedasticity", float, "Evidence that the spread grows with the level, from -1 to 1 (> 0: larger fitted values have larger residuals); 0 when not estimable or the task is not regression or count.",
-             "Spearman correlation between |residual| and the fitted value of the ridge mean estimate the Tweedie power uses (same fit, same sample of at most 200,000 rows; ties ranked by position); 0 without numeric features or with fewer than 20 rows. Several targets: the largest."),
+             "Spearman correlation between the fitted value of the ridge mean estimate the Tweedie power uses (same fit, same sample of at most 200,000 rows) and |y - mean of y in the row's quantile bin of that estimate| (20 bins; the bin mean, not the row's fit, so tied zeros do not fake a trend; ties ranked by position); 0 without numeric features or with fewer than 100 rows. Several targets: the largest."),
     FactSpec("orders_of_magnitude", float, "Orders of magnitude the positive target values span; 0 when fewer than 8 values are positive or for classification.",
              "log10(p99 / p1) of the positive values; several targets: the largest."),
     # the user's hints

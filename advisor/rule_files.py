@@ -28,7 +28,7 @@ BUILTIN_SOURCE = "rules"
 #: Order in which the built-in files are read, so a trace reads from the task's default
 #: through the data's shape to the user's setup; other files follow by name.
 BUILTIN_ORDER = ("task_defaults", "imbalance", "label_noise", "regression_shape", "counts",
-                 "ordinal", "multilabel", "metric_alignment", "activation")
+                 "ordinal", "multilabel", "uncertainty", "metric_alignment", "activation")
 
 _RULE_KEYS = ("id", "when", "because", "cite", "effects", "warn")
 _REQUIRED_KEYS = ("id", "when", "because", "cite")

@@ -260,7 +260,7 @@ def _heteroscedasticity(values: np.ndarray, estimate: np.ndarray) -> float:
     not |y - fit|: a row-wise fit makes tied targets (exact zeros) deviate in the order of
     the fit, a rank correlation that has nothing to do with the spread. > 0 when the spread
     grows with the level. The ranks are numpy's argsort (ties by position), because importing
-    scipy.stats costs the rules-only path about a second. 0.0 with fewer than 20 rows.
+    scipy.stats costs the rules-only path about a second. 0.0 with fewer than 100 rows.
     """
     n_rows = len(values)
     if n_rows < TWEEDIE_BINS * TWEEDIE_MIN_ROWS_PER_BIN or np.ptp(estimate) <= 0:
