@@ -30,6 +30,8 @@ from .schema import (
     DecisionBasis,
     EvidenceVersusPick,
     Notice,
+    OutputColumn,
+    Outputs,
     ProfileSummary,
     Recommendation,
     Reproducibility,
@@ -282,6 +284,8 @@ def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Ca
         citation=loss.citation,
         vetoed=loss.id in outcome.vetoes,
         evidence=evidence,
+        outputs=(Outputs(tuple(OutputColumn(name, meaning) for name, meaning in loss.outputs),
+                         loss.prediction) if loss.outputs else None),
     )
 
 

@@ -98,6 +98,13 @@ FACTS: tuple[FactSpec, ...] = (
              "Histogram over clip(round(sqrt(n)), 10, 100) equal-width bins of [min(y), max(y)] (whole numbers: at most one bin per value, centred on it), convolved with a Gaussian kernel of sigma 2 bins truncated at 2 bins (the LDS defaults), ends mirrored; the largest smoothed count over the smallest among the non-empty bins. Several targets: the largest."),
     FactSpec("target_rare_share", float, "Share of the rows in rare regions of the target (low label density): the few very large, old or expensive; 0 for other tasks than regression and count.",
              "Rows in the non-empty bins whose smoothed count (as for target_density_ratio) is below 10 % of the peak bin's. Several targets: the largest."),
+    # shape of the non-zero part and of the spread (zero-inflated and heteroscedastic targets)
+    FactSpec("nonzero_skewness", float, "Sample skewness of the non-zero target values (with zero_fraction: excess zeros beside a heavy positive tail); 0 with fewer than 8 non-zero values or for classification.",
+             "Third standardized moment of y[y != 0], bias-uncorrected; several targets: the column with the largest |value|, sign kept."),
+    FactSpec("heteroscedasticity", float, "Evidence that the spread grows with the level, from -1 to 1 (> 0: larger fitted values have larger residuals); 0 when not estimable or the task is not regression or count.",
+             "Spearman correlation between the fitted value of the ridge mean estimate the Tweedie power uses (same fit, same sample of at most 200,000 rows) and |y - mean of y in the row's quantile bin of that estimate| (20 bins; the bin mean, not the row's fit, so tied zeros do not fake a trend; ties ranked by position); 0 without numeric features or with fewer than 100 rows. Several targets: the largest."),
+    FactSpec("orders_of_magnitude", float, "Orders of magnitude the positive target values span; 0 when fewer than 8 values are positive or for classification.",
+             "log10(p99 / p1) of the positive values; several targets: the largest."),
     # the user's hints
     FactSpec("activation", str, "The network's output activation (auto, linear, sigmoid, softmax, tanh, relu, softplus, exp).",
              "`--activation`; `logits` is stored as linear."),

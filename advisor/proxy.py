@@ -381,6 +381,12 @@ class LossProxy(BaseEstimator):
         """Task-space predictions: probabilities ``(n, K)`` / ``(n, L)``, or values ``(n,)``."""
         return self.math_.predict(self.decision_function(X))
 
+    def predict_distribution(self, X) -> Any:
+        """The loss's predictive distribution of a numeric target on ``X`` (a
+        ``Gaussian`` or ``ZeroInflatedLogNormal`` of ``advisor.losses._predictive``), or None
+        for a loss that predicts one number per row."""
+        return self.math_.predictive(self.decision_function(X))
+
     def predict_class(self, X) -> np.ndarray:
         """Class indices ``(n,)`` for binary, multiclass and ordinal tasks (the loss's own
         decision rule, e.g. CORAL counts thresholds)."""

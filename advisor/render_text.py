@@ -15,6 +15,7 @@ from rich.table import Table
 
 from .options import a_or_an
 from .report import Result, format_number, recommendation_from
+from .report_format import format_outputs
 from .schema import EvidenceVersusPick
 
 VERDICT_STYLE = {"confirmed": "bold green", "equivalent": "yellow", "overturned": "red",
@@ -87,6 +88,8 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
     console.print(table)
 
     settings = format_params(best.params) or "none"
+    if best.outputs is not None:
+        settings += "; " + format_outputs(best.outputs)
     console.print(Panel(
         f"[bold]{best.loss}[/bold] ({escape(best.title)}), confidence "
         f"[bold]{rec.confidence.level}[/bold]: {escape(rec.confidence.reason)}\n"

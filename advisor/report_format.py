@@ -81,6 +81,16 @@ def format_params(params: dict[str, Any] | None) -> str:
     return ", ".join(f"{key} = {format_value(value)}" for key, value in params.items())
 
 
+def format_outputs(outputs: Any) -> str:
+    """A multi-output loss's outputs in words: ``outputs: mean (...), log_variance (...);
+    prediction: ...`` (empty for one output per target)."""
+    if not outputs:
+        return ""
+    record = outputs if isinstance(outputs, dict) else outputs.to_dict()
+    columns = ", ".join(f"{column['name']} ({column['meaning']})" for column in record["columns"])
+    return f"outputs: {columns}; prediction: {record['prediction']}"
+
+
 def format_verdict(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
@@ -110,6 +120,7 @@ def md_ticks(value: Any) -> str:
 def _filters() -> dict[str, Any]:
     return {"num": format_number, "signed": format_signed, "pct": format_percent,
             "pval": format_p, "pclause": format_p_clause, "value": format_value, "params": format_params,
+            "outputs": format_outputs,
             "verdict": format_verdict, "css": css_token,
             "interval": lambda row: format_interval(row["low"], row["high"]),
             "difference": lambda row: (

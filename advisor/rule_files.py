@@ -27,8 +27,9 @@ from .rule_conditions import ConditionCompiler, did_you_mean
 BUILTIN_SOURCE = "rules"
 #: Order in which the built-in files are read, so a trace reads from the task's default
 #: through the data's shape to the user's setup; other files follow by name.
-BUILTIN_ORDER = ("task_defaults", "imbalance", "label_noise", "regression_shape", "counts",
-                 "ordinal", "multilabel", "metric_alignment", "activation")
+BUILTIN_ORDER = ("task_defaults", "imbalance", "label_noise", "regression_shape",
+                 "imbalanced_regression", "counts", "ordinal", "multilabel", "uncertainty",
+                 "metric_alignment", "activation")
 
 _RULE_KEYS = ("id", "when", "because", "cite", "effects", "warn")
 _REQUIRED_KEYS = ("id", "when", "because", "cite")

@@ -387,6 +387,23 @@ class Target(Record):
 
 # ----- the result -------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class OutputColumn(Record):
+    """One raw output of a loss with several outputs per target: its name and meaning."""
+
+    name: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Outputs(Record):
+    """What a multi-output loss's raw outputs mean (in order, per target column) and how they
+    become the one-number prediction."""
+
+    columns: tuple[OutputColumn, ...]
+    prediction: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Candidate(Record):
     """One loss in the final ranking, with its settings, reasons and evidence."""
@@ -400,6 +417,9 @@ class Candidate(Record):
     params: dict[str, Any]
     reasons: tuple[Reason, ...]
     evidence: EvidenceVersusPick | None = None   # the validator's numbers for this loss, if tested
+    #: what each raw output means and how they give the prediction (losses with several
+    #: outputs per target: a predictive distribution); None for one output per target
+    outputs: Outputs | None = None
     formula: str
     citation: str
     snippets: dict[str, str]
@@ -492,7 +512,7 @@ __all__ = [
     "ComparisonWithPick", "EvidenceVersusPick", "Agreement", "ValidationSummary",
     "TargetHistogram", "ProfileSummary", "DataSource", "RuleOverride", "RulebaseInfo",
     "RunSettings", "Reproducibility", "Audit", "Confidence", "DecisionBasis", "Target",
-    "Candidate", "Recommendation", "result_json_schema", "result_json_schema_text",
+    "OutputColumn", "Outputs", "Candidate", "Recommendation", "result_json_schema", "result_json_schema_text",
 ]
 
 

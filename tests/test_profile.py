@@ -512,6 +512,58 @@ def test_tweedie_power_not_estimated_for_bounded_or_tiny_targets(rng):
     assert profile_of(np.arange(12.0) * 1.5).facts["tweedie_power"] == 0.0  # too few rows for 4 bins
 
 
+def test_zero_inflated_heavy_tail_facts(rng):
+    """Excess zeros beside a lognormal tail: the non-zero part's skewness and its span."""
+    positive = rng.lognormal(2.0, 1.2, 3000)
+    values = np.where(rng.random(3000) < 0.6, 0.0, positive)
+    facts = profile_of(values).facts
+    nonzero = values[values > 0]
+    centred = nonzero - nonzero.mean()
+    assert facts["zero_fraction"] == pytest.approx(np.mean(values == 0), rel=1e-5)
+    assert facts["nonzero_skewness"] == pytest.approx(np.mean(centred ** 3) / nonzero.std() ** 3, rel=1e-4)
+    assert facts["nonzero_skewness"] > 3.0
+    low, high = np.percentile(nonzero, [1, 99])
+    assert facts["orders_of_magnitude"] == pytest.approx(np.log10(high / low), rel=1e-4)
+    assert 2.0 < facts["orders_of_magnitude"] < 3.0  # 4.65 log-sd: 2.4 decades
+    # a symmetric target without zeros: no skewed non-zero part, fewer decades
+    plain = profile_of(rng.normal(100.0, 5.0, 3000)).facts
+    assert abs(plain["nonzero_skewness"]) < 0.2 and plain["orders_of_magnitude"] < 0.2
+
+
+def test_heteroscedasticity_sees_a_spread_that_grows_with_the_level(rng):
+    n = 5000
+    x = rng.uniform(0.0, 2.0, n)
+    growing = profile_of(3.0 * x + (0.1 + x) * rng.normal(size=n), features={"x": x}).facts
+    constant = profile_of(3.0 * x + rng.normal(size=n), features={"x": x}).facts
+    assert growing["heteroscedasticity"] > 0.3
+    assert abs(constant["heteroscedasticity"]) < 0.05
+    # exact zeros beside an uninformative feature do not fake a growing spread
+    noise = rng.normal(size=n)
+    zeros = np.where(rng.random(n) < 0.5, 0.0, rng.lognormal(1.0, 1.0, n))
+    assert abs(profile_of(zeros, features={"x": noise}).facts["heteroscedasticity"]) < 0.1
+
+
+def test_distribution_shape_facts_are_neutral_where_they_do_not_apply(rng):
+    classes = profile_of(["a"] * 30 + ["b"] * 10).facts
+    bounded = profile_of(rng.beta(2, 2, 100)).facts  # a proportion: no mean-variance fit
+    few = profile_of(np.array([0.0] * 20 + [1.0, 2.0, 3.0])).facts
+    for facts in (classes, few):
+        assert (facts["nonzero_skewness"], facts["orders_of_magnitude"]) == (0.0, 0.0)
+    assert classes["heteroscedasticity"] == 0.0 and bounded["heteroscedasticity"] == 0.0
+
+
+def test_distribution_shape_facts_of_several_targets(rng):
+    n = 2000
+    x = rng.uniform(0.0, 2.0, n)
+    tail = np.where(rng.random(n) < 0.5, 0.0, rng.lognormal(1.0, 1.0, n))
+    spread = 3.0 * x + (0.1 + x) * rng.normal(size=n)
+    both = profile_of({"tail": tail, "spread": spread}, features={"x": x}).facts
+    alone = [profile_of(column, features={"x": x}).facts for column in (tail, spread)]
+    assert both["nonzero_skewness"] == max((facts["nonzero_skewness"] for facts in alone), key=abs)
+    assert both["heteroscedasticity"] == max(facts["heteroscedasticity"] for facts in alone)
+    assert both["orders_of_magnitude"] == max(facts["orders_of_magnitude"] for facts in alone)
+
+
 def test_extreme_magnitudes_stay_finite():
     values = np.array([1e308, -1e308, 5e307, 0.0, 3.0] * 4)
     profile = profile_of(values, features={"x": np.array([1e308, -1e308, 2.0, 0.0, np.nan] * 4)})
@@ -571,6 +623,11 @@ def test_profiling_a_million_rows(rng):
     assert profile.facts["n_rows"] == n
     assert profile.facts["target_mean"] == pytest.approx(3.0, abs=0.01)
     assert profile.facts["dispersion_index"] == pytest.approx(1.0, abs=0.01)
+    assert abs(profile.facts["heteroscedasticity"]) < 0.05  # the features do not move the mean
+    nonzero = frame["y"].to_numpy(dtype=float)
+    nonzero = nonzero[nonzero > 0]
+    skew = np.mean((nonzero - nonzero.mean()) ** 3) / nonzero.std() ** 3
+    assert profile.facts["nonzero_skewness"] == pytest.approx(skew, rel=1e-4)
 
 
 # --- label density (imbalanced regression) ---------------------------------------------------------

@@ -40,9 +40,11 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "balanced_mse": ("regression", "count"),
     "lds_mse": ("regression", "count"),
     "lds_mae": ("regression", "count"),
+    "gaussian_nll": ("regression", "count"),
+    "ziln": ("regression", "count"),
 }
-CONCERNS = ("task_defaults", "imbalance", "label_noise", "regression_shape", "counts", "ordinal",
-            "multilabel", "metric_alignment", "activation", "imbalanced_regression")
+CONCERNS = ("task_defaults", "imbalance", "label_noise", "regression_shape", "imbalanced_regression",
+            "counts", "ordinal", "multilabel", "uncertainty", "metric_alignment", "activation")
 ACTIVATION_VALUES = ("auto", "linear", "sigmoid", "softmax", "tanh", "relu", "softplus", "exp")
 
 
@@ -68,6 +70,7 @@ def facts(task: str, **overrides) -> dict:
         target_mean=0.0, target_std=0.0, target_scale=1.0, looks_like_amount=False,
         in_unit_interval=True,
         dispersion_index=1.0, tweedie_power=0.0, target_density_ratio=1.0, target_rare_share=0.0,
+        nonzero_skewness=0.0, heteroscedasticity=0.0, orders_of_magnitude=0.0,
         activation="auto", framework="pytorch",
         metric=DEFAULT_METRIC[task][0], metric_given=False, current_loss="", label_noise=False,
         has_quantiles=False,
@@ -588,7 +591,39 @@ def test_exp_output_pairs_with_log_link_deviances(rulebase):
     logged = run(rulebase, "count", activation="exp", framework="keras", metric="rmse")
     for loss in ("poisson", "tweedie"):
         assert logged.scores[loss] > plain.scores[loss]
-    assert not logged.vetoes
+    # only the distribution heads go: their log variance / logit outputs must be linear
+    assert set(logged.vetoes) == {"gaussian_nll", "ziln"}
+    assert not plain.vetoes
+
+
+@pytest.mark.parametrize("task", ["regression", "count"])
+@pytest.mark.parametrize("metric", ["gaussian_nll", "crps"])
+def test_a_distribution_metric_puts_the_gaussian_nll_first(rulebase, task, metric):
+    outcome = run(rulebase, task, metric=metric, metric_given=True)
+    assert top(outcome) == "gaussian_nll"
+    assert "uncertainty.distribution_metric" in outcome.fired
+    # with zero inflation and a growing spread it stays first, the ZILN close behind
+    shaped = run(rulebase, task, metric=metric, metric_given=True, nonnegative=True,
+                 has_negative=False, target_min=0.0, zero_fraction=0.5, nonzero_skewness=3.0,
+                 heteroscedasticity=0.5)
+    assert shaped.ranking[:2] == ("gaussian_nll", "ziln")
+    assert "uncertainty.heteroscedastic_distribution" in shaped.fired
+    # a point metric does not call for a distribution
+    assert "gaussian_nll" not in run(rulebase, task).ranking[:3]
+
+
+def test_zero_inflated_heavy_tail_favours_ziln_and_keeps_tweedie(rulebase):
+    zero_inflated = dict(nonnegative=True, has_negative=False, target_min=0.0, zero_fraction=0.6,
+                         nonzero_skewness=4.0, orders_of_magnitude=2.5, skewness=6.0, kurtosis=40.0,
+                         outlier_fraction=0.05)
+    shaped = run(rulebase, "regression", **zero_inflated)
+    plain = run(rulebase, "regression", **{**zero_inflated, "zero_fraction": 0.1})
+    assert "uncertainty.zero_inflated_heavy_tail" in shaped.fired
+    assert "uncertainty.zero_inflated_heavy_tail" not in plain.fired
+    assert shaped.scores["ziln"] >= plain.scores["ziln"] + 5.0
+    assert shaped.scores["tweedie"] > plain.scores["tweedie"]
+    assert shaped.scores["mse"] < plain.scores["mse"]
+    assert shaped.ranking.index("ziln") < shaped.ranking.index("mse")
 
 
 def test_tanh_output_keeps_hinge_for_binary(rulebase):

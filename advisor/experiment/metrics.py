@@ -33,6 +33,9 @@ class MetricSpec:
     greater_is_better: bool
     scorer: str
     default_for: Mapping[str, str] = field(default_factory=dict)
+    #: The scorer reads a predictive distribution (``advisor.losses._predictive``) instead of
+    #: the point prediction (see :func:`.scoring.score_predictions`).
+    reads_distribution: bool = False
 
     def score(self, y_true: Any, prediction: Any, context: Any = None) -> float:
         """The metric of ``prediction`` against ``y_true``; without a context, one is
@@ -40,12 +43,16 @@ class MetricSpec:
         from . import scoring
 
         if context is None:
-            context = scoring.infer_context(y_true, prediction)
+            context = scoring.infer_context(y_true, prediction.mean if hasattr(prediction, "crps") else prediction)
         return getattr(scoring, self.scorer)(y_true, prediction, context)
 
 
 def _spec(name: str, tasks: Iterable[str], greater: bool, **default_for: str) -> MetricSpec:
     return MetricSpec(name, frozenset(tasks), greater, f"score_{name}", default_for)
+
+
+def _distribution_spec(name: str, tasks: Iterable[str]) -> MetricSpec:
+    return MetricSpec(name, frozenset(tasks), False, f"score_{name}", {}, reads_distribution=True)
 
 
 #: Predictions are what the proxies return: class probabilities (n, K), label probabilities
@@ -81,6 +88,10 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     # target_edges), the same for every candidate and fold; bins without a row of the fold are
     # left out of the mean.
     _spec("balanced_mae", {"regression", "count"}, False),
+    # distribution metrics: every candidate is scored through a predictive distribution (its
+    # own, or a Gaussian around its prediction with its training residuals' spread)
+    _distribution_spec("gaussian_nll", {"regression", "count"}),
+    _distribution_spec("crps", {"regression", "count"}),
 )}
 
 

@@ -29,7 +29,15 @@ from ..proxy import ProxyDivergedError
 from ..runtime.parallel import parallel_config, quiet_single_thread, result_mode
 from ..stability import overshoot
 from .features import build_preprocessor
-from .scoring import NUMERIC_TASKS, ScoringContext, level_coverage, one_line, score_predictions
+from .scoring import (
+    NUMERIC_TASKS,
+    ScoringContext,
+    fold_distribution,
+    level_coverage,
+    needs_distribution,
+    one_line,
+    score_predictions,
+)
 from .splits import split_seed
 
 __all__ = ["Job", "FoldResult", "SplitCache", "RunData", "Runner", "run_job", "epochs_run"]
@@ -178,6 +186,7 @@ def _train_and_score(job: Job, data: RunData):
                              max_iter=job.epochs, hidden=job.hidden)
         proxy.fit(train_matrix, data.y[job.train])
         prediction = np.asarray(proxy.predict(test_matrix), dtype=float)
+        distribution = _distribution(job, data, proxy, train_matrix, test_matrix, prediction)
     except ProxyDivergedError as error:
         return "failed", {}, {}, f"diverged: {one_line(error)}", None, None, ()
     except Exception as error:  # noqa: BLE001 - failure is data: record it, go on
@@ -190,7 +199,8 @@ def _train_and_score(job: Job, data: RunData):
         return "failed", {}, {}, "diverged: non-finite predictions", ran, None, ()
     beyond = (overshoot(prediction, data.y[job.train]) if job.context.task in NUMERIC_TASKS
               else (0.0, None))
-    scores, problems = score_predictions(data.y[job.test], prediction, job.metrics, job.context)
+    scores, problems = score_predictions(data.y[job.test], prediction, job.metrics, job.context,
+                                         distribution)
     primary = job.metrics[0]
     if not math.isfinite(scores[primary]):
         reason = problems.get(primary, "not finite")
@@ -198,6 +208,18 @@ def _train_and_score(job: Job, data: RunData):
                 ran, beyond, ())
     return "ok", scores, problems, None, ran, beyond, level_coverage(data.y[job.test], prediction,
                                                                      job.context)
+
+
+def _distribution(job: Job, data: RunData, proxy: Any, train_matrix: np.ndarray,
+                  test_matrix: np.ndarray, prediction: np.ndarray) -> Any:
+    """The fold's predictive distribution when a metric reads one: the loss's own, else a
+    Gaussian around the prediction with the training residuals' spread (fold_distribution)."""
+    if job.context.task not in NUMERIC_TASKS or not needs_distribution(job.metrics):
+        return None
+    own = getattr(proxy, "predict_distribution", None)
+    return fold_distribution(own(test_matrix) if own is not None else None, prediction,
+                             data.y[job.train], lambda: np.asarray(proxy.predict(train_matrix)),
+                             job.context)
 
 
 @dataclass

@@ -8,16 +8,18 @@ metric that cannot be computed on a fold into NaN with a reason instead of an er
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..losses._predictive import Predictive, homoscedastic
 from .metrics import METRIC_SPECS
 
 __all__ = ["ScoringContext", "infer_context", "score_predictions", "metrics_for",
-           "scoring_context", "prediction_levels", "level_coverage", "one_line", "CLASS_TASKS", "NUMERIC_TASKS"]
+           "scoring_context", "prediction_levels", "level_coverage", "one_line", "fold_distribution",
+           "needs_distribution", "CLASS_TASKS", "NUMERIC_TASKS"]
 
 CLASS_TASKS = frozenset({"binary", "multiclass", "ordinal"})
 NUMERIC_TASKS = frozenset({"regression", "count", "proportion"})
@@ -294,6 +296,42 @@ def score_balanced_mae(y_true, prediction, context):
     return float(np.mean(per_column))
 
 
+def _distribution(prediction: Any, y_true: np.ndarray) -> tuple[Any, np.ndarray]:
+    """The predictive distribution a distribution metric reads, and the truth in its shape."""
+    if not hasattr(prediction, "crps"):
+        raise ValueError("this metric needs a predictive distribution, not point predictions")
+    truth = np.asarray(y_true, dtype=float).reshape(np.shape(prediction.mean))
+    return prediction, truth
+
+
+def score_gaussian_nll(y_true, prediction, context):
+    """Mean negative log-likelihood of a Gaussian predictive, -log N(y; m, s^2) with its
+    constant 0.5 log(2 pi) (scipy.stats.norm.logpdf).
+
+    A loss with a Gaussian predictive (gaussian_nll) is scored on its own per-row mean and
+    variance; a non-Gaussian predictive (ziln's zero-inflated lognormal) through the Gaussian
+    with its mean and variance; a point-prediction loss through a homoscedastic Gaussian
+    around its prediction whose standard deviation is that of its residuals on the training
+    fold (``advisor.losses._predictive.homoscedastic``). Several target columns: the mean
+    over every cell.
+    """
+    distribution, truth = _distribution(prediction, y_true)
+    return float(np.mean(distribution.negative_log_likelihood(truth)))
+
+
+def score_crps(y_true, prediction, context):
+    """Mean continuous ranked probability score, integral of (F(x) - 1{x >= y})^2 dx
+    (Gneiting & Raftery, JASA 2007), in the target's units, lower is better.
+
+    Closed forms: a Gaussian's (gaussian_nll's predictive, and the homoscedastic Gaussian a
+    point-prediction loss gets from the spread of its training-fold residuals) and the exact
+    mixture CRPS of ziln's zero-inflated lognormal (Baran & Lerch 2015 for the lognormal part),
+    both through scipy.stats.norm. For a point mass it is the absolute error.
+    """
+    distribution, truth = _distribution(prediction, y_true)
+    return float(np.mean(distribution.crps(truth)))
+
+
 def level_coverage(y_true: np.ndarray, prediction: np.ndarray,
                    context: ScoringContext) -> tuple[tuple[float, float], ...]:
     """For quantile predictions, (level, share of the targets at or below its prediction):
@@ -316,14 +354,41 @@ def one_line(error: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def needs_distribution(metrics: Iterable[str]) -> bool:
+    """Whether one of ``metrics`` reads a predictive distribution."""
+    return any(METRIC_SPECS[name].reads_distribution for name in metrics)
+
+
+def fold_distribution(own: Predictive | None, prediction: np.ndarray, y_train: np.ndarray,
+                      train_prediction: Callable[[], np.ndarray] | None,
+                      context: ScoringContext) -> Predictive | None:
+    """The predictive distribution a fold's distribution metrics score: the loss's own
+    (``own``), else a Gaussian around the point prediction with the spread of the loss's
+    residuals on the training fold (``train_prediction()`` predicts the training rows).
+
+    The experiment and the benchmark's truth both call it, so both score the same way.
+    """
+    if own is not None:
+        return own
+    if train_prediction is None or context.task not in ("regression", "count"):
+        return None
+    return homoscedastic(_point(prediction, context), y_train, _point(train_prediction(), context))
+
+
 def score_predictions(y_true: np.ndarray, prediction: np.ndarray, metrics: Iterable[str],
-                      context: ScoringContext) -> tuple[dict[str, float], dict[str, str]]:
-    """Score one fold on every metric; a metric that cannot be computed is NaN with a reason."""
+                      context: ScoringContext, distribution: Predictive | None = None
+                      ) -> tuple[dict[str, float], dict[str, str]]:
+    """Score one fold on every metric; a metric that cannot be computed is NaN with a reason.
+
+    Distribution metrics read ``distribution`` (see :func:`fold_distribution`), the others
+    the point ``prediction``."""
     scores: dict[str, float] = {}
     problems: dict[str, str] = {}
     for name in metrics:
+        spec = METRIC_SPECS[name]
         try:
-            value = float(METRIC_SPECS[name].score(y_true, prediction, context))
+            value = float(spec.score(y_true, distribution if spec.reads_distribution else prediction,
+                                     context))
         except (ValueError, ZeroDivisionError, IndexError) as error:
             scores[name], problems[name] = math.nan, one_line(error)
             continue

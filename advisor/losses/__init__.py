@@ -56,6 +56,7 @@ from ._classification import (
     WEIGHTED_CROSS_ENTROPY,
 )
 from ._deviance import GAMMA, MSLE, POISSON, TWEEDIE
+from ._distribution import GAUSSIAN_NLL, ZILN
 from ._focusing import ASYMMETRIC, FOCAL
 from ._imbalanced import BALANCED_MSE, LDS_MAE, LDS_MSE
 from ._link import Link
@@ -72,6 +73,8 @@ _SPECS = (
     ASYMMETRIC, CORAL, MSE, MAE, HUBER, LOG_COSH, QUANTILE, MSLE, POISSON, GAMMA, TWEEDIE,
     # imbalanced regression (the rare regions of the target)
     BALANCED_MSE, LDS_MSE, LDS_MAE,
+    # predictive distributions (several outputs per target)
+    GAUSSIAN_NLL, ZILN,
 )
 
 CATALOG: dict[str, LossSpec] = {spec.id: spec for spec in _SPECS}

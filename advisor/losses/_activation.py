@@ -245,6 +245,17 @@ RELU_ZERO_BREAKS_LOG_LOSSES = Situation(
     "or softplus keep the mean strictly positive.",
     ("PyTorch documentation, torch.nn.PoissonNLLLoss", _JORGENSEN),
     before=_BEFORE_LOG_LINK_RULES, listed_first=("gamma",))
+SQUASHED_DISTRIBUTION_HEAD = Situation(
+    "activation.squashed_distribution_head", ("sigmoid", "tanh", "relu", "softplus", "exp"),
+    (Case(NUMERIC),),
+    "A loss that predicts a distribution reads raw outputs that must range over all real numbers "
+    "(a log variance, a logit, the location of log y); a bounded or non-negative activation on "
+    "them caps the predicted spread or probability whatever the data, so the head must be linear.",
+    ("Nix, Weigend, Estimating the Mean and Variance of the Target Probability Distribution, "
+     "ICNN 1994",
+     "Wang, Liu, Miao, A Deep Probabilistic Model for Customer Lifetime Value Prediction, "
+     "arXiv:1912.07753 2019"),
+    before=_BEFORE_LOG_LINK_RULES)
 
 #: Every situation, in evaluation order.
 SITUATIONS: tuple[Situation, ...] = (
@@ -252,4 +263,5 @@ SITUATIONS: tuple[Situation, ...] = (
     SIGMOID_IS_NOT_A_MARGIN, SIGMOID_ON_EXCLUSIVE_CLASSES, SIGMOID_TARGET_OUTSIDE_UNIT_INTERVAL,
     TANH_IS_NOT_A_PROBABILITY, TANH_CANNOT_GIVE_A_POSITIVE_MEAN, TANH_TARGET_OUTSIDE_RANGE,
     NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT, NONNEGATIVE_OUTPUT_NEGATIVE_TARGET, RELU_ZERO_BREAKS_LOG_LOSSES,
+    SQUASHED_DISTRIBUTION_HEAD,
 )

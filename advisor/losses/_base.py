@@ -34,6 +34,7 @@ from ._link import IDENTITY, Link
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
+    from ._predictive import Predictive
 
 _CLOSED_BRACKETS = {"both": ("[", "]"), "left": ("[", ")"), "right": ("(", "]"), "neither": ("(", ")")}
 
@@ -154,6 +155,12 @@ class LossMath:
         """Predictions in the task's space: class probabilities ``(n, K)`` for classification
         (``(n, L)`` label probabilities for multi-label), values ``(n,)`` for numeric tasks."""
         raise NotImplementedError
+
+    def predictive(self, raw: np.ndarray) -> Predictive | None:
+        """The predictive distribution of a numeric target (``_predictive``), or None for a
+        loss that predicts one number per row (the experiment then scores a Gaussian around
+        it with the spread of its training residuals)."""
+        return None
 
     def predict_class(self, raw: np.ndarray) -> np.ndarray:
         """Predicted class indices ``(n,)`` for binary, multiclass and ordinal tasks.

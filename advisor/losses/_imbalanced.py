@@ -58,10 +58,14 @@ def _columns(profile: Profile) -> np.ndarray:
 
 
 def _column_scale(profile: Profile) -> tuple[list[float], list[float]]:
-    """Per-column mean and std of the target (std 1 for a constant column), rounded."""
+    """Per-column mean and std of the target (std 1 for a constant column), rounded; computed
+    on values scaled to [-1, 1], as the profile does, so that no square overflows."""
     y = _columns(profile)
-    means = [_math.round_sig(float(value)) for value in y.mean(axis=0)]
-    stds = [_math.round_sig(float(value)) or 1.0 for value in y.std(axis=0)]
+    scale = np.max(np.abs(y), axis=0) if len(y) else np.ones(y.shape[1])
+    scale = np.where(scale > 0, scale, 1.0)
+    unit = y / scale
+    means = [_math.round_sig(float(value)) for value in unit.mean(axis=0) * scale]
+    stds = [_math.round_sig(float(value)) or 1.0 for value in unit.std(axis=0) * scale]
     return means, stds
 
 

@@ -63,6 +63,11 @@ class LossSpec:
     #: ``output_layer(framework, width)``: the snippet's ``# Output layer:`` text, when the
     #: loss needs a layer of its own (CORAL).
     output_layer: Callable[[str, int], str] | None = None
+    #: What each raw output means, ``(name, meaning)`` in output order, for losses with several
+    #: outputs per target (a distribution); empty: one output per target, read through the link.
+    outputs: tuple[tuple[str, str], ...] = ()
+    #: How the outputs become the one-number prediction (``LossMath.predict``); empty: the link's.
+    prediction: str = ""
     #: Folder of the two templates when the loss is defined outside this package (None: the
     #: package's ``templates/``).
     template_dir: str | None = None
@@ -144,6 +149,8 @@ class LossSpec:
             "links": sorted({self.math.link_for(task).name for task in self.tasks}),
             "target_range": str(self.target_interval), "formula": self.formula,
             "citation": self.citation, "params": [spec.to_dict() for spec in self.params],
+            **({"outputs": [{"name": name, "meaning": meaning} for name, meaning in self.outputs],
+                "prediction": self.prediction} if self.outputs else {}),
         }
 
     # ----- advice side -------------------------------------------------------------------

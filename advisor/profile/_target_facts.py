@@ -40,10 +40,13 @@ NEUTRAL_NUMERIC_FACTS: dict[str, Any] = {
     "target_mean": 0.0, "target_std": 0.0, "target_scale": 1.0, "in_unit_interval": True,
     "dispersion_index": 1.0, "tweedie_power": 0.0,
     "target_density_ratio": 1.0, "target_rare_share": 0.0,
+    "nonzero_skewness": 0.0, "heteroscedasticity": 0.0, "orders_of_magnitude": 0.0,
 }
 #: Tasks whose label density is measured (imbalanced regression: the rare regions of a
 #: continuous or count target); bounded scales and levels keep the neutral values.
 DENSITY_TASKS = frozenset({"regression", "count"})
+#: Fewest non-zero (positive) values the shape of the non-zero part is computed on.
+MIN_NONZERO = 8
 
 
 def numeric_target_facts(target: Target, columns: list[Column], features: pd.DataFrame,
@@ -137,6 +140,7 @@ def _numeric_facts(values: np.ndarray, features: np.ndarray | None, *, tweedie_s
         excess_zero = min(math.exp(min(log_ratio, 700.0)), EXCESS_ZERO_CAP) if zero_fraction > 0 else 0.0
     else:
         excess_zero = 1.0
+    estimate = (_mean_estimate(values[::tweedie_step], features) if tweedie_step else None)
     return {
         "skewness": sample_skewness(unit),
         "kurtosis": _excess_kurtosis(unit),
@@ -154,8 +158,11 @@ def _numeric_facts(values: np.ndarray, features: np.ndarray | None, *, tweedie_s
         "target_scale": scale,
         "in_unit_interval": lowest >= 0 and highest <= 1,
         "dispersion_index": std_unit * std_unit / mean_unit * scale if mean > 0 else 1.0,
-        "tweedie_power": (_tweedie_power(values[::tweedie_step], features)
-                          if tweedie_step and lowest >= 0 else 0.0),
+        "tweedie_power": (_tweedie_power(values[::tweedie_step], estimate)
+                          if estimate is not None and lowest >= 0 else 0.0),
+        **_distribution_shape(values, unit),
+        "heteroscedasticity": (_heteroscedasticity(values[::tweedie_step], estimate)
+                               if estimate is not None and features is not None else 0.0),
         "robust_scale": MAD_TO_SIGMA * mad_unit * scale,
     }
 
@@ -191,6 +198,9 @@ def _combine_numeric_facts(per_column: list[dict[str, Any]]) -> dict[str, Any]:
         "tweedie_power": float(np.median(powers)) if powers else 0.0,
         "target_density_ratio": max(values("target_density_ratio")),
         "target_rare_share": max(values("target_rare_share")),
+        "nonzero_skewness": max(values("nonzero_skewness"), key=abs),
+        "heteroscedasticity": max(values("heteroscedasticity")),
+        "orders_of_magnitude": max(values("orders_of_magnitude")),
     }
 
 
@@ -225,11 +235,75 @@ def dispersion_index(values: np.ndarray) -> float:
     return float(unit.var()) / mean * scale if mean > 0 else 1.0
 
 
-def _tweedie_power(values: np.ndarray, features: np.ndarray | None) -> float:
+def _distribution_shape(values: np.ndarray, unit: np.ndarray) -> dict[str, float]:
+    """Shape of the non-zero part: skewness of the non-zero values, and the orders of
+    magnitude the positive values span, log10(p99 / p1); 0 with fewer than 8 such values."""
+    nonzero = unit[values != 0]
+    skewness = sample_skewness(nonzero) if nonzero.size >= MIN_NONZERO else 0.0
+    positive = values[values > 0]
+    orders = 0.0
+    if positive.size >= MIN_NONZERO:
+        low, high = np.percentile(positive, [1.0, 99.0])
+        orders = float(np.log10(high) - np.log10(low)) if low > 0 else 0.0
+    return {"nonzero_skewness": skewness, "orders_of_magnitude": orders}
+
+
+def _mean_estimate(values: np.ndarray, features: np.ndarray | None) -> np.ndarray:
+    """A linear estimate of the mean, up to a shift and the unit: a ridge fit (alpha = 1) of
+    y / max|y| on the standardised numeric features (y itself when there are none)."""
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    unit = values / scale if scale > 0 else values
+    if features is None or not values.size:
+        return unit
+    # one BLAS thread: a (rows x 20) product is faster alone than with threads that spin
+    with threadpool_limits(limits=1, user_api="blas"):
+        gram = features.T @ features + np.eye(features.shape[1])  # ridge, alpha = 1
+        coefficients = np.linalg.solve(gram, features.T @ (unit - unit.mean()))
+        return features @ coefficients
+
+
+def _quantile_bins(estimate: np.ndarray, n_bins: int) -> np.ndarray:
+    """Each row's bin among ``n_bins`` equal-count bins of ``estimate`` (ties by position)."""
+    n_rows = len(estimate)
+    order = np.argsort(estimate, kind="stable")
+    bins = np.empty(n_rows, dtype=np.int64)
+    bins[order] = np.arange(n_rows) * n_bins // n_rows
+    return bins
+
+
+def _heteroscedasticity(values: np.ndarray, estimate: np.ndarray) -> float:
+    """Spearman correlation between the fitted level and the absolute deviation from it.
+
+    The level is the ridge mean estimate the Tweedie power uses; the deviation is |y - the
+    mean of y in the row's quantile bin of that estimate| (20 bins, as the Tweedie power's),
+    not |y - fit|: a row-wise fit makes tied targets (exact zeros) deviate in the order of
+    the fit, a rank correlation that has nothing to do with the spread. > 0 when the spread
+    grows with the level. The ranks are numpy's argsort (ties by position), because importing
+    scipy.stats costs the rules-only path about a second. 0.0 with fewer than 100 rows.
+    """
+    n_rows = len(values)
+    if n_rows < TWEEDIE_BINS * TWEEDIE_MIN_ROWS_PER_BIN or np.ptp(estimate) <= 0:
+        return 0.0
+    scale = float(np.max(np.abs(values)))
+    unit = values / scale if scale > 0 else values
+    bins = _quantile_bins(estimate, TWEEDIE_BINS)
+    sizes = np.bincount(bins, minlength=TWEEDIE_BINS).astype(np.float64)
+    means = np.bincount(bins, weights=unit, minlength=TWEEDIE_BINS) / np.maximum(sizes, 1.0)
+    deviation = np.abs(unit - means[bins])
+    if np.ptp(deviation) <= 0:
+        return 0.0
+    ranks = [np.argsort(np.argsort(column, kind="stable"), kind="stable").astype(np.float64)
+             for column in (estimate, deviation)]
+    correlation = float(np.corrcoef(ranks[0], ranks[1])[0, 1])
+    return correlation if math.isfinite(correlation) else 0.0
+
+
+def _tweedie_power(values: np.ndarray, estimate: np.ndarray) -> float:
     """Slope of log variance on log mean across quantile bins of a linear mean estimate.
 
     The mean estimate is a ridge fit of y on the standardised numeric features (y itself
-    when there are none). Var = phi * mu^p, so the slope is p; 0.0 when not estimable.
+    when there are none, :func:`_mean_estimate`). Var = phi * mu^p, so the slope is p; 0.0
+    when not estimable.
     """
     n_rows = len(values)
     n_bins = min(TWEEDIE_BINS, n_rows // TWEEDIE_MIN_ROWS_PER_BIN)
@@ -239,17 +313,7 @@ def _tweedie_power(values: np.ndarray, features: np.ndarray | None) -> float:
     if scale <= 0:
         return 0.0
     unit = values / scale  # the slope does not depend on the unit
-    if features is not None:
-        # one BLAS thread: a (rows x 20) product is faster alone than with threads that spin
-        with threadpool_limits(limits=1, user_api="blas"):
-            gram = features.T @ features + np.eye(features.shape[1])  # ridge, alpha = 1
-            coefficients = np.linalg.solve(gram, features.T @ (unit - unit.mean()))
-            estimate = features @ coefficients
-    else:
-        estimate = unit
-    order = np.argsort(estimate, kind="stable")
-    bins = np.empty(n_rows, dtype=np.int64)
-    bins[order] = np.arange(n_rows) * n_bins // n_rows
+    bins = _quantile_bins(estimate, n_bins)
     sizes = np.bincount(bins, minlength=n_bins).astype(np.float64)
     means = np.bincount(bins, weights=unit, minlength=n_bins) / sizes
     squares = np.bincount(bins, weights=(unit - means[bins]) ** 2, minlength=n_bins)

@@ -30,7 +30,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,6 +48,16 @@ SMALL_ROWS, SMALL_REPEATS = 1000, 6
 CONFIG = {"hidden": [64, 64], "activation": "relu", "optimizer": "adam", "lr": 1e-3,
           "weight_decay": 1e-4, "batch_size": 128, "max_epochs": 200, "patience": 10,
           "validation_fraction": 0.1, "folds": FOLDS, "repeats": REPEATS}
+
+
+class Predicted(NamedTuple):
+    """What one trained network predicts: the test rows, its predictive distribution there
+    (None for one-number losses), the training rows, and the epochs it ran."""
+
+    test: np.ndarray
+    distribution: Any
+    train: np.ndarray
+    epochs: int
 
 
 def prepared(dataset: Dataset):
@@ -96,8 +106,10 @@ def _bridge():
 
 
 def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray,
-                      y_train: np.ndarray, x_test: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
-    """Train one PyTorch MLP with ``loss`` and return task-space test predictions."""
+                      y_train: np.ndarray, x_test: np.ndarray, seed: int) -> Predicted:
+    """Train one PyTorch MLP with ``loss``: task-space test predictions, the loss's
+    predictive distribution on them (None for one-number losses), the training rows'
+    predictions (for the residual spread of distribution metrics) and the epochs run."""
     import torch
     from torch import nn
 
@@ -163,14 +175,17 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
         net.load_state_dict(best_state)
     with torch.no_grad():
         raw = net(torch.as_tensor(np.asarray(x_test, dtype=np.float64))).numpy()
+        raw_train = net(torch.as_tensor(np.asarray(x_train, dtype=np.float64))).numpy()
     raw = math_.unstandardize(raw, center, scale)
-    return np.asarray(math_.predict(raw), dtype=float), epochs
+    raw_train = math_.unstandardize(raw_train, center, scale)
+    return Predicted(np.asarray(math_.predict(raw), dtype=float), math_.predictive(raw),
+                     np.asarray(math_.predict(raw_train), dtype=float), epochs)
 
 
 def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features, y, profile,
          params: dict[str, Any], context, metrics: tuple[str, ...]) -> dict[str, Any]:
     from advisor.experiment.features import build_preprocessor
-    from advisor.experiment.scoring import prediction_levels, score_predictions
+    from advisor.experiment.scoring import fold_distribution, prediction_levels, score_predictions
     from advisor.losses import CATALOG
 
     loss = CATALOG[loss_id]
@@ -178,16 +193,19 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
     x_train = preprocessor.fit_transform(features.iloc[train])
     x_test = preprocessor.transform(features.iloc[test])
     try:
-        prediction, epochs = train_and_predict(loss, params, profile, x_train, y[train], x_test,
-                                               seed=1000 + split)
+        predicted = train_and_predict(loss, params, profile, x_train, y[train], x_test,
+                                      seed=1000 + split)
+        prediction, epochs = predicted.test, predicted.epochs
     except (FloatingPointError, ValueError, RuntimeError) as error:
         return {"loss": loss_id, "split": split, "error": str(error)[:200], "epochs": None,
                 "scores": {name: None for name in metrics}}
     if not np.all(np.isfinite(prediction)):
         return {"loss": loss_id, "split": split, "error": "non-finite predictions",
                 "epochs": epochs, "scores": {name: None for name in metrics}}
-    levels = prediction_levels(params)
-    scores, _ = score_predictions(y[test], prediction, metrics, replace(context, prediction_levels=levels))
+    context = replace(context, prediction_levels=prediction_levels(params))
+    distribution = fold_distribution(predicted.distribution, prediction, y[train],
+                                     lambda: predicted.train, context)
+    scores, _ = score_predictions(y[test], prediction, metrics, context, distribution)
     return {"loss": loss_id, "split": split, "error": None, "epochs": epochs,
             "scores": {name: (float(value) if math.isfinite(value) else None)
                        for name, value in scores.items()}}
