@@ -857,6 +857,9 @@ def test_judged_on_balanced_mae_the_balanced_losses_lead(rulebase):
         outcome = rulebase.evaluate(facts(task, metric="balanced_mae", metric_given=True,
                                           target_density_ratio=300.0, target_rare_share=0.08),
                                     applicable(task))
-        assert outcome.ranking[0] == "balanced_mse" and "lds_mse" in outcome.ranking[:3]
+        # the LDS-weighted absolute error aligns with the metric; Balanced MSE, with its noise
+        # scale fixed rather than learned, comes after both LDS losses
+        assert outcome.ranking[0] == "lds_mae"
+        assert outcome.ranking.index("lds_mse") < outcome.ranking.index("balanced_mse") < 4
         assert outcome.scores["lds_mae"] > outcome.scores["mae"]
         assert outcome.scores["balanced_mse"] > outcome.scores["mse"]
