@@ -273,7 +273,8 @@ def _experiment(rec: Recommendation, validation: ValidationSummary) -> dict[str,
     orders = [{"name": name, "order": order}
               for order, name in ((validation.rule_order, "rules"),
                                   (validation.empirical_order, "mean score")) if order]
-    coverage = [{"loss": candidate.loss, "levels": list(candidate.evidence.coverage.items())}
+    coverage = [{"loss": candidate.loss, "levels": list(candidate.evidence.coverage.items()),
+                 "intervals": list((candidate.evidence.interval_coverage or {}).items())}
                 for candidate in rec.candidates
                 if candidate.evidence is not None and candidate.evidence.coverage]
     return {"protocol": protocol_rows, "reasons": list(protocol.reasons), "rows": rows,

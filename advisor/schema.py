@@ -169,6 +169,14 @@ class ExperimentProtocol(Record):
 
 
 @dataclass(frozen=True)
+class IntervalCoverage(Record):
+    """A central interval of two quantile levels: its nominal and its measured coverage."""
+
+    nominal: float                            # hi - lo
+    measured: float                           # share of held-out targets inside the interval
+
+
+@dataclass(frozen=True)
 class Evidence(Record):
     """One trained candidate's numbers: fold scores, means, the interval, stability."""
 
@@ -190,6 +198,9 @@ class Evidence(Record):
     epoch_cap_folds: int                      # folds where training stopped at the epoch cap
     #: Quantile losses only: level -> mean share of held-out targets at or below its prediction.
     coverage: dict[str, float] | None = field(default=None, kw_only=True, metadata={OMIT_NONE: True})
+    #: Quantile losses with a pair of levels lo, 1 - lo: "lo-hi" -> the interval's coverage.
+    interval_coverage: dict[str, IntervalCoverage] | None = field(
+        default=None, kw_only=True, metadata={OMIT_NONE: True})
 
 
 @dataclass(frozen=True)

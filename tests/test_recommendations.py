@@ -247,6 +247,13 @@ def test_quantile_levels_report_their_coverage_on_the_held_out_folds(monkeypatch
     assert shares == sorted(shares) and all(0.0 <= share <= 1.0 for share in shares)
     assert all(candidate.evidence.coverage is None for candidate in rec.candidates
                if candidate.loss != "quantile" and candidate.evidence is not None)
+    interval = quantile.evidence.interval_coverage["0.1-0.9"]  # the central 80 % interval
+    assert interval.nominal == 0.8
+    assert interval.measured == pytest.approx(coverage["0.9"] - coverage["0.1"], abs=1e-3)
     trained = json.loads(rec.to_json())["validation"]["candidates"]
     assert [item["loss"] for item in trained if "coverage" in item] == ["quantile"]
-    assert "### Quantile coverage on the held-out folds" in rec.to_markdown()
+    assert next(item for item in trained if item["loss"] == "quantile")["interval_coverage"] == {
+        "0.1-0.9": {"nominal": 0.8, "measured": interval.measured}}
+    markdown = rec.to_markdown()
+    assert "### Quantile coverage on the held-out folds" in markdown
+    assert f"interval 0.1-0.9: nominal 0.8, measured {interval.measured:g}" in markdown

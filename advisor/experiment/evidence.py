@@ -25,6 +25,7 @@ from ..schema import (
     Agreement,
     Comparison,
     Evidence,
+    IntervalCoverage,
     Notice,
     ValidationSummary,
     json_tree,
@@ -74,7 +75,26 @@ class CandidateEvidence:
                    for name, values in self.fold_scores.items()},
             epochs_run=self.epochs_run, epoch_cap_folds=self.epoch_cap_folds,
             coverage=None if self.coverage is None else
-            {level: significant(share) for level, share in self.coverage.items()})
+            {level: significant(share) for level, share in self.coverage.items()},
+            interval_coverage=interval_coverage(self.coverage))
+
+
+def interval_coverage(coverage: dict[str, float] | None) -> dict[str, IntervalCoverage] | None:
+    """Each central interval a pair of quantile levels spans (lo + hi = 1, lo < 0.5): its
+    nominal coverage hi - lo and the share of held-out targets inside it, cov(hi) - cov(lo).
+    The difference is exact because the levels never cross (each row's predictions are
+    sorted), so no target counts below lo and above hi at once. None without such a pair."""
+    if not coverage:
+        return None
+    levels = sorted((float(level), share) for level, share in coverage.items())
+    pairs: dict[str, IntervalCoverage] = {}
+    for low, low_share in levels:
+        high = next(((level, share) for level, share in levels
+                     if low < 0.5 and abs(level - (1.0 - low)) < 1e-9), None)
+        if high is not None:
+            pairs[f"{low:g}-{high[0]:g}"] = IntervalCoverage(
+                nominal=significant(high[0] - low), measured=significant(high[1] - low_share))
+    return pairs or None
 
 
 def comparison_record(comparison: stats.PairedComparison) -> Comparison:
