@@ -612,6 +612,21 @@ def test_a_distribution_metric_puts_the_gaussian_nll_first(rulebase, task, metri
     assert "gaussian_nll" not in run(rulebase, task).ranking[:3]
 
 
+def test_a_distribution_metric_on_a_target_with_zeros_makes_ziln_a_candidate(rulebase):
+    """A quarter zeros, too few for the zero-inflation rule, but a Gaussian still misplaces
+    them: judged on a distribution, the ZILN must outrank the robust point losses."""
+    with_zeros = dict(nonnegative=True, has_negative=False, target_min=0.0, zero_fraction=0.25,
+                      nonzero_skewness=3.5, kurtosis=12.0, outlier_fraction=0.05)
+    shaped = run(rulebase, "regression", metric="crps", metric_given=True, **with_zeros)
+    assert "uncertainty.point_mass_at_zero" in shaped.fired
+    assert shaped.ranking[0] == "gaussian_nll"
+    assert shaped.ranking.index("ziln") < min(shaped.ranking.index(loss) for loss in ("mae", "mse"))
+    positive = run(rulebase, "regression", metric="crps", metric_given=True,
+                   **{**with_zeros, "zero_fraction": 0.0})
+    assert "uncertainty.point_mass_at_zero" not in positive.fired
+    assert "uncertainty.point_mass_at_zero" not in run(rulebase, "regression", **with_zeros).fired
+
+
 def test_zero_inflated_heavy_tail_favours_ziln_and_keeps_tweedie(rulebase):
     zero_inflated = dict(nonnegative=True, has_negative=False, target_min=0.0, zero_fraction=0.6,
                          nonzero_skewness=4.0, orders_of_magnitude=2.5, skewness=6.0, kurtosis=40.0,
