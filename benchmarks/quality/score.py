@@ -140,8 +140,9 @@ def _fmt(value: float | None) -> str:
 
 def markdown(results: dict[str, dict[str, dict[str, Any]]], paths: list[str],
              before: dict[str, dict[str, dict[str, Any]]] | None = None,
-             before_label: str = "") -> str:
-    """docs/quality.md: the summary per path, the same before a change, one row per case."""
+             before_label: str = "", note: str = "") -> str:
+    """docs/quality.md: the summary per path (and ``note`` under it), the same before a
+    change, one row per case."""
     lines = ["# Advice quality", "",
              "How often the advisor's pick is as good as the best loss, measured on real data "
              "with real PyTorch MLPs. Built by `benchmarks/quality/` (the README there says how "
@@ -162,6 +163,8 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], paths: list[str],
         lines.append(f"| {_label(path)} | {summary['hits']}/{summary['cases']} "
                      f"({100 * summary['hits'] / summary['cases']:.0f} %) | "
                      f"{_fmt(summary['mean_regret'])} | {_fmt(summary['worst_regret'])} |")
+    if note:
+        lines += ["", note]
     if before:
         lines += ["", f"Before: {before_label}", "", "| path | hits | mean regret | worst pick |",
                   "|---|---|---|---|"]
@@ -229,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", metavar="TAG", default=None,
                         help="with --render: also show the summary of the results-TAG files")
     parser.add_argument("--before-label", default="", help="what --before measured")
+    parser.add_argument("--note", default="", help="a paragraph under the summary (e.g. which "
+                                                   "cases were asked when)")
     args = parser.parse_args(argv)
     paths = args.paths or ["defaults", "rules", *(f"validated-{b:g}" for b in args.budgets)]
     if args.render is not None:
@@ -241,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         before = {path: _rejudged(json.loads((RESULTS_DIR / f"{path}-{args.before}.json").read_text()))
                   for path in paths if args.before
                   and (RESULTS_DIR / f"{path}-{args.before}.json").exists()}
-        DOCS.write_text(markdown(results, paths, before, args.before_label))
+        DOCS.write_text(markdown(results, paths, before, args.before_label, args.note))
         return 0
     datasets = [by_name(name) for name in args.only] if args.only else list(DATASETS)
     results: dict[str, dict[str, dict[str, Any]]] = {path: {} for path in paths}
@@ -270,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             (RESULTS_DIR / name).write_text(json.dumps(results[path], indent=1, sort_keys=True,
                                                        default=str) + "\n")
         if not args.tag:
-            DOCS.write_text(markdown(results, paths))
+            DOCS.write_text(markdown(results, paths, note=args.note))
     return 0
 
 
