@@ -208,7 +208,7 @@ def _recommendation(options: Options, command_source, loaded, profile, rulebase,
         summary=decision.summary,
         decision=DecisionBasis.from_dict(decision.basis_dict()),
         warnings=_notices(warnings_outcome, profile, loaded, validation, validate,
-                          activation_fallback, decision.basis),
+                          activation_fallback, decision),
         default_loss=DEFAULT_LOSS[profile.task],
         audit=_audit(loss, candidates, DEFAULT_LOSS[profile.task]) if loss else None,
         provenance=DataSource.from_dict(loaded.provenance.to_dict()),
@@ -305,7 +305,7 @@ def _profile_summary(profile, loaded) -> ProfileSummary:
 
 
 def _notices(outcome, profile, loaded, validation, validate: bool,
-             activation_fallback: str | None, decision_basis: str) -> tuple[Notice, ...]:
+             activation_fallback: str | None, decision) -> tuple[Notice, ...]:
     """Warnings from the rules (activation bugs), the data, and the experiment."""
     notices = [Notice(code=effect.rule_id, message=effect.explanation)
                for effect in outcome.warnings]
@@ -336,7 +336,8 @@ def _notices(outcome, profile, loaded, validation, validate: bool,
                               "was not run (--no-validate)"))
     elif validation is not None:
         notices.extend(validation.notices)
-        if decision_basis == "none":
+        notices.extend(decision.notices)
+        if decision.basis == "none":
             notices.append(Notice("decision.no_safe_pick", "no applicable loss trained stably "
                                   "in the experiment: the first one is listed, not recommended; "
                                   "look for far-out feature values or a target to rescale"))

@@ -47,6 +47,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from .calibration import calibration_notices, proper_score_sentence
 from .errors import OptionError
 from .schema import ComparisonWithPick, Notice, PracticalEquivalence, measured
 
@@ -145,6 +146,7 @@ class Decision:
     leader: str | None = None       # the best-measured stable candidate
     margin: float | None = None     # the practical margin used, in the metric's units
     versus: dict[str, ComparisonWithPick] = field(default_factory=dict)  # loss -> comparison with the pick
+    notices: tuple[Notice, ...] = ()  # about the pick, e.g. decision.temperature_scaling
 
     @property
     def pick(self) -> str | None:
@@ -192,11 +194,13 @@ def decide(outcome: Any, validation: Validation | None = None) -> Decision:
     measured = pick is not None and pick in judged["verdicts"]
     versus = _versus(validation, pick, judged["margin"]) if measured and pick else {}
     level, reason = _validated_confidence(validation, judged, pick, versus)
+    notices = (calibration_notices(validation, pick, _default_of(validation))
+               if measured and judged["basis"] != "none" else ())
     return Decision(order=order, verdicts=verdicts, confidence={"level": level, "reason": reason},
                     summary=_validated_summary(validation, judged, pick, versus, unstable, failed),
                     metric=validation.protocol.metric,
                     basis=judged["basis"], leader=judged["leader"], margin=judged["margin"],
-                    versus=versus)
+                    versus=versus, notices=notices)
 
 
 def _judge(validation: Validation, position: dict[str, int]) -> dict[str, Any]:
@@ -386,6 +390,9 @@ def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str
         parts.append(f"Too few splits to order the candidates: the rules' order stands, {pick} first.")
     else:
         parts.append(_pick_sentence(validation, judged, pick, rule_choice, default, versus))
+    proper = proper_score_sentence(metric, protocol.task)
+    if proper:
+        parts.append(proper)
     for label, losses in (("Unstable, never recommended", unstable), ("Failed", failed)):
         if losses:
             details = [f"{loss_id} ({_measured(validation, loss_id).failure})" for loss_id in losses]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
@@ -86,6 +87,8 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
             row += _evidence_cells(candidate.evidence)
         table.add_row(*row)
     console.print(table)
+    if rec.validation is not None:
+        _print_calibration(console, rec)
 
     settings = format_params(best.params) or "none"
     if best.outputs is not None:
@@ -122,6 +125,24 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
         console.print(f"Full report: {escape(report_path)}")
     else:
         console.print("[dim]Full report with the evidence: add --report report.html[/dim]")
+
+
+def _print_calibration(console: Console, rec: Any) -> None:
+    """The trained candidates' primary metric, log loss, Brier and ECE, in a borderless table
+    (classification tasks only; see advisor.report_view.calibration_table)."""
+    from .report_view import calibration_table
+
+    calibration = calibration_table(rec, rec.validation)
+    if calibration is None:
+        return
+    table = Table(title="Calibration (means over the folds; log loss, Brier, ECE: lower is better)",
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("loss", no_wrap=True)
+    for heading in calibration["headings"]:
+        table.add_column(heading, justify="right")
+    for row in calibration["rows"]:
+        table.add_row(row["loss"], *(format_number(value) for value in row["values"]))
+    console.print(table)
 
 
 def render_rule_list(rulebase: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .calibration import CALIBRATION_TASKS
 from .report_format import (
     format_interval,
     format_number,
@@ -43,6 +44,15 @@ PROTOCOL_LABELS: dict[str, str] = {
     "n_jobs": "jobs asked", "workers": "workers", "within_budget": "planned within budget",
     "candidates": "candidates trained", "metrics": "metrics scored",
 }
+
+#: The calibration table's metrics after the primary one, with their column headings.
+CALIBRATION_COLUMNS: dict[str, str] = {"log_loss": "log loss", "brier": "Brier", "ece": "ECE"}
+#: What the calibration table's numbers are, under it in every report.
+CALIBRATION_NOTE = ("Means over the folds; lower is better for log loss, Brier and ECE. Log loss "
+                    "and Brier are proper scoring rules of the probabilities; ECE is the expected "
+                    "calibration error of the top label's confidence in 15 equal-width bins "
+                    "(Guo et al. 2017). A re-weighted loss or a threshold that wins the primary "
+                    "metric usually pays for it here.")
 
 
 def build_view(rec: Recommendation) -> dict[str, Any]:
@@ -265,7 +275,9 @@ def _experiment(rec: Recommendation, validation: ValidationSummary) -> dict[str,
                      for name, label in PROTOCOL_LABELS.items()]
     protocol_rows.append({"name": "rules' choice among the trained", "value": validation.rule_choice})
     rows = [_evidence_row(candidate) for candidate in rec.candidates]
-    other_metrics = [name for name in protocol.metrics if name != rec.metric]
+    calibration = calibration_table(rec, validation)
+    shown = set(calibration["names"]) if calibration else set()
+    other_metrics = [name for name in protocol.metrics if name != rec.metric and name not in shown]
     metric_rows = [{"loss": candidate.loss,
                     "values": [candidate.evidence.means.get(name) for name in other_metrics]}
                    for candidate in rec.candidates
@@ -279,7 +291,28 @@ def _experiment(rec: Recommendation, validation: ValidationSummary) -> dict[str,
                 if candidate.evidence is not None and candidate.evidence.coverage]
     return {"protocol": protocol_rows, "reasons": list(protocol.reasons), "rows": rows,
             "other_metrics": other_metrics if metric_rows else [], "metric_rows": metric_rows,
-            "coverage": coverage, "agreement": validation.agreement, "orders": orders}
+            "calibration": calibration, "coverage": coverage, "agreement": validation.agreement, "orders": orders}
+
+
+def calibration_table(rec: Recommendation, validation: ValidationSummary) -> dict[str, Any] | None:
+    """For a classification task, every trained candidate's primary metric next to its log
+    loss, Brier score and ECE (those the task has), from the evidence's means; None for
+    another task or when no candidate has a mean."""
+    if rec.task not in CALIBRATION_TASKS:
+        return None
+    names = [name for name in CALIBRATION_COLUMNS
+             if name in validation.protocol.metrics and name != rec.metric]
+    if not names:
+        return None
+    rows = [{"loss": candidate.loss, "roles": ", ".join(candidate.evidence.roles),
+             "values": [candidate.evidence.means.get(name) for name in (rec.metric, *names)]}
+            for candidate in rec.candidates
+            if candidate.evidence is not None and candidate.evidence.means]
+    if not rows:
+        return None
+    headings = [f"{CALIBRATION_COLUMNS.get(rec.metric, rec.metric)} (primary)",
+                *(CALIBRATION_COLUMNS[name] for name in names)]
+    return {"names": names, "headings": headings, "rows": rows, "note": CALIBRATION_NOTE}
 
 
 def _evidence_row(candidate: Candidate) -> dict[str, Any]:
@@ -322,4 +355,5 @@ def _reproducibility(rec: Recommendation) -> dict[str, list[dict[str, Any]]]:
     return {"versions": versions, "data": data, "rules": rules, "run": run}
 
 
-__all__ = ["build_view", "SECTIONS", "PROTOCOL_LABELS", "mean_of", "interval_of", "fold_scores_of"]
+__all__ = ["build_view", "SECTIONS", "PROTOCOL_LABELS", "CALIBRATION_COLUMNS", "CALIBRATION_NOTE",
+           "calibration_table", "mean_of", "interval_of", "fold_scores_of"]

@@ -697,3 +697,42 @@ def test_recommendation_methods_delegate_to_the_report(tmp_path: Path) -> None:
     assert recommendation.to_markdown() == render_markdown(recommendation.to_dict())
     written = recommendation.save_report(str(tmp_path / "r.md"))
     assert Path(written).read_text(encoding="utf-8").startswith("# Loss report: pass\\_rate")
+
+
+def test_validated_classification_reports_show_the_calibration_table(tmp_path: Path, capsys) -> None:
+    from advisor.render_text import render_recommendation
+    from advisor.report_view import CALIBRATION_NOTE
+
+    rec = real_dict("multiclass", True)
+    assert rec["metric"] == "log_loss"
+    trained = [candidate for candidate in rec["candidates"] if candidate["evidence"]]
+    assert len(trained) >= 2
+    assert "Judged on log loss, a proper scoring rule" in rec["summary"]
+    experiment = markdown_sections(render_markdown(rec, plot_dir=tmp_path))["Experiment"]
+    assert "### Calibration of the probabilities" in experiment
+    assert "| loss | role | log loss (primary) | Brier | ECE |" in experiment
+    assert md_escape(CALIBRATION_NOTE) in experiment
+    page = Page(render_html(rec))
+    for candidate in trained:
+        means = candidate["evidence"]["means"]
+        values = [format_number(means[name]) for name in ("log_loss", "brier", "ece")]
+        roles = md_escape(", ".join(candidate["evidence"]["roles"]))
+        assert f"| `{candidate['loss']}` | {roles} | {' | '.join(values)} |" in experiment
+        assert page.row("calibration", candidate["loss"])[2:] == values
+    # the calibration metrics are not repeated in the other metrics table
+    other = experiment.split("### Other metrics", 1)[1].split("\n\n", 2)[1]
+    assert "ECE" not in other and "brier" not in other and "accuracy" in other
+    render_recommendation(real_recommendation("multiclass", True))
+    terminal = capsys.readouterr().out
+    assert "Calibration (means over the folds" in terminal
+    for candidate in trained:
+        line = next(row for row in terminal.splitlines() if row.split()[:1] == [candidate["loss"]]
+                    and "ECE" not in row and len(row.split()) == 4)
+        assert line.split()[1:] == [format_number(candidate["evidence"]["means"][name])
+                                    for name in ("log_loss", "brier", "ece")]
+
+
+def test_regression_reports_have_no_calibration_table(tmp_path: Path) -> None:
+    rec = real_dict("regression", True)
+    assert "Calibration of the probabilities" not in render_markdown(rec, plot_dir=tmp_path)
+    assert 'class="calibration"' not in render_html(rec)

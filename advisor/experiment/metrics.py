@@ -72,6 +72,10 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
           multiclass="multiclass default: log loss rewards calibrated probabilities",
           proportion="proportion default: cross-entropy against the observed fraction"),
     _spec("brier", {"binary", "multiclass", "proportion"}, False),
+    # expected calibration error (Naeini et al. 2015, Guo et al. 2017): the top-label
+    # confidence in 15 equal-width bins of [0, 1]; multi-label: the mean over labels of each
+    # label's binary ECE. Not for ordinal targets, whose prediction is a rank, not the top label.
+    _spec("ece", {"binary", "multiclass", "multilabel"}, False),
     _spec("rmse", _NUMBERS | {"ordinal"}, False,
           regression="regression default: root mean squared error"),
     _spec("mae", _NUMBERS | {"ordinal"}, False,

@@ -19,11 +19,13 @@ from .metrics import METRIC_SPECS
 
 __all__ = ["ScoringContext", "infer_context", "score_predictions", "metrics_for",
            "scoring_context", "prediction_levels", "level_coverage", "one_line", "fold_distribution",
-           "needs_distribution", "CLASS_TASKS", "NUMERIC_TASKS"]
+           "needs_distribution", "CLASS_TASKS", "NUMERIC_TASKS", "ECE_BINS", "top_label_ece"]
 
 CLASS_TASKS = frozenset({"binary", "multiclass", "ordinal"})
 NUMERIC_TASKS = frozenset({"regression", "count", "proportion"})
 
+#: Equal-width confidence bins of the expected calibration error, as in Guo et al. 2017.
+ECE_BINS = 15
 _DEVIANCE_FLOOR = 1e-6
 _PROBABILITY_FLOOR = 1e-15
 
@@ -204,6 +206,41 @@ def score_brier(y_true, prediction, context):
     if probabilities.shape[1] == 2:  # scikit-learn's binary convention: (p1 - y)^2
         return float(np.mean((probabilities[:, 1] - labels) ** 2))
     return float(np.mean(np.sum((probabilities - _one_hot(labels, probabilities.shape[1])) ** 2, axis=1)))
+
+
+def top_label_ece(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Expected calibration error of the top label: sum over equal-width confidence bins of
+    (rows in the bin / rows) * |accuracy - mean confidence| (Naeini, Cooper & Hauskrecht,
+    AAAI 2015; Guo, Pleiss, Sun & Weinberger, ICML 2017).
+
+    The confidence is the largest class probability and a row is right when its argmax is the
+    label. Bins are (lower, upper] as in Guo et al. and ``sklearn.calibration.calibration_curve``
+    (``strategy="uniform"``), which gives the per-bin accuracy and confidence but not the bin
+    sizes the weighting needs, hence numpy here. Equal-width bins, not equal-mass ones: the
+    number is comparable across candidates, whose confidences spread differently.
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    labels = np.asarray(labels, dtype=int).ravel()
+    if labels.size == 0:
+        raise ValueError("the calibration error needs at least one row")
+    confidence = probabilities.max(axis=1)
+    correct = (probabilities.argmax(axis=1) == labels).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.searchsorted(edges[1:-1], confidence, side="left")
+    gaps = (np.bincount(index, weights=correct, minlength=bins)
+            - np.bincount(index, weights=confidence, minlength=bins))
+    return float(np.abs(gaps).sum() / labels.size)
+
+
+def score_ece(y_true, prediction, context):
+    """Top-label ECE in :data:`ECE_BINS` bins; multi-label: the mean over labels of each
+    label's binary ECE (its two-class distribution (1 - p, p))."""
+    if context.task == "multilabel":
+        truth = np.asarray(y_true) > 0.5
+        scores = _label_probabilities(prediction)
+        return float(np.mean([top_label_ece(np.column_stack([1.0 - scores[:, j], scores[:, j]]),
+                                            truth[:, j]) for j in range(truth.shape[1])]))
+    return top_label_ece(_class_probabilities(prediction, context), y_true)
 
 
 def score_rmse(y_true, prediction, context):
