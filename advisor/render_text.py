@@ -135,11 +135,12 @@ def _print_calibration(console: Console, rec: Any) -> None:
     calibration = calibration_table(rec, rec.validation)
     if calibration is None:
         return
-    table = Table(title="Calibration (means over the folds; log loss, Brier, ECE: lower is better)",
+    table = Table(title="Calibration (means over the folds; ↓ lower is better)",
                   title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("loss", no_wrap=True)
-    for heading in calibration["headings"]:
-        table.add_column(heading, justify="right")
+    table.add_column(calibration["headings"][0], justify="right")
+    for heading in calibration["headings"][1:]:
+        table.add_column(f"{heading} ↓", justify="right")
     for row in calibration["rows"]:
         table.add_row(row["loss"], *(format_number(value) for value in row["values"]))
     console.print(table)
