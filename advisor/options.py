@@ -34,7 +34,7 @@ ACTIVATION_ALIASES = {"logits": "linear", "identity": "linear", "none": "linear"
 FRAMEWORKS: tuple[str, ...] = ("pytorch", "keras")
 
 #: Metrics the user can be judged on, from the metric table (advisor.experiment.metrics).
-METRICS: tuple[str, ...] = tuple(METRIC_SPECS)
+METRICS: tuple[str, ...] = tuple(name for name, spec in METRIC_SPECS.items() if spec.judges)
 
 #: The metric each task is judged on when the user names none, with the reason shown to them.
 DEFAULT_METRIC: dict[str, tuple[str, str]] = default_metrics(TASKS)

@@ -70,7 +70,9 @@ def test_prepared_features_keep_column_order_and_read_every_dtype():
 
 # ----- metrics ----------------------------------------------------------------------------
 def test_metric_table_covers_every_option_metric():
-    assert set(METRIC_SPECS) == set(METRICS)
+    # every metric a user can be judged on, and the diagnostics reported beside them
+    assert set(METRIC_SPECS) == set(METRICS) | {"ece"}
+    assert not METRIC_SPECS["ece"].judges and all(METRIC_SPECS[name].judges for name in METRICS)
     greater = {name for name, spec in METRIC_SPECS.items() if spec.greater_is_better}
     assert greater == {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
                        "average_precision", "r2"}

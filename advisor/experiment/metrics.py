@@ -36,6 +36,10 @@ class MetricSpec:
     #: The scorer reads a predictive distribution (``advisor.losses._predictive``) instead of
     #: the point prediction (see :func:`.scoring.score_predictions`).
     reads_distribution: bool = False
+    #: Whether a user may be judged on it (``--metric``); a diagnostic such as the ECE is
+    #: reported beside the primary metric but is no goal of its own (always predicting the
+    #: class frequencies scores an ECE near 0).
+    judges: bool = True
 
     def score(self, y_true: Any, prediction: Any, context: Any = None) -> float:
         """The metric of ``prediction`` against ``y_true``; without a context, one is
@@ -75,7 +79,8 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     # expected calibration error (Naeini et al. 2015, Guo et al. 2017): the top-label
     # confidence in 15 equal-width bins of [0, 1]; multi-label: the mean over labels of each
     # label's binary ECE. Not for ordinal targets, whose prediction is a rank, not the top label.
-    _spec("ece", {"binary", "multiclass", "multilabel"}, False),
+    MetricSpec("ece", frozenset({"binary", "multiclass", "multilabel"}), False, "score_ece",
+               judges=False),
     _spec("rmse", _NUMBERS | {"ordinal"}, False,
           regression="regression default: root mean squared error"),
     _spec("mae", _NUMBERS | {"ordinal"}, False,
@@ -100,8 +105,9 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
 
 
 def task_metrics(tasks: Iterable[str]) -> dict[str, frozenset[str]]:
-    """Task -> the metrics that can judge it, for each of ``tasks`` in order."""
-    return {task: frozenset(name for name, spec in METRIC_SPECS.items() if task in spec.tasks)
+    """Task -> the metrics a user may be judged on for it, for each of ``tasks`` in order."""
+    return {task: frozenset(name for name, spec in METRIC_SPECS.items()
+                            if task in spec.tasks and spec.judges)
             for task in tasks}
 
 
