@@ -234,15 +234,20 @@ class LossMLP(MLPRegressor):
     def _backprop(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads):
         """Loss and gradients of one batch; the output delta is the loss's raw gradient."""
         activations = self._forward_pass(activations)  # last layer is linear: raw outputs
+        batch_loss = getattr(self.loss, "batch_loss", False)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y)
+            if batch_loss:  # the weights enter the batch's sums; the gradient comes weighted
+                per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y, sample_weight)
+            else:
+                per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y)
         if sample_weight is None:
             sw_sum = X.shape[0]
             loss = float(np.mean(per_sample))
         else:
             sw_sum = sample_weight.sum()
             loss = float(np.dot(per_sample, sample_weight)) / sw_sum
-            raw_grad = raw_grad * sample_weight.reshape(-1, 1)
+            if not batch_loss:
+                raw_grad = raw_grad * sample_weight.reshape(-1, 1)
         if not np.isfinite(loss):
             raise ProxyDivergedError(_loss_id(self.loss), self.n_iter_ + 1, "training loss")
 
@@ -274,7 +279,10 @@ class LossMLP(MLPRegressor):
                   *, where: str = "loss") -> float:
         """Mean (weighted) loss of raw outputs against an encoded target, without L2."""
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            per_sample, _ = self.loss.loss_gradient(raw, target)
+            if getattr(self.loss, "batch_loss", False):
+                per_sample, _ = self.loss.loss_gradient(raw, target, sample_weight)
+            else:
+                per_sample, _ = self.loss.loss_gradient(raw, target)
         value = float(np.average(per_sample, weights=sample_weight))
         if not np.isfinite(value):
             raise ProxyDivergedError(_loss_id(self.loss), getattr(self, "n_iter_", 0), where)
