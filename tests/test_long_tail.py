@@ -175,3 +175,29 @@ def test_logit_adjustment_lifts_the_balanced_accuracy_of_a_long_tail():
             assert curve[-1] < 0.7 * curve[0]
             scores[loss_id] = balanced_accuracy_score(y_test, proxy.predict_class(X_test))
         assert scores["logit_adjusted"] > scores["cross_entropy"] + 0.05, scores
+
+
+def rare_labels(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three labels of a logistic model, 6 to 19 % positive (fixed coefficients)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    logits = X @ np.random.default_rng(5).normal(size=(5, 3)) - np.array([2.5, 3.0, 3.5])
+    return X, (rng.random((n, 3)) < expit(logits)).astype(int)
+
+
+def test_soft_f1_lifts_the_macro_f1_of_rare_labels_over_cross_entropy():
+    """Trained on 1,200 rows, judged at the 0.5 threshold on 2,000 fresh rows."""
+    for seed in (0, 1):
+        X, Y = rare_labels(1200, seed)
+        X_test, Y_test = rare_labels(2000, seed + 50)
+        frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)]).assign(l0=Y[:, 0], l1=Y[:, 1], l2=Y[:, 2])
+        profile = profile_data(load_data(frame, target=["l0", "l1", "l2"]))
+        assert profile.task == "multilabel"
+        scores = {}
+        for loss_id in ("cross_entropy", "soft_f1"):
+            loss = CATALOG[loss_id]
+            proxy = make_proxy(loss, loss.derive(profile), profile, seed=0, max_iter=60, hidden=(32,),
+                               learning_rate_init=0.01).fit(X, profile.y)
+            predicted = (proxy.predict(X_test) > 0.5).astype(int)
+            scores[loss_id] = f1_score(Y_test, predicted, average="macro", zero_division=0)
+        assert scores["soft_f1"] > scores["cross_entropy"] + 0.02, scores

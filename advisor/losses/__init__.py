@@ -16,7 +16,9 @@ the README table follow from the spec.
    ``standardize_target`` where they differ from the defaults, and implement ``n_outputs``,
    ``encode_target``, ``loss_gradient`` and, where the family's default does not fit,
    ``predict``, ``predict_class``, ``init_bias``, ``for_scale``. Read parameters from
-   ``self.params`` (declared defaults are filled in) and the task from ``self.task``.
+   ``self.params`` (declared defaults are filled in) and the task from ``self.task``. A loss
+   that is not a sum over rows (an F1 over the batch, ``_f1.py``) sets ``batch_loss`` and
+   takes the sample weights itself.
 2. **Spec**: a :class:`LossSpec` in the same module: id, title, description, the output
    activations it sits on per task, the math class, formula, citation, its ``ParamSpec``\\s,
    its ``derivation(profile, options) -> params`` (None: the defaults), the values its
