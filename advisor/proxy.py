@@ -10,7 +10,8 @@ overrides five private hooks:
   output bias starts where the loss asks (``LossMath.init_bias``, e.g. log of the mean for log
   links);
 - ``_backprop``: the per-sample loss and its gradient come from ``LossMath.loss_gradient``;
-  sample weights, L2 and the hidden-layer recursion are scikit-learn's own;
+  sample weights, L2 and the hidden-layer recursion are scikit-learn's own (a batch loss,
+  ``LossMath.batch_loss``, gets the batch's weights and returns its gradient weighted);
 - ``_fit``: fixes the loss parameters for the fit and turns non-finite weights into a
   :class:`ProxyDivergedError`;
 - ``_validate_input``: keeps the target 2-D float (one column per network output);
