@@ -10,7 +10,8 @@ overrides five private hooks:
   output bias starts where the loss asks (``LossMath.init_bias``, e.g. log of the mean for log
   links);
 - ``_backprop``: the per-sample loss and its gradient come from ``LossMath.loss_gradient``;
-  sample weights, L2 and the hidden-layer recursion are scikit-learn's own;
+  sample weights, L2 and the hidden-layer recursion are scikit-learn's own (a batch loss,
+  ``LossMath.batch_loss``, gets the batch's weights and returns its gradient weighted);
 - ``_fit``: fixes the loss parameters for the fit and turns non-finite weights into a
   :class:`ProxyDivergedError`;
 - ``_validate_input``: keeps the target 2-D float (one column per network output);
@@ -234,15 +235,20 @@ class LossMLP(MLPRegressor):
     def _backprop(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads):
         """Loss and gradients of one batch; the output delta is the loss's raw gradient."""
         activations = self._forward_pass(activations)  # last layer is linear: raw outputs
+        batch_loss = getattr(self.loss, "batch_loss", False)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y)
+            if batch_loss:  # the weights enter the batch's sums; the gradient comes weighted
+                per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y, sample_weight)
+            else:
+                per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y)
         if sample_weight is None:
             sw_sum = X.shape[0]
             loss = float(np.mean(per_sample))
         else:
             sw_sum = sample_weight.sum()
             loss = float(np.dot(per_sample, sample_weight)) / sw_sum
-            raw_grad = raw_grad * sample_weight.reshape(-1, 1)
+            if not batch_loss:
+                raw_grad = raw_grad * sample_weight.reshape(-1, 1)
         if not np.isfinite(loss):
             raise ProxyDivergedError(_loss_id(self.loss), self.n_iter_ + 1, "training loss")
 
@@ -274,7 +280,10 @@ class LossMLP(MLPRegressor):
                   *, where: str = "loss") -> float:
         """Mean (weighted) loss of raw outputs against an encoded target, without L2."""
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            per_sample, _ = self.loss.loss_gradient(raw, target)
+            if getattr(self.loss, "batch_loss", False):
+                per_sample, _ = self.loss.loss_gradient(raw, target, sample_weight)
+            else:
+                per_sample, _ = self.loss.loss_gradient(raw, target)
         value = float(np.average(per_sample, weights=sample_weight))
         if not np.isfinite(value):
             raise ProxyDivergedError(_loss_id(self.loss), getattr(self, "n_iter_", 0), where)

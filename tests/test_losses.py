@@ -126,6 +126,8 @@ def finite_difference_check(loss: LossMath, raw: np.ndarray, target: np.ndarray,
     assert per_sample.shape == (raw.shape[0],)
     assert grad.shape == raw.shape
     assert np.all(np.isfinite(per_sample)) and np.all(np.isfinite(grad))
+    if loss.batch_loss:
+        return batch_difference_check(loss, raw, target, grad, eps)
     checked = 0
     for column in range(raw.shape[1]):
         shift = np.zeros_like(raw)
@@ -142,15 +144,32 @@ def finite_difference_check(loss: LossMath, raw: np.ndarray, target: np.ndarray,
     return checked / raw.size
 
 
+def batch_difference_check(loss: LossMath, raw: np.ndarray, target: np.ndarray, grad: np.ndarray,
+                           eps: float) -> float:
+    """A batch loss (soft F1): every element moves the whole batch's loss, so each one is
+    shifted alone and the central difference of the mean over rows is compared with the
+    returned gradient divided by n (the gradient of the mean, times n)."""
+    n = raw.shape[0]
+    for row, column in np.ndindex(raw.shape):
+        shift = np.zeros_like(raw)
+        shift[row, column] = eps
+        up = loss.loss_gradient(raw + shift, target)[0].mean()
+        down = loss.loss_gradient(raw - shift, target)[0].mean()
+        assert grad[row, column] / n == pytest.approx((up - down) / (2 * eps), rel=2e-5, abs=2e-8), (
+            f"{loss.id}: gradient of row {row}, output {column}")
+    return 1.0
+
+
 def draw_raw(loss: LossMath, profile: Profile, rng: np.random.Generator) -> np.ndarray:
     return rng.normal(0.3, 1.5, (N_ROWS, loss.n_outputs(profile)))
 
 
 # ----- the catalog as a whole ----------------------------------------------------------------------
-def test_catalog_has_the_twenty_two_losses_in_stable_order():
+def test_catalog_has_the_twenty_six_losses_in_stable_order():
     assert list(CATALOG) == [
         "cross_entropy", "weighted_cross_entropy", "focal", "label_smoothing",
-        "generalized_cross_entropy", "hinge", "asymmetric", "coral",
+        "generalized_cross_entropy", "hinge", "asymmetric", "logit_adjusted", "ldam", "poly1",
+        "soft_f1", "coral",
         "mse", "mae", "huber", "log_cosh", "quantile", "msle", "poisson", "gamma", "tweedie",
         "balanced_mse", "lds_mse", "lds_mae", "gaussian_nll", "ziln"]
 
@@ -172,7 +191,7 @@ def test_defaults_and_task_lookup():
                             "multilabel": "cross_entropy", "ordinal": "cross_entropy",
                             "proportion": "cross_entropy", "regression": "mse", "count": "mse"}
     assert losses_for_task("multilabel") == ("cross_entropy", "weighted_cross_entropy", "focal",
-                                             "asymmetric")
+                                             "asymmetric", "logit_adjusted", "poly1", "soft_f1")
     assert losses_for_task("proportion") == ("cross_entropy", "mse")
     assert losses_for_task("ordinal") == ("cross_entropy", "weighted_cross_entropy",
                                           "label_smoothing", "coral", "mse", "mae")

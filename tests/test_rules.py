@@ -27,6 +27,10 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "generalized_cross_entropy": ("binary", "multiclass"),
     "hinge": ("binary", "multiclass"),
     "asymmetric": ("multilabel",),
+    "logit_adjusted": ("binary", "multiclass", "multilabel"),
+    "ldam": ("binary", "multiclass"),
+    "poly1": ("binary", "multiclass", "multilabel"),
+    "soft_f1": ("binary", "multilabel"),
     "coral": ("ordinal",),
     "mse": ("regression", "count", "proportion", "ordinal"),
     "mae": ("regression", "count", "ordinal"),
@@ -878,3 +882,41 @@ def test_judged_on_balanced_mae_the_balanced_losses_lead(rulebase):
         assert outcome.ranking.index("lds_mse") < outcome.ranking.index("balanced_mse") < 4
         assert outcome.scores["lds_mae"] > outcome.scores["mae"]
         assert outcome.scores["balanced_mse"] > outcome.scores["mse"]
+
+
+# ------------------------------------------------------------------------------------------
+# long-tail and F1 losses
+# ------------------------------------------------------------------------------------------
+def test_a_long_tail_of_classes_makes_logit_adjustment_and_ldam_candidates(rulebase):
+    tail = run(rulebase, "multiclass", n_classes=8.0, imbalance_ratio=40.0, metric="balanced_accuracy")
+    # LDAM's gains are with its deferred re-weighting, which the quick experiment does not
+    # train: it scores, below logit adjustment
+    assert tail.ranking.index("logit_adjusted") < 4 and tail.scores["ldam"] > 0
+    assert tail.scores["logit_adjusted"] > tail.scores["ldam"] > tail.scores["poly1"]
+    assert tail.ranking.index("logit_adjusted") < tail.ranking.index("cross_entropy")
+    mild = run(rulebase, "multiclass", n_classes=8.0, imbalance_ratio=2.0, metric="balanced_accuracy")
+    assert mild.scores["logit_adjusted"] < tail.scores["logit_adjusted"]
+    assert mild.scores["ldam"] == 0.0
+    few = run(rulebase, "multiclass", n_classes=3.0, imbalance_ratio=40.0, metric="accuracy")
+    assert few.scores["ldam"] == 0.0  # three classes are not a long tail
+
+
+def test_balanced_metrics_favour_logit_adjustment_and_probability_metrics_do_not(rulebase):
+    balanced = run(rulebase, "binary", imbalance_ratio=20.0, metric="balanced_accuracy")
+    assert balanced.ranking.index("logit_adjusted") < balanced.ranking.index("cross_entropy")
+    assert balanced.ranking.index("logit_adjusted") < 4
+    macro = run(rulebase, "multiclass", imbalance_ratio=5.0, metric="f1_macro")
+    assert macro.scores["logit_adjusted"] > 0
+    calibrated = run(rulebase, "multiclass", imbalance_ratio=20.0, metric="log_loss")
+    for loss in ("logit_adjusted", "ldam", "poly1"):
+        assert calibrated.scores[loss] < 0, loss
+    assert calibrated.ranking[0] == "cross_entropy"
+
+
+def test_f1_favours_the_soft_f1_surrogate_on_binary_and_multilabel_targets(rulebase):
+    for task in ("binary", "multilabel"):
+        judged = run(rulebase, task, metric="f1_macro")
+        assert judged.scores["soft_f1"] > 0
+        assert judged.ranking.index("soft_f1") < judged.ranking.index("poly1")
+        probabilities = run(rulebase, task, metric="log_loss")
+        assert probabilities.scores["soft_f1"] < 0

@@ -11,12 +11,14 @@ the README table follow from the spec.
 
 1. **Math** (value, gradient, prediction): a :class:`LossMath` subclass in the family's
    module (``_classification.py``, ``_focusing.py``, ``_ordinal.py``, ``_regression.py``,
-   ``_deviance.py``, ``_imbalanced.py``, or a new ``_<family>.py``). Set ``LINK`` (a :class:`Link` from
+   ``_deviance.py``, ``_imbalanced.py``, ``_long_tail.py``, ``_f1.py``, or a new ``_<family>.py``). Set ``LINK`` (a :class:`Link` from
    ``_link.py``, or override ``link_for(task)``), ``target_interval`` and
    ``standardize_target`` where they differ from the defaults, and implement ``n_outputs``,
    ``encode_target``, ``loss_gradient`` and, where the family's default does not fit,
    ``predict``, ``predict_class``, ``init_bias``, ``for_scale``. Read parameters from
-   ``self.params`` (declared defaults are filled in) and the task from ``self.task``.
+   ``self.params`` (declared defaults are filled in) and the task from ``self.task``. A loss
+   that is not a sum over rows (an F1 over the batch, ``_f1.py``) sets ``batch_loss`` and
+   takes the sample weights itself.
 2. **Spec**: a :class:`LossSpec` in the same module: id, title, description, the output
    activations it sits on per task, the math class, formula, citation, its ``ParamSpec``\\s,
    its ``derivation(profile, options) -> params`` (None: the defaults), the values its
@@ -57,9 +59,11 @@ from ._classification import (
 )
 from ._deviance import GAMMA, MSLE, POISSON, TWEEDIE
 from ._distribution import GAUSSIAN_NLL, ZILN
-from ._focusing import ASYMMETRIC, FOCAL
+from ._f1 import SOFT_F1
+from ._focusing import ASYMMETRIC, FOCAL, POLY1
 from ._imbalanced import BALANCED_MSE, LDS_MAE, LDS_MSE
 from ._link import Link
+from ._long_tail import LDAM, LOGIT_ADJUSTED
 from ._ordinal import CORAL
 from ._regression import HUBER, LOG_COSH, MAE, MSE, QUANTILE
 from ._spec import LossSpec
@@ -70,7 +74,10 @@ __all__ = ["CATALOG", "DEFAULT_LOSS", "GENERATED_RULES_FILE", "Link", "LossMath"
 
 _SPECS = (
     CROSS_ENTROPY, WEIGHTED_CROSS_ENTROPY, FOCAL, LABEL_SMOOTHING, GENERALIZED_CROSS_ENTROPY, HINGE,
-    ASYMMETRIC, CORAL, MSE, MAE, HUBER, LOG_COSH, QUANTILE, MSLE, POISSON, GAMMA, TWEEDIE,
+    ASYMMETRIC,
+    # long-tail margins and adjustments, the polynomial expansion, the F1 surrogate
+    LOGIT_ADJUSTED, LDAM, POLY1, SOFT_F1,
+    CORAL, MSE, MAE, HUBER, LOG_COSH, QUANTILE, MSLE, POISSON, GAMMA, TWEEDIE,
     # imbalanced regression (the rare regions of the target)
     BALANCED_MSE, LDS_MSE, LDS_MAE,
     # predictive distributions (several outputs per target)

@@ -124,6 +124,11 @@ class LossMath:
     target_interval: ClassVar[TargetInterval] = TargetInterval()
     #: The proxy may train on a standardised target (identity-link numeric losses only).
     standardize_target: ClassVar[bool] = False
+    #: The loss of a row depends on the other rows of its batch (an F1 over the batch): then
+    #: :meth:`loss_gradient` also takes ``sample_weight`` (weights inside the batch's sums),
+    #: every row carries the batch's loss, and the gradient is ``S`` times the gradient of
+    #: that loss (``S`` the batch's total weight), which the proxy does not weigh again.
+    batch_loss: ClassVar[bool] = False
 
     def __init__(self, params: Mapping[str, Any], task: str, *, loss_id: str = "") -> None:
         self.params = dict(params)

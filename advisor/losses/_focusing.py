@@ -200,3 +200,50 @@ ASYMMETRIC = LossSpec(
                   "nothing.", closed="left"),
     ),
 )
+
+
+# ----- Poly-1: cross-entropy plus the first polynomial term ----------------------------------------
+class Poly1Math(ClassifierMath):
+    """Cross-entropy + epsilon (1 - p_t): softmax over K logits, or per sigmoid output."""
+
+    def loss_gradient(self, raw, target):
+        raw = np.asarray(raw, dtype=np.float64)
+        epsilon = float(self.params["epsilon"])
+        if self.softmax:
+            log_p = _math.log_softmax(raw)
+            p = np.exp(log_p)
+            p_t = (target * p).sum(axis=1)
+            loss = -(target * log_p).sum(axis=1) + epsilon * (p * (1.0 - target)).sum(axis=1)
+            # d(1 - p_t)/dz = p_t (p - y), and d CE/dz = p - y
+            return loss, (1.0 + epsilon * p_t)[:, None] * (p - target)
+        sign = 2.0 * target - 1.0
+        z = sign * raw
+        p_t = _math.sigmoid(z)
+        miss = _math.sigmoid(-z)  # 1 - p_t without cancellation
+        loss = -_math.log_sigmoid(z) + epsilon * miss
+        return loss.sum(axis=1), -(1.0 + epsilon * p_t) * miss * sign
+
+
+POLY1 = LossSpec(
+    id="poly1",
+    title="Poly-1 (cross-entropy + epsilon (1 - p_t))",
+    description="Poly-1 loss (Leng et al. 2022): cross-entropy plus epsilon (1 - p_t), the first "
+                "term of cross-entropy's polynomial expansion in (1 - p_t) given more weight, so "
+                "the gradient on examples already fitted fades more slowly (epsilon > 0) or faster "
+                "(epsilon < 0, towards focal loss). epsilon = 1, the paper's default for ImageNet "
+                "classification; its best value depends on the data and the task (the paper tunes "
+                "it, down to -1 for detection), and the quick experiment does not search it yet. "
+                "Sigmoid form per output for binary and multi-label targets, softmax form over K "
+                "logits for multiclass.",
+    activations=logit_activations(frozenset({"binary", "multiclass", "multilabel"})),
+    math=Poly1Math,
+    formula="-log p_t + epsilon (1 - p_t), p_t the predicted probability of the true class",
+    citation=("Leng, Xu, Lin, Yan, Caine, Ngiam, Cheng, Xu, Chen, Tan, Fang & Anguelov (ICLR "
+              "2022), PolyLoss: A Polynomial Expansion Perspective of Classification Loss "
+              "Functions"),
+    vetoes=CROSS_ENTROPY_VETOES,
+    params=(ParamSpec("epsilon", 1.0, -1.0, None, "Weight of the first polynomial term: 1 is "
+                      "the paper's default; -1 removes it (the loss stays non-negative for "
+                      "epsilon >= -1)."),),
+    snippet_values=classifier_snippet_values,
+)
