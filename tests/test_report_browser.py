@@ -22,12 +22,13 @@ Chromium: ``shutil.which("chromium")`` or ``/usr/bin/chromium`` (Debian's packag
 installs it). Without it the tests skip on a developer machine and FAIL in CI (``CI`` set).
 
 The screenshot in docs/report-screenshot.png was taken from a real report of a bundled
-example with::
+example, copied to an empty folder so that the report names the file, not the folder it
+is installed in::
 
-    advisor suggest example:poor_health --metric balanced_accuracy --budget 120 \\
-        --report /tmp/report.html
+    cp data/poor_health.csv . && advisor suggest poor_health.csv \\
+        --metric balanced_accuracy --budget 120 --report report.html
     chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \\
-        --window-size=1200,2400 --screenshot=docs/report-screenshot.png file:///tmp/report.html
+        --window-size=1200,2400 --screenshot=docs/report-screenshot.png "file://$PWD/report.html"
 """
 
 from __future__ import annotations
