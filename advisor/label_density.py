@@ -137,9 +137,10 @@ def bin_edges(values: np.ndarray, n_bins: int | None = None) -> np.ndarray:
     count = n_bins_for(values) if n_bins is None else int(n_bins)
     if _one_bin_per_value(values, count) or high <= low:
         low, high = low - 0.5, high + 0.5
-    step = high / count - low / count  # the width, without overflow near the float range
-    edges = low + step * np.arange(count + 1, dtype=np.float64)
-    edges[-1] = high
+    # a weighted mean of the ends, so that no width or product overflows near the float range
+    fraction = np.arange(count + 1, dtype=np.float64) / count
+    edges = low * (1.0 - fraction) + high * fraction
+    edges[0], edges[-1] = low, high
     return edges
 
 
