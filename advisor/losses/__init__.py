@@ -15,7 +15,10 @@ the README table follow from the spec.
    ``_link.py``, or override ``link_for(task)``), ``target_interval`` and
    ``standardize_target`` where they differ from the defaults, and implement ``n_outputs``,
    ``encode_target``, ``loss_gradient`` and, where the family's default does not fit,
-   ``predict``, ``predict_class``, ``init_bias``, ``for_scale``. Read parameters from
+   ``predict``, ``predict_class``, ``init_bias``, ``for_scale`` (``for_standardized`` when
+   a parameter sits at target values, such as bin edges; ``unstandardize`` when an output is
+   not in target units, such as a log variance; ``predictive`` for a loss that predicts a
+   distribution). Read parameters from
    ``self.params`` (declared defaults are filled in) and the task from ``self.task``. A loss
    that is not a sum over rows (an F1 over the batch, ``_f1.py``) sets ``batch_loss`` and
    takes the sample weights itself.
