@@ -140,7 +140,10 @@ def _numeric_facts(values: np.ndarray, features: np.ndarray | None, *, tweedie_s
         excess_zero = min(math.exp(min(log_ratio, 700.0)), EXCESS_ZERO_CAP) if zero_fraction > 0 else 0.0
     else:
         excess_zero = 1.0
-    estimate = (_mean_estimate(values[::tweedie_step], features) if tweedie_step else None)
+    sample = values[::tweedie_step] if tweedie_step else values
+    estimate = _mean_estimate(sample, features) if tweedie_step else None
+    # the estimate's ranks, sorted once for the Tweedie power's bins and the spread's trend
+    ranks = _ranks(estimate) if estimate is not None else None
     return {
         "skewness": sample_skewness(unit),
         "kurtosis": _excess_kurtosis(unit),
@@ -158,11 +161,11 @@ def _numeric_facts(values: np.ndarray, features: np.ndarray | None, *, tweedie_s
         "target_scale": scale,
         "in_unit_interval": lowest >= 0 and highest <= 1,
         "dispersion_index": std_unit * std_unit / mean_unit * scale if mean > 0 else 1.0,
-        "tweedie_power": (_tweedie_power(values[::tweedie_step], estimate)
-                          if estimate is not None and lowest >= 0 else 0.0),
+        "tweedie_power": _tweedie_power(sample, ranks) if ranks is not None and lowest >= 0 else 0.0,
         **_distribution_shape(values, unit),
-        "heteroscedasticity": (_heteroscedasticity(values[::tweedie_step], estimate)
-                               if estimate is not None and features is not None else 0.0),
+        "heteroscedasticity": (_heteroscedasticity(sample, estimate, ranks)
+                               if estimate is not None and ranks is not None and features is not None
+                               else 0.0),
         "robust_scale": MAD_TO_SIGMA * mad_unit * scale,
     }
 
@@ -262,48 +265,51 @@ def _mean_estimate(values: np.ndarray, features: np.ndarray | None) -> np.ndarra
         return features @ coefficients
 
 
-def _quantile_bins(estimate: np.ndarray, n_bins: int) -> np.ndarray:
-    """Each row's bin among ``n_bins`` equal-count bins of ``estimate`` (ties by position)."""
-    n_rows = len(estimate)
-    order = np.argsort(estimate, kind="stable")
-    bins = np.empty(n_rows, dtype=np.int64)
-    bins[order] = np.arange(n_rows) * n_bins // n_rows
-    return bins
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Each value's 0-based rank, ties by position (one stable sort)."""
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
+    return ranks
 
 
-def _heteroscedasticity(values: np.ndarray, estimate: np.ndarray) -> float:
+def _quantile_bins(ranks: np.ndarray, n_bins: int) -> np.ndarray:
+    """Each row's bin among ``n_bins`` equal-count bins, from the rows' ranks (:func:`_ranks`)."""
+    return ranks * n_bins // len(ranks)
+
+
+def _heteroscedasticity(values: np.ndarray, estimate: np.ndarray, ranks: np.ndarray) -> float:
     """Spearman correlation between the fitted level and the absolute deviation from it.
 
     The level is the ridge mean estimate the Tweedie power uses; the deviation is |y - the
     mean of y in the row's quantile bin of that estimate| (20 bins, as the Tweedie power's),
     not |y - fit|: a row-wise fit makes tied targets (exact zeros) deviate in the order of
     the fit, a rank correlation that has nothing to do with the spread. > 0 when the spread
-    grows with the level. The ranks are numpy's argsort (ties by position), because importing
-    scipy.stats costs the rules-only path about a second. 0.0 with fewer than 100 rows.
+    grows with the level. ``ranks`` are the estimate's (:func:`_ranks`, ties by position: numpy,
+    because importing scipy.stats costs the rules-only path about a second). 0.0 with fewer
+    than 100 rows.
     """
     n_rows = len(values)
     if n_rows < TWEEDIE_BINS * TWEEDIE_MIN_ROWS_PER_BIN or np.ptp(estimate) <= 0:
         return 0.0
     scale = float(np.max(np.abs(values)))
     unit = values / scale if scale > 0 else values
-    bins = _quantile_bins(estimate, TWEEDIE_BINS)
+    bins = _quantile_bins(ranks, TWEEDIE_BINS)
     sizes = np.bincount(bins, minlength=TWEEDIE_BINS).astype(np.float64)
     means = np.bincount(bins, weights=unit, minlength=TWEEDIE_BINS) / np.maximum(sizes, 1.0)
     deviation = np.abs(unit - means[bins])
     if np.ptp(deviation) <= 0:
         return 0.0
-    ranks = [np.argsort(np.argsort(column, kind="stable"), kind="stable").astype(np.float64)
-             for column in (estimate, deviation)]
-    correlation = float(np.corrcoef(ranks[0], ranks[1])[0, 1])
+    correlation = float(np.corrcoef(ranks.astype(np.float64),
+                                    _ranks(deviation).astype(np.float64))[0, 1])
     return correlation if math.isfinite(correlation) else 0.0
 
 
-def _tweedie_power(values: np.ndarray, estimate: np.ndarray) -> float:
+def _tweedie_power(values: np.ndarray, ranks: np.ndarray) -> float:
     """Slope of log variance on log mean across quantile bins of a linear mean estimate.
 
     The mean estimate is a ridge fit of y on the standardised numeric features (y itself
-    when there are none, :func:`_mean_estimate`). Var = phi * mu^p, so the slope is p; 0.0
-    when not estimable.
+    when there are none, :func:`_mean_estimate`); ``ranks`` are its rows' ranks. Var = phi *
+    mu^p, so the slope is p; 0.0 when not estimable.
     """
     n_rows = len(values)
     n_bins = min(TWEEDIE_BINS, n_rows // TWEEDIE_MIN_ROWS_PER_BIN)
@@ -313,7 +319,7 @@ def _tweedie_power(values: np.ndarray, estimate: np.ndarray) -> float:
     if scale <= 0:
         return 0.0
     unit = values / scale  # the slope does not depend on the unit
-    bins = _quantile_bins(estimate, n_bins)
+    bins = _quantile_bins(ranks, n_bins)
     sizes = np.bincount(bins, minlength=n_bins).astype(np.float64)
     means = np.bincount(bins, weights=unit, minlength=n_bins) / sizes
     squares = np.bincount(bins, weights=(unit - means[bins]) ** 2, minlength=n_bins)
