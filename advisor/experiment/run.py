@@ -216,8 +216,7 @@ def _distribution(job: Job, data: RunData, proxy: Any, train_matrix: np.ndarray,
     Gaussian around the prediction with the training residuals' spread (fold_distribution)."""
     if job.context.task not in NUMERIC_TASKS or not needs_distribution(job.metrics):
         return None
-    own = getattr(proxy, "predict_distribution", None)
-    return fold_distribution(own(test_matrix) if own is not None else None, prediction,
+    return fold_distribution(proxy.predict_distribution(test_matrix), prediction,
                              data.y[job.train], lambda: np.asarray(proxy.predict(train_matrix)),
                              job.context)
 

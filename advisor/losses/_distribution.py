@@ -27,6 +27,7 @@ from ._regression import (
     NumericMath,
     _as_values,
     _facts_number,
+    _n_targets,
     per_task,
     standardise_note,
 )
@@ -208,8 +209,7 @@ def derive_ziln(profile: Profile, options: dict[str, Any]) -> dict[str, Any]:
 
 def ziln_snippet_values(framework: str, task: str, params: dict[str, Any], profile: Profile) -> dict[str, Any]:
     """The number of target columns (the outputs come in blocks of that width)."""
-    y = np.asarray(profile.y)
-    return {"n_targets": int(y.shape[1]) if y.ndim == 2 else 1}
+    return {"n_targets": _n_targets(profile)}
 
 
 def _ziln_output_layer(framework: str, width: int) -> str:
