@@ -235,20 +235,13 @@ class LossMLP(MLPRegressor):
     def _backprop(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads):
         """Loss and gradients of one batch; the output delta is the loss's raw gradient."""
         activations = self._forward_pass(activations)  # last layer is linear: raw outputs
-        batch_loss = getattr(self.loss, "batch_loss", False)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if batch_loss:  # the weights enter the batch's sums; the gradient comes weighted
-                per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y, sample_weight)
-            else:
-                per_sample, raw_grad = self.loss.loss_gradient(activations[-1], y)
+        per_sample, raw_grad = self._weighted_loss_gradient(activations[-1], y, sample_weight)
         if sample_weight is None:
             sw_sum = X.shape[0]
             loss = float(np.mean(per_sample))
         else:
             sw_sum = sample_weight.sum()
             loss = float(np.dot(per_sample, sample_weight)) / sw_sum
-            if not batch_loss:
-                raw_grad = raw_grad * sample_weight.reshape(-1, 1)
         if not np.isfinite(loss):
             raise ProxyDivergedError(_loss_id(self.loss), self.n_iter_ + 1, "training loss")
 
@@ -275,15 +268,24 @@ class LossMLP(MLPRegressor):
         raw = self._forward_pass_fast(X, check_input=False)
         return -self.mean_loss(raw, y, sample_weight, where="validation loss")
 
+    def _weighted_loss_gradient(self, raw: np.ndarray, target: np.ndarray,
+                                sample_weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The loss's per-sample values and its raw gradient with the sample weights applied:
+        per row here, inside the batch's sums for a batch loss (``LossMath.batch_loss``),
+        which returns its gradient weighted."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.loss.batch_loss:
+                return self.loss.loss_gradient(raw, target, sample_weight)
+            per_sample, raw_grad = self.loss.loss_gradient(raw, target)
+        if sample_weight is not None:
+            raw_grad = raw_grad * sample_weight.reshape(-1, 1)
+        return per_sample, raw_grad
+
     # ----- public API ----------------------------------------------------------------------
     def mean_loss(self, raw: np.ndarray, target: np.ndarray, sample_weight: np.ndarray | None = None,
                   *, where: str = "loss") -> float:
         """Mean (weighted) loss of raw outputs against an encoded target, without L2."""
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if getattr(self.loss, "batch_loss", False):
-                per_sample, _ = self.loss.loss_gradient(raw, target, sample_weight)
-            else:
-                per_sample, _ = self.loss.loss_gradient(raw, target)
+        per_sample, _ = self._weighted_loss_gradient(raw, target, sample_weight)
         value = float(np.average(per_sample, weights=sample_weight))
         if not np.isfinite(value):
             raise ProxyDivergedError(_loss_id(self.loss), getattr(self, "n_iter_", 0), where)
