@@ -48,7 +48,8 @@ from .errors import SklearnCompatibilityError
 from .losses import LossMath, LossSpec
 
 __all__ = [
-    "LossMLP", "LossProxy", "make_proxy", "ProxyDivergedError", "check_sklearn_compatibility",
+    "LossMLP", "LossProxy", "make_proxy", "standardization", "ProxyDivergedError",
+    "check_sklearn_compatibility",
     "EXPECTED_PRIVATE_SIGNATURES", "SUPPORTED_SKLEARN",
 ]
 
@@ -352,9 +353,7 @@ class LossProxy(BaseEstimator):
         fit_math = self.math_
         self.standardized_ = bool(fit_math.standardize_target)
         if self.standardized_:
-            self.center_ = target.mean(axis=0)
-            scale = target.std(axis=0)
-            self.scale_ = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(self.center_)), scale, 1.0)
+            self.center_, self.scale_ = standardization(target)
             target = (target - self.center_) / self.scale_
             fit_math = fit_math.for_standardized(self.center_.copy(), self.scale_.copy())
         else:
@@ -402,6 +401,15 @@ class LossProxy(BaseEstimator):
         """Class indices ``(n,)`` for binary, multiclass and ordinal tasks (the loss's own
         decision rule, e.g. CORAL counts thresholds)."""
         return self.math_.predict_class(self.decision_function(X))
+
+
+def standardization(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The per-column centre and scale a standardised target is trained on: the training
+    target's mean and standard deviation, a scale of 1 where a column is constant (to
+    rounding). The benchmark's truth standardises the same way."""
+    center = target.mean(axis=0)
+    spread = target.std(axis=0)
+    return center, np.where(spread > 1e-12 * np.maximum(1.0, np.abs(center)), spread, 1.0)
 
 
 def make_proxy(loss: LossSpec, params: dict[str, Any] | None, profile: Any, *, seed: int,

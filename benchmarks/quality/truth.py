@@ -113,6 +113,8 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
     import torch
     from torch import nn
 
+    from advisor.proxy import standardization
+
     torch.set_num_threads(1)
     catalog_loss = _bridge()
     math_ = loss.bind(params, profile.task)
@@ -120,9 +122,7 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
     fit_math = math_
     center, scale = np.zeros(target.shape[1]), np.ones(target.shape[1])
     if math_.standardize_target:
-        center = target.mean(axis=0)
-        spread = target.std(axis=0)
-        scale = np.where(spread > 1e-12 * np.maximum(1.0, np.abs(center)), spread, 1.0)
+        center, scale = standardization(target)
         target = (target - center) / scale
         fit_math = math_.for_standardized(center, scale)
     rng = np.random.default_rng(seed)
