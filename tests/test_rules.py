@@ -529,10 +529,21 @@ MULTILABEL_SHAPES = {  # every combination the multi-label rules tell apart
 
 @pytest.mark.parametrize("shape", sorted(MULTILABEL_SHAPES))
 @pytest.mark.parametrize("noise", [False, True])
-def test_multilabel_macro_f1_ranks_the_asymmetric_loss_first(rulebase, shape, noise):
+def test_multilabel_macro_f1_ranks_the_f1_surrogate_then_the_asymmetric_loss_first(
+        rulebase, shape, noise):
+    """The F1 surrogate leads on macro-F1; on sparse label sets or with missing labels (the
+    asymmetric loss's own cases) the asymmetric loss does; either way it ranks ahead of BCE."""
     outcome = run(rulebase, "multilabel", metric="f1_macro", metric_given=True, label_noise=noise,
                   **MULTILABEL_SHAPES[shape])
-    assert top(outcome) == "asymmetric"
+    sparse = MULTILABEL_SHAPES[shape]["label_density"] <= 0.2
+    if noise:
+        assert top(outcome) in ("asymmetric", "soft_f1")
+        clean = run(rulebase, "multilabel", metric="f1_macro", metric_given=True,
+                    **MULTILABEL_SHAPES[shape])
+        assert outcome.scores["asymmetric"] > clean.scores["asymmetric"]
+    else:
+        assert top(outcome) == ("asymmetric" if sparse else "soft_f1")
+    assert outcome.ranking.index("asymmetric") < outcome.ranking.index("cross_entropy")
     assert "multilabel.macro_f1_asymmetric" in outcome.fired
 
 
@@ -917,6 +928,24 @@ def test_f1_favours_the_soft_f1_surrogate_on_binary_and_multilabel_targets(ruleb
     for task in ("binary", "multilabel"):
         judged = run(rulebase, task, metric="f1_macro")
         assert judged.scores["soft_f1"] > 0
+        assert top(judged) == "soft_f1"
+        imbalanced = run(rulebase, task, metric="f1_macro", imbalance_ratio=20.0,
+                         minority_fraction=0.05)
+        assert top(imbalanced) == "soft_f1", imbalanced.ranking
         assert judged.ranking.index("soft_f1") < judged.ranking.index("poly1")
         probabilities = run(rulebase, task, metric="log_loss")
         assert probabilities.scores["soft_f1"] < 0
+
+
+@pytest.mark.parametrize("shape", [dict(dispersion_index=6.0),
+                                   dict(excess_zero_ratio=3.0, zero_fraction=0.4),
+                                   dict(dispersion_index=6.0, excess_zero_ratio=3.0,
+                                        zero_fraction=0.4, target_mean=1.5, tweedie_power=1.5)])
+def test_skewed_counts_judged_by_absolute_error_put_the_median_loss_first(rulebase, shape):
+    """The dispersion rules model the mean; absolute error rewards the median, which sits
+    below the mean of skewed counts, so mae leads there; the deviance keeps the deviance loss."""
+    judged = run(rulebase, "count", metric="mae", **shape)
+    assert top(judged) == "mae", judged.ranking
+    assert "counts.skewed_counts_judged_by_absolute_error" in judged.fired
+    deviance = run(rulebase, "count", metric="poisson_deviance", **shape)
+    assert top(deviance) in ("poisson", "tweedie")
