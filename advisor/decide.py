@@ -69,6 +69,9 @@ MIN_SPLITS_FOR_CONFIDENCE = 3
 #: 0.75 / 0.98 %; 1 % of an error with 0.005 for [0, 1] scores gave 86 hits but 1.10 / 1.22 %;
 #: no margin at all (the best mean always) 84 hits and 0.73 / 0.64 %.
 RELATIVE_MARGIN = 0.005
+#: The most losses one experiment trains: the rules' top ones, the default and the user's,
+#: then the next in rule order while the budget allows them on the planned splits.
+MAX_CANDIDATES = 8
 #: A rival more likely than this to be practically better keeps the confidence at "medium".
 RIVAL_PROBABILITY = 0.05
 
@@ -87,6 +90,18 @@ class Candidates:
     chosen: tuple[str, ...]
     roles: Mapping[str, Sequence[str]]
     rule_rank: Mapping[str, int]
+    #: The next non-vetoed losses of the rule ranking, best first: trained too when the
+    #: budget allows after the planned run (role "budget").
+    reserve: tuple[str, ...] = ()
+
+    def widened(self, extra: Sequence[str]) -> Candidates:
+        """These candidates and ``extra`` (taken from the reserve), in rule order."""
+        unranked = len(self.rule_rank) + 1
+        chosen = sorted([*self.chosen, *extra],
+                        key=lambda loss_id: self.rule_rank.get(loss_id, unranked))
+        roles = {**self.roles, **{loss_id: ("budget",) for loss_id in extra}}
+        return Candidates(tuple(chosen), roles, self.rule_rank,
+                          tuple(loss_id for loss_id in self.reserve if loss_id not in extra))
 
 
 def select_candidates(outcome: Any, task: str, *, max_candidates: int,
@@ -96,7 +111,9 @@ def select_candidates(outcome: Any, task: str, *, max_candidates: int,
     The top ``max_candidates`` losses of the rule ranking that are not vetoed, plus, always,
     the task's default loss (``advisor.losses.DEFAULT_LOSS``) so the user sees what the
     advice is worth against the naive choice, plus ``extra_candidates`` (the user's current
-    loss) when applicable. A vetoed default is reported as vetoed and not trained.
+    loss) when applicable. A vetoed default is reported as vetoed and not trained. The next
+    losses of the ranking, up to MAX_CANDIDATES in all, wait in the ``reserve``: a loss that
+    is never trained can never overturn the rules, so the budget buys them before repeats.
     """
     from .losses import CATALOG, DEFAULT_LOSS
 
@@ -129,8 +146,10 @@ def select_candidates(outcome: Any, task: str, *, max_candidates: int,
     if missing:
         raise OptionError("loss", missing[0], sorted(CATALOG),
                           hint="the rule outcome names a loss the catalog does not have")
+    reserve = tuple(loss_id for loss_id in ranking
+                    if loss_id not in vetoes and loss_id not in roles and loss_id in CATALOG)
     return Candidates(tuple(chosen), {key: tuple(value) for key, value in roles.items()},
-                      rule_rank), notices
+                      rule_rank, reserve[:max(0, MAX_CANDIDATES - len(chosen))]), notices
 
 
 @dataclass(frozen=True, eq=False)

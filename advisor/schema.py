@@ -182,7 +182,7 @@ class Evidence(Record):
 
     loss: str
     rule_rank: int | None                     # 1-based position in the rule ranking
-    roles: tuple[str, ...]                    # "rules", "default", "user"
+    roles: tuple[str, ...]                    # "rules", "default", "user", "budget"
     status: str                               # tested, unstable, failed, not_run
     error: str | None                         # why it failed or did not run
     unstable: str | None                      # the blow-up that made it unstable

@@ -53,10 +53,12 @@ from .experiment.plan import (
     Plan,
     RunPlan,
     extended,
+    extra_candidates,
     extra_repeats,
     mean_epochs_run,
     model_cost,
     plan_run,
+    widened,
 )
 from .experiment.run import RunData, Runner
 from .experiment.scoring import metrics_for, prediction_levels, scoring_context
@@ -123,7 +125,8 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     if not candidates.chosen:  # every applicable loss is vetoed: nothing to train
         return _nothing_to_train(header, profile.task, len(profile.y), notices,
                                  time.perf_counter() - started)
-    setup = _Setup.of(loaded, profile, candidates.chosen, params, header.metric)
+    setup = _Setup.of(loaded, profile, (*candidates.chosen, *candidates.reserve), params,
+                      header.metric, n_planned=len(candidates.chosen))
     workers = worker_count(backend, n_jobs)
     startup_seconds = warm_up_workers(backend, n_jobs, workers)
     if progress is not None:
@@ -133,8 +136,8 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     run_plan = _plan(setup, pilot, candidates, profile, header, workers, pins)
     if run_plan.slow_machine:
         notices.append(_slow_machine_notice(run_plan.factor))
-    runner, plan, split_list = _run(loaded, profile, setup, candidates, run_plan, factory,
-                                    header, workers, started_wall, progress)
+    runner, plan, split_list, candidates = _run(loaded, profile, setup, candidates, run_plan,
+                                                factory, header, workers, started_wall, progress)
     test_train_ratio = float(np.mean([len(test) / len(train) for train, test in split_list]))
     splits_used, fields = assemble(
         task=profile.task, n_rows=len(profile.y), candidates=candidates, results=runner.results,
@@ -198,7 +201,7 @@ class _Setup:
 
     @classmethod
     def of(cls, loaded, profile, chosen: Sequence[str], params: Mapping[str, dict[str, Any]],
-           metric: str) -> _Setup:
+           metric: str, n_planned: int) -> _Setup:
         from .losses import CATALOG
 
         loss_params = {loss_id: dict(params[loss_id]) if loss_id in params
@@ -213,8 +216,11 @@ class _Setup:
             raise DataShapeError(f"only {len(y)} usable rows: too few to cross-validate",
                                  hint="run with validate=False (--no-validate) for a rules-only answer")
         strata, stratified_on = strata_of(y, profile.task)
+        # the scoring context (a Tweedie candidate's power) is the planned candidates', so the
+        # reserve, trained or not, leaves the metrics as they were
+        planned = {loss_id: loss_params[loss_id] for loss_id in chosen[:n_planned]}
         return cls(y, kept, strata, stratified_on, loss_params, metrics_for(profile, metric, y),
-                   scoring_context(profile, loss_params), CATALOG)
+                   scoring_context(profile, planned), CATALOG)
 
 
 def _default_factory() -> Callable[..., Any]:
@@ -248,8 +254,9 @@ def _plan(setup: _Setup, pilot: Pilot, candidates: Candidates, profile, header: 
 def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPlan,
          factory: Callable[..., Any], header: _Header, workers: int, started_wall: float,
          progress: ProgressCallback | None):
-    """Sample, split and run the plan, then the repeats that fits stopping early paid for.
-    Returns the runner (with its results), the plan as it ran and its splits."""
+    """Sample, split and run the plan, then what fits stopping early paid for: first more
+    candidates from the reserve, then more repeats. Returns the runner (with its results),
+    the plan as it ran, its splits and the candidates trained."""
     plan = run_plan.plan
     sample = stratified_sample(setup.strata, plan.rows, header.seed)
     y = setup.y[sample]
@@ -265,30 +272,44 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
                    sequential=header.backend_name in LOCAL_BACKENDS and workers == 1)
     contexts = {loss_id: replace(setup.context,
                                  prediction_levels=prediction_levels(setup.loss_params[loss_id]))
-                for loss_id in chosen}
+                for loss_id in setup.loss_params}
     runner = Runner(data, chosen, setup.catalog, setup.loss_params, contexts, setup.metrics,
                     header.seed, plan.epochs, header.hidden, deadline, header.backend,
                     header.n_jobs, progress)
     runner.run(split_list, range(len(split_list)))
-    # How many more repeats comes from the cost model and the epochs the fits ran, not the
-    # clock: the same JSON every run.
+    # How many more candidates and repeats comes from the cost model and the epochs the fits
+    # ran, not the clock: the same JSON every run.
     ran = mean_epochs_run(runner.results)
+    more = extra_candidates(plan, runner.results, run_plan.cost, epochs=ran,
+                            n_trained=len(chosen), n_reserve=len(candidates.reserve),
+                            workers=workers, seconds_available=run_plan.seconds_available)
+    if more:
+        added = candidates.reserve[:more]
+        if _extend(runner, split_list, range(len(split_list)), added):
+            plan = widened(plan, len(chosen), more)
+            candidates = candidates.widened(added)
+            runner.candidates = candidates.chosen
     extra = extra_repeats(plan, runner.results, run_plan.cost, epochs=ran,
-                          n_candidates=len(chosen), workers=workers,
+                          n_candidates=len(candidates.chosen), workers=workers,
                           seconds_available=run_plan.seconds_available)
     if extra:
-        planned, done = len(split_list), len(runner.results)
-        split_list = make_splits(strata, plan.folds, plan.repeats + extra, header.seed)
-        runner.run(split_list, range(planned, len(split_list)))
-        if any(item.status == "skipped" for item in runner.results[done:]):
-            # the clock cut the extension (a loaded machine): drop it whole, so the output is
-            # the planned run's, the same as on an idle machine
-            del runner.results[done:]
-            split_list = split_list[:planned]
-        else:
-            plan = extended(plan, extra, ran)
+        planned = len(split_list)
+        longer = make_splits(strata, plan.folds, plan.repeats + extra, header.seed)
+        if _extend(runner, longer, range(planned, len(longer))):
+            split_list, plan = longer, extended(plan, extra, ran)
     data.cache.clear()
-    return runner, plan, split_list
+    return runner, plan, split_list, candidates
+
+
+def _extend(runner: Runner, splits, indices: range, losses: Sequence[str] | None = None) -> bool:
+    """Run an extension of the experiment; when the clock cut it (a loaded machine), drop it
+    whole, so the output is the planned run's, the same as on an idle machine."""
+    done = len(runner.results)
+    runner.run(splits, indices, losses)
+    if any(item.status == "skipped" for item in runner.results[done:]):
+        del runner.results[done:]
+        return False
+    return True
 
 
 def _as_run(plan: Plan, n_splits: int, splits_used: int, test_train_ratio: float) -> dict[str, Any]:

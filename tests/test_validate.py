@@ -519,6 +519,27 @@ def test_fits_that_stop_early_leave_budget_for_more_repeats_the_same_every_run()
     assert protocol.within_budget
 
 
+def test_budget_left_after_the_planned_run_trains_the_next_losses_of_the_rule_ranking():
+    # A loss that is never trained can never overturn the rules: with budget to spare, the
+    # next losses in rule order join the experiment on the same splits, before more repeats
+    loaded, profile = binary_data(n=300)
+    outcome = Outcome(("weighted_cross_entropy", "cross_entropy", "focal", "label_smoothing"))
+    first = validate(loaded, profile, outcome, params=all_params(profile), budget=8,
+                     max_candidates=1)
+    protocol = first.protocol
+    assert protocol.candidates == ("weighted_cross_entropy", "cross_entropy", "focal",
+                                   "label_smoothing")
+    roles = {item.loss: item.roles for item in first.candidates}
+    assert roles["focal"] == ("budget",) and roles["label_smoothing"] == ("budget",)
+    assert roles["cross_entropy"] == ("default",)
+    assert all(item.status == "tested" for item in first.candidates)
+    assert any(reason.startswith("candidates: the 2 the rules chose, and 2 more")
+               for reason in protocol.reasons)
+    pinned = validate(loaded, profile, outcome, params=all_params(profile), budget=20,
+                      max_candidates=1, proxy_factory=factory(), folds=5, repeats=1, epochs=5)
+    assert pinned.protocol.candidates == ("weighted_cross_entropy", "cross_entropy")
+
+
 def test_a_pinned_protocol_is_never_extended():
     loaded, profile = binary_data(n=300)
     validation = validate(loaded, profile, Outcome(("cross_entropy",)), params=all_params(profile),

@@ -47,7 +47,7 @@ class CandidateEvidence:
 
     loss: str
     rule_rank: int | None                    # 1-based position in the rule ranking
-    roles: tuple[str, ...]                   # "rules", "default", "user"
+    roles: tuple[str, ...]                   # "rules", "default", "user", "budget"
     status: str                              # tested, unstable, failed, not_run (budget ran out)
     failure: str | None                      # why it failed, was unstable, or did not run
     fold_scores: dict[str, tuple[float, ...]]  # metric -> one score per split used (NaN = undefined)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = ["Cost", "Plan", "RunPlan", "model_cost", "slowdown_factor", "plan_protocol",
-           "plan_run", "run_estimate", "extra_repeats", "extended", "mean_epochs_run", "batches",
+           "plan_run", "run_estimate", "extra_repeats", "extended", "extra_candidates", "widened", "mean_epochs_run", "batches",
            "protocol_of", "DEFAULT_HIDDEN"]
 
 # ----- protocol constants -------------------------------------------------------------
@@ -414,6 +414,31 @@ def extra_repeats(plan: Plan, results: Sequence[Any], cost: Cost, *, epochs: int
             epochs=epochs, n_candidates=n_candidates, workers=workers) <= seconds_available:
         extra += 1
     return extra
+
+
+def extra_candidates(plan: Plan, results: Sequence[Any], cost: Cost, *, epochs: int,
+                     n_trained: int, n_reserve: int, workers: int,
+                     seconds_available: float) -> int:
+    """How many more candidates the budget allows on the planned splits, from the cost model
+    at the ``epochs`` the fits really ran (as :func:`extra_repeats`); 0 when the caller pinned
+    the protocol or the clock cut the run."""
+    if (plan.pinned or not plan.within_budget or not epochs
+            or any(item.status == "skipped" for item in results)):
+        return 0
+    extra = 0
+    while extra < n_reserve and run_estimate(
+            cost, rows=plan.rows, folds=plan.folds, repeats=plan.repeats, epochs=epochs,
+            n_candidates=n_trained + extra + 1, workers=workers) <= seconds_available:
+        extra += 1
+    return extra
+
+
+def widened(plan: Plan, planned: int, extra: int) -> Plan:
+    """``plan`` with the reason for the ``extra`` candidates trained beyond the ``planned``."""
+    text = (f"candidates: the {planned} the rules chose, and {extra} more in rule order, which "
+            f"the budget allowed on the same splits (a loss never trained cannot overturn the "
+            f"rules)")
+    return replace(plan, reasons=(*plan.reasons, text))
 
 
 def extended(plan: Plan, extra: int, epochs: int) -> Plan:

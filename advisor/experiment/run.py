@@ -242,21 +242,25 @@ class Runner:
     warnings: set[str] = field(default_factory=set)
     seconds: float = 0.0                      # wall clock spent running jobs
 
-    def jobs(self, splits: Sequence[tuple[np.ndarray, np.ndarray]], indices: Sequence[int]) -> list[Job]:
+    def jobs(self, splits: Sequence[tuple[np.ndarray, np.ndarray]], indices: Sequence[int],
+             losses: Sequence[str]) -> list[Job]:
         return [Job(loss_id, self.losses[loss_id], self.params[loss_id], index, splits[index][0],
                     splits[index][1], split_seed(self.seed, index), self.epochs, self.hidden,
                     self.contexts[loss_id], self.metrics, self.deadline)
-                for index in indices for loss_id in self.candidates]
+                for index in indices for loss_id in losses]
 
-    def run(self, splits: Sequence[tuple[np.ndarray, np.ndarray]], indices: Sequence[int]) -> None:
-        """Run the jobs of the splits ``indices``; BLAS limits and warnings held once here."""
+    def run(self, splits: Sequence[tuple[np.ndarray, np.ndarray]], indices: Sequence[int],
+            losses: Sequence[str] | None = None) -> None:
+        """Run the jobs of the splits ``indices`` for ``losses`` (default: every candidate);
+        BLAS limits and warnings held once here."""
         from joblib import Parallel, delayed
 
         started = time.perf_counter()
-        jobs = self.jobs(splits, indices)
+        losses = self.candidates if losses is None else tuple(losses)
+        jobs = self.jobs(splits, indices, losses)
         total = len(self.results) + len(jobs)
         self._report(len(self.results), total,
-                     f"training {len(self.candidates)} candidates on {len(splits)} splits")
+                     f"training {len(losses)} candidates on {len(indices)} splits")
         with quiet_single_thread() as caught, parallel_config(self.backend, self.n_jobs):
             for result in Parallel(return_as=result_mode())(delayed(run_job)(job, self.data)
                                                             for job in jobs):
