@@ -164,3 +164,99 @@ def test_loss_object_agrees_with_the_catalog_math(loss_id, task, framework):
             np.testing.assert_allclose(object_values(obj, raw, one_hot)[0], expected,
                                        rtol=TOLERANCE, atol=TOLERANCE,
                                        err_msg="one-hot rows give the values of class indices")
+
+
+# ----- training with the recommendation's own object ----------------------------------------------
+TRAIN_ROWS, HIDDEN, STEPS, LEARNING_RATE = 160, 16, 30, 0.03
+
+
+@functools.cache
+def recommended(task: str) -> tuple[Any, np.ndarray, np.ndarray, int]:
+    """The rules-only recommendation for ``task``'s data, its features, the target as a user
+    has it (class indices in the order of ``rec.profile.classes``) and the output width."""
+    frame, target = task_frame(task, TRAIN_ROWS)
+    rec = advisor.suggest(frame, target=target, task=task, validate=False)
+    assert rec.task == task
+    x = frame[["x1", "x2", "x3"]].to_numpy(np.float32, copy=True)
+    y = frame[target].to_numpy(copy=True)
+    if task in ("multiclass", "ordinal"):
+        y = np.array([rec.profile.classes.index(str(value)) for value in y])
+    profile = profile_data(load_data(frame, target), task=task)
+    width = CATALOG[rec.best.loss].bind(rec.best.params, task).n_outputs(profile)
+    return rec, x, y, width
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_recommended_torch_module_trains(task):
+    """``rec.best.to_torch()`` trains a small network: a few Adam steps lower the loss."""
+    rec, x, y, width = recommended(task)
+    loss_fn = rec.best.to_torch()
+    assert isinstance(loss_fn, torch.nn.Module) and loss_fn.loss_id == rec.best.loss
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(N_FEATURES, HIDDEN), torch.nn.Tanh(),
+                                torch.nn.Linear(HIDDEN, width))
+    inputs, target = torch.from_numpy(x), torch.from_numpy(y)
+    optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    history = []
+    for _ in range(STEPS):
+        optimiser.zero_grad()
+        loss = loss_fn(model(inputs), target)
+        loss.backward()
+        optimiser.step()
+        history.append(float(loss.detach()))
+    assert all(np.isfinite(history)), history
+    assert history[-1] < 0.9 * history[0], f"{rec.best.loss} on {task}: {history[0]} -> {history[-1]}"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_recommended_keras_loss_trains(task):
+    """``rec.best.to_keras()`` compiles into a Keras 3 model, and fitting lowers the loss."""
+    rec, x, y, width = recommended(task)
+    loss = rec.best.to_keras()
+    assert isinstance(loss, keras.losses.Loss) and loss.loss_id == rec.best.loss
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(HIDDEN, activation="tanh"),
+                              keras.layers.Dense(width)])
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss)
+    history = model.fit(x, y.astype(np.float32), batch_size=len(x), epochs=STEPS, verbose=0)
+    losses = history.history["loss"]
+    assert all(np.isfinite(losses)), losses
+    assert losses[-1] < 0.9 * losses[0], f"{rec.best.loss} on {task}: {losses[0]} -> {losses[-1]}"
+
+
+# ----- saved results --------------------------------------------------------------------------------
+def test_load_loss_rebuilds_the_saved_candidates(tmp_path):
+    """A saved JSON result gives back the best candidate's object (the same values as the
+    recommendation's own), or another candidate's by loss id, in both frameworks."""
+    rec, x, y, width = recommended("binary")
+    path = tmp_path / "rec.json"
+    path.write_text(rec.to_json(), encoding="utf-8")
+    rng = np.random.default_rng(5)
+    outputs = torch.from_numpy(rng.normal(size=(len(y), width)))
+    target = torch.from_numpy(y)
+    loaded = advisor_torch.load_loss(path)
+    assert loaded.loss_id == rec.best.loss and loaded.params == rec.best.to_torch().params
+    assert float(loaded(outputs, target)) == float(rec.best.to_torch()(outputs, target))
+    other = rec.candidates[1]
+    by_id = advisor_torch.load_loss(str(path), loss=other.loss)
+    assert by_id.loss_id == other.loss
+    assert float(by_id(outputs, target)) == float(other.to_torch()(outputs, target))
+    keras_loss = advisor_keras.load_loss(path, loss=other.loss)
+    assert keras_loss.loss_id == other.loss
+    np.testing.assert_allclose(float(keras_loss(target, outputs.float())),
+                               float(other.to_torch()(outputs.float(), target)), rtol=1e-6)
+    with pytest.raises(advisor.OptionError, match="loss must be one of"):
+        advisor_torch.load_loss(path, loss="no_such_loss")
+
+
+def test_a_keras_model_with_the_loss_saves_and_loads(tmp_path):
+    """The Keras loss serialises with the model: loading it back rebuilds the same loss."""
+    rec, x, y, width = recommended("multiclass")
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(width)])
+    model.compile(optimizer="adam", loss=rec.best.to_keras())
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.loss.loss_id == rec.best.loss and loaded.loss.params == rec.best.to_keras().params
+    outputs = np.random.default_rng(2).normal(size=(len(y), width)).astype(np.float32)
+    np.testing.assert_allclose(float(loaded.loss(y, outputs)), float(model.loss(y, outputs)))

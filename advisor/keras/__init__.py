@@ -18,7 +18,8 @@ from typing import Any
 
 from ..frameworks import LossSetting, import_framework, loss_setting, saved_setting
 
-keras = import_framework("keras")
+import_framework("keras")  # missing: one FrameworkError line naming the pip extra
+import keras  # noqa: E402  (imported once the check above has passed)
 
 __all__ = ["AdvisorLoss", "KerasOps", "load_loss", "make_loss"]
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..frameworks import LossSetting, import_framework, loss_setting, saved_setting
 
-torch = import_framework("torch")
+import_framework("torch")  # missing: one FrameworkError line naming the pip extra
+import torch  # noqa: E402  (imported once the check above has passed)
 
 __all__ = ["AdvisorLoss", "TorchOps", "load_loss", "make_loss"]
 
