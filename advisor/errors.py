@@ -67,6 +67,14 @@ class SklearnCompatibilityError(AdvisorError):
     kind = "dependency"
 
 
+class FrameworkError(AdvisorError, ImportError):
+    """A loss object was asked for a framework that is not installed (or not importable):
+    the message names the pip extra that installs it. An ImportError too, so code that
+    probes for an optional framework with ``except ImportError`` keeps working."""
+
+    kind = "dependency"
+
+
 __all__ = [
     "AdvisorError",
     "DataLoadError",
@@ -76,4 +84,5 @@ __all__ = [
     "RuleError",
     "ReportError",
     "SklearnCompatibilityError",
+    "FrameworkError",
 ]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ReportError
 from .record_codec import EXTRA, OMIT_NONE, OPT_IN, JsonField, Record, SchemaError, dumps, json_schema
 
 #: Bump the minor version for additive changes, the major one when a key changes meaning.
@@ -435,6 +436,28 @@ class Candidate(Record):
     citation: str
     snippets: dict[str, str]
 
+    def to_torch(self, *, reduction: str = "mean") -> Any:
+        """This loss with its parameters as a ready-to-train ``torch.nn.Module`` (see
+        :mod:`advisor.torch`; ``pip install 'loss-advisor[torch]'``)."""
+        from .torch import make_loss
+        return make_loss(self.loss, self.params, self._task_for("to_torch"), reduction=reduction)
+
+    def to_keras(self, **options: Any) -> Any:
+        """This loss with its parameters as a Keras 3 loss for ``model.compile`` (see
+        :mod:`advisor.keras`; ``pip install 'loss-advisor[keras]'``); ``options``: ``name``,
+        ``reduction``, ``dtype`` of ``keras.losses.Loss``."""
+        from .keras import make_loss
+        return make_loss(self.loss, self.params, self._task_for("to_keras"), **options)
+
+    def _task_for(self, method: str) -> str:
+        """The task of the recommendation this candidate belongs to (set by it: a candidate
+        alone does not say which form of its loss, sigmoid or softmax, it is)."""
+        task = getattr(self, "_task", None)
+        if task is None:
+            raise ReportError(f"Candidate.{method} needs the candidate's task: take the candidate "
+                              "from a Recommendation, or use advisor.torch.make_loss(loss, params, task)")
+        return str(task)
+
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Recommendation(Record):
@@ -469,6 +492,8 @@ class Recommendation(Record):
         if not self.candidates:
             raise ValueError("a recommendation needs at least one candidate")
         object.__setattr__(self, "recommendation", self.candidates[0].loss)
+        for candidate in self.candidates:  # not a field: the candidate's loss objects need it
+            object.__setattr__(candidate, "_task", self.task)
 
     @property
     def best(self) -> Candidate:

@@ -111,3 +111,27 @@ def test_a_new_loss_is_trained_by_the_experiment(cauchy, monkeypatch):
     assert evidence is not None and evidence.status == "tested"
     assert evidence.mean is not None and np.isfinite(evidence.mean)
     assert len(evidence.fold_scores) == 2   # 2 folds x 1 repeat, as pinned
+
+
+def cauchy_formula(ops, outputs, target, params, task):
+    """Step 4, the loss objects' formula (registered with ``@formula("cauchy")`` in the
+    package): the math's per-row value in the keras.ops vocabulary."""
+    scale = float(params["c"])
+    residual = outputs - ops.reshape(ops.cast(target, outputs.dtype), (-1, outputs.shape[-1]))
+    return ops.sum(0.5 * scale ** 2 * ops.log1p(ops.square(residual / scale)), axis=-1)
+
+
+def test_a_new_loss_gets_its_loss_object(cauchy, monkeypatch):
+    """With its formula registered, the recommended new loss is a torch module computing the
+    math's mean loss."""
+    torch = pytest.importorskip("torch", reason="the torch extra is not installed")
+    from advisor.frameworks import FORMULAS
+
+    monkeypatch.setitem(FORMULAS, "cauchy", cauchy_formula)
+    best = advisor.suggest("example:diabetes", validate=False, rules=cauchy, n_jobs=1).best
+    loss_fn = best.to_torch()
+    rng = np.random.default_rng(0)
+    raw, y = rng.normal(size=(20, 1)), rng.normal(size=20)
+    expected = CATALOG["cauchy"].bind(best.params, "regression").loss_gradient(raw, y.reshape(-1, 1))[0]
+    value = loss_fn(torch.from_numpy(raw), torch.from_numpy(y))
+    assert float(value) == pytest.approx(float(expected.mean()), rel=1e-12)

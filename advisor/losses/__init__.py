@@ -6,8 +6,8 @@ validator always trains so the user sees what the advice is worth.
 
 How to add a loss
 -----------------
-A loss is one spec, one math class and two templates; its activation vetoes and its row of
-the README table follow from the spec.
+A loss is one spec, one math class, two templates and one formula for its loss objects; its
+activation vetoes and its row of the README table follow from the spec.
 
 1. **Math** (value, gradient, prediction): a :class:`LossMath` subclass in the family's
    module (``_classification.py``, ``_focusing.py``, ``_ordinal.py``, ``_regression.py``,
@@ -39,8 +39,15 @@ the README table follow from the spec.
    indices or one-hot; a framework loss that differs from the math by a constant factor or
    by terms of the target alone is listed, with the reason, in that test's
    ``DOCUMENTED_CONSTANTS``.
-4. **Catalog**: add the spec to ``_SPECS`` below, in the order the losses are listed.
-5. **Rules** that score the loss (which data favour it) go in the concern's file of ``rules/``
+4. **Loss objects** (``Candidate.to_torch()`` / ``to_keras()``): one function decorated
+   ``@formula("<id>")`` in ``advisor/frameworks/_classification.py`` or ``_numeric.py``: the
+   per-row loss of (raw outputs, the target as the user has it), written once in the
+   ``keras.ops`` vocabulary (PyTorch gets the same names through ``advisor.torch.TorchOps``),
+   term for term the math's ``loss_gradient`` value, the parameters read from ``params``.
+   ``tests/test_loss_objects.py`` checks it against the math in both frameworks, for every
+   catalog entry, and fails naming a catalog loss that has none.
+5. **Catalog**: add the spec to ``_SPECS`` below, in the order the losses are listed.
+6. **Rules** that score the loss (which data favour it) go in the concern's file of ``rules/``
    (TOML, no code); its activation vetoes are made from the spec and need no rule file.
    Regenerate the README table with ``python -m advisor.docs --write README.md``.
 """

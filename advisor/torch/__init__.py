@@ -1,0 +1,184 @@
+"""Ready-to-train PyTorch losses: ``rec.best.to_torch()`` and :func:`load_loss`.
+
+``pip install 'loss-advisor[torch]'``. Importing this module imports torch (``import advisor``
+never does). The object is an ``nn.Module`` whose ``forward(outputs, target)`` returns the
+catalog's loss averaged over the batch (``reduction="sum"`` or ``"none"`` as in torch's own
+losses), from the network's raw outputs (a linear last layer: logits, log-means, [means, log
+variances]...) and the target as you have it: class indices (or one-hot rows) for exclusive
+classes, 0/1 labels or fractions for the sigmoid tasks, values for numeric targets. Its
+formula is :data:`advisor.frameworks.FORMULAS`, shared with :mod:`advisor.keras`; this module
+only gives it torch's operations (:class:`TorchOps`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..frameworks import LossSetting, import_framework, loss_setting, saved_setting
+
+import_framework("torch")  # missing: one FrameworkError line naming the pip extra
+import torch  # noqa: E402  (imported once the check above has passed)
+
+__all__ = ["AdvisorLoss", "TorchOps", "load_loss", "make_loss"]
+
+
+def _tensor(value: Any, like: Any) -> Any:
+    return value if isinstance(value, torch.Tensor) else torch.as_tensor(
+        value, dtype=like.dtype, device=like.device)
+
+
+class TorchOps:
+    """The ``keras.ops`` names the formulas use, over torch (same arguments, same meaning)."""
+
+    # ----- the two helpers beyond keras.ops (see advisor.frameworks._registry) -----
+    @staticmethod
+    def constant(value: Any, like: Any) -> Any:
+        return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+
+    @staticmethod
+    def one_hot(indices: Any, n: int, like: Any) -> Any:
+        return torch.nn.functional.one_hot(indices.long(), n).to(like.dtype)
+
+    # ----- shapes and types -----
+    @staticmethod
+    def ndim(x: Any) -> int:
+        return int(x.dim())
+
+    @staticmethod
+    def cast(x: Any, dtype: Any) -> Any:
+        x = torch.as_tensor(x)
+        return x.to(getattr(torch, dtype) if isinstance(dtype, str) else dtype)
+
+    @staticmethod
+    def reshape(x: Any, shape: tuple[int, ...]) -> Any:
+        return torch.reshape(x, shape)
+
+    @staticmethod
+    def transpose(x: Any) -> Any:
+        return x.t()
+
+    @staticmethod
+    def diagonal(x: Any) -> Any:
+        return torch.diagonal(x)
+
+    @staticmethod
+    def split(x: Any, sections: int, axis: int) -> tuple[Any, ...]:
+        return torch.chunk(x, sections, dim=axis)
+
+    @staticmethod
+    def repeat(x: Any, repeats: int, axis: int) -> Any:
+        return torch.repeat_interleave(x, repeats, dim=axis)
+
+    @staticmethod
+    def stack(xs: list[Any], axis: int = 0) -> Any:
+        return torch.stack(xs, dim=axis)
+
+    @staticmethod
+    def ones_like(x: Any) -> Any:
+        return torch.ones_like(x)
+
+    @staticmethod
+    def take(x: Any, indices: Any) -> Any:
+        return x[indices]
+
+    @staticmethod
+    def digitize(x: Any, bins: list[float]) -> Any:
+        """numpy.digitize: i such that bins[i - 1] <= x < bins[i]."""
+        return torch.bucketize(x.contiguous(), _tensor(bins, x).contiguous(), right=True)
+
+    @staticmethod
+    def where(condition: Any, x: Any, y: Any) -> Any:
+        return torch.where(condition, x, y)
+
+    @staticmethod
+    def stop_gradient(x: Any) -> Any:
+        return x.detach()
+
+    # ----- reductions -----
+    @staticmethod
+    def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+        return torch.sum(x) if axis is None else torch.sum(x, dim=axis, keepdim=keepdims)
+
+    @staticmethod
+    def mean(x: Any, axis: int | None = None) -> Any:
+        return torch.mean(x) if axis is None else torch.mean(x, dim=axis)
+
+    # ----- element-wise -----
+    exp = staticmethod(torch.exp)
+    log = staticmethod(torch.log)
+    log1p = staticmethod(torch.log1p)
+    abs = staticmethod(torch.abs)
+    square = staticmethod(torch.square)
+    sigmoid = staticmethod(torch.sigmoid)
+    log_sigmoid = staticmethod(torch.nn.functional.logsigmoid)
+    softplus = staticmethod(torch.nn.functional.softplus)
+
+    @staticmethod
+    def log_softmax(x: Any, axis: int = -1) -> Any:
+        return torch.log_softmax(x, dim=axis)
+
+    @staticmethod
+    def softmax(x: Any, axis: int = -1) -> Any:
+        return torch.softmax(x, dim=axis)
+
+    @staticmethod
+    def clip(x: Any, low: float, high: float) -> Any:
+        return torch.clamp(x, low, high)
+
+    @staticmethod
+    def maximum(x: Any, y: Any) -> Any:
+        return torch.maximum(x, _tensor(y, x))
+
+
+OPS = TorchOps()
+
+
+class AdvisorLoss(torch.nn.Module):
+    """A catalog loss with its derived parameters, as a PyTorch loss module.
+
+    ``loss(outputs, target)``: ``outputs`` the network's raw outputs ``(batch, n_outputs)``,
+    ``target`` as the module docstring says; the value is the catalog's per-row loss, averaged
+    (``reduction="mean"``), summed (``"sum"``) or per row (``"none"``).
+    """
+
+    def __init__(self, setting: LossSetting, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"reduction must be mean, sum or none; got {reduction!r}")
+        self.setting = setting
+        self.reduction = reduction
+
+    @property
+    def loss_id(self) -> str:
+        return self.setting.loss_id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.setting.params)
+
+    @property
+    def task(self) -> str:
+        return self.setting.task
+
+    def forward(self, outputs: Any, target: Any) -> Any:
+        values = self.setting.formula(OPS, outputs, _tensor(target, outputs), self.setting.params,
+                                      self.setting.task)
+        if self.reduction == "none":
+            return values
+        return values.sum() if self.reduction == "sum" else values.mean()
+
+    def extra_repr(self) -> str:
+        return self.setting.describe() + ("" if self.reduction == "mean" else f", reduction={self.reduction}")
+
+
+def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, *,
+              reduction: str = "mean") -> AdvisorLoss:
+    """The PyTorch loss of ``loss_id`` on ``task`` with ``params`` (a candidate's ``params``)."""
+    return AdvisorLoss(loss_setting(loss_id, params, task), reduction=reduction)
+
+
+def load_loss(path: str | Path, loss: str | None = None, *, reduction: str = "mean") -> AdvisorLoss:
+    """The PyTorch loss of a saved JSON result (``advisor suggest ... --format json > rec.json``):
+    the recommended candidate, or the one whose loss id is ``loss``."""
+    return AdvisorLoss(saved_setting(path, loss), reduction=reduction)

@@ -1,0 +1,262 @@
+"""The loss objects (``Candidate.to_torch`` / ``to_keras``) against the catalog's math.
+
+For every entry of :data:`advisor.losses.CATALOG` on every task it applies to (a new loss is
+covered, and fails here until it has its loss object), in both frameworks: the object's per-row
+values on random raw outputs and random targets in the loss's valid range are the catalog's
+per-row loss (``LossSpec.bind(params, task).loss_gradient``), and the gradient of its mean with
+respect to the raw outputs is the catalog's gradient over the batch size, to 1e-6 in float64.
+The parameters are the ones derived from a small synthetic dataset of the task, profiled by
+the real profiler; the object gets the target as a user has it (class indices, 0/1 labels,
+values: y, not log1p(y), for msle), the math its encoded target.
+
+Then, with real training: for every task, ``advisor.suggest(df, validate=False).best`` as a
+PyTorch module and as a Keras 3 loss trains a small network, and the loss goes down.
+
+Keras 3 runs on the PyTorch backend (``KERAS_BACKEND=torch`` before Keras is imported); without
+torch or keras the tests skip, saying which is missing (``pip install '.[frameworks]'``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import advisor
+from advisor.frameworks import FORMULAS
+from advisor.load import load_data
+from advisor.losses import CATALOG, LossSpec
+from advisor.options import TASKS
+from advisor.profile import Profile, profile_data
+
+torch = pytest.importorskip("torch", reason="the frameworks extra (pip install '.[frameworks]') "
+                                            "is not installed: no torch")
+os.environ["KERAS_BACKEND"] = "torch"
+keras = pytest.importorskip("keras", reason="the frameworks extra (pip install '.[frameworks]') "
+                                            "is not installed: no keras")
+if keras.backend.backend() != "torch":  # pragma: no cover - Keras was imported earlier
+    pytest.skip(f"Keras was imported with the {keras.backend.backend()} backend before this "
+                "module could select torch", allow_module_level=True)
+
+import advisor.keras as advisor_keras  # noqa: E402  (after the backend is chosen)
+import advisor.torch as advisor_torch  # noqa: E402
+
+FRAMEWORKS = ("torch", "keras")
+CASES = [(loss_id, task, framework) for loss_id, loss in CATALOG.items() for task in TASKS
+         if loss.supports(task) for framework in FRAMEWORKS]
+N_ROWS, N_FEATURES = 64, 3
+QUANTILES = (0.1, 0.5, 0.9)
+TOLERANCE = 1e-6
+
+
+# ----- data: one small synthetic dataset per task -------------------------------------------------
+def task_frame(task: str, n_rows: int = N_ROWS) -> tuple[pd.DataFrame, Any]:
+    """Three features and a target of ``task`` that depends on them."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(n_rows, N_FEATURES))
+    signal = x @ np.array([1.0, -0.5, 0.3])
+    noise = rng.normal(size=n_rows)
+    frame = pd.DataFrame(x, columns=["x1", "x2", "x3"])
+    targets: dict[str, Any] = {
+        "binary": {"y": (signal + noise > 0.8).astype(int)},
+        "multiclass": {"y": np.array(["a", "b", "c"])[np.digitize(signal, [-0.5, 0.5])]},
+        "multilabel": {"l1": (signal > 0).astype(int), "l2": (x[:, 1] > 0.5).astype(int),
+                       "l3": (rng.random(n_rows) < 0.3).astype(int)},
+        "ordinal": {"y": 1 + np.digitize(signal + 0.5 * noise, [-1.0, 0.0, 1.0])},
+        "proportion": {"y": np.round(1.0 / (1.0 + np.exp(-signal - 0.3 * noise)), 4)},
+        "regression": {"y": np.round(np.exp(0.5 * signal + 0.3 * noise), 4)},
+        "count": {"y": rng.poisson(np.exp(0.5 * signal + 0.5))},
+    }[task]
+    for name, values in targets.items():
+        frame[name] = values
+    names = list(targets)
+    return frame, names if len(names) > 1 else names[0]
+
+
+@functools.cache
+def task_profile(task: str) -> Profile:
+    frame, target = task_frame(task)
+    profile = profile_data(load_data(frame, target), task=task, quantiles=QUANTILES)
+    assert profile.task == task
+    return profile
+
+
+def draw_target(loss: LossSpec, task: str, profile: Profile, rng: np.random.Generator) -> np.ndarray:
+    """A random target as a user has it, in the loss's valid range."""
+    n_classes = len(profile.classes)
+    if task == "binary":
+        return rng.integers(0, 2, N_ROWS)
+    if task in ("multiclass", "ordinal"):
+        return rng.integers(0, n_classes, N_ROWS)
+    if task == "multilabel":
+        return rng.integers(0, 2, (N_ROWS, n_classes))
+    if task == "proportion":
+        return rng.uniform(0.02, 0.98, N_ROWS)
+    if task == "count":
+        return rng.poisson(2.5, N_ROWS).astype(np.float64)
+    values = np.exp(rng.normal(0.0, 0.6, N_ROWS))  # > 0: every regression loss's range
+    interval = loss.target_interval
+    if interval.low == 0.0 and interval.low_inclusive:
+        values[rng.random(N_ROWS) < 0.25] = 0.0  # zeros where the loss allows them
+    return values
+
+
+def catalog_values(loss: LossSpec, task: str, raw: np.ndarray,
+                   y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The catalog's per-row loss and the gradient of its batch mean w.r.t. the raw outputs."""
+    profile = task_profile(task)
+    math = loss.bind(loss.derive(profile, {"quantiles": QUANTILES}), task)
+    per_row, gradient = math.loss_gradient(raw, math.encode_target(y, profile))
+    return per_row, gradient / len(raw)
+
+
+def width_of(loss: LossSpec, task: str) -> int:
+    profile = task_profile(task)
+    return loss.bind(loss.derive(profile, {"quantiles": QUANTILES}), task).n_outputs(profile)
+
+
+def loss_object(loss_id: str, task: str, framework: str) -> Any:
+    """The candidate's object, built as ``Candidate.to_torch`` / ``to_keras`` build it."""
+    if loss_id not in FORMULAS:
+        pytest.fail(f"catalog loss {loss_id!r} has no loss object: register its formula with "
+                    f"@formula({loss_id!r}) in advisor/frameworks (the add-a-loss recipe, step "
+                    "'the loss objects')")
+    params = CATALOG[loss_id].derive(task_profile(task), {"quantiles": QUANTILES})
+    if framework == "torch":
+        return advisor_torch.make_loss(loss_id, params, task, reduction="none")
+    return advisor_keras.make_loss(loss_id, params, task, reduction=None, dtype="float64")
+
+
+def object_values(loss_object: Any, raw: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The object's per-row values and the gradient of their mean w.r.t. the raw outputs."""
+    leaf = torch.tensor(raw, dtype=torch.float64, requires_grad=True)
+    target = torch.from_numpy(np.asarray(y))
+    per_row = loss_object(leaf, target) if isinstance(loss_object, torch.nn.Module) \
+        else loss_object(target, leaf)
+    assert tuple(per_row.shape) == (len(raw),), f"one value per row, got {tuple(per_row.shape)}"
+    (gradient,) = torch.autograd.grad(per_row.mean(), leaf)
+    return per_row.detach().numpy(), gradient.numpy()
+
+
+# ----- the tests -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("loss_id", "task", "framework"), CASES)
+def test_loss_object_agrees_with_the_catalog_math(loss_id, task, framework):
+    """Per-row values and the gradient of the mean are the catalog's, to 1e-6 in float64."""
+    loss = CATALOG[loss_id]
+    rng = np.random.default_rng(17)
+    obj = loss_object(loss_id, task, framework)
+    for _ in range(3):
+        raw = rng.normal(0.3, 1.0, (N_ROWS, width_of(loss, task)))
+        y = draw_target(loss, task, task_profile(task), rng)
+        expected, expected_gradient = catalog_values(loss, task, raw, y)
+        values, gradient = object_values(obj, raw, y)
+        np.testing.assert_allclose(values, expected, rtol=TOLERANCE, atol=TOLERANCE,
+                                   err_msg=f"{loss_id} on {task} ({framework}): per-row values")
+        np.testing.assert_allclose(gradient, expected_gradient, rtol=TOLERANCE,
+                                   atol=TOLERANCE * np.abs(expected_gradient).max(),
+                                   err_msg=f"{loss_id} on {task} ({framework}): gradient")
+        if task in ("multiclass", "ordinal") and loss_id not in ("coral", "mse", "mae"):
+            one_hot = np.eye(len(task_profile(task).classes))[y]
+            np.testing.assert_allclose(object_values(obj, raw, one_hot)[0], expected,
+                                       rtol=TOLERANCE, atol=TOLERANCE,
+                                       err_msg="one-hot rows give the values of class indices")
+
+
+# ----- training with the recommendation's own object ----------------------------------------------
+TRAIN_ROWS, HIDDEN, STEPS, LEARNING_RATE = 160, 16, 30, 0.03
+
+
+@functools.cache
+def recommended(task: str) -> tuple[Any, np.ndarray, np.ndarray, int]:
+    """The rules-only recommendation for ``task``'s data, its features, the target as a user
+    has it (class indices in the order of ``rec.profile.classes``) and the output width."""
+    frame, target = task_frame(task, TRAIN_ROWS)
+    rec = advisor.suggest(frame, target=target, task=task, validate=False)
+    assert rec.task == task
+    x = frame[["x1", "x2", "x3"]].to_numpy(np.float32, copy=True)
+    y = frame[target].to_numpy(copy=True)
+    if task in ("multiclass", "ordinal"):
+        y = np.array([rec.profile.classes.index(str(value)) for value in y])
+    profile = profile_data(load_data(frame, target), task=task)
+    width = CATALOG[rec.best.loss].bind(rec.best.params, task).n_outputs(profile)
+    return rec, x, y, width
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_recommended_torch_module_trains(task):
+    """``rec.best.to_torch()`` trains a small network: a few Adam steps lower the loss."""
+    rec, x, y, width = recommended(task)
+    loss_fn = rec.best.to_torch()
+    assert isinstance(loss_fn, torch.nn.Module) and loss_fn.loss_id == rec.best.loss
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(N_FEATURES, HIDDEN), torch.nn.Tanh(),
+                                torch.nn.Linear(HIDDEN, width))
+    inputs, target = torch.from_numpy(x), torch.from_numpy(y)
+    optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    history = []
+    for _ in range(STEPS):
+        optimiser.zero_grad()
+        loss = loss_fn(model(inputs), target)
+        loss.backward()
+        optimiser.step()
+        history.append(float(loss.detach()))
+    assert all(np.isfinite(history)), history
+    assert history[-1] < 0.9 * history[0], f"{rec.best.loss} on {task}: {history[0]} -> {history[-1]}"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_recommended_keras_loss_trains(task):
+    """``rec.best.to_keras()`` compiles into a Keras 3 model, and fitting lowers the loss."""
+    rec, x, y, width = recommended(task)
+    loss = rec.best.to_keras()
+    assert isinstance(loss, keras.losses.Loss) and loss.loss_id == rec.best.loss
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(HIDDEN, activation="tanh"),
+                              keras.layers.Dense(width)])
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss)
+    history = model.fit(x, y.astype(np.float32), batch_size=len(x), epochs=STEPS, verbose=0)
+    losses = history.history["loss"]
+    assert all(np.isfinite(losses)), losses
+    assert losses[-1] < 0.9 * losses[0], f"{rec.best.loss} on {task}: {losses[0]} -> {losses[-1]}"
+
+
+# ----- saved results --------------------------------------------------------------------------------
+def test_load_loss_rebuilds_the_saved_candidates(tmp_path):
+    """A saved JSON result gives back the best candidate's object (the same values as the
+    recommendation's own), or another candidate's by loss id, in both frameworks."""
+    rec, x, y, width = recommended("binary")
+    path = tmp_path / "rec.json"
+    path.write_text(rec.to_json(), encoding="utf-8")
+    rng = np.random.default_rng(5)
+    outputs = torch.from_numpy(rng.normal(size=(len(y), width)))
+    target = torch.from_numpy(y)
+    loaded = advisor_torch.load_loss(path)
+    assert loaded.loss_id == rec.best.loss and loaded.params == rec.best.to_torch().params
+    assert float(loaded(outputs, target)) == float(rec.best.to_torch()(outputs, target))
+    other = rec.candidates[1]
+    by_id = advisor_torch.load_loss(str(path), loss=other.loss)
+    assert by_id.loss_id == other.loss
+    assert float(by_id(outputs, target)) == float(other.to_torch()(outputs, target))
+    keras_loss = advisor_keras.load_loss(path, loss=other.loss)
+    assert keras_loss.loss_id == other.loss
+    np.testing.assert_allclose(float(keras_loss(target, outputs.float())),
+                               float(other.to_torch()(outputs.float(), target)), rtol=1e-6)
+    with pytest.raises(advisor.OptionError, match="loss must be one of"):
+        advisor_torch.load_loss(path, loss="no_such_loss")
+
+
+def test_a_keras_model_with_the_loss_saves_and_loads(tmp_path):
+    """The Keras loss serialises with the model: loading it back rebuilds the same loss."""
+    rec, x, y, width = recommended("multiclass")
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(width)])
+    model.compile(optimizer="adam", loss=rec.best.to_keras())
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.loss.loss_id == rec.best.loss and loaded.loss.params == rec.best.to_keras().params
+    outputs = np.random.default_rng(2).normal(size=(len(y), width)).astype(np.float32)
+    np.testing.assert_allclose(float(loaded.loss(y, outputs)), float(model.loss(y, outputs)))
