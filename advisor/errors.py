@@ -67,6 +67,13 @@ class SklearnCompatibilityError(AdvisorError):
     kind = "dependency"
 
 
+class MissingDependencyError(AdvisorError):
+    """An optional extra the run needs is not installed (a survival target needs the
+    ``survival`` extra): one line naming the pip command, before anything is computed."""
+
+    kind = "dependency"
+
+
 __all__ = [
     "AdvisorError",
     "DataLoadError",
@@ -76,4 +83,5 @@ __all__ = [
     "RuleError",
     "ReportError",
     "SklearnCompatibilityError",
+    "MissingDependencyError",
 ]

@@ -22,6 +22,7 @@ from .experiment.metrics import METRIC_SPECS, default_metrics, task_metrics
 
 TASKS: tuple[str, ...] = (
     "binary", "multiclass", "multilabel", "ordinal", "regression", "count", "proportion",
+    "survival",
 )
 
 #: Output activation of the user's network, i.e. what the last layer emits before the loss.
