@@ -71,6 +71,8 @@ def suggest(
     positive: str | None = None,
     n_jobs: int | None = None,
     backend: str | None = None,
+    event: str | None = None,
+    censored: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> Recommendation:
     """Recommend, parameterize and (optionally) empirically check a loss for ``data``.
@@ -78,13 +80,16 @@ def suggest(
     ``data`` is a CSV/Parquet path, ``"-"`` for stdin, ``"example:NAME"``, a DataFrame, or a
     feature array with the target in ``y``. ``target`` names one or several target columns (default: a column named
     like a target, else the last one). ``loss`` is the loss trained today, audited against the
-    advice. ``validate=False`` keeps the rules-only path. See the README for every option.
+    advice. ``validate=False`` keeps the rules-only path. A survival target is a duration
+    (``target``) with an event indicator: ``event`` (1 = event) or ``censored`` (1 = censored)
+    names it, else one named like one is recognised. See the README for every option.
     """
     # Every option is checked before the data are touched, so a typo fails fast.
     options = Options(task=task, activation=activation, framework=framework, metric=metric,
                       loss=loss, validate=validate, budget=budget, seed=seed, rules=rules,
                       label_sep=label_sep, label_noise=label_noise, quantiles=quantiles,
-                      positive=positive, n_jobs=n_jobs, backend=backend)
+                      positive=positive, n_jobs=n_jobs, backend=backend, event=event,
+                      censored=censored)
     return run(data, target, options, y=y, progress=progress)
 
 
@@ -113,7 +118,8 @@ def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: A
         from .profile import profile_data
 
         try:
-            loaded = load_data(data, target, label_sep=options.label_sep, y=y, sha256=sha256)
+            loaded = load_data(data, target, label_sep=options.label_sep, y=y, sha256=sha256,
+                               event=options.event, censored=options.censored, task=options.task)
         finally:
             rulebase = pending_rulebase()  # a broken rule file wins over a data error
         timing["load"] = time.perf_counter() - started
@@ -371,8 +377,11 @@ def _command(source: str | Path | None, loaded, settings: dict[str, Any], profil
              activation: str, framework: str) -> str:
     """The CLI command that reproduces this recommendation (DATA.csv for in-memory data)."""
     words = ["advisor", "suggest", str(source) if source is not None else "DATA.csv"]
-    for column in loaded.target_columns:
+    columns = loaded.target_columns[:1] if loaded.event is not None else loaded.target_columns
+    for column in columns:
         words += ["--target", column]
+    if loaded.event is not None:
+        words += ["--censored" if loaded.event.censoring else "--event", loaded.event.name]
     if settings["label_sep"]:
         words += ["--label-sep", settings["label_sep"]]
     if settings["task_given"]:

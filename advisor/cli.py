@@ -56,6 +56,10 @@ def main() -> None:
 @click.option("--target", "-t", "targets", multiple=True,
               help="Target column (repeat for several target columns). Default: a column named "
                    "target/label/y/class/outcome, else the last column.")
+@click.option("--event", default=None, metavar="COL",
+              help="Survival: the event indicator (1 = event, 0 = censored) of the duration --target.")
+@click.option("--censored", default=None, metavar="COL",
+              help="Survival: a censoring indicator coded the other way (1 = censored).")
 @click.option("--label-sep", default=None, help='Split a delimited label column ("a|b") into a multi-label target.')
 @click.option("--task", type=click.Choice(TASKS, case_sensitive=False), default=None,
               help="Override the detected task.")
@@ -99,7 +103,8 @@ def main() -> None:
                    "the JSON is then no longer byte-stable).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_fail_cleanly
-def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: str | None,
+def suggest(data: str, targets: tuple[str, ...], event: str | None, censored: str | None,
+            label_sep: str | None, task: str | None,
             activation: str, framework: str, metric: str | None, current_loss: str | None,
             quantiles: tuple[float, ...], positive: str | None, label_noise: bool,
             validate: bool, budget: float,
@@ -113,7 +118,8 @@ def suggest(data: str, targets: tuple[str, ...], label_sep: str | None, task: st
     options = Options(task=task, activation=activation, framework=framework, metric=metric,
                       loss=current_loss, validate=validate, budget=budget, seed=seed,
                       rules=rule_dirs, label_sep=label_sep, label_noise=label_noise,
-                      quantiles=quantiles, positive=positive, n_jobs=n_jobs, backend=backend)
+                      quantiles=quantiles, positive=positive, n_jobs=n_jobs, backend=backend,
+                      event=event, censored=censored)
     if report_path is not None:  # a bad report path or format fails before the long run
         from .report import resolve_format
 

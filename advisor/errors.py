@@ -67,12 +67,18 @@ class SklearnCompatibilityError(AdvisorError):
     kind = "dependency"
 
 
-class FrameworkError(AdvisorError, ImportError):
-    """A loss object was asked for a framework that is not installed (or not importable):
-    the message names the pip extra that installs it. An ImportError too, so code that
-    probes for an optional framework with ``except ImportError`` keeps working."""
+class MissingDependencyError(AdvisorError, ImportError):
+    """An optional extra the run needs is not installed (a survival target needs the
+    ``survival`` extra): one line naming the pip command, before anything is computed. An
+    ImportError too, so code that probes for an optional part with ``except ImportError``
+    keeps working."""
 
     kind = "dependency"
+
+
+class FrameworkError(MissingDependencyError):
+    """A loss object was asked for a framework that is not installed (or not importable):
+    the message names the pip extra that installs it."""
 
 
 __all__ = [
@@ -84,5 +90,6 @@ __all__ = [
     "RuleError",
     "ReportError",
     "SklearnCompatibilityError",
+    "MissingDependencyError",
     "FrameworkError",
 ]

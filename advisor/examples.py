@@ -29,6 +29,7 @@ EXAMPLES: dict[str, str] = {
     "diabetes": "Diabetes progression (regression with whole-number values)",
     "food_expenditure": "Engel food expenditure (strictly positive, skewed)",
     "tbill_rate_change": "US T-bill rate quarterly change (heavy-tailed regression); try --metric mae",
+    "rossi": "Rossi recidivism: weeks to re-arrest, censored at 52 (survival; needs the survival extra)",
 }
 
 

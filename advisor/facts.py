@@ -39,8 +39,8 @@ class FactSpec:
 
 FACTS: tuple[FactSpec, ...] = (
     # what the target is
-    FactSpec("task", str, "Target type: binary, multiclass, multilabel, ordinal, regression, count, proportion.",
-             "Detected from dtype, distinct values, bounds and integrality (see task_reason); `--task` overrides."),
+    FactSpec("task", str, "Target type: binary, multiclass, multilabel, ordinal, regression, count, proportion, survival.",
+             "Detected from dtype, distinct values, bounds and integrality (see task_reason); survival: a duration with an event indicator, given with `--event` / `--censored` or named like one (event, status, dead, death, churned, failure...); `--task` overrides."),
     FactSpec("task_overridden", bool, "The user forced the task with `--task`.", "True when `task=` was given."),
     FactSpec("n_rows", float, "Rows with a usable target.", "Rows after dropping rows whose target is missing."),
     FactSpec("n_features", float, "Feature columns.", "All non-target columns."),
@@ -105,6 +105,26 @@ FACTS: tuple[FactSpec, ...] = (
              "Spearman correlation between the fitted value of the ridge mean estimate the Tweedie power uses (same fit, same sample of at most 200,000 rows) and |y - mean of y in the row's quantile bin of that estimate| (20 bins; the bin mean, not the row's fit, so tied zeros do not fake a trend; ties ranked by position); 0 without numeric features or with fewer than 100 rows. Several targets: the largest."),
     FactSpec("orders_of_magnitude", float, "Orders of magnitude the positive target values span; 0 when fewer than 8 values are positive or for classification.",
              "log10(p99 / p1) of the positive values; several targets: the largest."),
+    # survival targets (a duration and an event indicator; neutral for the other tasks). The
+    # numeric facts above (skewness, target_min, target_max, orders_of_magnitude...) are those
+    # of the durations.
+    FactSpec("censored_fraction", float, "Share of the rows censored (no event observed); 0 for other tasks.",
+             "1 - events / rows."),
+    FactSpec("n_events", float, "Rows with an observed event; 0 for other tasks.", "sum of the event indicator (1 = event; a `--censored` column is flipped)."),
+    FactSpec("events_per_feature", float, "Events per feature column (few events per feature: the fit is data-starved, Peduzzi et al. 1995); 0 for other tasks.",
+             "n_events / n_features."),
+    FactSpec("tied_event_share", float, "Share of the events whose time another event shares (ties: Breslow's approximation degrades, Efron's or a discrete-time loss fits); 0 for other tasks.",
+             "events at a time with more than one event / n_events."),
+    FactSpec("km_final_survival", float, "Kaplan-Meier survival at the last event time; 0 for other tasks.",
+             "lifelines KaplanMeierFitter, survival_function_at_times(last event time)."),
+    FactSpec("km_plateau_length", float, "Share of the follow-up after the last event, over which the Kaplan-Meier curve stays flat; 0 for other tasks.",
+             "(largest duration - last event time) / largest duration (its span from min(0, smallest duration))."),
+    FactSpec("cured_fraction", bool, "The Kaplan-Meier curve flattens well above 0: a share of the rows seems never to have the event (cure models, Maller & Zhou 1996); false for other tasks.",
+             "km_final_survival >= 0.2 and km_plateau_length >= 0.2."),
+    FactSpec("ph_min_p", float, "Smallest p-value of the proportional-hazards test over the covariates (small: some effect changes over time); 1 when not tested or for other tasks.",
+             "Schoenfeld-residual test (Grambsch & Therneau 1994) of a linear Cox fit of the numeric features (at most 30, standardised, missing cells at the median; lifelines CoxPHFitter with penalizer 0.01 on an evenly strided sample of at most 3,000 rows), lifelines proportional_hazard_test with the rank of time; 1 without numeric features or when the fit fails."),
+    FactSpec("ph_violated", bool, "Proportional hazards are rejected for some covariate; false for other tasks.",
+             "ph_min_p x covariates tested < 0.05 (Bonferroni)."),
     # the user's hints
     FactSpec("activation", str, "The network's output activation (auto, linear, sigmoid, softmax, tanh, relu, softplus, exp).",
              "`--activation`; `logits` is stored as linear."),

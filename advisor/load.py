@@ -39,6 +39,7 @@ import pandas as pd
 
 from .digest import start_file_sha256
 from .errors import DataLoadError, DataShapeError, TargetError
+from .load_survival import EventColumn, survival_target
 from .schema import Notice
 
 #: Column names taken as the target when none is given, in priority order (case-insensitive).
@@ -107,11 +108,13 @@ class LoadedData:
     label_sep: str | None             # separator used to split a delimited label column, if any
     provenance: Provenance
     notices: tuple[Notice, ...] = ()  # warnings for the user, e.g. data.encoding
+    event: EventColumn | None = None  # survival: the indicator, the second target column
 
 
 def load_data(source: Any, target: str | Sequence[str] | None = None, *,
               label_sep: str | None = None, y: Any = None,
-              sha256: Callable[[], str] | None = None) -> LoadedData:
+              sha256: Callable[[], str] | None = None, event: str | None = None,
+              censored: str | None = None, task: str | None = None) -> LoadedData:
     """Read ``source`` and split it into features and target.
 
     ``source`` is a path to a CSV or Parquet file, ``"-"`` for standard input, a pandas
@@ -121,7 +124,10 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
     delimited label column such as ``"cat|dog"`` into one 0/1 column per label (a non-empty
     string: :class:`~advisor.options.Options` checks it). ``sha256`` returns the digest of
     the file ``source`` when the caller started computing it already
-    (:func:`advisor.digest.start_file_sha256`).
+    (:func:`advisor.digest.start_file_sha256`). ``event`` (1 = event) or ``censored``
+    (1 = censored) names the indicator of a survival target whose duration is ``target``;
+    without them a duration and an indicator named like one are recognised
+    (:mod:`advisor.load_survival`) unless ``task`` is another task than survival.
     """
     if y is not None:
         if target is not None:
@@ -133,7 +139,21 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
     else:
         table, provenance = _read_table(source, sha256)
         target_names, reason = _choose_target(table, target)
-    loaded = _split(table, target_names, reason, label_sep, provenance)
+    indicator = None
+    if y is None and not (target is None and event is None and censored is None
+                          and reason.endswith("is named like a target")):
+        pair = survival_target(table, target, event, censored, task)
+        if pair is not None:
+            duration, indicator = pair
+            given = "given with --target" if target is not None else "is named like a duration"
+            target_names = [duration, indicator.name]
+            reason = f"column {duration!r} {given}; {indicator.reason}"
+    elif event is not None or censored is not None:
+        raise TargetError("--event / --censored name a column of the data, not of y=",
+                          hint="give the data as one table with the duration and the indicator")
+    loaded = _split(table, target_names, reason, None if indicator else label_sep, provenance)
+    if indicator is not None:
+        loaded = dataclasses.replace(loaded, event=indicator)
     if provenance.encoding is not None:
         note = _ENCODING_NOTES.get(provenance.encoding)
         message = (f"the file is not UTF-8: read as {provenance.encoding}"

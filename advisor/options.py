@@ -22,6 +22,7 @@ from .experiment.metrics import METRIC_SPECS, default_metrics, task_metrics
 
 TASKS: tuple[str, ...] = (
     "binary", "multiclass", "multilabel", "ordinal", "regression", "count", "proportion",
+    "survival",
 )
 
 #: Output activation of the user's network, i.e. what the last layer emits before the loss.
@@ -194,7 +195,8 @@ class Options:
 
     ``n_jobs`` None means the cores this process may use (:attr:`workers`); ``loss`` is the
     loss trained today, a catalog id; the hints (activation, framework, metric, loss,
-    label noise, quantiles) reach the rules through :meth:`hint_facts`.
+    label noise, quantiles) reach the rules through :meth:`hint_facts`; ``event`` (1 = event)
+    or ``censored`` (1 = censored) names the indicator of a survival target.
     """
 
     activation: str = _option(ACTIVATION)
@@ -212,6 +214,8 @@ class Options:
     positive: Any = _option(OrNone(Label()))
     backend: str | None = _option(OrNone(Text("a joblib backend name such as 'loky'")))
     loss: str | None = _option(OrNone(LossId()))
+    event: str | None = _option(OrNone(Text("a column name", non_empty=True)))
+    censored: str | None = _option(OrNone(Text("a column name", non_empty=True)))
 
     def __init__(self, *, activation: str = "auto", framework: str = "pytorch",
                  task: str | None = None, metric: str | None = None,
@@ -219,7 +223,8 @@ class Options:
                  n_jobs: int | None = None, validate: bool = True,
                  rules: str | Path | Sequence[str | Path] | None = None,
                  label_sep: str | None = None, label_noise: bool = False, positive: Any = None,
-                 backend: str | None = None, loss: str | None = None) -> None:
+                 backend: str | None = None, loss: str | None = None, event: str | None = None,
+                 censored: str | None = None) -> None:
         given = locals()
         for spec in fields(self):
             checked = spec.metadata["check"].check(spec.metadata["shown"] or spec.name,

@@ -309,7 +309,8 @@ class LossProxy(BaseEstimator):
     for it; when the loss asks for it (``standardize_target``), it standardises the encoded
     target with the training fold's mean and standard deviation and trains with the math
     rescaled to it (``LossMath.for_standardized``). ``predict`` undoes the standardisation on the
-    raw outputs and predicts with the math of the original parameters. Build it with
+    raw outputs and predicts with the math of the original parameters, completed by the
+    training rows where the loss asks for it (``LossMath.after_training``: cox's baseline). Build it with
     :func:`make_proxy`.
     """
 
@@ -349,7 +350,7 @@ class LossProxy(BaseEstimator):
         """Train on features ``X`` and a profile-style target ``y`` (class indices, 0/1
         matrix or values)."""
         self.math_ = self._bind()
-        target = self.encode(y)
+        target = encoded = self.encode(y)
         fit_math = self.math_
         self.standardized_ = bool(fit_math.standardize_target)
         if self.standardized_:
@@ -369,6 +370,7 @@ class LossProxy(BaseEstimator):
         ).fit(X, target, sample_weight=sample_weight)
         self.n_iter_ = self.model_.n_iter_
         self.loss_curve_ = getattr(self.model_, "loss_curve_", None)
+        self.math_ = self.math_.after_training(self.decision_function(X), encoded)
         return self
 
     def _bind(self) -> LossMath:

@@ -61,7 +61,7 @@ from .experiment.plan import (
     widened,
 )
 from .experiment.run import RunData, Runner
-from .experiment.scoring import metrics_for, prediction_levels, scoring_context
+from .experiment.scoring import metrics_for, prediction_levels, prediction_times, scoring_context
 from .experiment.splits import make_splits, strata_of, stratified_sample
 from .runtime.parallel import LOCAL_BACKENDS, PROCESS_BACKENDS, warm_up_workers, worker_count
 from .schema import Notice, measured
@@ -271,7 +271,8 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
                    replace(profile, y=y, row_mask=None), factory,
                    sequential=header.backend_name in LOCAL_BACKENDS and workers == 1)
     contexts = {loss_id: replace(setup.context,
-                                 prediction_levels=prediction_levels(setup.loss_params[loss_id]))
+                                 prediction_levels=prediction_levels(setup.loss_params[loss_id]),
+                                 prediction_times=prediction_times(setup.loss_params[loss_id]))
                 for loss_id in setup.loss_params}
     runner = Runner(data, chosen, setup.catalog, setup.loss_params, contexts, setup.metrics,
                     header.seed, plan.epochs, header.hidden, deadline, header.backend,

@@ -2,7 +2,7 @@
 
 For maintainers only: nothing downloads at run time, the CSV files are committed. Run
 ``python data/make_datasets.py`` with scikit-learn, statsmodels and palmerpenguins
-installed (``pip install -e '.[test]'``); it rewrites every CSV in this folder and prints
+installed (``pip install -e '.[test,survival]'``); it rewrites every CSV in this folder and prints
 one line per file (rows, columns, bytes). Every subsample is seeded, so a rerun with the
 same package versions writes the same bytes.
 
@@ -151,6 +151,16 @@ def tbill_rate_change() -> pd.DataFrame:
     return frame
 
 
+def rossi() -> pd.DataFrame:
+    """Rossi et al.'s recidivism data (lifelines): weeks to re-arrest after release from
+    prison, censored at 52 weeks; the duration and the event indicator are the last two columns."""
+    from lifelines.datasets import load_rossi
+
+    frame = load_rossi()
+    return frame[[column for column in frame.columns if column not in ("week", "arrest")]
+                 + ["week", "arrest"]]
+
+
 DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
     "penguins.csv": penguins,
     "breast_cancer.csv": breast_cancer,
@@ -164,6 +174,7 @@ DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
     "diabetes.csv": diabetes,
     "food_expenditure.csv": food_expenditure,
     "tbill_rate_change.csv": tbill_rate_change,
+    "rossi.csv": rossi,
 }
 
 

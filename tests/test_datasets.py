@@ -27,7 +27,10 @@ EXPECTED = {
     "diabetes.csv": ("progression", "regression", ["whole numbers", "not 214 classes"], None),
     "food_expenditure.csv": ("foodexp", "regression", ["fractional"], None),
     "tbill_rate_change.csv": ("tbilrate_change", "regression", ["fractional"], None),
+    "rossi.csv": ("week", "survival", ["'arrest'", "1 = event", "114 events"], None),
 }
+#: file -> the event indicator that follows its duration (the last column)
+EVENT_COLUMNS = {"rossi.csv": "arrest"}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +52,12 @@ def test_size_header_and_default_target(name, profiles):
     assert path.stat().st_size < MAX_BYTES
     loaded, _ = profiles[name]
     target = EXPECTED[name][0]
-    assert loaded.target_columns == (target,)  # the last column: no --target needed
-    assert f"took the last column {target!r}" in loaded.target_reason
+    if name in EVENT_COLUMNS:  # a duration and its indicator, recognised by their names
+        assert loaded.target_columns == (target, EVENT_COLUMNS[name])
+        assert f"column {target!r} is named like a duration" in loaded.target_reason
+    else:
+        assert loaded.target_columns == (target,)  # the last column: no --target needed
+        assert f"took the last column {target!r}" in loaded.target_reason
     assert loaded.provenance.rows >= 200
 
 

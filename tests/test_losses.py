@@ -88,6 +88,13 @@ def profile_for(loss: LossSpec, task: str, rng: np.random.Generator) -> Profile:
         y[:2] = [[1, 1, 1], [0, 0, 0]]
         return make_profile(task, y, classes=["a", "b", "c"], class_counts=y.sum(axis=0).astype(int).tolist(),
                             imbalance_ratio=10.0)
+    if task == "survival":  # whole-number durations: tied event times; some censored
+        time = rng.integers(1, 25, N_ROWS).astype(float)
+        event = (rng.random(N_ROWS) < 0.6).astype(float)
+        event[:2] = 1.0
+        _, counts = np.unique(time[event > 0], return_counts=True)
+        tied = counts[counts > 1].sum() / event.sum()
+        return make_profile(task, np.column_stack([time, event]), tied_event_share=float(tied))
     if task == "proportion":
         y = np.clip(rng.beta(2, 5, N_ROWS), 0, 1)
         y[:2] = [0.0, 1.0]
@@ -165,13 +172,14 @@ def draw_raw(loss: LossMath, profile: Profile, rng: np.random.Generator) -> np.n
 
 
 # ----- the catalog as a whole ----------------------------------------------------------------------
-def test_catalog_has_the_twenty_six_losses_in_stable_order():
+def test_catalog_has_the_twenty_nine_losses_in_stable_order():
     assert list(CATALOG) == [
         "cross_entropy", "weighted_cross_entropy", "focal", "label_smoothing",
         "generalized_cross_entropy", "hinge", "asymmetric", "logit_adjusted", "ldam", "poly1",
         "soft_f1", "coral",
         "mse", "mae", "huber", "log_cosh", "quantile", "msle", "poisson", "gamma", "tweedie",
-        "balanced_mse", "lds_mse", "lds_mae", "gaussian_nll", "ziln"]
+        "balanced_mse", "lds_mse", "lds_mae", "gaussian_nll", "ziln",
+        "cox", "logistic_hazard", "deephit"]
 
 
 @pytest.mark.parametrize("loss_id", list(CATALOG))
@@ -189,7 +197,9 @@ def test_every_loss_carries_its_metadata(loss_id):
 def test_defaults_and_task_lookup():
     assert DEFAULT_LOSS == {"binary": "cross_entropy", "multiclass": "cross_entropy",
                             "multilabel": "cross_entropy", "ordinal": "cross_entropy",
-                            "proportion": "cross_entropy", "regression": "mse", "count": "mse"}
+                            "proportion": "cross_entropy", "regression": "mse", "count": "mse",
+                            "survival": "cox"}
+    assert losses_for_task("survival") == ("cox", "logistic_hazard", "deephit")
     assert losses_for_task("multilabel") == ("cross_entropy", "weighted_cross_entropy", "focal",
                                              "asymmetric", "logit_adjusted", "poly1", "soft_f1")
     assert losses_for_task("proportion") == ("cross_entropy", "mse")
@@ -249,6 +259,8 @@ def test_predictions_live_in_the_task_space(loss_id, task):
     math_ = loss.bind(loss.derive(profile, {}), task)
     params = math_.params
     raw = draw_raw(math_, profile, rng)
+    if task == "survival":  # cox's curve needs the Breslow baseline of the training rows
+        math_ = math_.after_training(raw, math_.encode_target(profile.y, profile))
     predicted = math_.predict(raw)
     if task in ("binary", "multiclass", "ordinal"):
         n_classes = len(profile.classes)
@@ -259,6 +271,12 @@ def test_predictions_live_in_the_task_space(loss_id, task):
         assert labels.shape == (N_ROWS,) and labels.min() >= 0 and labels.max() < n_classes
     elif task == "multilabel":
         assert predicted.shape == (N_ROWS, 3) and np.all((predicted >= 0) & (predicted <= 1))
+    elif task == "survival":  # the risk, then S at the grid's times (cox: its Breslow baseline)
+        assert predicted.shape == (N_ROWS, 1 + len(params["times"]))
+        survival = predicted[:, 1:]
+        assert np.all((survival >= 0) & (survival <= 1)) and np.all(np.diff(survival, axis=1) <= 1e-12)
+        risk_order = np.argsort(predicted[:, 0])  # a higher risk: a lower curve
+        assert survival[risk_order[-1]].sum() <= survival[risk_order[0]].sum()
     else:
         levels = len(params.get("quantiles", [None]))
         assert predicted.shape == ((N_ROWS,) if levels == 1 else (N_ROWS, levels))

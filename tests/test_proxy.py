@@ -12,6 +12,7 @@ import inspect
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import sklearn
 from sklearn.base import clone
@@ -267,7 +268,12 @@ def test_a_changed_private_signature_is_reported_with_method_and_version(monkeyp
 
 # ----- equivalence with stock scikit-learn -------------------------------------------------
 def real_profile(X: np.ndarray, y: np.ndarray, task: str, quantiles=()) -> Profile:
-    """The profile the advisor itself builds for this target (load and profile stages)."""
+    """The profile the advisor itself builds for this target (load and profile stages); a
+    survival target (duration, event) is given as a user would, with its indicator."""
+    if task == "survival":
+        frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+        frame["time"], frame["event"] = y[:, 0], y[:, 1].astype(int)
+        return profile_data(load_data(frame, "time", event="event"), task=task)
     return profile_data(load_data(X, y=y), task=task, quantiles=quantiles)
 
 
@@ -490,6 +496,10 @@ def catalog_task_data(task: str, n: int = 600, seed: int = 0) -> tuple[np.ndarra
         return X, 1.0 / (1.0 + np.exp(-1.5 * signal - 0.2 * noise))
     if task == "regression":  # positive and right-skewed, so every regression loss applies
         return X, 50.0 * np.exp(0.5 * signal + 0.1 * noise)
+    if task == "survival":  # (duration, event): the hazard grows with the signal, 30 % censored
+        rng = np.random.default_rng(seed + 11)
+        time = np.ceil(rng.exponential(20.0 * np.exp(-signal)))
+        return X, np.column_stack([time, (rng.random(n) < 0.7).astype(float)])
     raise ValueError(task)
 
 
@@ -528,7 +538,10 @@ def test_catalog_loss_trains_and_predicts_sensibly(loss_id, task):
     proxy = make_proxy(loss, params, profile, seed=0, max_iter=30, hidden=(32,),
                        learning_rate_init=0.01).fit(X, y)
     curve = proxy.model_.loss_curve_
-    assert curve[-1] < 0.9 * curve[0], f"{loss_id} on {task}: loss went {curve[0]:.4g} -> {curve[-1]:.4g}"
+    # the Cox partial likelihood's floor is far from 0 (the log of the risk sets' sizes): a
+    # smaller relative drop; its ranking is checked below
+    drop = 0.95 if loss_id == "cox" else 0.9
+    assert curve[-1] < drop * curve[0], f"{loss_id} on {task}: loss went {curve[0]:.4g} -> {curve[-1]:.4g}"
     assert np.mean(np.diff(curve) < 0) > 0.5
     assert proxy.n_iter_ == len(curve)
 
@@ -549,6 +562,10 @@ def test_catalog_loss_trains_and_predicts_sensibly(loss_id, task):
         assert predictions.shape == y.shape
         assert ((predictions >= 0) & (predictions <= 1)).all()
         assert np.mean((predictions > 0.5) == (y > 0.5)) > 0.8
+    elif task == "survival":  # the risk, then the survival curve at the grid's times
+        assert predictions.shape == (n, 1 + len(params["times"]))
+        assert ((predictions[:, 1:] >= 0) & (predictions[:, 1:] <= 1)).all()
+        assert np.corrcoef(predictions[:, 0], np.asarray(y)[:, 0])[0, 1] < -0.3  # high risk, short time
     else:
         values = np.asarray(y, dtype=float)
         if loss_id == "quantile":

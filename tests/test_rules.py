@@ -46,9 +46,13 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "lds_mae": ("regression", "count"),
     "gaussian_nll": ("regression", "count"),
     "ziln": ("regression", "count"),
+    "cox": ("survival",),
+    "logistic_hazard": ("survival",),
+    "deephit": ("survival",),
 }
 CONCERNS = ("task_defaults", "imbalance", "label_noise", "regression_shape", "imbalanced_regression",
-            "counts", "ordinal", "multilabel", "uncertainty", "metric_alignment", "activation")
+            "counts", "ordinal", "multilabel", "uncertainty", "survival", "metric_alignment",
+            "activation")
 ACTIVATION_VALUES = ("auto", "linear", "sigmoid", "softmax", "tanh", "relu", "softplus", "exp")
 
 
@@ -75,6 +79,9 @@ def facts(task: str, **overrides) -> dict:
         in_unit_interval=True,
         dispersion_index=1.0, tweedie_power=0.0, target_density_ratio=1.0, target_rare_share=0.0,
         nonzero_skewness=0.0, heteroscedasticity=0.0, orders_of_magnitude=0.0,
+        censored_fraction=0.0, n_events=0.0, events_per_feature=0.0, tied_event_share=0.0,
+        km_final_survival=0.0, km_plateau_length=0.0, cured_fraction=False, ph_min_p=1.0,
+        ph_violated=False,
         activation="auto", framework="pytorch",
         metric=DEFAULT_METRIC[task][0], metric_given=False, current_loss="", label_noise=False,
         has_quantiles=False,
@@ -95,6 +102,11 @@ def facts(task: str, **overrides) -> dict:
                       in_unit_interval=False)
     elif task == "proportion":
         values.update(n_distinct=800.0, integer_valued=False, target_mean=0.4, target_std=0.2)
+    elif task == "survival":  # proportional hazards hold, half censored, 250 events per feature
+        values.update(n_distinct=400.0, target_min=1.0, target_max=100.0, target_mean=30.0,
+                      target_std=20.0, target_scale=100.0, in_unit_interval=False,
+                      censored_fraction=0.5, n_events=2500.0, events_per_feature=250.0,
+                      km_final_survival=0.1, km_plateau_length=0.02, ph_min_p=0.4)
     unknown = set(overrides) - set(values)
     assert not unknown, f"not facts: {unknown}"
     values.update(overrides)
@@ -949,3 +961,28 @@ def test_skewed_counts_judged_by_absolute_error_put_the_median_loss_first(ruleba
     assert "counts.skewed_counts_judged_by_absolute_error" in judged.fired
     deviance = run(rulebase, "count", metric="poisson_deviance", **shape)
     assert top(deviance) in ("poisson", "tweedie")
+
+
+# ----- survival ------------------------------------------------------------------------------------
+def test_survival_defaults_to_the_cox_partial_likelihood(rulebase):
+    assert run(rulebase, "survival").ranking == ("cox", "logistic_hazard", "deephit")
+
+
+def test_non_proportional_hazards_and_a_cured_fraction_favour_the_discrete_time_hazard(rulebase):
+    violated = run(rulebase, "survival", ph_violated=True, ph_min_p=0.001)
+    assert violated.ranking[0] == "logistic_hazard"
+    assert "survival.non_proportional_hazards" in violated.fired
+    cured = run(rulebase, "survival", cured_fraction=True, km_final_survival=0.4,
+                km_plateau_length=0.3)
+    assert cured.ranking[:2] == ("logistic_hazard", "deephit")
+
+
+def test_few_events_per_feature_keep_cox_first_even_with_many_ties(rulebase):
+    outcome = run(rulebase, "survival", events_per_feature=4.0, tied_event_share=0.5)
+    assert outcome.ranking[0] == "cox" and outcome.ranking[-1] == "deephit"
+    assert {"survival.few_events_per_feature", "survival.many_tied_times"} <= set(outcome.fired)
+
+
+def test_judged_on_the_integrated_brier_score_the_logistic_hazard_leads(rulebase):
+    outcome = run(rulebase, "survival", metric="integrated_brier", metric_given=True)
+    assert outcome.ranking[0] == "logistic_hazard"

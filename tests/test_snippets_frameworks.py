@@ -80,6 +80,9 @@ def _task_frame(task: str) -> tuple[pd.DataFrame, Any]:
         "proportion": {"y": np.round(1.0 / (1.0 + np.exp(-signal - 0.3 * noise)), 4)},
         "regression": {"y": np.round(np.exp(0.5 * signal + 0.3 * noise), 4)},  # > 0: gamma too
         "count": {"y": rng.poisson(np.exp(0.5 * signal + 0.5))},
+        # whole-number durations (tied event times), about a third censored
+        "survival": {"time": np.ceil(rng.exponential(10.0 * np.exp(-0.5 * signal))),
+                     "event": (rng.random(N_ROWS) < 0.65).astype(int)},
     }[task]
     for name, values in targets.items():
         frame[name] = values
@@ -91,7 +94,11 @@ def _task_frame(task: str) -> tuple[pd.DataFrame, Any]:
 def task_data(task: str) -> tuple[Profile, np.ndarray]:
     """The profile of ``task``'s dataset and its float32 feature matrix."""
     frame, target = _task_frame(task)
-    profile = profile_data(load_data(frame, target), task=task, quantiles=QUANTILES)
+    if task == "survival":  # the duration with its event indicator
+        loaded = load_data(frame, "time", event="event")
+    else:
+        loaded = load_data(frame, target)
+    profile = profile_data(loaded, task=task, quantiles=QUANTILES)
     assert profile.task == task
     return profile, frame[["x1", "x2", "x3"]].to_numpy(np.float32, copy=True)
 

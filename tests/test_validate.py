@@ -75,7 +75,7 @@ def test_metric_table_covers_every_option_metric():
     assert not METRIC_SPECS["ece"].judges and all(METRIC_SPECS[name].judges for name in METRICS)
     greater = {name for name, spec in METRIC_SPECS.items() if spec.greater_is_better}
     assert greater == {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
-                       "average_precision", "r2"}
+                       "average_precision", "r2", "c_index", "uno_c"}
 
 
 def test_classification_metrics_agree_with_sklearn():

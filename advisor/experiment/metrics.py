@@ -101,6 +101,14 @@ METRIC_SPECS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     # own, or a Gaussian around its prediction with its training residuals' spread)
     _distribution_spec("gaussian_nll", {"regression", "count"}),
     _distribution_spec("crps", {"regression", "count"}),
+    # survival (scikit-survival): Harrell's C of the risk score, Uno's C weighted by the
+    # censoring distribution (up to the 90th percentile of the durations), and the integrated
+    # Brier score of the survival curve over the grid times inside the fold's follow-up
+    _spec("c_index", {"survival"}, True,
+          survival="survival default: Harrell's C-index, the share of comparable pairs whose "
+                   "risks are in the order of their event times"),
+    _spec("uno_c", {"survival"}, True),
+    _spec("integrated_brier", {"survival"}, False),
 )}
 
 

@@ -16,10 +16,12 @@ import numpy as np
 
 from ..losses._predictive import Predictive, homoscedastic
 from .metrics import METRIC_SPECS
+from .survival_scoring import score_c_index, score_integrated_brier, score_uno_c, survival_reference
 
 __all__ = ["ScoringContext", "infer_context", "score_predictions", "metrics_for",
            "scoring_context", "prediction_levels", "level_coverage", "one_line", "fold_distribution",
-           "needs_distribution", "CLASS_TASKS", "NUMERIC_TASKS", "ECE_BINS", "top_label_ece"]
+           "needs_distribution", "CLASS_TASKS", "NUMERIC_TASKS", "ECE_BINS", "top_label_ece",
+           "prediction_times", "score_c_index", "score_uno_c", "score_integrated_brier"]
 
 CLASS_TASKS = frozenset({"binary", "multiclass", "ordinal"})
 NUMERIC_TASKS = frozenset({"regression", "count", "proportion"})
@@ -48,6 +50,12 @@ class ScoringContext:
     prediction_levels: tuple[float, ...] = ()
     tweedie_power: float = 1.5
     target_edges: tuple[tuple[float, ...], ...] = ()
+    #: survival: the grid times of the candidate's survival curve (its ``times`` parameter)
+    prediction_times: tuple[float, ...] = ()
+    #: survival: the whole target's (durations, events), for the censoring distribution
+    survival_reference: tuple[tuple[float, ...], tuple[float, ...]] | tuple[()] = ()
+    #: survival: Uno's C is truncated here (the 90th percentile of the durations); 0: none
+    survival_horizon: float = 0.0
 
 
 def infer_context(y_true: np.ndarray, prediction: np.ndarray) -> ScoringContext:
@@ -465,8 +473,10 @@ def scoring_context(profile, loss_params: Mapping[str, dict[str, Any]]) -> Scori
             power = float(values["power"])
             break
     levels = tuple(profile.quantiles) or (0.5,)
+    reference, horizon = survival_reference(profile.y) if profile.task == "survival" else ((), 0.0)
     return ScoringContext(task=profile.task, n_classes=len(profile.classes), levels=levels,
-                          tweedie_power=power, target_edges=_target_edges(profile))
+                          tweedie_power=power, target_edges=_target_edges(profile),
+                          survival_reference=reference, survival_horizon=horizon)
 
 
 def _target_edges(profile) -> tuple[tuple[float, ...], ...]:
@@ -477,6 +487,14 @@ def _target_edges(profile) -> tuple[tuple[float, ...], ...]:
 
     y = np.asarray(profile.y, dtype=float)
     return tuple(tuple(float(edge) for edge in bin_edges(column)) for column in y.reshape(len(y), -1).T)
+
+
+def prediction_times(params: Mapping[str, Any]) -> tuple[float, ...]:
+    """The grid times a survival loss predicts its curve at (its ``times`` parameter), else ()."""
+    value = params.get("times")
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+        return tuple(float(v) for v in value)
+    return ()
 
 
 def prediction_levels(params: Mapping[str, Any]) -> tuple[float, ...]:

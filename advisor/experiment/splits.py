@@ -19,6 +19,8 @@ def strata_of(y: np.ndarray, task: str, bins: int = 10) -> tuple[np.ndarray, str
     """Integer strata to stratify on, and what they are."""
     if task in CLASS_TASKS:
         return np.asarray(y, dtype=int).ravel(), "class"
+    if task == "survival":  # (duration, event): every fold gets its share of the events
+        return (np.asarray(y, dtype=float)[:, 1] > 0.5).astype(int), "event"
     if task == "multilabel":
         matrix = np.asarray(y) > 0.5
         prevalence = matrix.sum(axis=0)

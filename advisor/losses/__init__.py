@@ -11,7 +11,8 @@ activation vetoes and its row of the README table follow from the spec.
 
 1. **Math** (value, gradient, prediction): a :class:`LossMath` subclass in the family's
    module (``_classification.py``, ``_focusing.py``, ``_ordinal.py``, ``_regression.py``,
-   ``_deviance.py``, ``_imbalanced.py``, ``_long_tail.py``, ``_f1.py``, or a new ``_<family>.py``). Set ``LINK`` (a :class:`Link` from
+   ``_deviance.py``, ``_imbalanced.py``, ``_long_tail.py``, ``_f1.py``, ``_cox.py``,
+   ``_discrete_time.py``, or a new ``_<family>.py``). Set ``LINK`` (a :class:`Link` from
    ``_link.py``, or override ``link_for(task)``), ``target_interval`` and
    ``standardize_target`` where they differ from the defaults, and implement ``n_outputs``,
    ``encode_target``, ``loss_gradient`` and, where the family's default does not fit,
@@ -67,7 +68,9 @@ from ._classification import (
     LABEL_SMOOTHING,
     WEIGHTED_CROSS_ENTROPY,
 )
+from ._cox import COX
 from ._deviance import GAMMA, MSLE, POISSON, TWEEDIE
+from ._discrete_time import DEEPHIT, LOGISTIC_HAZARD
 from ._distribution import GAUSSIAN_NLL, ZILN
 from ._f1 import SOFT_F1
 from ._focusing import ASYMMETRIC, FOCAL, POLY1
@@ -92,6 +95,8 @@ _SPECS = (
     BALANCED_MSE, LDS_MSE, LDS_MAE,
     # predictive distributions (several outputs per target)
     GAUSSIAN_NLL, ZILN,
+    # time-to-event with censoring (a duration and an event indicator)
+    COX, LOGISTIC_HAZARD, DEEPHIT,
 )
 
 CATALOG: dict[str, LossSpec] = {spec.id: spec for spec in _SPECS}
@@ -105,6 +110,7 @@ DEFAULT_LOSS: dict[str, str] = {
     "proportion": "cross_entropy",
     "regression": "mse",
     "count": "mse",
+    "survival": "cox",
 }
 
 

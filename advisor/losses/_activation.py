@@ -256,6 +256,18 @@ SQUASHED_DISTRIBUTION_HEAD = Situation(
      "Wang, Liu, Miao, A Deep Probabilistic Model for Customer Lifetime Value Prediction, "
      "arXiv:1912.07753 2019"),
     before=_BEFORE_LOG_LINK_RULES)
+SQUASHED_SURVIVAL_HEAD = Situation(
+    "activation.squashed_survival_head", ("sigmoid", "tanh", "relu", "softplus", "exp"),
+    (Case(("survival",)),),
+    "The survival losses read raw outputs that must range over all real numbers (a log-risk, "
+    "interval hazard logits, the logits of the event time's distribution); a bounded or "
+    "non-negative activation on them caps the risk or the hazards whatever the data, so the "
+    "head must be linear.",
+    ("Katzman, Shaham, Cloninger, Bates, Jiang, Kluger, DeepSurv, BMC Medical Research "
+     "Methodology 2018",
+     "Kvamme, Borgan, Continuous and discrete-time survival prediction with neural networks, "
+     "Lifetime Data Analysis 2021"),
+    before=_BEFORE_LOG_LINK_RULES)
 
 #: Every situation, in evaluation order.
 SITUATIONS: tuple[Situation, ...] = (
@@ -263,5 +275,5 @@ SITUATIONS: tuple[Situation, ...] = (
     SIGMOID_IS_NOT_A_MARGIN, SIGMOID_ON_EXCLUSIVE_CLASSES, SIGMOID_TARGET_OUTSIDE_UNIT_INTERVAL,
     TANH_IS_NOT_A_PROBABILITY, TANH_CANNOT_GIVE_A_POSITIVE_MEAN, TANH_TARGET_OUTSIDE_RANGE,
     NONNEGATIVE_OUTPUT_IS_NOT_A_LOGIT, NONNEGATIVE_OUTPUT_NEGATIVE_TARGET, RELU_ZERO_BREAKS_LOG_LOSSES,
-    SQUASHED_DISTRIBUTION_HEAD,
+    SQUASHED_DISTRIBUTION_HEAD, SQUASHED_SURVIVAL_HEAD,
 )

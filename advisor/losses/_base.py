@@ -176,6 +176,12 @@ class LossMath:
         """
         return np.argmax(self.predict(raw), axis=1)
 
+    def after_training(self, raw: np.ndarray, target: np.ndarray) -> LossMath:
+        """The math to predict with once trained, given the training rows' raw outputs (on the
+        encoded target's scale) and their encoded target: ``self``, unless the prediction needs
+        a statistic of the training rows (cox's Breslow baseline hazard)."""
+        return self
+
     def init_bias(self, target: np.ndarray) -> np.ndarray | None:
         """A good starting value of the output bias (e.g. log of the mean for log links), or None."""
         return None

@@ -23,6 +23,7 @@ from ..options import Options
 from ._amount import amount_clue
 from ._column import MIN_ROWS, read_column, split_stray_text, usable_rows
 from ._feature_facts import feature_facts
+from ._survival_facts import NEUTRAL_SURVIVAL_FACTS, survival_facts
 from ._target_facts import class_facts, numeric_target_facts
 from ._task import detect_target
 
@@ -37,7 +38,8 @@ class Profile:
     classes: tuple[str, ...]              # class labels (ordinal: ascending order; multi-label: label names); () for numeric tasks
     class_counts: tuple[int, ...]         # rows per class, aligned with classes (positives per label for multi-label)
     y: np.ndarray = field(repr=False)     # encoded target: int class index (n,) for binary/multiclass/ordinal,
-                                          # 0/1 float (n, L) for multi-label, float (n,) or (n, k) for numeric tasks
+                                          # 0/1 float (n, L) for multi-label, float (n,) or (n, k) for numeric tasks,
+                                          # float (n, 2) (duration, 0/1 event) for survival
     robust_scale: float = 0.0             # 1.4826 * MAD of the target around its median (numeric tasks and ordinal levels), else 0
     quantiles: tuple[float, ...] = ()     # quantile levels asked for with --quantile
     row_mask: np.ndarray | None = field(default=None, repr=False)  # rows of LoadedData kept (target present)
@@ -82,6 +84,13 @@ def profile_data(loaded: LoadedData, options: Options | None = None, **values: A
     n_rows = int(row_mask.sum())
     columns = [column.subset(row_mask) for column in columns]
     target = detect_target(columns, loaded, options.task, options.positive)
+    if target.task == "survival":
+        from ..survival_support import check_survival_extra
+
+        check_survival_extra()
+        survival = survival_facts(target.y, loaded.features, row_mask)
+    else:
+        survival = dict(NEUTRAL_SURVIVAL_FACTS)
     numeric, robust_scale = numeric_target_facts(target, columns, loaded.features, row_mask)
     data_facts = {
         "task": target.task,
@@ -92,6 +101,7 @@ def profile_data(loaded: LoadedData, options: Options | None = None, **values: A
         **feature_facts(loaded.features, row_mask),
         **class_facts(target),
         **numeric,
+        **survival,
     }
     return Profile(
         task=target.task,

@@ -57,6 +57,14 @@ def detect_target(columns: list[Column], loaded: LoadedData, forced: str | None,
                   positive: object) -> Target:
     """The task of the target columns (the rows kept), or the ``forced`` one checked against
     them; ``positive`` names the positive class of a binary target."""
+    if loaded.event is not None or forced == "survival":
+        from ._survival_task import detect_survival
+
+        target = detect_survival(columns, loaded, forced)
+        if positive is not None:
+            raise TargetError(f"--positive {positive!r} applies to a binary target, not to a "
+                              "survival target", hint="leave --positive out")
+        return target
     if len(columns) > 1 or forced == "multilabel":
         target = _detect_several(columns, forced, loaded.label_sep)
     else:

