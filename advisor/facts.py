@@ -105,6 +105,16 @@ FACTS: tuple[FactSpec, ...] = (
              "Spearman correlation between the fitted value of the ridge mean estimate the Tweedie power uses (same fit, same sample of at most 200,000 rows) and |y - mean of y in the row's quantile bin of that estimate| (20 bins; the bin mean, not the row's fit, so tied zeros do not fake a trend; ties ranked by position); 0 without numeric features or with fewer than 100 rows. Several targets: the largest."),
     FactSpec("orders_of_magnitude", float, "Orders of magnitude the positive target values span; 0 when fewer than 8 values are positive or for classification.",
              "log10(p99 / p1) of the positive values; several targets: the largest."),
+    # the groups of a sensitive column (--sensitive; binary and multiclass targets), neutral
+    # without one. A group's base rate is its share of each class (binary: of positives).
+    FactSpec("has_sensitive", bool, "A sensitive column defines groups (`--sensitive`).", "True when `--sensitive` names a column."),
+    FactSpec("n_groups", float, "Groups of the sensitive column (a missing value is a group of its own); 0 without one.", "Distinct values of the sensitive column over the rows kept."),
+    FactSpec("smallest_group_share", float, "Share of the rows in the smallest group; 1 without a sensitive column.", "min(n_g) / n."),
+    FactSpec("group_size_ratio", float, "Largest group / smallest group; 1 without a sensitive column.", "max(n_g) / min(n_g)."),
+    FactSpec("group_base_rate_gap", float, "Largest gap between groups of a class's share (binary: the positive rate); 0 without a sensitive column.",
+             "max over classes c of max_g P(y = c | g) - min_g P(y = c | g)."),
+    FactSpec("group_imbalance_max", float, "Class imbalance inside the most imbalanced group; 1 without a sensitive column.",
+             "max over groups of max_c n_gc / max(min_c n_gc, 1)."),
     # the user's hints
     FactSpec("activation", str, "The network's output activation (auto, linear, sigmoid, softmax, tanh, relu, softplus, exp).",
              "`--activation`; `logits` is stored as linear."),

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .digest import start_file_sha256
-from .errors import DataLoadError, DataShapeError, TargetError
+from .errors import DataLoadError, DataShapeError, SensitiveError, TargetError
 from .schema import Notice
 
 #: Column names taken as the target when none is given, in priority order (case-insensitive).
@@ -107,11 +107,14 @@ class LoadedData:
     label_sep: str | None             # separator used to split a delimited label column, if any
     provenance: Provenance
     notices: tuple[Notice, ...] = ()  # warnings for the user, e.g. data.encoding
+    sensitive: pd.Series | None = None  # the --sensitive column (groups), aligned with the rows
+    sensitive_as_feature: bool = False  # the sensitive column is also among the features
 
 
 def load_data(source: Any, target: str | Sequence[str] | None = None, *,
               label_sep: str | None = None, y: Any = None,
-              sha256: Callable[[], str] | None = None) -> LoadedData:
+              sha256: Callable[[], str] | None = None, sensitive: str | None = None,
+              sensitive_as_feature: bool = False) -> LoadedData:
     """Read ``source`` and split it into features and target.
 
     ``source`` is a path to a CSV or Parquet file, ``"-"`` for standard input, a pandas
@@ -121,7 +124,9 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
     delimited label column such as ``"cat|dog"`` into one 0/1 column per label (a non-empty
     string: :class:`~advisor.options.Options` checks it). ``sha256`` returns the digest of
     the file ``source`` when the caller started computing it already
-    (:func:`advisor.digest.start_file_sha256`).
+    (:func:`advisor.digest.start_file_sha256`). ``sensitive`` names the column whose values
+    are the groups of a fairness-aware run: it is kept apart (``LoadedData.sensitive``) and
+    is not a feature unless ``sensitive_as_feature``.
     """
     if y is not None:
         if target is not None:
@@ -134,6 +139,8 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
         table, provenance = _read_table(source, sha256)
         target_names, reason = _choose_target(table, target)
     loaded = _split(table, target_names, reason, label_sep, provenance)
+    if sensitive is not None:
+        loaded = _with_sensitive(loaded, table, target_names, sensitive, sensitive_as_feature)
     if provenance.encoding is not None:
         note = _ENCODING_NOTES.get(provenance.encoding)
         message = (f"the file is not UTF-8: read as {provenance.encoding}"
@@ -517,6 +524,25 @@ def _split(table: pd.DataFrame, target_names: list[str], reason: str, label_sep:
         reason += _label_sep_hint(target.iloc[:, 0])
     return LoadedData(features=features, target=target, target_columns=tuple(target_names),
                       target_reason=reason, label_sep=label_sep, provenance=provenance)
+
+
+def _with_sensitive(loaded: LoadedData, table: pd.DataFrame, target_names: list[str],
+                    sensitive: str, as_feature: bool) -> LoadedData:
+    """Set the sensitive column apart: a column of the table, not the target, and no feature
+    unless ``as_feature`` (then it stays among the features too)."""
+    if sensitive in target_names:
+        raise SensitiveError(f"the sensitive column {sensitive!r} is the target",
+                             hint="name a column that holds the groups, not the labels")
+    if sensitive not in table.columns:
+        raise SensitiveError(f"no column named {sensitive!r} for --sensitive",
+                             hint=_did_you_mean(sensitive, list(table.columns)))
+    features = loaded.features if as_feature else loaded.features.drop(columns=[sensitive])
+    if features.shape[1] == 0:
+        raise DataShapeError("no feature columns besides the sensitive one",
+                             hint="add the columns the model should learn from, or pass "
+                                  "--sensitive-feature to use the groups as a feature")
+    return dataclasses.replace(loaded, features=features, sensitive=table[sensitive].copy(),
+                               sensitive_as_feature=as_feature)
 
 
 def _expand_labels(column: pd.Series, sep: str) -> tuple[pd.DataFrame, list[str]]:

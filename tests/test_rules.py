@@ -31,6 +31,8 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "ldam": ("binary", "multiclass"),
     "poly1": ("binary", "multiclass", "multilabel"),
     "soft_f1": ("binary", "multilabel"),
+    "group_reweighted_cross_entropy": ("binary", "multiclass"),
+    "group_dro": ("binary", "multiclass"),
     "coral": ("ordinal",),
     "mse": ("regression", "count", "proportion", "ordinal"),
     "mae": ("regression", "count", "ordinal"),
@@ -48,7 +50,7 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "ziln": ("regression", "count"),
 }
 CONCERNS = ("task_defaults", "imbalance", "label_noise", "regression_shape", "imbalanced_regression",
-            "counts", "ordinal", "multilabel", "uncertainty", "metric_alignment", "activation")
+            "counts", "ordinal", "multilabel", "uncertainty", "metric_alignment", "activation", "fairness")
 ACTIVATION_VALUES = ("auto", "linear", "sigmoid", "softmax", "tanh", "relu", "softplus", "exp")
 
 
@@ -75,6 +77,8 @@ def facts(task: str, **overrides) -> dict:
         in_unit_interval=True,
         dispersion_index=1.0, tweedie_power=0.0, target_density_ratio=1.0, target_rare_share=0.0,
         nonzero_skewness=0.0, heteroscedasticity=0.0, orders_of_magnitude=0.0,
+        has_sensitive=False, n_groups=0.0, smallest_group_share=1.0, group_size_ratio=1.0,
+        group_base_rate_gap=0.0, group_imbalance_max=1.0,
         activation="auto", framework="pytorch",
         metric=DEFAULT_METRIC[task][0], metric_given=False, current_loss="", label_noise=False,
         has_quantiles=False,
