@@ -93,7 +93,7 @@ def summarise(folds: Sequence[FoldFairness], metric: str,
     means) and the worst group per fold, the mean gaps. Raw floats: the record rounds."""
     greater = METRIC_SPECS[metric].greater_is_better
     table = np.array([fold.per_group for fold in folds], dtype=float)
-    means = [_nanmean(table[:, index]) for index in range(len(names))]
+    means = [_nanmean(table[:, index].tolist()) for index in range(len(names))]
     finite = [index for index, value in enumerate(means) if math.isfinite(value)]
     worst_index = (None if not finite else
                    (min if greater else max)(finite, key=lambda index: means[index]))
