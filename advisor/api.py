@@ -73,6 +73,8 @@ def suggest(
     backend: str | None = None,
     event: str | None = None,
     censored: str | None = None,
+    sensitive: str | None = None,
+    sensitive_as_feature: bool = False,
     progress: ProgressCallback | None = None,
 ) -> Recommendation:
     """Recommend, parameterize and (optionally) empirically check a loss for ``data``.
@@ -82,14 +84,18 @@ def suggest(
     like a target, else the last one). ``loss`` is the loss trained today, audited against the
     advice. ``validate=False`` keeps the rules-only path. A survival target is a duration
     (``target``) with an event indicator: ``event`` (1 = event) or ``censored`` (1 = censored)
-    names it, else one named like one is recognised. See the README for every option.
+    names it, else one named like one is recognised. ``sensitive`` names the column of
+    the groups a fairness-aware run measures (the per-group facts, the group-aware candidates,
+    the worst-group metric and fairlearn's gaps; the extra ``[fairness]``); it is not a
+    feature unless ``sensitive_as_feature``. See the README for every option.
     """
     # Every option is checked before the data are touched, so a typo fails fast.
     options = Options(task=task, activation=activation, framework=framework, metric=metric,
                       loss=loss, validate=validate, budget=budget, seed=seed, rules=rules,
                       label_sep=label_sep, label_noise=label_noise, quantiles=quantiles,
                       positive=positive, n_jobs=n_jobs, backend=backend, event=event,
-                      censored=censored)
+                      censored=censored, sensitive=sensitive,
+                      sensitive_as_feature=sensitive_as_feature)
     return run(data, target, options, y=y, progress=progress)
 
 
@@ -102,6 +108,10 @@ def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: A
     """
     started = time.perf_counter()
     timing: dict[str, Any] = {}
+    if options.sensitive is not None:
+        from .experiment.fairness import require_fairlearn
+
+        require_fairlearn()
     command_source = data if isinstance(data, (str, Path)) else None
     if isinstance(data, str) and data.startswith(EXAMPLE_PREFIX):
         from .examples import example_path
@@ -119,7 +129,9 @@ def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: A
 
         try:
             loaded = load_data(data, target, label_sep=options.label_sep, y=y, sha256=sha256,
-                               event=options.event, censored=options.censored, task=options.task)
+                               event=options.event, censored=options.censored, task=options.task,
+                               sensitive=options.sensitive,
+                               sensitive_as_feature=options.sensitive_as_feature)
         finally:
             rulebase = pending_rulebase()  # a broken rule file wins over a data error
         timing["load"] = time.perf_counter() - started
@@ -240,6 +252,8 @@ def _settings(options: Options, profile) -> dict[str, Any]:
         "label_noise": options.label_noise, "quantiles": list(profile.quantiles),
         "task_given": options.task, "loss_given": options.loss,
         "positive_given": options.positive,
+        **({"sensitive_given": options.sensitive,
+            "sensitive_as_feature": options.sensitive_as_feature} if options.sensitive else {}),
     }
 
 
@@ -400,6 +414,10 @@ def _command(source: str | Path | None, loaded, settings: dict[str, Any], profil
         words += ["--quantile", f"{level:g}"]
     if settings["label_noise"]:
         words.append("--label-noise")
+    if settings.get("sensitive_given"):
+        words += ["--sensitive", settings["sensitive_given"]]
+        if settings["sensitive_as_feature"]:
+            words.append("--sensitive-feature")
     for directory in settings["rules"]:
         words += ["--rules", directory]
     if settings["validate"]:

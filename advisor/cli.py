@@ -77,6 +77,12 @@ def main() -> None:
               help="The positive class of a binary target (default: the larger value, True, "
                    "or the label sorted last).")
 @click.option("--label-noise", is_flag=True, help="You suspect noisy labels.")
+@click.option("--sensitive", default=None, metavar="COL",
+              help="Column of the groups (e.g. sex, race) whose worst-off group matters: adds "
+                   "per-group facts, group-aware candidates and fairness gaps (needs the "
+                   "[fairness] extra). Not a feature unless --sensitive-feature.")
+@click.option("--sensitive-feature", "sensitive_as_feature", is_flag=True,
+              help="With --sensitive: also give the groups to the model as a feature.")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Train MLP proxies to confirm or overturn the rule ranking.")
 @click.option("--budget", type=float, default=60, show_default=True,
@@ -107,7 +113,7 @@ def suggest(data: str, targets: tuple[str, ...], event: str | None, censored: st
             label_sep: str | None, task: str | None,
             activation: str, framework: str, metric: str | None, current_loss: str | None,
             quantiles: tuple[float, ...], positive: str | None, label_noise: bool,
-            validate: bool, budget: float,
+            sensitive: str | None, sensitive_as_feature: bool, validate: bool, budget: float,
             seed: int, n_jobs: int | None, backend: str | None, scheduler: str | None,
             rule_dirs: tuple[str, ...],
             output_format: str, report_path: str | None, report_format: str | None,
@@ -119,7 +125,8 @@ def suggest(data: str, targets: tuple[str, ...], event: str | None, censored: st
                       loss=current_loss, validate=validate, budget=budget, seed=seed,
                       rules=rule_dirs, label_sep=label_sep, label_noise=label_noise,
                       quantiles=quantiles, positive=positive, n_jobs=n_jobs, backend=backend,
-                      event=event, censored=censored)
+                      event=event, censored=censored, sensitive=sensitive,
+                      sensitive_as_feature=sensitive_as_feature)
     if report_path is not None:  # a bad report path or format fails before the long run
         from .report import resolve_format
 

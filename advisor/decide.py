@@ -43,6 +43,7 @@ Verdicts, each a word for what was seen:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -409,6 +410,9 @@ def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str
         parts.append(f"Too few splits to order the candidates: the rules' order stands, {pick} first.")
     else:
         parts.append(_pick_sentence(validation, judged, pick, rule_choice, default, versus))
+        fairness = _fairness_sentence(validation, pick)
+        if fairness:
+            parts.append(fairness)
     proper = proper_score_sentence(metric, protocol.task)
     if proper:
         parts.append(proper)
@@ -422,6 +426,30 @@ def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str
         parts.append(f"Rule and empirical rankings {word} (Kendall tau {tau:.2f} over "
                      f"{len(validation.rule_order)} candidates).")
     return " ".join(parts)
+
+
+def _fairness_sentence(validation: Validation, pick: str) -> str | None:
+    """With a sensitive column: the pick's worst-group metric and gaps against the candidate
+    with the best worst-group metric (the trade-off; the user's metric still decides)."""
+    measured = {item.loss: item.fairness for item in validation.tested()
+                if item.fairness is not None and math.isfinite(item.fairness["worst_group"])}
+    if pick not in measured:
+        return None
+    greater = validation.protocol.greater_is_better
+    best = (max if greater else min)(measured, key=lambda loss_id: measured[loss_id]["worst_group"])
+    metric = validation.protocol.metric
+
+    def describe(loss_id: str) -> str:
+        item = measured[loss_id]
+        return (f"worst group {item['worst_group_name']!r} {metric} {item['worst_group']:.4g}, "
+                f"demographic parity difference {item['demographic_parity_difference']:.3g}, "
+                f"equalized odds difference {item['equalized_odds_difference']:.3g}")
+
+    if best == pick:
+        return f"Across the groups, {pick} also has the best worst group: {describe(pick)}."
+    return (f"Fairness trade-off: {pick} has {describe(pick)}; {best} has the best worst group "
+            f"({describe(best)}). The pick follows {metric} over all rows; choose {best} if the "
+            "worst-off group matters most.")
 
 
 def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,

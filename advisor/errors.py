@@ -59,6 +59,12 @@ class ReportError(AdvisorError):
     """A report could not be written or a saved recommendation could not be read."""
 
 
+class SensitiveError(AdvisorError):
+    """The sensitive column (``--sensitive``) cannot define groups: unknown, the target itself,
+    a single group, a group too small to measure, a task the fairness check does not cover,
+    or the fairness extra (fairlearn) is not installed."""
+
+
 class SklearnCompatibilityError(AdvisorError):
     """The installed scikit-learn does not fit the MLP adapter (advisor/proxy.py): too old,
     or its private MLP methods changed. One error before any proxy trains, not a failed fit
@@ -89,6 +95,7 @@ __all__ = [
     "OptionError",
     "RuleError",
     "ReportError",
+    "SensitiveError",
     "SklearnCompatibilityError",
     "MissingDependencyError",
     "FrameworkError",

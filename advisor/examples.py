@@ -30,6 +30,7 @@ EXAMPLES: dict[str, str] = {
     "food_expenditure": "Engel food expenditure (strictly positive, skewed)",
     "tbill_rate_change": "US T-bill rate quarterly change (heavy-tailed regression); try --metric mae",
     "rossi": "Rossi recidivism: weeks to re-arrest, censored at 52 (survival; needs the survival extra)",
+    "mortgage_denial": "Boston HMDA mortgage denial (binary) with the applicant's race; try --sensitive afam",
 }
 
 

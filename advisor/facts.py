@@ -125,6 +125,16 @@ FACTS: tuple[FactSpec, ...] = (
              "Schoenfeld-residual test (Grambsch & Therneau 1994) of a linear Cox fit of the numeric features (at most 30, standardised, missing cells at the median; lifelines CoxPHFitter with penalizer 0.01 on an evenly strided sample of at most 3,000 rows), lifelines proportional_hazard_test with the rank of time; 1 without numeric features or when the fit fails."),
     FactSpec("ph_violated", bool, "Proportional hazards are rejected for some covariate; false for other tasks.",
              "ph_min_p x covariates tested < 0.05 (Bonferroni)."),
+    # the groups of a sensitive column (--sensitive; binary and multiclass targets), neutral
+    # without one. A group's base rate is its share of each class (binary: of positives).
+    FactSpec("has_sensitive", bool, "A sensitive column defines groups (`--sensitive`).", "True when `--sensitive` names a column."),
+    FactSpec("n_groups", float, "Groups of the sensitive column (a missing value is a group of its own); 0 without one.", "Distinct values of the sensitive column over the rows kept."),
+    FactSpec("smallest_group_share", float, "Share of the rows in the smallest group; 1 without a sensitive column.", "min(n_g) / n."),
+    FactSpec("group_size_ratio", float, "Largest group / smallest group; 1 without a sensitive column.", "max(n_g) / min(n_g)."),
+    FactSpec("group_base_rate_gap", float, "Largest gap between groups of a class's share (binary: the positive rate); 0 without a sensitive column.",
+             "max over classes c of max_g P(y = c | g) - min_g P(y = c | g)."),
+    FactSpec("group_imbalance_max", float, "Class imbalance inside the most imbalanced group; 1 without a sensitive column.",
+             "max over groups of max_c n_gc / max(min_c n_gc, 1)."),
     # the user's hints
     FactSpec("activation", str, "The network's output activation (auto, linear, sigmoid, softmax, tanh, relu, softplus, exp).",
              "`--activation`; `logits` is stored as linear."),

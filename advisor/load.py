@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .digest import start_file_sha256
-from .errors import DataLoadError, DataShapeError, TargetError
+from .errors import DataLoadError, DataShapeError, SensitiveError, TargetError
 from .load_survival import EventColumn, survival_target
 from .schema import Notice
 
@@ -109,12 +109,15 @@ class LoadedData:
     provenance: Provenance
     notices: tuple[Notice, ...] = ()  # warnings for the user, e.g. data.encoding
     event: EventColumn | None = None  # survival: the indicator, the second target column
+    sensitive: pd.Series | None = None  # the --sensitive column (groups), aligned with the rows
+    sensitive_as_feature: bool = False  # the sensitive column is also among the features
 
 
 def load_data(source: Any, target: str | Sequence[str] | None = None, *,
               label_sep: str | None = None, y: Any = None,
               sha256: Callable[[], str] | None = None, event: str | None = None,
-              censored: str | None = None, task: str | None = None) -> LoadedData:
+              censored: str | None = None, task: str | None = None,
+              sensitive: str | None = None, sensitive_as_feature: bool = False) -> LoadedData:
     """Read ``source`` and split it into features and target.
 
     ``source`` is a path to a CSV or Parquet file, ``"-"`` for standard input, a pandas
@@ -128,6 +131,9 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
     (1 = censored) names the indicator of a survival target whose duration is ``target``;
     without them a duration and an indicator named like one are recognised
     (:mod:`advisor.load_survival`) unless ``task`` is another task than survival.
+    ``sensitive`` names the column whose values
+    are the groups of a fairness-aware run: it is kept apart (``LoadedData.sensitive``) and
+    is not a feature unless ``sensitive_as_feature``.
     """
     if y is not None:
         if target is not None:
@@ -154,6 +160,8 @@ def load_data(source: Any, target: str | Sequence[str] | None = None, *,
     loaded = _split(table, target_names, reason, None if indicator else label_sep, provenance)
     if indicator is not None:
         loaded = dataclasses.replace(loaded, event=indicator)
+    if sensitive is not None:
+        loaded = _with_sensitive(loaded, table, target_names, sensitive, sensitive_as_feature)
     if provenance.encoding is not None:
         note = _ENCODING_NOTES.get(provenance.encoding)
         message = (f"the file is not UTF-8: read as {provenance.encoding}"
@@ -537,6 +545,25 @@ def _split(table: pd.DataFrame, target_names: list[str], reason: str, label_sep:
         reason += _label_sep_hint(target.iloc[:, 0])
     return LoadedData(features=features, target=target, target_columns=tuple(target_names),
                       target_reason=reason, label_sep=label_sep, provenance=provenance)
+
+
+def _with_sensitive(loaded: LoadedData, table: pd.DataFrame, target_names: list[str],
+                    sensitive: str, as_feature: bool) -> LoadedData:
+    """Set the sensitive column apart: a column of the table, not the target, and no feature
+    unless ``as_feature`` (then it stays among the features too)."""
+    if sensitive in target_names:
+        raise SensitiveError(f"the sensitive column {sensitive!r} is the target",
+                             hint="name a column that holds the groups, not the labels")
+    if sensitive not in table.columns:
+        raise SensitiveError(f"no column named {sensitive!r} for --sensitive",
+                             hint=_did_you_mean(sensitive, list(table.columns)))
+    features = loaded.features if as_feature else loaded.features.drop(columns=[sensitive])
+    if features.shape[1] == 0:
+        raise DataShapeError("no feature columns besides the sensitive one",
+                             hint="add the columns the model should learn from, or pass "
+                                  "--sensitive-feature to use the groups as a feature")
+    return dataclasses.replace(loaded, features=features, sensitive=table[sensitive].copy(),
+                               sensitive_as_feature=as_feature)
 
 
 def _expand_labels(column: pd.Series, sep: str) -> tuple[pd.DataFrame, list[str]]:

@@ -196,7 +196,9 @@ class Options:
     ``n_jobs`` None means the cores this process may use (:attr:`workers`); ``loss`` is the
     loss trained today, a catalog id; the hints (activation, framework, metric, loss,
     label noise, quantiles) reach the rules through :meth:`hint_facts`; ``event`` (1 = event)
-    or ``censored`` (1 = censored) names the indicator of a survival target.
+    or ``censored`` (1 = censored) names the indicator of a survival target. ``sensitive`` names
+    the column that defines the groups a fairness-aware run measures (not a feature unless
+    ``sensitive_as_feature``).
     """
 
     activation: str = _option(ACTIVATION)
@@ -216,6 +218,8 @@ class Options:
     loss: str | None = _option(OrNone(LossId()))
     event: str | None = _option(OrNone(Text("a column name", non_empty=True)))
     censored: str | None = _option(OrNone(Text("a column name", non_empty=True)))
+    sensitive: str | None = _option(OrNone(Text("a column name", non_empty=True)))
+    sensitive_as_feature: bool = _option(Switch())
 
     def __init__(self, *, activation: str = "auto", framework: str = "pytorch",
                  task: str | None = None, metric: str | None = None,
@@ -224,12 +228,16 @@ class Options:
                  rules: str | Path | Sequence[str | Path] | None = None,
                  label_sep: str | None = None, label_noise: bool = False, positive: Any = None,
                  backend: str | None = None, loss: str | None = None, event: str | None = None,
-                 censored: str | None = None) -> None:
+                 censored: str | None = None, sensitive: str | None = None,
+                 sensitive_as_feature: bool = False) -> None:
         given = locals()
         for spec in fields(self):
             checked = spec.metadata["check"].check(spec.metadata["shown"] or spec.name,
                                                    given[spec.name])
             object.__setattr__(self, spec.name, checked)
+        if self.sensitive_as_feature and self.sensitive is None:
+            raise OptionError("sensitive_as_feature", True, "used with a sensitive column",
+                              hint="name the column with --sensitive COL")
 
     @property
     def workers(self) -> int:

@@ -138,6 +138,29 @@ def fold_scores_svg(series: Sequence[FoldSeries], metric: str, *,
         return _to_svg(figure, "folds")
 
 
+def fairness_svg(rows: Sequence[dict[str, Any]], metric: str) -> str | None:
+    """The fairness trade-off: each candidate's metric over all rows against its worst
+    group's (the pick in the strong colour)."""
+    points = [row for row in rows if row["mean"] is not None and row["worst_group"] is not None]
+    if not points:
+        return None
+    with _rc_context("advisor-fairness"):
+        figure = _figure(6.0, 3.6)
+        axes = figure.add_subplot()
+        for row in points:
+            color = STRONG_COLOR if row["best"] else BASE_COLOR
+            axes.scatter([row["mean"]], [row["worst_group"]], s=36, color=color, zorder=3)
+            axes.annotate(_short(row["loss"]), (row["mean"], row["worst_group"]),
+                          textcoords="offset points", xytext=(5, 4), fontsize=8,
+                          fontweight="bold" if row["best"] else "normal")
+        axes.set_xlabel(f"{metric}, all rows")
+        axes.set_ylabel(f"{metric}, worst group")
+        axes.set_title("Fairness trade-off: overall against worst-group score", fontsize=9)
+        axes.grid(color="#e5e5e5", linewidth=0.8)
+        axes.set_axisbelow(True)
+        return _to_svg(figure, "fairness")
+
+
 # ----- the three target plots ----------------------------------------------------------
 
 def _class_bars_svg(classes: list[str], counts: list[int], *, keep_order: bool) -> str:

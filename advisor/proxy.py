@@ -236,6 +236,10 @@ class LossMLP(MLPRegressor):
     def _backprop(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads):
         """Loss and gradients of one batch; the output delta is the loss's raw gradient."""
         activations = self._forward_pass(activations)  # last layer is linear: raw outputs
+        advance = getattr(self.loss, "advance", None)
+        if advance is not None:  # online state (group DRO's weights): one step per batch
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                advance(activations[-1], y, sample_weight)
         per_sample, raw_grad = self._weighted_loss_gradient(activations[-1], y, sample_weight)
         if sample_weight is None:
             sw_sum = X.shape[0]
@@ -335,10 +339,13 @@ class LossProxy(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
 
-    def encode(self, y) -> np.ndarray:
-        """The loss's 2-D float target for profile-style ``y``, checked against the contract."""
+    def encode(self, y, groups=None) -> np.ndarray:
+        """The loss's 2-D float target for profile-style ``y``, checked against the contract;
+        ``groups`` (a group index per row) go to a loss that needs them (``needs_groups``)."""
         math = getattr(self, "math_", None) or self._bind()
-        target = np.asarray(math.encode_target(np.asarray(y), self.profile), dtype=np.float64)
+        extra = {"groups": groups} if math.needs_groups else {}
+        target = np.asarray(math.encode_target(np.asarray(y), self.profile, **extra),
+                            dtype=np.float64)
         width = math.n_outputs(self.profile)
         if target.ndim != 2 or target.shape != (len(target), width):
             raise ValueError(
@@ -346,11 +353,11 @@ class LossProxy(BaseEstimator):
                 f"expected (n_samples, {width}) as n_outputs says; fix the loss")
         return target
 
-    def fit(self, X, y, sample_weight=None) -> LossProxy:
+    def fit(self, X, y, sample_weight=None, groups=None) -> LossProxy:
         """Train on features ``X`` and a profile-style target ``y`` (class indices, 0/1
-        matrix or values)."""
+        matrix or values); ``groups``: each row's group, for a group-aware loss."""
         self.math_ = self._bind()
-        target = encoded = self.encode(y)
+        target = encoded = self.encode(y, groups)
         fit_math = self.math_
         self.standardized_ = bool(fit_math.standardize_target)
         if self.standardized_:

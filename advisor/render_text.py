@@ -89,6 +89,7 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
     console.print(table)
     if rec.validation is not None:
         _print_calibration(console, rec)
+    _print_fairness(console, rec)
 
     settings = format_params(best.params) or "none"
     if best.outputs is not None:
@@ -125,6 +126,26 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
         console.print(f"Full report: {escape(report_path)}")
     else:
         console.print("[dim]Full report with the evidence: add --report report.html[/dim]")
+
+
+def _print_fairness(console: Console, rec: Any) -> None:
+    """With a sensitive column: each trained candidate's metric, its worst group's, and
+    fairlearn's gaps (advisor.report_view.fairness_rows)."""
+    from .report_view import fairness_rows
+
+    rows = fairness_rows(rec)
+    if not rows:
+        return
+    table = Table(title="Fairness across the groups (means over the folds)", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for heading in ("loss", rec.metric, "worst group", f"worst-group {rec.metric}",
+                    "DP difference", "EO difference"):
+        table.add_column(heading, justify="left" if heading in ("loss", "worst group") else "right")
+    for row in rows:
+        table.add_row(row["loss"], format_number(row["mean"]), escape(str(row["worst_group_name"])),
+                      format_number(row["worst_group"]), format_number(row["dp"]),
+                      format_number(row["eo"]))
+    console.print(table)
 
 
 def _print_calibration(console: Console, rec: Any) -> None:

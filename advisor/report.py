@@ -207,6 +207,10 @@ def _plots(view: dict[str, Any]) -> dict[str, str]:
                                       higher_is_better=view["higher_is_better"]) if series else None
     if folds_svg:
         drawn["folds"] = folds_svg
+    fairness = view["experiment"]["fairness"] if view["experiment"] is not None else []
+    fairness_svg = plots.fairness_svg(fairness, rec.metric) if fairness else None
+    if fairness_svg:
+        drawn["fairness"] = fairness_svg
     return drawn
 
 

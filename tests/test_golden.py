@@ -27,7 +27,7 @@ RECORD = os.environ.get("ADVISOR_RECORD_GOLDEN") == "1"
 #: candidate on every split.
 PINNED_PROTOCOL = {"sample_rows": 200, "folds": 2, "repeats": 1, "epochs": 8}
 #: Options an example needs to be read as its description says.
-EXAMPLE_OPTIONS = {"health_flags": {"label_sep": "|"}}
+EXAMPLE_OPTIONS = {"health_flags": {"label_sep": "|"}, "mortgage_denial": {"sensitive": "afam"}}
 
 
 def _pinned_validation(monkeypatch: pytest.MonkeyPatch) -> None:

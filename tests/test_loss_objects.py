@@ -78,16 +78,29 @@ def task_frame(task: str, n_rows: int = N_ROWS) -> tuple[pd.DataFrame, Any]:
 
 
 @functools.cache
-def task_profile(task: str) -> Profile:
+def task_profile(task: str, grouped: bool = False) -> Profile:
+    """The task's profile; ``grouped``: with a sensitive column of three groups (for the
+    group-aware losses, whose target is [label, group index])."""
     frame, target = task_frame(task)
-    profile = profile_data(load_data(frame, target), task=task, quantiles=QUANTILES)
+    if grouped:
+        frame = frame.assign(g=np.array(["p", "q", "r"])[np.arange(len(frame)) % 3])
+    profile = profile_data(load_data(frame, target, sensitive="g" if grouped else None),
+                           task=task, quantiles=QUANTILES)
     assert profile.task == task
     return profile
 
 
+def loss_profile(loss: LossSpec, task: str) -> Profile:
+    return task_profile(task, grouped=loss.math.needs_groups)
+
+
 def draw_target(loss: LossSpec, task: str, profile: Profile, rng: np.random.Generator) -> np.ndarray:
-    """A random target as a user has it, in the loss's valid range."""
+    """A random target as a user has it, in the loss's valid range; [label, group index]
+    for a group-aware loss."""
     n_classes = len(profile.classes)
+    if loss.math.needs_groups:
+        labels = rng.integers(0, n_classes, N_ROWS)
+        return np.column_stack([labels, rng.integers(0, len(profile.groups.names), N_ROWS)])
     if task == "binary":
         return rng.integers(0, 2, N_ROWS)
     if task in ("multiclass", "ordinal"):
@@ -108,14 +121,18 @@ def draw_target(loss: LossSpec, task: str, profile: Profile, rng: np.random.Gene
 def catalog_values(loss: LossSpec, task: str, raw: np.ndarray,
                    y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The catalog's per-row loss and the gradient of its batch mean w.r.t. the raw outputs."""
-    profile = task_profile(task)
+    profile = loss_profile(loss, task)
     math = loss.bind(loss.derive(profile, {"quantiles": QUANTILES}), task)
-    per_row, gradient = math.loss_gradient(raw, math.encode_target(y, profile))
+    if math.needs_groups:
+        target = math.encode_target(y[:, 0], profile, groups=y[:, 1])
+    else:
+        target = math.encode_target(y, profile)
+    per_row, gradient = math.loss_gradient(raw, target)
     return per_row, gradient / len(raw)
 
 
 def width_of(loss: LossSpec, task: str) -> int:
-    profile = task_profile(task)
+    profile = loss_profile(loss, task)
     return loss.bind(loss.derive(profile, {"quantiles": QUANTILES}), task).n_outputs(profile)
 
 
@@ -125,7 +142,7 @@ def loss_object(loss_id: str, task: str, framework: str) -> Any:
         pytest.fail(f"catalog loss {loss_id!r} has no loss object: register its formula with "
                     f"@formula({loss_id!r}) in advisor/frameworks (the add-a-loss recipe, step "
                     "'the loss objects')")
-    params = CATALOG[loss_id].derive(task_profile(task), {"quantiles": QUANTILES})
+    params = CATALOG[loss_id].derive(loss_profile(CATALOG[loss_id], task), {"quantiles": QUANTILES})
     if framework == "torch":
         return advisor_torch.make_loss(loss_id, params, task, reduction="none")
     return advisor_keras.make_loss(loss_id, params, task, reduction=None, dtype="float64")
@@ -151,7 +168,7 @@ def test_loss_object_agrees_with_the_catalog_math(loss_id, task, framework):
     obj = loss_object(loss_id, task, framework)
     for _ in range(3):
         raw = rng.normal(0.3, 1.0, (N_ROWS, width_of(loss, task)))
-        y = draw_target(loss, task, task_profile(task), rng)
+        y = draw_target(loss, task, loss_profile(loss, task), rng)
         expected, expected_gradient = catalog_values(loss, task, raw, y)
         values, gradient = object_values(obj, raw, y)
         np.testing.assert_allclose(values, expected, rtol=TOLERANCE, atol=TOLERANCE,
@@ -159,7 +176,8 @@ def test_loss_object_agrees_with_the_catalog_math(loss_id, task, framework):
         np.testing.assert_allclose(gradient, expected_gradient, rtol=TOLERANCE,
                                    atol=TOLERANCE * np.abs(expected_gradient).max(),
                                    err_msg=f"{loss_id} on {task} ({framework}): gradient")
-        if task in ("multiclass", "ordinal") and loss_id not in ("coral", "mse", "mae"):
+        if task in ("multiclass", "ordinal") and loss_id not in ("coral", "mse", "mae") \
+                and not loss.math.needs_groups:
             one_hot = np.eye(len(task_profile(task).classes))[y]
             np.testing.assert_allclose(object_values(obj, raw, one_hot)[0], expected,
                                        rtol=TOLERANCE, atol=TOLERANCE,

@@ -172,11 +172,11 @@ def draw_raw(loss: LossMath, profile: Profile, rng: np.random.Generator) -> np.n
 
 
 # ----- the catalog as a whole ----------------------------------------------------------------------
-def test_catalog_has_the_twenty_nine_losses_in_stable_order():
+def test_catalog_has_the_thirty_one_losses_in_stable_order():
     assert list(CATALOG) == [
         "cross_entropy", "weighted_cross_entropy", "focal", "label_smoothing",
         "generalized_cross_entropy", "hinge", "asymmetric", "logit_adjusted", "ldam", "poly1",
-        "soft_f1", "coral",
+        "soft_f1", "group_reweighted_cross_entropy", "group_dro", "coral",
         "mse", "mae", "huber", "log_cosh", "quantile", "msle", "poisson", "gamma", "tweedie",
         "balanced_mse", "lds_mse", "lds_mae", "gaussian_nll", "ziln",
         "cox", "logistic_hazard", "deephit"]

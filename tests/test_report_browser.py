@@ -235,3 +235,40 @@ def test_the_request_recorder_sees_external_requests(browser: DevTools, tmp_path
     _, requested = browser.open(path.as_uri())
     assert "http://example.invalid/a.css" in requested
     assert "https://example.invalid/b.png" in requested
+
+
+def test_the_fairness_trade_off_renders_in_chromium(browser: DevTools, tmp_path: Path) -> None:
+    """A run with a sensitive column: the report's fairness table has one row per trained
+    candidate with the four numbers, and its trade-off plot is drawn."""
+    import functools
+
+    from test_fairness import PINNED, _frame
+
+    import advisor
+    import advisor.validate
+
+    pinned = functools.partial(advisor.validate.validate, **PINNED)
+    original, advisor.validate.validate = advisor.validate.validate, pinned
+    try:
+        rec = advisor.suggest(_frame(), target="y", sensitive="grp", n_jobs=1, budget=30)
+    finally:
+        advisor.validate.validate = original
+    path = tmp_path / "fairness.html"
+    path.write_text(rec.to_html(), encoding="utf-8")
+    session, requested = browser.open(path.as_uri())
+    assert requested == [path.as_uri()]
+    page = json.loads(browser.evaluate("""JSON.stringify({
+      heading: (document.querySelector('#fairness') || {}).textContent,
+      header: [...document.querySelectorAll('table.fairness thead th')].map(th => th.textContent),
+      rows: [...document.querySelectorAll('table.fairness tbody tr')].map(
+          tr => [...tr.querySelectorAll('td')].map(td => td.textContent)),
+      plot: [...document.querySelectorAll('svg.plot')].some(svg => svg.textContent.includes('worst group')),
+    })""", session))
+    trained = [c for c in rec.candidates if c.evidence is not None and c.evidence.fairness]
+    assert page["heading"] == "Fairness across the groups"
+    assert page["header"][-2:] == ["demographic parity difference", "equalized odds difference"]
+    assert [row[0] for row in page["rows"]] == [c.loss for c in trained]
+    assert all(len(row) == 6 and row[2] in ("a", "b") for row in page["rows"])
+    assert page["plot"], "the fairness trade-off plot is missing"
+    markdown = rec.to_markdown()
+    assert "### Fairness across the groups" in markdown and "| `group_dro`" in markdown

@@ -31,6 +31,8 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "ldam": ("binary", "multiclass"),
     "poly1": ("binary", "multiclass", "multilabel"),
     "soft_f1": ("binary", "multilabel"),
+    "group_reweighted_cross_entropy": ("binary", "multiclass"),
+    "group_dro": ("binary", "multiclass"),
     "coral": ("ordinal",),
     "mse": ("regression", "count", "proportion", "ordinal"),
     "mae": ("regression", "count", "ordinal"),
@@ -52,7 +54,7 @@ LOSSES: dict[str, tuple[str, ...]] = {
 }
 CONCERNS = ("task_defaults", "imbalance", "label_noise", "regression_shape", "imbalanced_regression",
             "counts", "ordinal", "multilabel", "uncertainty", "survival", "metric_alignment",
-            "activation")
+            "activation", "fairness")
 ACTIVATION_VALUES = ("auto", "linear", "sigmoid", "softmax", "tanh", "relu", "softplus", "exp")
 
 
@@ -82,6 +84,8 @@ def facts(task: str, **overrides) -> dict:
         censored_fraction=0.0, n_events=0.0, events_per_feature=0.0, tied_event_share=0.0,
         km_final_survival=0.0, km_plateau_length=0.0, cured_fraction=False, ph_min_p=1.0,
         ph_violated=False,
+        has_sensitive=False, n_groups=0.0, smallest_group_share=1.0, group_size_ratio=1.0,
+        group_base_rate_gap=0.0, group_imbalance_max=1.0,
         activation="auto", framework="pytorch",
         metric=DEFAULT_METRIC[task][0], metric_given=False, current_loss="", label_noise=False,
         has_quantiles=False,

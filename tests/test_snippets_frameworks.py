@@ -91,13 +91,17 @@ def _task_frame(task: str) -> tuple[pd.DataFrame, Any]:
 
 
 @functools.cache
-def task_data(task: str) -> tuple[Profile, np.ndarray]:
-    """The profile of ``task``'s dataset and its float32 feature matrix."""
+def task_data(task: str, grouped: bool = False) -> tuple[Profile, np.ndarray]:
+    """The profile of ``task``'s dataset and its float32 feature matrix; ``grouped``: with a
+    sensitive column of three groups (the group-aware losses)."""
     frame, target = _task_frame(task)
+    if grouped:
+        frame = frame.assign(g=np.array(["p", "q", "r"])[np.arange(len(frame)) % 3])
+    sensitive = "g" if grouped else None
     if task == "survival":  # the duration with its event indicator
-        loaded = load_data(frame, "time", event="event")
+        loaded = load_data(frame, "time", event="event", sensitive=sensitive)
     else:
-        loaded = load_data(frame, target)
+        loaded = load_data(frame, target, sensitive=sensitive)
     profile = profile_data(loaded, task=task, quantiles=QUANTILES)
     assert profile.task == task
     return profile, frame[["x1", "x2", "x3"]].to_numpy(np.float32, copy=True)
@@ -182,9 +186,12 @@ def _standardisation(snippet: str) -> tuple[float, float] | None:
 
 
 def _framework_target(case_loss: LossSpec, task: str, snippet: str, profile: Profile) -> np.ndarray:
-    """The target encoded as the snippet says (see the module docstring)."""
+    """The target encoded as the snippet says (see the module docstring); a group-aware loss
+    takes [label, group index] per row."""
     math = case_loss.bind(case_loss.derive(profile, {"quantiles": QUANTILES}), task)
     y = np.asarray(profile.y)
+    if math.needs_groups:
+        return np.column_stack([y, profile.groups.codes]).astype(np.float32)
     text = snippet.lower()
     if task in ("multiclass", "ordinal") and "class indices" in text:
         return y.astype(np.int64).reshape(-1)
@@ -247,14 +254,14 @@ def _keras_model(layer_text: str, namespace: dict[str, Any]) -> tuple[Any, Any]:
 def rendered(loss_id: str, task: str, framework: str) -> str:
     """The snippet of ``loss_id`` on ``task``'s dataset, with the settings derived from it."""
     loss = CATALOG[loss_id]
-    profile, _ = task_data(task)
+    profile, _ = task_data(task, loss.math.needs_groups)
     return loss.snippet(framework, loss.derive(profile, {"quantiles": QUANTILES}), profile)
 
 
 def build_case(loss_id: str, task: str, framework: str) -> Case:
     """Run the snippet and build its model, inputs and target (a fresh, seeded model)."""
     loss = CATALOG[loss_id]
-    profile, x = task_data(task)
+    profile, x = task_data(task, loss.math.needs_groups)
     snippet = rendered(loss_id, task, framework)
     filename = f"<snippet {loss_id} {task} {framework}>"
     recorder = _CompileRecorder()
@@ -324,9 +331,10 @@ def measure(case: Case) -> tuple[float, float, float]:
     scale x the catalog's, the offset is the mean of value - scale x catalog value, and the
     mismatch is the largest gap of the gradients (relative to the largest gradient) and of the
     offsets across batches."""
-    profile, _ = task_data(case.task)
+    profile, _ = task_data(case.task, case.loss.math.needs_groups)
     math = case.loss.bind(case.loss.derive(profile, {"quantiles": QUANTILES}), case.task)
-    target = math.encode_target(np.asarray(profile.y), profile)
+    extra = {"groups": profile.groups.codes} if math.needs_groups else {}
+    target = math.encode_target(np.asarray(profile.y), profile, **extra)
     standardisation = (_standardisation(case.snippet)
                        if case.task not in ("multiclass", "ordinal") else None)
     if standardisation is not None:  # the catalog's math on the target the snippet trains on
@@ -339,6 +347,9 @@ def measure(case: Case) -> tuple[float, float, float]:
         outputs = leaf if case.output_activation is None else case.output_activation(leaf)
         value = case.loss_of(outputs.float())
         (gradient,) = torch.autograd.grad(value, leaf)
+        advance = getattr(math, "advance", None)
+        if advance is not None:  # online state (group DRO): the snippet steps it per call too
+            advance(raw, target)
         per_sample, catalog_gradient = math.loss_gradient(raw, target)
         values.append(float(value.detach()))
         catalog.append(float(per_sample.mean()))

@@ -25,6 +25,7 @@ from ..schema import (
     Agreement,
     Comparison,
     Evidence,
+    FairnessEvidence,
     IntervalCoverage,
     Notice,
     ValidationSummary,
@@ -34,6 +35,7 @@ from ..schema import (
 )
 from ..schema import ExperimentProtocol as Protocol
 from ..stability import unstable_candidates
+from .fairness import summarise
 from .plan import Plan
 from .run import FoldResult
 from .scoring import NUMERIC_TASKS
@@ -59,6 +61,8 @@ class CandidateEvidence:
     epoch_cap_folds: int                     # folds where training stopped at the epoch cap
     #: Quantile losses: level -> mean share of held-out targets at or below its prediction.
     coverage: dict[str, float] | None = None
+    #: With a sensitive column: per-group means, worst group and gaps (``fairness.summarise``).
+    fairness: dict[str, Any] | None = None
 
     def record(self, metric: str) -> Evidence:
         """The result schema's record of these numbers, judged on ``metric``, rounded."""
@@ -76,7 +80,21 @@ class CandidateEvidence:
             epochs_run=self.epochs_run, epoch_cap_folds=self.epoch_cap_folds,
             coverage=None if self.coverage is None else
             {level: significant(share) for level, share in self.coverage.items()},
-            interval_coverage=interval_coverage(self.coverage))
+            interval_coverage=interval_coverage(self.coverage),
+            fairness=fairness_record(self.fairness))
+
+
+def fairness_record(fairness: dict[str, Any] | None) -> FairnessEvidence | None:
+    """The result schema's record of a candidate's fairness, rounded; None without groups."""
+    if fairness is None:
+        return None
+    return FairnessEvidence(
+        metric=fairness["metric"], worst_group=measured(fairness["worst_group"]),
+        worst_group_name=fairness["worst_group_name"],
+        worst_group_folds=tuple(measured(value) for value in fairness["worst_group_folds"]),
+        per_group={name: measured(value) for name, value in fairness["per_group"].items()},
+        demographic_parity_difference=measured(fairness["demographic_parity_difference"]),
+        equalized_odds_difference=measured(fairness["equalized_odds_difference"]))
 
 
 def interval_coverage(coverage: dict[str, float] | None) -> dict[str, IntervalCoverage] | None:
@@ -231,7 +249,8 @@ class _Folds:
 
 
 def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mapping[str, Any],
-              unstable: Mapping[str, str], primary: str, test_train_ratio: float) -> CandidateEvidence:
+              unstable: Mapping[str, str], primary: str, test_train_ratio: float,
+              group_names: Sequence[str] = ()) -> CandidateEvidence:
     runs = folds.runs(loss_id)
     rule_rank = candidates.rule_rank.get(loss_id)
     roles = tuple(candidates.roles[loss_id])
@@ -254,7 +273,18 @@ def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mappin
         std=float(finite.std(ddof=1)) if finite.size >= 2 else math.nan, ci_low=low, ci_high=high,
         epochs_run=tuple(folds.by_key[(loss_id, split)].epochs_run for split in folds.complete),
         epoch_cap_folds=cap_folds, coverage=_coverage([folds.by_key[(loss_id, split)]
-                                                       for split in folds.complete]))
+                                                       for split in folds.complete]),
+        fairness=_fairness(primary, group_names, [folds.by_key[(loss_id, split)]
+                                                  for split in folds.complete]))
+
+
+def _fairness(primary: str, group_names: Sequence[str],
+              runs: Sequence[FoldResult]) -> dict[str, Any] | None:
+    """The candidate's fairness over the compared splits; None without groups."""
+    if not group_names or not runs or any(run.fairness is None for run in runs):
+        return None
+    return summarise([run.fairness for run in runs if run.fairness is not None], primary,
+                     group_names)
 
 
 def _coverage(runs: Sequence[FoldResult]) -> dict[str, float] | None:
@@ -287,7 +317,7 @@ def _run_notices(notices: list[Notice], plan: Plan, n_rows: int, epoch_cap_total
 def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequence[FoldResult],
              n_splits: int, metrics: tuple[str, ...], greater_is_better: bool,
              test_train_ratio: float, notices: list[Notice],
-             plan: Plan) -> tuple[int, dict[str, Any]]:
+             plan: Plan, group_names: Sequence[str] = ()) -> tuple[int, dict[str, Any]]:
     """Fold results -> (splits used, the Validation's evidence fields): per-candidate
     evidence (tested, unstable, failed, not run), comparisons, orders and notices."""
     chosen = candidates.chosen
@@ -310,7 +340,7 @@ def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequenc
     evidence = []
     for loss_id in chosen:
         evidence.append(_evidence(loss_id, folds, candidates, means, unstable, primary,
-                                  test_train_ratio))
+                                  test_train_ratio, group_names))
         if loss_id in unstable:
             notices.append(Notice("validation.unstable", f"{loss_id} is unstable, so it is never "
                             f"recommended: {unstable[loss_id]}"))

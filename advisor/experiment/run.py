@@ -28,7 +28,9 @@ import pandas as pd
 from ..proxy import ProxyDivergedError
 from ..runtime.parallel import parallel_config, quiet_single_thread, result_mode
 from ..stability import overshoot
+from .fairness import FoldFairness, fold_fairness
 from .features import build_preprocessor
+from .metrics import METRIC_SPECS
 from .scoring import (
     NUMERIC_TASKS,
     ScoringContext,
@@ -96,6 +98,8 @@ class RunData:
     sequential: bool
     parent_pid: int = field(default_factory=os.getpid)
     cache: SplitCache = field(default_factory=SplitCache)
+    groups: np.ndarray | None = None     # the sensitive column's group index per row
+    group_names: tuple[str, ...] = ()
 
     def alone_in_process(self) -> bool:
         return self.sequential or os.getpid() != self.parent_pid
@@ -144,6 +148,7 @@ class FoldResult:
     warnings: tuple[str, ...] = ()
     overshoot: tuple[float, str | None] = (0.0, None)  # predictions beyond the training targets
     coverage: tuple[tuple[float, float], ...] = ()  # quantile level, share of test targets at or below it
+    fairness: FoldFairness | None = None  # with a sensitive column: per-group scores and gaps
 
 
 def epochs_run(proxy: Any) -> int | None:
@@ -172,11 +177,21 @@ def run_job(job: Job, data: RunData) -> FoldResult:
     else:  # a thread beside others: the parent limits BLAS and records warnings for the run
         outcome = _train_and_score(job, data)
     convergence = any(item.category.__name__ == "ConvergenceWarning" for item in caught)
-    status, scores, problems, reason, ran, beyond, coverage = outcome
+    status, scores, problems, reason, ran, beyond, coverage, fairness = outcome
     cap = (ran >= job.epochs) if ran is not None else convergence
     return FoldResult(job.loss_id, job.split, status, scores, problems, reason, ran,
                       bool(cap and status == "ok"), time.perf_counter() - started,
-                      warning_texts(caught), beyond, coverage)
+                      warning_texts(caught), beyond, coverage, fairness)
+
+
+def _fold_fairness(job: Job, data: RunData, prediction: np.ndarray) -> FoldFairness | None:
+    """The fold's per-group scores and gaps (fairlearn) when the run has groups."""
+    if data.groups is None:
+        return None
+    spec = METRIC_SPECS[job.metrics[0]]
+    return fold_fairness(data.y[job.test], prediction, data.groups[job.test],
+                         len(data.group_names),
+                         lambda truth, predicted: spec.score(truth, predicted, job.context))
 
 
 def _train_and_score(job: Job, data: RunData):
@@ -184,19 +199,22 @@ def _train_and_score(job: Job, data: RunData):
         train_matrix, test_matrix = data.matrices(job.split, job.train, job.test)
         proxy = data.factory(job.loss, job.params, data.profile, seed=job.seed,
                              max_iter=job.epochs, hidden=job.hidden)
-        proxy.fit(train_matrix, data.y[job.train])
+        if data.groups is not None and job.loss.math.needs_groups:
+            proxy.fit(train_matrix, data.y[job.train], groups=data.groups[job.train])
+        else:
+            proxy.fit(train_matrix, data.y[job.train])
         prediction = np.asarray(proxy.predict(test_matrix), dtype=float)
         distribution = _distribution(job, data, proxy, train_matrix, test_matrix, prediction)
     except ProxyDivergedError as error:
-        return "failed", {}, {}, f"diverged: {one_line(error)}", None, None, ()
+        return "failed", {}, {}, f"diverged: {one_line(error)}", None, None, (), None
     except Exception as error:  # noqa: BLE001 - failure is data: record it, go on
-        return "failed", {}, {}, f"{type(error).__name__}: {one_line(error)}", None, None, ()
+        return "failed", {}, {}, f"{type(error).__name__}: {one_line(error)}", None, None, (), None
     ran = epochs_run(proxy)
     if prediction.shape[0] != len(job.test):
         return ("failed", {}, {}, f"predicted {prediction.shape[0]} rows for {len(job.test)}",
-                ran, None, ())
+                ran, None, (), None)
     if not np.all(np.isfinite(prediction)):
-        return "failed", {}, {}, "diverged: non-finite predictions", ran, None, ()
+        return "failed", {}, {}, "diverged: non-finite predictions", ran, None, (), None
     beyond = (overshoot(prediction, data.y[job.train]) if job.context.task in NUMERIC_TASKS
               else (0.0, None))
     scores, problems = score_predictions(data.y[job.test], prediction, job.metrics, job.context,
@@ -205,9 +223,10 @@ def _train_and_score(job: Job, data: RunData):
     if not math.isfinite(scores[primary]):
         reason = problems.get(primary, "not finite")
         return ("failed", scores, problems, f"{primary} could not be computed: {reason}",
-                ran, beyond, ())
-    return "ok", scores, problems, None, ran, beyond, level_coverage(data.y[job.test], prediction,
-                                                                     job.context)
+                ran, beyond, (), None)
+    return ("ok", scores, problems, None, ran, beyond,
+            level_coverage(data.y[job.test], prediction, job.context),
+            _fold_fairness(job, data, prediction))
 
 
 def _distribution(job: Job, data: RunData, proxy: Any, train_matrix: np.ndarray,

@@ -205,3 +205,44 @@ def coral(ops: Any, logits: Any, target: Any, params: dict[str, Any], task: str)
     thresholds = ops.constant(list(range(logits.shape[-1])), logits)
     levels = ops.cast(labels > thresholds, logits.dtype)
     return ops.sum(bce(ops, logits, levels), axis=-1)
+
+
+# ----- group-aware losses (the target is [label, group index] per row) -------------------------------
+def _label_and_group(ops: Any, logits: Any, target: Any) -> tuple[Any, Any]:
+    """Class index (or 0/1 label) and group index per row of a ``(batch, 2)`` target."""
+    columns = ops.reshape(ops.cast(target, logits.dtype), (-1, 2))
+    label, group = ops.split(columns, 2, 1)
+    return ops.reshape(label, (-1,)), ops.reshape(group, (-1,))
+
+
+def _group_cross_entropy(ops: Any, logits: Any, label: Any, task: str) -> Any:
+    if task in SOFTMAX_TASKS:
+        return softmax_ce(ops, logits, ops.one_hot(ops.cast(label, "int64"), logits.shape[-1], logits))
+    return ops.sum(bce(ops, logits, ops.reshape(label, (-1, 1))), axis=-1)
+
+
+@formula("group_reweighted_cross_entropy")
+def group_reweighted_cross_entropy(ops: Any, logits: Any, target: Any, params: dict[str, Any],
+                                   task: str) -> Any:
+    """Cross-entropy times the weight of the row's (group, class) cell."""
+    label, group = _label_and_group(ops, logits, target)
+    table = params["group_weights"]
+    weights = ops.constant([value for row in table for value in row], logits)
+    cell = ops.cast(group * len(table[0]) + label, "int64")
+    return ops.take(weights, cell) * _group_cross_entropy(ops, logits, label, task)
+
+
+@formula("group_dro")
+def group_dro(ops: Any, logits: Any, target: Any, params: dict[str, Any], task: str) -> Any:
+    """sum_g q_g L_g over the batch at the group weights ``q`` of ``params`` (uniform unless
+    given); every row carries the batch's value. The online update of q is the training
+    loop's (the snippet's GroupDROLoss); a stateless object keeps q fixed."""
+    label, group = _label_and_group(ops, logits, target)
+    count = int(params.get("n_groups") or 1)
+    start = params.get("group_weights") or [1.0] * count
+    q = ops.constant([value / sum(start) for value in start], logits)
+    member = ops.one_hot(ops.cast(group, "int64"), count, logits)
+    per_row = _group_cross_entropy(ops, logits, label, task)
+    totals = ops.maximum(ops.sum(member, axis=0), 1.0)
+    group_loss = ops.sum(member * ops.reshape(per_row, (-1, 1)), axis=0) / totals
+    return ops.sum(q * group_loss) * ops.ones_like(per_row)

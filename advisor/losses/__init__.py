@@ -22,7 +22,10 @@ activation vetoes and its row of the README table follow from the spec.
    distribution). Read parameters from
    ``self.params`` (declared defaults are filled in) and the task from ``self.task``. A loss
    that is not a sum over rows (an F1 over the batch, ``_f1.py``) sets ``batch_loss`` and
-   takes the sample weights itself.
+   takes the sample weights itself. A loss that needs each row's group of a sensitive column
+   (``_fairness.py``) sets ``needs_groups``: the proxy passes ``groups=`` to its
+   ``encode_target``; one with online state (group DRO's weights) has ``advance``, which the
+   proxy calls once per training step.
 2. **Spec**: a :class:`LossSpec` in the same module: id, title, description, the output
    activations it sits on per task, the math class, formula, citation, its ``ParamSpec``\\s,
    its ``derivation(profile, options) -> params`` (None: the defaults), the values its
@@ -73,6 +76,7 @@ from ._deviance import GAMMA, MSLE, POISSON, TWEEDIE
 from ._discrete_time import DEEPHIT, LOGISTIC_HAZARD
 from ._distribution import GAUSSIAN_NLL, ZILN
 from ._f1 import SOFT_F1
+from ._fairness import GROUP_DRO, GROUP_REWEIGHTED_CROSS_ENTROPY
 from ._focusing import ASYMMETRIC, FOCAL, POLY1
 from ._imbalanced import BALANCED_MSE, LDS_MAE, LDS_MSE
 from ._link import Link
@@ -90,6 +94,8 @@ _SPECS = (
     ASYMMETRIC,
     # long-tail margins and adjustments, the polynomial expansion, the F1 surrogate
     LOGIT_ADJUSTED, LDAM, POLY1, SOFT_F1,
+    # group-aware losses for a sensitive column (the rows' groups packed in the target)
+    GROUP_REWEIGHTED_CROSS_ENTROPY, GROUP_DRO,
     CORAL, MSE, MAE, HUBER, LOG_COSH, QUANTILE, MSLE, POISSON, GAMMA, TWEEDIE,
     # imbalanced regression (the rare regions of the target)
     BALANCED_MSE, LDS_MSE, LDS_MAE,

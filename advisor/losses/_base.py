@@ -129,6 +129,9 @@ class LossMath:
     #: every row carries the batch's loss, and the gradient is ``S`` times the gradient of
     #: that loss (``S`` the batch's total weight), which the proxy does not weigh again.
     batch_loss: ClassVar[bool] = False
+    #: The loss needs each row's group of a sensitive column: :meth:`encode_target` then also
+    #: takes ``groups`` (one index per row) and packs them into the target (``_fairness``).
+    needs_groups: ClassVar[bool] = False
 
     def __init__(self, params: Mapping[str, Any], task: str, *, loss_id: str = "") -> None:
         self.params = dict(params)

@@ -23,6 +23,7 @@ from ..options import Options
 from ._amount import amount_clue
 from ._column import MIN_ROWS, read_column, split_stray_text, usable_rows
 from ._feature_facts import feature_facts
+from ._groups import GROUP_TASKS, MIN_GROUP_ROWS, Groups, build_groups, group_facts
 from ._survival_facts import NEUTRAL_SURVIVAL_FACTS, survival_facts
 from ._target_facts import class_facts, numeric_target_facts
 from ._task import detect_target
@@ -44,6 +45,7 @@ class Profile:
     quantiles: tuple[float, ...] = ()     # quantile levels asked for with --quantile
     row_mask: np.ndarray | None = field(default=None, repr=False)  # rows of LoadedData kept (target present)
     stray_text: tuple[tuple[str, str, int], ...] = ()  # (column, text, rows) dropped from a numeric target
+    groups: Groups | None = field(default=None, repr=False)  # the --sensitive column's groups of the kept rows
 
     @property
     def data_facts(self) -> dict[str, Any]:
@@ -65,6 +67,8 @@ class Profile:
             "class_counts": list(self.class_counts),
             "robust_scale": self.robust_scale,
             "quantiles": list(self.quantiles),
+            **({"groups": self.groups.to_dict(self.classes, self.task)}
+               if self.groups is not None else {}),
         }
 
 
@@ -92,6 +96,9 @@ def profile_data(loaded: LoadedData, options: Options | None = None, **values: A
     else:
         survival = dict(NEUTRAL_SURVIVAL_FACTS)
     numeric, robust_scale = numeric_target_facts(target, columns, loaded.features, row_mask)
+    groups = (None if loaded.sensitive is None else
+              build_groups(loaded.sensitive, row_mask, target.task, target.y,
+                           len(target.classes), as_feature=loaded.sensitive_as_feature))
     data_facts = {
         "task": target.task,
         "n_rows": n_rows,
@@ -102,6 +109,7 @@ def profile_data(loaded: LoadedData, options: Options | None = None, **values: A
         **class_facts(target),
         **numeric,
         **survival,
+        **group_facts(groups),
     }
     return Profile(
         task=target.task,
@@ -115,7 +123,9 @@ def profile_data(loaded: LoadedData, options: Options | None = None, **values: A
         row_mask=row_mask,
         stray_text=tuple((column.name, text, rows) for column in columns
                          for text, rows in column.stray_text),
+        groups=groups,
     )
 
 
-__all__ = ["Profile", "profile_data", "amount_clue", "split_stray_text", "MIN_ROWS"]
+__all__ = ["Profile", "profile_data", "amount_clue", "split_stray_text", "MIN_ROWS", "Groups",
+           "GROUP_TASKS", "MIN_GROUP_ROWS"]
