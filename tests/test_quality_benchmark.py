@@ -73,8 +73,12 @@ def test_the_truth_covers_every_task_and_every_applicable_loss():
         truth = json.loads(path.read_text())
         tasks.add(truth["task"])
         assert truth["splits"] >= 15 and truth["config"]["folds"] >= 5
-        # a loss may only be left out when its target range excludes the data (gamma: y > 0)
-        missing = set(losses_for_task(truth["task"])) - set(truth["losses"])
+        # a loss may only be left out when its target range excludes the data (gamma: y > 0),
+        # or when it needs the groups of a sensitive column, which no benchmark case has yet
+        # (the group losses are vetoed without one, so the advisor never picks them here)
+        grouped = {loss_id for loss_id in losses_for_task(truth["task"])
+                   if CATALOG[loss_id].math.needs_groups}
+        missing = set(losses_for_task(truth["task"])) - set(truth["losses"]) - grouped
         assert missing == set(truth["excluded"]), dataset.name
         assert all(CATALOG[loss_id].target_interval.low > -np.inf for loss_id in missing)
         for metric in dataset.metrics:
