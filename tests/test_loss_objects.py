@@ -7,10 +7,12 @@ per-row loss (``LossSpec.bind(params, task).loss_gradient``), and the gradient o
 respect to the raw outputs is the catalog's gradient over the batch size, to 1e-6 in float64.
 The parameters are the ones derived from a small synthetic dataset of the task, profiled by
 the real profiler; the object gets the target as a user has it (class indices, 0/1 labels,
-values: y, not log1p(y), for msle), the math its encoded target.
+values: y, not log1p(y), for msle; the (duration, event) pair for survival), the math its
+encoded target.
 
 Then, with real training: for every task, ``advisor.suggest(df, validate=False).best`` as a
-PyTorch module and as a Keras 3 loss trains a small network, and the loss goes down.
+PyTorch module and as a Keras 3 loss trains a small network, and the loss goes down (survival:
+every candidate, the three survival losses). A saved survival result loads back in both.
 
 Keras 3 runs on the PyTorch backend (``KERAS_BACKEND=torch`` before Keras is imported); without
 torch or keras the tests skip, saying which is missing (``pip install '.[frameworks]'``).
@@ -19,14 +21,18 @@ torch or keras the tests skip, saying which is missing (``pip install '.[framewo
 from __future__ import annotations
 
 import functools
+import json
 import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 import advisor
+from advisor.cli import main
+from advisor.examples import example_path
 from advisor.frameworks import FORMULAS
 from advisor.load import load_data
 from advisor.losses import CATALOG, LossSpec
@@ -51,6 +57,7 @@ CASES = [(loss_id, task, framework) for loss_id, loss in CATALOG.items() for tas
 N_ROWS, N_FEATURES = 64, 3
 QUANTILES = (0.1, 0.5, 0.9)
 TOLERANCE = 1e-6
+SURVIVAL_LOSSES = ("cox", "logistic_hazard", "deephit")
 
 
 # ----- data: one small synthetic dataset per task -------------------------------------------------
@@ -70,11 +77,25 @@ def task_frame(task: str, n_rows: int = N_ROWS) -> tuple[pd.DataFrame, Any]:
         "proportion": {"y": np.round(1.0 / (1.0 + np.exp(-signal - 0.3 * noise)), 4)},
         "regression": {"y": np.round(np.exp(0.5 * signal + 0.3 * noise), 4)},
         "count": {"y": rng.poisson(np.exp(0.5 * signal + 0.5))},
+        # whole-number durations (tied event times), about a third censored
+        "survival": {"time": np.ceil(rng.exponential(8.0 * np.exp(-signal))),
+                     "event": (rng.random(n_rows) < 0.65).astype(int)},
     }[task]
     for name, values in targets.items():
         frame[name] = values
     names = list(targets)
     return frame, names if len(names) > 1 else names[0]
+
+
+def load_task(frame: pd.DataFrame, target: Any, task: str, sensitive: str | None = None) -> Any:
+    """The loaded dataset: a survival target is the duration with its event indicator (its
+    profile needs the survival extra; without it the survival cases skip, saying so)."""
+    if task == "survival":
+        for package in ("lifelines", "sksurv"):
+            pytest.importorskip(package, reason="the survival extra (pip install '.[survival]') "
+                                                f"is not installed: no {package}")
+        return load_data(frame, "time", event="event", sensitive=sensitive)
+    return load_data(frame, target, sensitive=sensitive)
 
 
 @functools.cache
@@ -84,7 +105,7 @@ def task_profile(task: str, grouped: bool = False) -> Profile:
     frame, target = task_frame(task)
     if grouped:
         frame = frame.assign(g=np.array(["p", "q", "r"])[np.arange(len(frame)) % 3])
-    profile = profile_data(load_data(frame, target, sensitive="g" if grouped else None),
+    profile = profile_data(load_task(frame, target, task, sensitive="g" if grouped else None),
                            task=task, quantiles=QUANTILES)
     assert profile.task == task
     return profile
@@ -111,11 +132,25 @@ def draw_target(loss: LossSpec, task: str, profile: Profile, rng: np.random.Gene
         return rng.uniform(0.02, 0.98, N_ROWS)
     if task == "count":
         return rng.poisson(2.5, N_ROWS).astype(np.float64)
+    if task == "survival":
+        return draw_survival(profile, rng)
     values = np.exp(rng.normal(0.0, 0.6, N_ROWS))  # > 0: every regression loss's range
     interval = loss.target_interval
     if interval.low == 0.0 and interval.low_inclusive:
         values[rng.random(N_ROWS) < 0.25] = 0.0  # zeros where the loss allows them
     return values
+
+
+def draw_survival(profile: Profile, rng: np.random.Generator) -> np.ndarray:
+    """(duration, event) pairs ``(N_ROWS, 2)`` as a user has them: durations drawn from the
+    profile's own (whole numbers: tied event times, some on the grid's cut points) and a tenth
+    past the largest (beyond the grid's last cut), about a third censored."""
+    observed = np.asarray(profile.y, dtype=np.float64)[:, 0]
+    time = rng.choice(observed, N_ROWS)
+    time[rng.random(N_ROWS) < 0.1] = observed.max() + 1.0
+    event = (rng.random(N_ROWS) < 0.65).astype(np.float64)
+    event[0] = 1.0  # at least one event
+    return np.column_stack([time, event])
 
 
 def catalog_values(loss: LossSpec, task: str, raw: np.ndarray,
@@ -184,6 +219,37 @@ def test_loss_object_agrees_with_the_catalog_math(loss_id, task, framework):
                                        err_msg="one-hot rows give the values of class indices")
 
 
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("ties", ["breslow", "efron"])
+def test_the_cox_object_follows_both_ties_and_a_batch_without_events(framework, ties):
+    """Either tie rule (the agreement test above runs the derived one) is the catalog's, on
+    times drawn from a few values (many ties, censored rows tied with events); a batch without
+    events is 0 with a zero gradient, as the catalog's."""
+    profile = task_profile("survival")
+    params = {**CATALOG["cox"].derive(profile, {}), "ties": ties}
+    math = CATALOG["cox"].bind(params, "survival")
+    obj = (advisor_torch.make_loss("cox", params, "survival", reduction="none") if framework == "torch"
+           else advisor_keras.make_loss("cox", params, "survival", reduction=None, dtype="float64"))
+    rng = np.random.default_rng(11)
+    raw = rng.normal(0.0, 1.5, (N_ROWS, 1))
+    y = np.column_stack([rng.integers(1, 6, N_ROWS), rng.random(N_ROWS) < 0.6]).astype(np.float64)
+    for target in (y, np.column_stack([y[:, 0], np.zeros(N_ROWS)])):
+        per_row, gradient = math.loss_gradient(raw, math.encode_target(target, profile))
+        values, object_gradient = object_values(obj, raw, target)
+        np.testing.assert_allclose(values, per_row, rtol=TOLERANCE, atol=TOLERANCE)
+        np.testing.assert_allclose(object_gradient, gradient / N_ROWS, rtol=TOLERANCE, atol=1e-9)
+    assert np.all(values == 0.0) and np.all(object_gradient == 0.0)
+
+
+@pytest.mark.parametrize("loss_id", SURVIVAL_LOSSES)
+def test_a_survival_object_names_the_target_it_takes(loss_id):
+    """Not the (duration, event) pair (e.g. the durations alone): one TargetError line."""
+    params = CATALOG[loss_id].derive(task_profile("survival"), {})
+    obj = advisor_torch.make_loss(loss_id, params, "survival")
+    with pytest.raises(advisor.TargetError, match=r"takes the survival target as \(batch, 2\)"):
+        obj(torch.zeros(N_ROWS, 1), torch.ones(N_ROWS))
+
+
 # ----- training with the recommendation's own object ----------------------------------------------
 TRAIN_ROWS, HIDDEN, STEPS, LEARNING_RATE = 160, 16, 30, 0.03
 
@@ -191,25 +257,25 @@ TRAIN_ROWS, HIDDEN, STEPS, LEARNING_RATE = 160, 16, 30, 0.03
 @functools.cache
 def recommended(task: str) -> tuple[Any, np.ndarray, np.ndarray, int]:
     """The rules-only recommendation for ``task``'s data, its features, the target as a user
-    has it (class indices in the order of ``rec.profile.classes``) and the output width."""
+    has it (class indices in the order of ``rec.profile.classes``; survival: the (duration,
+    event) pair as two columns) and the output width."""
     frame, target = task_frame(task, TRAIN_ROWS)
-    rec = advisor.suggest(frame, target=target, task=task, validate=False)
+    profile = profile_data(load_task(frame, target, task), task=task)
+    if task == "survival":
+        rec = advisor.suggest(frame, target="time", event="event", validate=False)
+    else:
+        rec = advisor.suggest(frame, target=target, task=task, validate=False)
     assert rec.task == task
     x = frame[["x1", "x2", "x3"]].to_numpy(np.float32, copy=True)
     y = frame[target].to_numpy(copy=True)
     if task in ("multiclass", "ordinal"):
         y = np.array([rec.profile.classes.index(str(value)) for value in y])
-    profile = profile_data(load_data(frame, target), task=task)
     width = CATALOG[rec.best.loss].bind(rec.best.params, task).n_outputs(profile)
     return rec, x, y, width
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_the_recommended_torch_module_trains(task):
-    """``rec.best.to_torch()`` trains a small network: a few Adam steps lower the loss."""
-    rec, x, y, width = recommended(task)
-    loss_fn = rec.best.to_torch()
-    assert isinstance(loss_fn, torch.nn.Module) and loss_fn.loss_id == rec.best.loss
+def torch_history(loss_fn: Any, x: np.ndarray, y: np.ndarray, width: int) -> list[float]:
+    """The loss of a small network over ``STEPS`` full-batch Adam steps with ``loss_fn``."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(N_FEATURES, HIDDEN), torch.nn.Tanh(),
                                 torch.nn.Linear(HIDDEN, width))
@@ -222,8 +288,31 @@ def test_the_recommended_torch_module_trains(task):
         loss.backward()
         optimiser.step()
         history.append(float(loss.detach()))
+    return history
+
+
+def keras_history(loss: Any, x: np.ndarray, y: np.ndarray, width: int) -> list[float]:
+    """The loss of a small Keras model compiled with ``loss`` over ``STEPS`` full-batch epochs."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(HIDDEN, activation="tanh"),
+                              keras.layers.Dense(width)])
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss)
+    history = model.fit(x, y.astype(np.float32), batch_size=len(x), epochs=STEPS, verbose=0)
+    return list(history.history["loss"])
+
+
+def assert_it_trained(history: list[float], what: str) -> None:
     assert all(np.isfinite(history)), history
-    assert history[-1] < 0.9 * history[0], f"{rec.best.loss} on {task}: {history[0]} -> {history[-1]}"
+    assert history[-1] < 0.9 * history[0], f"{what}: {history[0]} -> {history[-1]}"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_recommended_torch_module_trains(task):
+    """``rec.best.to_torch()`` trains a small network: a few Adam steps lower the loss."""
+    rec, x, y, width = recommended(task)
+    loss_fn = rec.best.to_torch()
+    assert isinstance(loss_fn, torch.nn.Module) and loss_fn.loss_id == rec.best.loss
+    assert_it_trained(torch_history(loss_fn, x, y, width), f"{rec.best.loss} on {task}")
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -232,14 +321,24 @@ def test_the_recommended_keras_loss_trains(task):
     rec, x, y, width = recommended(task)
     loss = rec.best.to_keras()
     assert isinstance(loss, keras.losses.Loss) and loss.loss_id == rec.best.loss
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(HIDDEN, activation="tanh"),
-                              keras.layers.Dense(width)])
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=loss)
-    history = model.fit(x, y.astype(np.float32), batch_size=len(x), epochs=STEPS, verbose=0)
-    losses = history.history["loss"]
-    assert all(np.isfinite(losses)), losses
-    assert losses[-1] < 0.9 * losses[0], f"{rec.best.loss} on {task}: {losses[0]} -> {losses[-1]}"
+    assert_it_trained(keras_history(loss, x, y, width), f"{rec.best.loss} on {task}")
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_every_survival_candidate_trains_on_the_duration_event_pair(framework):
+    """The three survival losses (one is the best, the others follow it) each train a small
+    network from the (duration, event) columns as they are, in both frameworks."""
+    rec, x, y, _ = recommended("survival")
+    assert y.shape == (len(x), 2)
+    frame, target = task_frame("survival", TRAIN_ROWS)
+    profile = profile_data(load_task(frame, target, "survival"), task="survival")
+    survival_losses = [c for c in rec.candidates if c.loss in SURVIVAL_LOSSES]
+    assert sorted(c.loss for c in survival_losses) == sorted(SURVIVAL_LOSSES)
+    for candidate in survival_losses:
+        width = CATALOG[candidate.loss].bind(candidate.params, "survival").n_outputs(profile)
+        history = (torch_history(candidate.to_torch(), x, y, width) if framework == "torch"
+                   else keras_history(candidate.to_keras(), x, y, width))
+        assert_it_trained(history, f"{candidate.loss} ({framework})")
 
 
 # ----- saved results --------------------------------------------------------------------------------
@@ -265,6 +364,37 @@ def test_load_loss_rebuilds_the_saved_candidates(tmp_path):
                                float(other.to_torch()(outputs.float(), target)), rtol=1e-6)
     with pytest.raises(advisor.OptionError, match="loss must be one of"):
         advisor_torch.load_loss(path, loss="no_such_loss")
+
+
+def test_load_loss_rebuilds_a_saved_survival_result(tmp_path):
+    """``advisor suggest example:rossi --no-validate --format json`` saved, then every
+    candidate loaded back in both frameworks: on rossi's (week, arrest) columns as they are,
+    its values and gradient are the catalog's math with the saved parameters."""
+    task_profile("survival")  # skips without the survival extra
+    result = CliRunner().invoke(main, ["suggest", "example:rossi", "--no-validate", "--format",
+                                       "json", "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    path = tmp_path / "rossi.json"
+    path.write_text(result.stdout, encoding="utf-8")
+    payload = json.loads(result.stdout)
+    assert payload["task"] == "survival" and payload["target"]["columns"] == ["week", "arrest"]
+    frame = pd.read_csv(example_path("rossi"))
+    profile = profile_data(load_data(frame, "week", event="arrest"), task="survival")
+    y = frame[["week", "arrest"]].to_numpy(np.float64)
+    rng = np.random.default_rng(8)
+    assert advisor_torch.load_loss(path).loss_id == payload["candidates"][0]["loss"]
+    for candidate in payload["candidates"]:
+        math = CATALOG[candidate["loss"]].bind(candidate["params"], "survival")
+        raw = rng.normal(0.0, 1.0, (len(y), math.n_outputs(profile)))
+        per_row, gradient = math.loss_gradient(raw, math.encode_target(y, profile))
+        for loaded in (advisor_torch.load_loss(path, loss=candidate["loss"], reduction="none"),
+                       advisor_keras.load_loss(path, loss=candidate["loss"], reduction=None,
+                                               dtype="float64")):
+            assert loaded.loss_id == candidate["loss"] and loaded.task == "survival"
+            values, object_gradient = object_values(loaded, raw, y)
+            np.testing.assert_allclose(values, per_row, rtol=TOLERANCE, atol=TOLERANCE)
+            np.testing.assert_allclose(object_gradient, gradient / len(y), rtol=TOLERANCE,
+                                       atol=TOLERANCE * np.abs(gradient / len(y)).max())
 
 
 def test_a_keras_model_with_the_loss_saves_and_loads(tmp_path):

@@ -7,9 +7,10 @@ with the candidate's parameters as values. Nothing here imports torch or keras: 
 resolves the setting (:func:`loss_setting`) and reads a saved JSON result
 (:func:`saved_setting`); the framework modules import their framework when they are imported.
 
-Adding a loss object: a ``@formula("<id>")`` function in ``_classification.py`` or
-``_numeric.py`` (or a new module imported below), mirroring the loss's ``LossMath``;
-``tests/test_loss_objects.py`` then checks it against that math for every catalog entry.
+Adding a loss object: a ``@formula("<id>")`` function in ``_classification.py``,
+``_numeric.py`` or ``_survival.py`` (or a new module imported below), mirroring the loss's
+``LossMath``; ``tests/test_loss_objects.py`` then checks it against that math for every
+catalog entry.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from ..errors import FrameworkError, OptionError, ReportError
 from ..losses import CATALOG
-from . import _classification, _numeric  # noqa: F401  (each registers its formulas)
+from . import _classification, _numeric, _survival  # noqa: F401  (each registers its formulas)
 from ._registry import FORMULAS, Formula, formula
 
 __all__ = ["FORMULAS", "Formula", "LossSetting", "formula", "import_framework", "loss_setting",

@@ -5,8 +5,10 @@ imports keras (``import advisor`` never does). The object is a ``keras.losses.Lo
 ``model.compile(loss=...)``. ``y_pred`` is the network's raw output (a linear last layer:
 logits, log-means, [means, log variances]...), ``y_true`` the target as you have it: class
 indices (or one-hot rows) for exclusive classes, 0/1 labels or fractions for the sigmoid
-tasks, values for numeric targets. Its per-row values are the catalog's per-row loss; Keras
-averages them and applies ``sample_weight`` / ``class_weight``. The formula is
+tasks, values for numeric targets, the (duration, event) pair ``(batch, 2)`` for survival.
+Its per-row values are the catalog's per-row loss; Keras averages them and applies
+``sample_weight`` / ``class_weight`` (to a batch loss's value, carried by every row: the
+weights scale it, they do not reweight the risk sets or pairs). The formula is
 :data:`advisor.frameworks.FORMULAS`, the same as :mod:`advisor.torch`'s, on ``keras.ops``.
 The loss serialises with the model (``get_config``; registered as ``advisor>AdvisorLoss``).
 """

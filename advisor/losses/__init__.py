@@ -44,7 +44,8 @@ activation vetoes and its row of the README table follow from the spec.
    by terms of the target alone is listed, with the reason, in that test's
    ``DOCUMENTED_CONSTANTS``.
 4. **Loss objects** (``Candidate.to_torch()`` / ``to_keras()``): one function decorated
-   ``@formula("<id>")`` in ``advisor/frameworks/_classification.py`` or ``_numeric.py``: the
+   ``@formula("<id>")`` in ``advisor/frameworks/_classification.py``, ``_numeric.py`` or
+   ``_survival.py``: the
    per-row loss of (raw outputs, the target as the user has it), written once in the
    ``keras.ops`` vocabulary (PyTorch gets the same names through ``advisor.torch.TorchOps``),
    term for term the math's ``loss_gradient`` value, the parameters read from ``params``.

@@ -5,9 +5,10 @@ never does). The object is an ``nn.Module`` whose ``forward(outputs, target)`` r
 catalog's loss averaged over the batch (``reduction="sum"`` or ``"none"`` as in torch's own
 losses), from the network's raw outputs (a linear last layer: logits, log-means, [means, log
 variances]...) and the target as you have it: class indices (or one-hot rows) for exclusive
-classes, 0/1 labels or fractions for the sigmoid tasks, values for numeric targets. Its
-formula is :data:`advisor.frameworks.FORMULAS`, shared with :mod:`advisor.keras`; this module
-only gives it torch's operations (:class:`TorchOps`).
+classes, 0/1 labels or fractions for the sigmoid tasks, values for numeric targets, the
+(duration, event) pair ``(batch, 2)`` for survival. Its formula is
+:data:`advisor.frameworks.FORMULAS`, shared with :mod:`advisor.keras`; this module only gives
+it torch's operations (:class:`TorchOps`).
 """
 
 from __future__ import annotations
@@ -79,8 +80,20 @@ class TorchOps:
         return torch.ones_like(x)
 
     @staticmethod
-    def take(x: Any, indices: Any) -> Any:
-        return x[indices]
+    def take(x: Any, indices: Any, axis: int | None = None) -> Any:
+        if axis is None:
+            return torch.reshape(x, (-1,))[indices]
+        if isinstance(indices, int):
+            return torch.select(x, axis, indices)
+        return torch.index_select(x, axis, indices.long())
+
+    @staticmethod
+    def tril(x: Any, k: int = 0) -> Any:
+        return torch.tril(x, diagonal=k)
+
+    @staticmethod
+    def searchsorted(sorted_sequence: Any, values: Any, side: str = "left") -> Any:
+        return torch.searchsorted(sorted_sequence.contiguous(), values.contiguous(), side=side)
 
     @staticmethod
     def digitize(x: Any, bins: list[float]) -> Any:
@@ -103,6 +116,15 @@ class TorchOps:
     @staticmethod
     def mean(x: Any, axis: int | None = None) -> Any:
         return torch.mean(x) if axis is None else torch.mean(x, dim=axis)
+
+    @staticmethod
+    def logsumexp(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+        dims = tuple(range(x.dim())) if axis is None else axis
+        return torch.logsumexp(x, dim=dims, keepdim=keepdims)
+
+    @staticmethod
+    def cumsum(x: Any, axis: int | None = None) -> Any:
+        return torch.cumsum(torch.reshape(x, (-1,)), dim=0) if axis is None else torch.cumsum(x, dim=axis)
 
     # ----- element-wise -----
     exp = staticmethod(torch.exp)
@@ -129,6 +151,10 @@ class TorchOps:
     @staticmethod
     def maximum(x: Any, y: Any) -> Any:
         return torch.maximum(x, _tensor(y, x))
+
+    @staticmethod
+    def minimum(x: Any, y: Any) -> Any:
+        return torch.minimum(x, _tensor(y, x))
 
 
 OPS = TorchOps()
