@@ -31,6 +31,8 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "ldam": ("binary", "multiclass"),
     "poly1": ("binary", "multiclass", "multilabel"),
     "soft_f1": ("binary", "multilabel"),
+    "cross_entropy+threshold": ("binary", "multilabel"),
+    "cross_entropy+logit_adjustment": ("multiclass",),
     "coral": ("ordinal",),
     "mse": ("regression", "count", "proportion", "ordinal"),
     "mae": ("regression", "count", "ordinal"),
@@ -48,7 +50,7 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "ziln": ("regression", "count"),
 }
 CONCERNS = ("task_defaults", "imbalance", "label_noise", "regression_shape", "imbalanced_regression",
-            "counts", "ordinal", "multilabel", "uncertainty", "metric_alignment", "activation")
+            "counts", "ordinal", "multilabel", "uncertainty", "metric_alignment", "plans", "activation")
 ACTIVATION_VALUES = ("auto", "linear", "sigmoid", "softmax", "tanh", "relu", "softplus", "exp")
 
 
