@@ -47,7 +47,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from .calibration import calibration_notices, proper_score_sentence
+from .calibration import calibration_notices, plan_sentence, proper_score_sentence
 from .errors import OptionError
 from .schema import ComparisonWithPick, Notice, PracticalEquivalence, measured
 
@@ -390,6 +390,9 @@ def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str
         parts.append(f"Too few splits to order the candidates: the rules' order stands, {pick} first.")
     else:
         parts.append(_pick_sentence(validation, judged, pick, rule_choice, default, versus))
+        plans = plan_sentence(validation, pick)
+        if plans:
+            parts.append(plans)
     proper = proper_score_sentence(metric, protocol.task)
     if proper:
         parts.append(proper)
