@@ -297,7 +297,8 @@ def _decision_rule(loss, profile, validation) -> DecisionRule | None:
     plan = loss.decision
     if plan is None:
         return None
-    metric = str(profile.facts["metric"])
+    # the metric the rule is tuned for: the user's when it reads the decision (the snippet's)
+    metric = plan.snippet_values(str(profile.facts["metric"]), profile.task)["tuned_metric"]
     evidence = validation.candidate(loss.id) if validation is not None else None
     tuned = evidence.decision if evidence is not None else None
     values = tuple(significant(value, 4) for value in tuned.medians) if tuned is not None else None

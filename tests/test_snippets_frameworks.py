@@ -440,7 +440,9 @@ def _validation(case: Case) -> tuple[Any, Any, np.ndarray, np.ndarray]:
     y = np.asarray(profile.y)
     held = torch.from_numpy(y.astype(np.int64) if case.task == "multiclass"
                             else y.reshape(len(y), -1).astype(np.float32))
-    logits = case.model.predict(x, verbose=0) if case.framework == "keras" else case.model(x)
+    logits = case.model(x)
+    if case.framework == "keras":  # what model.predict returns: a numpy array
+        logits = keras.ops.convert_to_numpy(logits)
     raw = logits if case.framework == "keras" else logits.detach().numpy()
     return logits, held, np.asarray(raw, dtype=float), y
 
