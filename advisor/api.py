@@ -28,6 +28,7 @@ from .schema import (
     Confidence,
     DataSource,
     DecisionBasis,
+    DecisionRule,
     EvidenceVersusPick,
     Notice,
     OutputColumn,
@@ -306,7 +307,28 @@ def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Ca
         evidence=evidence,
         outputs=(Outputs(tuple(OutputColumn(name, meaning) for name, meaning in loss.outputs),
                          loss.prediction) if loss.outputs else None),
+        decision=_decision_rule(loss, profile, validation),
     )
+
+
+def _decision_rule(loss, profile, validation) -> DecisionRule | None:
+    """A plan's decision rule: the medians of its tuned values over the splits when the
+    experiment trained it, and how to tune it; None for a loss without one."""
+    plan = loss.decision
+    if plan is None:
+        return None
+    # the metric the rule is tuned for: the user's when it reads the decision (the snippet's)
+    metric = plan.snippet_values(str(profile.facts["metric"]), profile.task)["tuned_metric"]
+    evidence = validation.candidate(loss.id) if validation is not None else None
+    tuned = evidence.decision if evidence is not None else None
+    values = tuple(significant(value, 4) for value in tuned.medians) if tuned is not None else None
+    return DecisionRule(
+        rule=plan.rule, metric=metric,
+        threshold=values if plan.rule == "threshold" else None,
+        tau=values[0] if values is not None and plan.rule == "logit_adjustment" else None,
+        splits_tuned=len(tuned.folds) if tuned is not None else None,
+        splits_plain=tuned.kept_plain if tuned is not None else None,
+        how=plan.how.format(metric=metric))
 
 
 def _profile_summary(profile, loaded) -> ProfileSummary:

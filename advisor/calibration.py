@@ -11,6 +11,10 @@ frequencies: the decision must show what it costs there. Two sentences come from
   :func:`advisor.experiment.scoring.top_label_ece`) exceeds the default loss's by more than
   :func:`calibration_margin`, a ``decision.temperature_scaling`` notice recommends temperature
   scaling on held-out data (Guo, Pleiss, Sun & Weinberger, ICML 2017).
+- When the experiment trained a plan (a loss plus a decision rule tuned on validation data,
+  ``advisor.losses._plans``), the summary says which plan won and what it costs in log loss
+  against plain cross-entropy: a tuned rule keeps the network's probabilities, a re-weighted
+  loss does not (:func:`plan_sentence`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .experiment.evidence import Validation
 
 __all__ = ["PROPER_SCORES", "CALIBRATION_TASKS", "ECE_ABSOLUTE_MARGIN", "ECE_RELATIVE_MARGIN",
-           "calibration_margin", "proper_score_sentence", "calibration_notices"]
+           "calibration_margin", "proper_score_sentence", "calibration_notices", "plan_sentence"]
 
 #: The task metrics that are proper scoring rules of the predicted probabilities.
 PROPER_SCORES = ("log_loss", "brier")
@@ -88,3 +92,33 @@ def _costs(mine: Mapping[str, float], theirs: Mapping[str, float]) -> str:
              for name, label in (("log_loss", "log loss"), ("brier", "Brier"))
              if math.isfinite(mine.get(name, math.nan)) and math.isfinite(theirs.get(name, math.nan))]
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def plan_sentence(validation: Validation, pick: str | None) -> str | None:
+    """'Of the plans (a loss plus a decision rule), P won ...; its log loss a against b for
+    plain cross-entropy (+d)', when a plan with a tuned rule trained stably; else None."""
+    from .losses import CATALOG
+
+    plans = [item.loss for item in validation.tested()
+             if item.loss in CATALOG and CATALOG[item.loss].decision is not None]
+    mine = validation.candidate(pick) if pick is not None else None
+    if not plans or mine is None or mine.status != "tested":
+        return None
+    metric = validation.protocol.metric
+    others = [loss_id for loss_id in plans if loss_id != pick]
+    plan = CATALOG[pick].decision if pick in CATALOG else None
+    if plan is not None and mine.decision is not None:
+        values = ", ".join(f"{value:.3g}" for value in mine.decision.medians)
+        name = "threshold" if plan.rule == "threshold" else "tau"
+        how = f" ({plan.base} with a {plan.title} for {metric}, median {name} {values})"
+    else:
+        how = ", with its plain argmax / 0.5 rule,"
+    won = f"{pick}{how} won" + (f" over {', '.join(others)}" if others else "")
+    plain = validation.candidate("cross_entropy")
+    cost = ""
+    if pick != "cross_entropy" and plain is not None and plain.status == "tested":
+        a, b = mine.means.get("log_loss", math.nan), plain.means.get("log_loss", math.nan)
+        if math.isfinite(a) and math.isfinite(b):
+            cost = (f"; its log loss {a:.3g} against {b:.3g} for plain cross-entropy "
+                    f"({a - b:+.3g})")
+    return f"Of the plans (a loss plus a decision rule), {won}{cost}."

@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from .calibration import calibration_notices, proper_score_sentence
+from .calibration import calibration_notices, plan_sentence, proper_score_sentence
 from .errors import OptionError
 from .schema import ComparisonWithPick, Notice, PracticalEquivalence, measured
 
@@ -413,6 +413,9 @@ def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str
         fairness = _fairness_sentence(validation, pick)
         if fairness:
             parts.append(fairness)
+        plans = plan_sentence(validation, pick)
+        if plans:
+            parts.append(plans)
     proper = proper_score_sentence(metric, protocol.task)
     if proper:
         parts.append(proper)

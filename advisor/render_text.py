@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .options import a_or_an
 from .report import Result, format_number, recommendation_from
-from .report_format import format_outputs
+from .report_format import format_decision, format_outputs
 from .schema import EvidenceVersusPick
 
 VERDICT_STYLE = {"confirmed": "bold green", "equivalent": "yellow", "overturned": "red",
@@ -87,6 +87,9 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
             row += _evidence_cells(candidate.evidence)
         table.add_row(*row)
     console.print(table)
+    for candidate in rec.candidates:  # a plan's rule, with its values when it was tuned
+        if candidate.decision is not None and candidate.decision.splits_tuned:
+            console.print(f"{candidate.loss}: {escape(format_decision(candidate.decision))}")
     if rec.validation is not None:
         _print_calibration(console, rec)
     _print_fairness(console, rec)
@@ -94,6 +97,8 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
     settings = format_params(best.params) or "none"
     if best.outputs is not None:
         settings += "; " + format_outputs(best.outputs)
+    if best.decision is not None:
+        settings += "; " + format_decision(best.decision, how=True)
     console.print(Panel(
         f"[bold]{best.loss}[/bold] ({escape(best.title)}), confidence "
         f"[bold]{rec.confidence.level}[/bold]: {escape(rec.confidence.reason)}\n"

@@ -91,6 +91,30 @@ def format_outputs(outputs: Any) -> str:
     return f"outputs: {columns}; prediction: {record['prediction']}"
 
 
+def format_decision(decision: Any, how: bool = False) -> str:
+    """A plan's decision rule in words: ``decision: threshold 0.147 for balanced_accuracy
+    (median of 5 splits)``, or, without an experiment, what it is tuned for; ``how`` adds how
+    to tune it on one's own validation data. Empty for the plain argmax / 0.5 rule."""
+    if not decision:
+        return ""
+    record = decision if isinstance(decision, dict) else decision.to_dict()
+    if record["rule"] == "threshold":
+        values = record["threshold"]
+        name = "threshold" if values is None or len(values) == 1 else "thresholds"
+        shown = None if values is None else ", ".join(f"{value:.3g}" for value in values)
+    else:
+        name = "logit adjustment tau"
+        shown = None if record["tau"] is None else f"{record['tau']:.3g}"
+    if shown is None:
+        text = f"decision: {name} tuned for {record['metric']} on validation data"
+    else:
+        plain = record.get("splits_plain") or 0
+        text = (f"decision: {name} {shown} for {record['metric']} (median of "
+                f"{record['splits_tuned']} splits" + (f", {plain} kept the plain rule" if plain else "")
+                + ")")
+    return f"{text}; to tune it: {record['how']}" if how else text
+
+
 def format_verdict(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
@@ -121,6 +145,7 @@ def _filters() -> dict[str, Any]:
     return {"num": format_number, "signed": format_signed, "pct": format_percent,
             "pval": format_p, "pclause": format_p_clause, "value": format_value, "params": format_params,
             "outputs": format_outputs,
+            "decision": format_decision,
             "verdict": format_verdict, "css": css_token,
             "interval": lambda row: format_interval(row["low"], row["high"]),
             "difference": lambda row: (

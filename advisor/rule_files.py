@@ -29,7 +29,7 @@ BUILTIN_SOURCE = "rules"
 #: through the data's shape to the user's setup; other files follow by name.
 BUILTIN_ORDER = ("task_defaults", "imbalance", "label_noise", "regression_shape",
                  "imbalanced_regression", "counts", "ordinal", "multilabel", "uncertainty",
-                 "survival", "metric_alignment", "activation")
+                 "survival", "metric_alignment", "plans", "activation")
 
 _RULE_KEYS = ("id", "when", "because", "cite", "effects", "warn")
 _REQUIRED_KEYS = ("id", "when", "because", "cite")

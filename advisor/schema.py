@@ -225,6 +225,9 @@ class Evidence(Record):
     #: With a sensitive column: the metric per group, its worst group and the fairness gaps.
     fairness: FairnessEvidence | None = field(default=None, kw_only=True,
                                               metadata={OMIT_NONE: True})
+    #: Plans only: the decision rule tuned on each split (thresholds per output, or (tau,)).
+    decision_folds: tuple[tuple[float, ...], ...] | None = field(
+        default=None, kw_only=True, metadata={OMIT_NONE: True})
 
 
 @dataclass(frozen=True)
@@ -466,6 +469,21 @@ class Outputs(Record):
     prediction: str
 
 
+@dataclass(frozen=True)
+class DecisionRule(Record):
+    """A plan's decision rule: which, the metric it is tuned for, its values as the experiment
+    tuned them (the median over splits; None without an experiment) and how to tune it on
+    one's own validation data."""
+
+    rule: str                                 # threshold | logit_adjustment
+    metric: str                               # the metric the rule is tuned for
+    threshold: tuple[float, ...] | None       # threshold: per output (binary: the positive class)
+    tau: float | None                         # logit_adjustment: the scale of log prior
+    splits_tuned: int | None                  # splits it was tuned on (None: not run)
+    splits_plain: int | None                  # of them, where the guard kept the plain rule
+    how: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Candidate(Record):
     """One loss in the final ranking, with its settings, reasons and evidence."""
@@ -482,6 +500,9 @@ class Candidate(Record):
     #: what each raw output means and how they give the prediction (losses with several
     #: outputs per target: a predictive distribution); None for one output per target
     outputs: Outputs | None = None
+    #: a plan's decision rule (a tuned threshold or logit adjustment); None: the plain argmax
+    #: / 0.5 rule
+    decision: DecisionRule | None = None
     formula: str
     citation: str
     snippets: dict[str, str]
@@ -598,7 +619,7 @@ __all__ = [
     "ComparisonWithPick", "EvidenceVersusPick", "Agreement", "ValidationSummary",
     "TargetHistogram", "ProfileSummary", "DataSource", "RuleOverride", "RulebaseInfo",
     "RunSettings", "Reproducibility", "Audit", "Confidence", "DecisionBasis", "Target",
-    "OutputColumn", "Outputs", "Candidate", "Recommendation", "result_json_schema", "result_json_schema_text",
+    "OutputColumn", "Outputs", "DecisionRule", "Candidate", "Recommendation", "result_json_schema", "result_json_schema_text",
 ]
 
 

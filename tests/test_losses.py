@@ -172,11 +172,12 @@ def draw_raw(loss: LossMath, profile: Profile, rng: np.random.Generator) -> np.n
 
 
 # ----- the catalog as a whole ----------------------------------------------------------------------
-def test_catalog_has_the_thirty_one_losses_in_stable_order():
+def test_catalog_has_the_thirty_one_losses_and_two_plans_in_stable_order():
     assert list(CATALOG) == [
         "cross_entropy", "weighted_cross_entropy", "focal", "label_smoothing",
         "generalized_cross_entropy", "hinge", "asymmetric", "logit_adjusted", "ldam", "poly1",
-        "soft_f1", "group_reweighted_cross_entropy", "group_dro", "coral",
+        "soft_f1", "cross_entropy+threshold", "cross_entropy+logit_adjustment",
+        "group_reweighted_cross_entropy", "group_dro", "coral",
         "mse", "mae", "huber", "log_cosh", "quantile", "msle", "poisson", "gamma", "tweedie",
         "balanced_mse", "lds_mse", "lds_mae", "gaussian_nll", "ziln",
         "cox", "logistic_hazard", "deephit"]
@@ -194,6 +195,21 @@ def test_every_loss_carries_its_metadata(loss_id):
     json.dumps(loss.to_dict())
 
 
+def test_a_plan_is_its_base_loss_plus_a_decision_rule():
+    """A plan delegates its math, vetoes and templates to its base loss and adds its rule, on
+    the tasks the rule fits (a threshold per label, the logit adjustment over classes)."""
+    base = CATALOG["cross_entropy"]
+    for loss_id, rule, tasks in (("cross_entropy+threshold", "threshold", {"binary", "multilabel"}),
+                                 ("cross_entropy+logit_adjustment", "logit_adjustment",
+                                  {"multiclass"})):
+        plan = CATALOG[loss_id]
+        assert plan.decision is not None and plan.decision.rule == rule
+        assert plan.decision.base == "cross_entropy" and plan.math is base.math
+        assert plan.tasks == tasks and plan.vetoes == base.vetoes
+        assert plan.template_id == "cross_entropy" and plan.to_dict()["decision"]["rule"] == rule
+    assert all(loss.decision is None for loss in CATALOG.values() if "+" not in loss.id)
+
+
 def test_defaults_and_task_lookup():
     assert DEFAULT_LOSS == {"binary": "cross_entropy", "multiclass": "cross_entropy",
                             "multilabel": "cross_entropy", "ordinal": "cross_entropy",
@@ -201,7 +217,8 @@ def test_defaults_and_task_lookup():
                             "survival": "cox"}
     assert losses_for_task("survival") == ("cox", "logistic_hazard", "deephit")
     assert losses_for_task("multilabel") == ("cross_entropy", "weighted_cross_entropy", "focal",
-                                             "asymmetric", "logit_adjusted", "poly1", "soft_f1")
+                                             "asymmetric", "logit_adjusted", "poly1", "soft_f1",
+                                             "cross_entropy+threshold")
     assert losses_for_task("proportion") == ("cross_entropy", "mse")
     assert losses_for_task("ordinal") == ("cross_entropy", "weighted_cross_entropy",
                                           "label_smoothing", "coral", "mse", "mae")

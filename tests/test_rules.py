@@ -31,6 +31,8 @@ LOSSES: dict[str, tuple[str, ...]] = {
     "ldam": ("binary", "multiclass"),
     "poly1": ("binary", "multiclass", "multilabel"),
     "soft_f1": ("binary", "multilabel"),
+    "cross_entropy+threshold": ("binary", "multilabel"),
+    "cross_entropy+logit_adjustment": ("multiclass",),
     "group_reweighted_cross_entropy": ("binary", "multiclass"),
     "group_dro": ("binary", "multiclass"),
     "coral": ("ordinal",),
@@ -54,7 +56,7 @@ LOSSES: dict[str, tuple[str, ...]] = {
 }
 CONCERNS = ("task_defaults", "imbalance", "label_noise", "regression_shape", "imbalanced_regression",
             "counts", "ordinal", "multilabel", "uncertainty", "survival", "metric_alignment",
-            "activation", "fairness")
+            "plans", "activation", "fairness")
 ACTIVATION_VALUES = ("auto", "linear", "sigmoid", "softmax", "tanh", "relu", "softplus", "exp")
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -64,18 +64,18 @@ TRAIN_STEPS, LEARNING_RATE = 25, 0.05
 
 
 # ----- data: one small synthetic dataset per task, profiled by the real profiler ---------------
-def _task_frame(task: str) -> tuple[pd.DataFrame, Any]:
+def _task_frame(task: str, n_rows: int = N_ROWS, seed: int = 7) -> tuple[pd.DataFrame, Any]:
     """A frame of three features and a target of ``task`` that depends on them."""
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=(N_ROWS, N_FEATURES))
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_rows, N_FEATURES))
     signal = x @ np.array([1.0, -0.5, 0.3])
     frame = pd.DataFrame(x, columns=["x1", "x2", "x3"])
-    noise = rng.normal(size=N_ROWS)
+    noise = rng.normal(size=n_rows)
     targets: dict[str, Any] = {
         "binary": {"y": (signal + noise > 0.8).astype(int)},
         "multiclass": {"y": np.array(["a", "b", "c"])[np.digitize(signal, [-0.5, 0.5])]},
         "multilabel": {"l1": (signal > 0).astype(int), "l2": (x[:, 1] > 0.5).astype(int),
-                       "l3": (rng.random(N_ROWS) < 0.3).astype(int)},
+                       "l3": (rng.random(n_rows) < 0.3).astype(int)},
         "ordinal": {"y": 1 + np.digitize(signal + 0.5 * noise, [-1.0, 0.0, 1.0])},
         "proportion": {"y": np.round(1.0 / (1.0 + np.exp(-signal - 0.3 * noise)), 4)},
         "regression": {"y": np.round(np.exp(0.5 * signal + 0.3 * noise), 4)},  # > 0: gamma too
@@ -429,7 +429,8 @@ def test_snippet_agrees_with_the_catalog_math(loss_id, task, framework):
     documented scale, plus, where documented, a constant of the target."""
     case = build_case(loss_id, task, framework)
     width = int(case.model(case.x).shape[1])
-    constant = DOCUMENTED_CONSTANTS.get((loss_id, framework), Constant("exact"))
+    base = case.loss.decision.base if case.loss.decision is not None else loss_id  # a plan's loss
+    constant = DOCUMENTED_CONSTANTS.get((base, framework), Constant("exact"))
     scale, offset, mismatch = measure(case)
     expected = constant.expected_scale(case, width)
     assert mismatch < AGREEMENT_TOLERANCE, (
@@ -441,3 +442,68 @@ def test_snippet_agrees_with_the_catalog_math(loss_id, task, framework):
     if not constant.target_terms:
         assert abs(offset) < AGREEMENT_TOLERANCE, (
             f"the snippet's loss is off the catalog's by {offset:.6g} ({constant.why})")
+
+
+# ----- a plan's tuning step ----------------------------------------------------------------------
+PLAN_CASES = [case for case in CASES if CATALOG[case[0]].decision is not None]
+VALIDATION_ROWS = 400
+
+
+def _validation(case: Case) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """Validation rows of the case's task (another draw of its data): the model's logits and
+    the target as the snippet's framework holds them, and both as numpy arrays."""
+    frame, target = _task_frame(case.task, VALIDATION_ROWS, seed=8)
+    profile = profile_data(load_data(frame, target), task=case.task)
+    x = torch.from_numpy(frame[["x1", "x2", "x3"]].to_numpy(np.float32, copy=True))
+    y = np.asarray(profile.y)
+    held = torch.from_numpy(y.astype(np.int64) if case.task == "multiclass"
+                            else y.reshape(len(y), -1).astype(np.float32))
+    logits = case.model(x)
+    if case.framework == "keras":  # what model.predict returns: a numpy array
+        logits = keras.ops.convert_to_numpy(logits)
+    raw = logits if case.framework == "keras" else logits.detach().numpy()
+    return logits, held, np.asarray(raw, dtype=float), y
+
+
+@pytest.mark.parametrize(("loss_id", "task", "framework"), PLAN_CASES)
+def test_a_plans_snippet_tunes_and_applies_its_rule(loss_id, task, framework):
+    """The snippet's tuning step picks the rule for the metric on validation logits, keeps the
+    plain rule on fewer than 50 rows, and its decisions are those the advisor's scorers make
+    with the same rule (the offsets of advisor.experiment.decision); the metric it reaches is
+    the advisor's own tuning's, up to the two searches' grids."""
+    from advisor.experiment.decision import tune_rule
+    from advisor.experiment.metrics import METRIC_SPECS
+    from advisor.experiment.scoring import ScoringContext
+
+    case = build_case(loss_id, task, framework)
+    plan = case.loss.decision
+    profile, _ = task_data(task)
+    metric = plan.snippet_values(str(profile.facts["metric"]), task)["tuned_metric"]
+    logits, held, raw, y = _validation(case)
+    namespace = case.namespace
+    pick = namespace["pick_thresholds" if plan.rule == "threshold" else "pick_tau"]
+    plain = pick(logits[:40], held[:40])
+    assert np.all(np.asarray(plain) == (0.5 if plan.rule == "threshold" else 0.0))
+    chosen = pick(logits, held)
+    decided = np.asarray(namespace["decide"](logits, chosen))
+    if plan.rule == "threshold":
+        offsets = tuple(float(v) for v in np.log(chosen) - np.log1p(-np.asarray(chosen)))
+        probabilities = 1.0 / (1.0 + np.exp(-raw))
+        scored = probabilities if task == "multilabel" else np.column_stack(
+            [1.0 - probabilities[:, 0], probabilities[:, 0]])
+        expected = (probabilities >= np.asarray(chosen)).astype(int)
+        assert np.array_equal(decided.reshape(expected.shape), expected)
+    else:
+        priors = np.asarray(case.loss.derive(profile, {})["priors"])
+        offsets = tuple(float(v) for v in chosen * np.log(priors))
+        scored = np.exp(raw - raw.max(axis=1, keepdims=True))
+        scored /= scored.sum(axis=1, keepdims=True)
+        assert np.array_equal(decided, (raw - np.asarray(offsets)).argmax(axis=1))
+    context = ScoringContext(task, n_classes=scored.shape[1])
+    snippet_score = METRIC_SPECS[metric].score(y, scored, replace(context, decision_offsets=offsets))
+    plain_score = METRIC_SPECS[metric].score(y, scored, context)
+    assert snippet_score >= plain_score - 1e-12
+    tuned = tune_rule(plan.rule, scored, y, metric=metric, task=task,
+                      priors=priors if plan.rule == "logit_adjustment" else None)
+    advisor_score = METRIC_SPECS[metric].score(y, scored, replace(context, decision_offsets=tuned.offsets))
+    assert tuned.kept_plain is None and abs(advisor_score - snippet_score) < 0.03

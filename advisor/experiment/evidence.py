@@ -63,6 +63,8 @@ class CandidateEvidence:
     coverage: dict[str, float] | None = None
     #: With a sensitive column: per-group means, worst group and gaps (``fairness.summarise``).
     fairness: dict[str, Any] | None = None
+    #: Plans: the decision rule as tuned on each split's held-out part of the training fold.
+    decision: TunedDecisions | None = None
 
     def record(self, metric: str) -> Evidence:
         """The result schema's record of these numbers, judged on ``metric``, rounded."""
@@ -81,7 +83,9 @@ class CandidateEvidence:
             coverage=None if self.coverage is None else
             {level: significant(share) for level, share in self.coverage.items()},
             interval_coverage=interval_coverage(self.coverage),
-            fairness=fairness_record(self.fairness))
+            fairness=fairness_record(self.fairness),
+            decision_folds=None if self.decision is None else
+            tuple(tuple(significant(value) for value in values) for values in self.decision.folds))
 
 
 def fairness_record(fairness: dict[str, Any] | None) -> FairnessEvidence | None:
@@ -95,6 +99,33 @@ def fairness_record(fairness: dict[str, Any] | None) -> FairnessEvidence | None:
         per_group={name: measured(value) for name, value in fairness["per_group"].items()},
         demographic_parity_difference=measured(fairness["demographic_parity_difference"]),
         equalized_odds_difference=measured(fairness["equalized_odds_difference"]))
+
+
+@dataclass(frozen=True)
+class TunedDecisions:
+    """A plan's decision rule over the compared splits: the tuned values of each split, their
+    medians (one per label for thresholds; tau), and the splits where the guard kept the plain
+    rule, with why."""
+
+    rule: str
+    folds: tuple[tuple[float, ...], ...]     # per split: thresholds per output, or (tau,)
+    kept_plain: int                          # splits where the plain rule was kept
+    reasons: tuple[str, ...]                 # why, distinct, in split order
+
+    @property
+    def medians(self) -> tuple[float, ...]:
+        """The median over splits of each tuned value (per label for thresholds; tau)."""
+        return tuple(float(value) for value in np.median(np.asarray(self.folds, dtype=float), axis=0))
+
+    @classmethod
+    def of(cls, runs: Sequence[FoldResult]) -> TunedDecisions | None:
+        """The decision rules of a plan's runs; None for a loss without one."""
+        tuned = [run.decision for run in runs if run.decision is not None]
+        if not tuned or len(tuned) != len(runs):
+            return None
+        reasons = tuple(dict.fromkeys(item.kept_plain for item in tuned if item.kept_plain))
+        return cls(tuned[0].rule, tuple(item.values for item in tuned),
+                   sum(1 for item in tuned if item.kept_plain), reasons)
 
 
 def interval_coverage(coverage: dict[str, float] | None) -> dict[str, IntervalCoverage] | None:
@@ -262,6 +293,7 @@ def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mappin
             failure=folds.failures[loss_id] if failed else folds.unrun[loss_id], fold_scores={},
             means={}, std=math.nan, ci_low=math.nan, ci_high=math.nan,
             epochs_run=tuple(run.epochs_run for run in runs), epoch_cap_folds=cap_folds)
+    compared = [folds.by_key[(loss_id, split)] for split in folds.complete]
     primary_scores = folds.scores[loss_id][primary]
     finite = np.asarray(primary_scores, dtype=float)
     finite = finite[np.isfinite(finite)]
@@ -272,10 +304,9 @@ def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mappin
         failure=unstable.get(loss_id), fold_scores=folds.scores[loss_id], means=means[loss_id],
         std=float(finite.std(ddof=1)) if finite.size >= 2 else math.nan, ci_low=low, ci_high=high,
         epochs_run=tuple(folds.by_key[(loss_id, split)].epochs_run for split in folds.complete),
-        epoch_cap_folds=cap_folds, coverage=_coverage([folds.by_key[(loss_id, split)]
-                                                       for split in folds.complete]),
-        fairness=_fairness(primary, group_names, [folds.by_key[(loss_id, split)]
-                                                  for split in folds.complete]))
+        epoch_cap_folds=cap_folds, coverage=_coverage(compared),
+        fairness=_fairness(primary, group_names, compared),
+        decision=TunedDecisions.of(compared))
 
 
 def _fairness(primary: str, group_names: Sequence[str],
@@ -294,6 +325,14 @@ def _coverage(runs: Sequence[FoldResult]) -> dict[str, float] | None:
         return None
     return {f"{level:g}": float(np.mean([dict(run.coverage)[level] for run in runs]))
             for level, _ in runs[0].coverage}
+
+
+def _plain_rule_notice(loss_id: str, decision: TunedDecisions, n_splits: int) -> Notice:
+    """The guard's notice: the plan kept the plain rule on some splits, and why."""
+    rule = "0.5 threshold" if decision.rule == "threshold" else "argmax (tau = 0)"
+    return Notice("validation.plain_rule_kept",
+                  f"{loss_id} kept the plain {rule} on {decision.kept_plain} of {n_splits} "
+                  f"splits: {'; '.join(decision.reasons)}")
 
 
 def _run_notices(notices: list[Notice], plan: Plan, n_rows: int, epoch_cap_total: int,
@@ -347,6 +386,9 @@ def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequenc
         elif loss_id in folds.failures:
             notices.append(Notice("validation.failed", f"{loss_id} failed in the experiment: "
                             f"{folds.failures[loss_id]}"))
+        plain = evidence[-1].decision
+        if plain is not None and plain.kept_plain:
+            notices.append(_plain_rule_notice(loss_id, plain, len(folds.complete)))
     _run_notices(notices, plan, n_rows, sum(item.epoch_cap_folds for item in evidence),
                  len(chosen) * n_splits)
     return len(folds.complete), {

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MetricSpec", "METRIC_SPECS", "task_metrics", "default_metrics"]
+__all__ = ["MetricSpec", "METRIC_SPECS", "task_metrics", "default_metrics", "DECISION_METRICS",
+           "TAU_GRID", "MIN_TUNING_ROWS", "MIN_ACCURACY_TUNING_ROWS", "TUNING_FRACTION"]
 
 _CLASSES = frozenset({"binary", "multiclass", "ordinal"})
 _ALL_CLASSES = _CLASSES | {"multilabel"}
@@ -124,3 +125,21 @@ def default_metrics(tasks: Iterable[str]) -> dict[str, tuple[str, str]]:
     defaults = {task: (name, reason) for name, spec in METRIC_SPECS.items()
                 for task, reason in spec.default_for.items()}
     return {task: defaults[task] for task in tasks}
+
+
+# ----- decision rules (a plan's tuned threshold or logit adjustment, .decision) --------------
+#: The scale tau of the logit adjustment: 0 (plain argmax) to 2 in steps of 0.25.
+TAU_GRID: tuple[float, ...] = tuple(step / 4 for step in range(9))
+#: Fewest tuning rows a rule is tuned from (AutoGluon's calibrate_decision_threshold="auto").
+MIN_TUNING_ROWS = 50
+#: Fewest tuning rows for accuracy (AutoGluon's), whose calibrated Bayes rule is the plain one.
+MIN_ACCURACY_TUNING_ROWS = 10_000
+#: Share of a training fold held out (stratified, seeded) to tune the rule on.
+TUNING_FRACTION = 0.2
+#: The metrics a decision rule changes, with scikit-learn's scorer of each for the whole
+#: target and for one label of a multi-label target (each label's share of the macro mean).
+DECISION_METRICS: dict[str, tuple[str, str | None]] = {
+    "accuracy": ("accuracy", "accuracy"),
+    "balanced_accuracy": ("balanced_accuracy", None),
+    "f1_macro": ("f1_macro", "f1"),
+}

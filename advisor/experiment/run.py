@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ import pandas as pd
 from ..proxy import ProxyDivergedError
 from ..runtime.parallel import parallel_config, quiet_single_thread, result_mode
 from ..stability import overshoot
+from .decision import TunedRule, tune_rule, tuning_split
 from .fairness import FoldFairness, fold_fairness
 from .features import build_preprocessor
 from .metrics import METRIC_SPECS
@@ -149,6 +150,7 @@ class FoldResult:
     overshoot: tuple[float, str | None] = (0.0, None)  # predictions beyond the training targets
     coverage: tuple[tuple[float, float], ...] = ()  # quantile level, share of test targets at or below it
     fairness: FoldFairness | None = None  # with a sensitive column: per-group scores and gaps
+    decision: TunedRule | None = None    # a plan's decision rule, tuned on this split
 
 
 def epochs_run(proxy: Any) -> int | None:
@@ -177,11 +179,11 @@ def run_job(job: Job, data: RunData) -> FoldResult:
     else:  # a thread beside others: the parent limits BLAS and records warnings for the run
         outcome = _train_and_score(job, data)
     convergence = any(item.category.__name__ == "ConvergenceWarning" for item in caught)
-    status, scores, problems, reason, ran, beyond, coverage, fairness = outcome
+    status, scores, problems, reason, ran, beyond, coverage, fairness, tuned = outcome
     cap = (ran >= job.epochs) if ran is not None else convergence
     return FoldResult(job.loss_id, job.split, status, scores, problems, reason, ran,
                       bool(cap and status == "ok"), time.perf_counter() - started,
-                      warning_texts(caught), beyond, coverage, fairness)
+                      warning_texts(caught), beyond, coverage, fairness=fairness, decision=tuned)
 
 
 def _fold_fairness(job: Job, data: RunData, prediction: np.ndarray) -> FoldFairness | None:
@@ -194,39 +196,57 @@ def _fold_fairness(job: Job, data: RunData, prediction: np.ndarray) -> FoldFairn
                          lambda truth, predicted: spec.score(truth, predicted, job.context))
 
 
+def _fit(job: Job, data: RunData, train_matrix: np.ndarray) -> tuple[Any, TunedRule | None]:
+    """The fitted proxy, and a plan's decision rule: a plan's network fits on the training
+    fold less a stratified, seeded part (:func:`.decision.tuning_split`), on which its rule
+    is tuned for the primary metric; any other loss fits on the whole fold (with the rows'
+    groups for a group-aware loss)."""
+    proxy = data.factory(job.loss, job.params, data.profile, seed=job.seed,
+                         max_iter=job.epochs, hidden=job.hidden)
+    y_train = data.y[job.train]
+    plan = getattr(job.loss, "decision", None)
+    if plan is None:
+        if data.groups is not None and job.loss.math.needs_groups:
+            return proxy.fit(train_matrix, y_train, groups=data.groups[job.train]), None
+        return proxy.fit(train_matrix, y_train), None
+    fit, tune = tuning_split(y_train, job.context.task, job.seed)
+    proxy.fit(train_matrix[fit], y_train[fit])
+    tuned = tune_rule(plan.rule, np.asarray(proxy.predict(train_matrix[tune]), dtype=float),
+                      y_train[tune], metric=job.metrics[0], task=job.context.task,
+                      priors=job.params.get("priors"))
+    return proxy, tuned
+
+
 def _train_and_score(job: Job, data: RunData):
+    tuned: TunedRule | None = None
     try:
         train_matrix, test_matrix = data.matrices(job.split, job.train, job.test)
-        proxy = data.factory(job.loss, job.params, data.profile, seed=job.seed,
-                             max_iter=job.epochs, hidden=job.hidden)
-        if data.groups is not None and job.loss.math.needs_groups:
-            proxy.fit(train_matrix, data.y[job.train], groups=data.groups[job.train])
-        else:
-            proxy.fit(train_matrix, data.y[job.train])
+        proxy, tuned = _fit(job, data, train_matrix)
         prediction = np.asarray(proxy.predict(test_matrix), dtype=float)
         distribution = _distribution(job, data, proxy, train_matrix, test_matrix, prediction)
     except ProxyDivergedError as error:
-        return "failed", {}, {}, f"diverged: {one_line(error)}", None, None, (), None
+        return "failed", {}, {}, f"diverged: {one_line(error)}", None, None, (), None, None
     except Exception as error:  # noqa: BLE001 - failure is data: record it, go on
-        return "failed", {}, {}, f"{type(error).__name__}: {one_line(error)}", None, None, (), None
+        return "failed", {}, {}, f"{type(error).__name__}: {one_line(error)}", None, None, (), None, None
     ran = epochs_run(proxy)
     if prediction.shape[0] != len(job.test):
         return ("failed", {}, {}, f"predicted {prediction.shape[0]} rows for {len(job.test)}",
-                ran, None, (), None)
+                ran, None, (), None, None)
     if not np.all(np.isfinite(prediction)):
-        return "failed", {}, {}, "diverged: non-finite predictions", ran, None, (), None
+        return "failed", {}, {}, "diverged: non-finite predictions", ran, None, (), None, None
     beyond = (overshoot(prediction, data.y[job.train]) if job.context.task in NUMERIC_TASKS
               else (0.0, None))
-    scores, problems = score_predictions(data.y[job.test], prediction, job.metrics, job.context,
+    context = job.context if tuned is None else replace(job.context, decision_offsets=tuned.offsets)
+    scores, problems = score_predictions(data.y[job.test], prediction, job.metrics, context,
                                          distribution)
     primary = job.metrics[0]
     if not math.isfinite(scores[primary]):
         reason = problems.get(primary, "not finite")
         return ("failed", scores, problems, f"{primary} could not be computed: {reason}",
-                ran, beyond, (), None)
+                ran, beyond, (), None, None)
     return ("ok", scores, problems, None, ran, beyond,
             level_coverage(data.y[job.test], prediction, job.context),
-            _fold_fairness(job, data, prediction))
+            _fold_fairness(job, data, prediction), tuned)
 
 
 def _distribution(job: Job, data: RunData, proxy: Any, train_matrix: np.ndarray,

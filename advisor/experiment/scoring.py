@@ -41,7 +41,10 @@ class ScoringContext:
     for point predictions); ``tweedie_power`` the power of the Tweedie deviance;
     ``target_edges`` the label-density bin edges of each target column, from the whole target
     (:func:`advisor.label_density.bin_edges`), so that ``balanced_mae`` bins every candidate's
-    fold alike (empty: each fold's truth gives its own bins).
+    fold alike (empty: each fold's truth gives its own bins); ``decision_offsets`` a plan's
+    tuned decision rule as one offset per output on the logits, subtracted before the plain
+    rule (:mod:`.decision`: ``logit(t)`` for a threshold t, ``tau log prior`` for the logit
+    adjustment; empty: the plain argmax / 0.5 rule). Only the decision metrics read it.
     """
 
     task: str
@@ -56,6 +59,7 @@ class ScoringContext:
     survival_reference: tuple[tuple[float, ...], tuple[float, ...]] | tuple[()] = ()
     #: survival: Uno's C is truncated here (the 90th percentile of the durations); 0: none
     survival_horizon: float = 0.0
+    decision_offsets: tuple[float, ...] = ()
 
 
 def infer_context(y_true: np.ndarray, prediction: np.ndarray) -> ScoringContext:
@@ -134,12 +138,35 @@ def _one_hot(y_true: np.ndarray, width: int) -> np.ndarray:
     return np.eye(width)[labels]
 
 
+def _decided_labels(prediction: np.ndarray, context: ScoringContext) -> np.ndarray:
+    """Multi-label decisions: each label's probability at or above its threshold (0.5, or the
+    plan's, ``sigmoid(offset)``)."""
+    probabilities = _label_probabilities(prediction)
+    if not context.decision_offsets:
+        return probabilities >= 0.5
+    thresholds = 1.0 / (1.0 + np.exp(-np.asarray(context.decision_offsets, dtype=float)))
+    return probabilities >= thresholds
+
+
+def _decided_classes(prediction: np.ndarray, context: ScoringContext) -> np.ndarray:
+    """Class decisions: the most probable class, or, under a plan's rule, the positive class
+    from its threshold (binary) / argmax_c (log p_c - offset_c) (multiclass)."""
+    probabilities = _class_probabilities(prediction, context)
+    offsets = np.asarray(context.decision_offsets, dtype=float)
+    if offsets.size == 0:
+        return probabilities.argmax(axis=1)
+    if probabilities.shape[1] == 2 and offsets.size == 1:
+        return (probabilities[:, 1] >= 1.0 / (1.0 + np.exp(-offsets[0]))).astype(int)
+    with np.errstate(divide="ignore"):
+        return (np.log(probabilities) - offsets).argmax(axis=1)
+
+
 def score_accuracy(y_true, prediction, context):
     from sklearn.metrics import accuracy_score
 
     if context.task == "multilabel":
-        return float(np.mean((_label_probabilities(prediction) >= 0.5) == (np.asarray(y_true) > 0.5)))
-    return float(accuracy_score(y_true, _class_probabilities(prediction, context).argmax(axis=1)))
+        return float(np.mean(_decided_labels(prediction, context) == (np.asarray(y_true) > 0.5)))
+    return float(accuracy_score(y_true, _decided_classes(prediction, context)))
 
 
 def score_balanced_accuracy(y_true, prediction, context):
@@ -147,19 +174,19 @@ def score_balanced_accuracy(y_true, prediction, context):
 
     if context.task == "multilabel":
         truth = np.asarray(y_true) > 0.5
-        decided = _label_probabilities(prediction) >= 0.5
+        decided = _decided_labels(prediction, context)
         return float(np.mean([balanced_accuracy_score(truth[:, j], decided[:, j])
                               for j in range(truth.shape[1])]))
-    return float(balanced_accuracy_score(y_true, _class_probabilities(prediction, context).argmax(axis=1)))
+    return float(balanced_accuracy_score(y_true, _decided_classes(prediction, context)))
 
 
 def score_f1_macro(y_true, prediction, context):
     from sklearn.metrics import f1_score
 
     if context.task == "multilabel":
-        return float(f1_score(np.asarray(y_true) > 0.5, _label_probabilities(prediction) >= 0.5,
+        return float(f1_score(np.asarray(y_true) > 0.5, _decided_labels(prediction, context),
                               average="macro", zero_division=0))
-    return float(f1_score(y_true, _class_probabilities(prediction, context).argmax(axis=1),
+    return float(f1_score(y_true, _decided_classes(prediction, context),
                           average="macro", zero_division=0))
 
 

@@ -48,9 +48,11 @@ def _sign(labels: Any) -> Any:
 
 
 # ----- the cross-entropy family --------------------------------------------------------------------
-@formula("cross_entropy")
+@formula("cross_entropy", "cross_entropy+threshold", "cross_entropy+logit_adjustment")
 def cross_entropy(ops: Any, logits: Any, target: Any, params: dict[str, Any], task: str) -> Any:
-    """Softmax cross-entropy, or sigmoid cross-entropy summed over the outputs."""
+    """Softmax cross-entropy, or sigmoid cross-entropy summed over the outputs; a plan trains
+    with it too (its decision rule is applied to the outputs after training: the candidate's
+    ``decision`` and the snippet's tuning step)."""
     if task in SOFTMAX_TASKS:
         return softmax_ce(ops, logits, one_hot_target(ops, logits, target))
     return ops.sum(bce(ops, logits, label_target(ops, logits, target)), axis=-1)

@@ -52,6 +52,12 @@ activation vetoes and its row of the README table follow from the spec.
    ``tests/test_loss_objects.py`` checks it against the math in both frameworks, for every
    catalog entry, and fails naming a catalog loss that has none.
 5. **Catalog**: add the spec to ``_SPECS`` below, in the order the losses are listed.
+A **plan** (a loss plus a decision rule tuned on validation data, ``_plans.py``) is a spec
+made by ``plan_spec(base, rule, tasks)``: the base loss's math and templates, the plan's id
+``<base>+<rule>`` and its :class:`DecisionPlan`; the tuning step's templates are
+``templates/decision_<rule>.<framework>.py.j2``; its loss object is its base loss's formula,
+registered under the plan's id too.
+
 6. **Rules** that score the loss (which data favour it) go in the concern's file of ``rules/``
    (TOML, no code); its activation vetoes are made from the spec and need no rule file.
    Regenerate the README table with ``python -m advisor.docs --write README.md``.
@@ -83,10 +89,11 @@ from ._imbalanced import BALANCED_MSE, LDS_MAE, LDS_MSE
 from ._link import Link
 from ._long_tail import LDAM, LOGIT_ADJUSTED
 from ._ordinal import CORAL
+from ._plans import CROSS_ENTROPY_LOGIT_ADJUSTMENT, CROSS_ENTROPY_THRESHOLD, DecisionPlan
 from ._regression import HUBER, LOG_COSH, MAE, MSE, QUANTILE
 from ._spec import LossSpec
 
-__all__ = ["CATALOG", "DEFAULT_LOSS", "GENERATED_RULES_FILE", "Link", "LossMath", "LossSpec",
+__all__ = ["CATALOG", "DEFAULT_LOSS", "GENERATED_RULES_FILE", "DecisionPlan", "Link", "LossMath", "LossSpec",
            "ParamSpec", "TargetInterval", "Veto", "activation_veto_tables", "get_loss",
            "losses_for_task"]
 
@@ -95,6 +102,8 @@ _SPECS = (
     ASYMMETRIC,
     # long-tail margins and adjustments, the polynomial expansion, the F1 surrogate
     LOGIT_ADJUSTED, LDAM, POLY1, SOFT_F1,
+    # plans: cross-entropy plus a decision rule tuned on validation data
+    CROSS_ENTROPY_THRESHOLD, CROSS_ENTROPY_LOGIT_ADJUSTMENT,
     # group-aware losses for a sensitive column (the rows' groups packed in the target)
     GROUP_REWEIGHTED_CROSS_ENTROPY, GROUP_DRO,
     CORAL, MSE, MAE, HUBER, LOG_COSH, QUANTILE, MSLE, POISSON, GAMMA, TWEEDIE,
@@ -145,6 +154,9 @@ def _check_catalog() -> None:
         unknown = set(loss.tasks) - set(TASKS)
         if unknown:
             raise RuntimeError(f"loss {loss.id} names unknown tasks {sorted(unknown)}")
+    for loss in CATALOG.values():
+        if loss.decision is not None and loss.decision.base not in CATALOG:
+            raise RuntimeError(f"plan {loss.id} names an unknown base loss {loss.decision.base}")
     for task, loss_id in DEFAULT_LOSS.items():
         if not CATALOG[loss_id].supports(task):
             raise RuntimeError(f"default loss {loss_id} does not apply to {task}")

@@ -23,6 +23,7 @@ from ._base import LossMath, ParamSpec, TargetInterval
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
+    from ._plans import DecisionPlan
 
 #: data -> parameters: ``derive(profile, options)`` with the user's loss options.
 Derivation = Callable[["Profile", dict[str, Any]], dict[str, Any]]
@@ -71,6 +72,11 @@ class LossSpec:
     #: Folder of the two templates when the loss is defined outside this package (None: the
     #: package's ``templates/``).
     template_dir: str | None = None
+    #: A plan's decision rule, tuned on validation data (``_plans``); None: the plain argmax /
+    #: 0.5 rule of the loss itself.
+    decision: DecisionPlan | None = None
+    #: The id whose templates the snippet renders (a plan's base loss); None: this loss's own.
+    template_id: str | None = None
 
     def __repr__(self) -> str:
         return f"<LossSpec {self.id}>"
@@ -151,6 +157,8 @@ class LossSpec:
             "citation": self.citation, "params": [spec.to_dict() for spec in self.params],
             **({"outputs": [{"name": name, "meaning": meaning} for name, meaning in self.outputs],
                 "prediction": self.prediction} if self.outputs else {}),
+            **({"decision": {"rule": self.decision.rule, "base": self.decision.base}}
+               if self.decision is not None else {}),
         }
 
     # ----- advice side -------------------------------------------------------------------
@@ -202,4 +210,9 @@ class LossSpec:
         )
         context = {"task": task, "classes": profile.classes,
                    **self.snippet_values(framework, task, params, profile), **params}
-        return header + _snippets.render(self.id, framework, context, self.template_dir) + "\n"
+        code = _snippets.render(self.template_id or self.id, framework, context, self.template_dir)
+        if self.decision is not None:
+            tuning = self.decision.snippet_values(str(profile.facts.get("metric", "")), task)
+            code += "\n\n" + _snippets.render(f"decision_{self.decision.rule}", framework,
+                                               {**context, **tuning})
+        return header + code + "\n"

@@ -17,6 +17,12 @@ through the advisor's preprocessing (fitted on each training fold). What differs
 advisor's quick proxies is everything about the training: a deeper network, PyTorch's Adam,
 mini-batches of 128, early stopping with restored weights, and up to 200 epochs.
 
+A plan (a loss plus a decision rule, ``cross_entropy+threshold``,
+``cross_entropy+logit_adjustment``) trains as the advisor's experiment trains it: on the
+training fold less a stratified fifth, on which its rule is tuned for each
+decision metric (``advisor.experiment.decision``, shared with the advisor); the test fold is scored
+under the tuned rule, and the tuned values per split are kept beside the scores.
+
 Run: ``pip install '.[bench]'`` then ``python benchmarks/quality/truth.py`` (about an hour
 on 2 cores; ``--only NAME`` for one dataset, ``--force`` to rebuild a cached one).
 """
@@ -199,9 +205,14 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
     preprocessor = build_preprocessor(features.iloc[train])
     x_train = preprocessor.fit_transform(features.iloc[train])
     x_test = preprocessor.transform(features.iloc[test])
+    tuned = None
     try:
-        predicted = train_and_predict(loss, params, profile, x_train, y[train], x_test,
-                                      seed=1000 + split)
+        if loss.decision is None:
+            predicted = train_and_predict(loss, params, profile, x_train, y[train], x_test,
+                                          seed=1000 + split)
+        else:
+            predicted, tuned = _plan(loss, params, profile, x_train, y[train], x_test,
+                                     metrics, seed=1000 + split)
         prediction, epochs = predicted.test, predicted.epochs
     except (FloatingPointError, ValueError, RuntimeError) as error:
         return {"loss": loss_id, "split": split, "error": str(error)[:200], "epochs": None,
@@ -213,10 +224,35 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
                       prediction_times=prediction_times(params))
     distribution = fold_distribution(predicted.distribution, prediction, y[train],
                                      lambda: predicted.train, context)
-    scores, _ = score_predictions(y[test], prediction, metrics, context, distribution)
+    scores: dict[str, float] = {}
+    for name in metrics:  # a plan's decision metric under the rule tuned for it
+        rule = (tuned or {}).get(name)
+        scored = context if rule is None else replace(context, decision_offsets=rule.offsets)
+        scores.update(score_predictions(y[test], prediction, (name,), scored, distribution)[0])
     return {"loss": loss_id, "split": split, "error": None, "epochs": epochs,
             "scores": {name: (float(value) if math.isfinite(value) else None)
-                       for name, value in scores.items()}}
+                       for name, value in scores.items()},
+            **({"decision": {name: list(rule.values) for name, rule in tuned.items()}}
+               if tuned is not None else {})}
+
+
+def _plan(loss, params: dict[str, Any], profile, x_train: np.ndarray, y_train: np.ndarray,
+          x_test: np.ndarray, metrics: tuple[str, ...], seed: int):
+    """A plan as the advisor's experiment runs it (advisor.experiment.decision): the network
+    trains on the training fold less a stratified, seeded fifth, on which the plan's rule is
+    tuned for each decision metric of ``metrics`` (a case judged on macro-F1 gets the rule
+    tuned for macro-F1). Returns the test fold's prediction and metric -> tuned rule."""
+    from advisor.experiment.decision import tune_rule, tuning_split
+    from advisor.experiment.metrics import DECISION_METRICS
+
+    fit, tune = tuning_split(y_train, profile.task, seed)
+    predicted = train_and_predict(loss, params, profile, x_train[fit], y_train[fit],
+                                  np.vstack([x_test, x_train[tune]]), seed)
+    held = predicted.test[len(x_test):]
+    tuned = {metric: tune_rule(loss.decision.rule, held, y_train[tune], metric=metric,
+                               task=profile.task, priors=params.get("priors"))
+             for metric in metrics if metric in DECISION_METRICS}
+    return predicted._replace(test=predicted.test[:len(x_test)]), tuned
 
 
 def build(dataset: Dataset, n_jobs: int) -> dict[str, Any]:
@@ -226,6 +262,7 @@ def build(dataset: Dataset, n_jobs: int) -> dict[str, Any]:
     from advisor.experiment.features import prepare_features
     from advisor.experiment.scoring import metrics_for, scoring_context
     from advisor.experiment.splits import make_splits, strata_of
+    from advisor.losses import CATALOG
 
     loaded, profile, losses, params = prepared(dataset)
     y = np.asarray(profile.y)
@@ -250,6 +287,8 @@ def build(dataset: Dataset, n_jobs: int) -> dict[str, Any]:
             "scores": {name: [item["scores"][name] for item in mine] for name in metrics},
             "epochs": [item["epochs"] for item in mine],
             "errors": sorted({item["error"] for item in mine if item["error"]}),
+            **({"decision": [item.get("decision") for item in mine]}
+               if CATALOG[loss_id].decision is not None else {}),
         }
     return {"dataset": dataset.name, "source": dataset.source, "task": profile.task,
             "rows": int(len(y)), "metrics": list(metrics),
