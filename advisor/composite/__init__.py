@@ -25,7 +25,7 @@ from ..schema import (
 )
 from .math import TRAINED_WEIGHTINGS, WEIGHTINGS
 
-__all__ = ["run_composite", "start_weighting", "WEIGHTINGS", "composite_snippet"]
+__all__ = ["run_composite", "start_weighting", "WEIGHTINGS", "TRAINED_WEIGHTINGS", "composite_snippet"]
 
 KENDALL = ("Kendall, Gal & Cipolla, Multi-task learning using uncertainty to weigh losses "
            "for scene geometry and semantics, CVPR 2018")

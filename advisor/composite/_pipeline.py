@@ -23,7 +23,6 @@ from ..schema import (
 from . import (
     CHEN,
     KENDALL,
-    TRAINED_WEIGHTINGS,
     WEIGHTINGS,
     choose,
     common_rows,
@@ -50,7 +49,8 @@ def run_composite(loaded: Any, split: tuple[Any, str], options: Any, rulebase: A
     parts, reason = split
     planned = plan_parts(rulebase, list(parts))
     rule_weighting, rule_reason, rule_cite = start_weighting(list(parts))
-    results, protocol = [], None
+    results: list[Any] = []
+    protocol: dict[str, Any] | None = None
     if options.validate:
         from .experiment import PartSetup, run_experiment
 

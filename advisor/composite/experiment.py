@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.stats import rankdata
 
 from ..experiment.metrics import METRIC_SPECS
@@ -57,7 +58,7 @@ def epochs_for(budget: float) -> int:
     return int(np.clip(round(budget * EPOCHS_PER_SECOND), *EPOCH_RANGE))
 
 
-def run_experiment(features: np.ndarray, ys: list[np.ndarray], parts: list[PartSetup], *,
+def run_experiment(features: pd.DataFrame, ys: list[np.ndarray], parts: list[PartSetup], *,
                    seed: int, budget: float, weightings: tuple[str, ...] = TRAINED_WEIGHTINGS,
                    ) -> tuple[list[WeightingResult], dict[str, Any]]:
     """Train every weighting on the same folds; per-target scores, ranks, and the protocol."""
