@@ -136,6 +136,12 @@ def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: A
         finally:
             rulebase = pending_rulebase()  # a broken rule file wins over a data error
         timing["load"] = time.perf_counter() - started
+        from .profile._multitask import split_multitask
+
+        split = split_multitask(loaded, options)
+        if split is not None:
+            return _composite(data if command_source is None else command_source, loaded, split,
+                              options, rulebase, started)
         profile = profile_data(loaded, options)
         timing["profile"] = time.perf_counter() - started - timing["load"]
         applicable = losses_for_task(profile.task)
@@ -150,6 +156,17 @@ def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: A
     return _recommendation(options, command_source, loaded, profile, rulebase, outcome,
                            warnings_outcome, activation_fallback, params, validation, decision,
                            timing)
+
+
+def _composite(source, loaded, split, options: Options, rulebase, started: float) -> Recommendation:
+    """Several targets of different kinds: :mod:`advisor.composite` answers."""
+    from .composite import run_composite
+
+    first = split[0][0].profile
+    settings = _settings(options, first)
+    command = _command(source if isinstance(source, (str, Path)) else None, loaded, settings,
+                       first, options.activation, options.framework)
+    return run_composite(loaded, split, options, rulebase, command, _versions(), settings, started)
 
 
 def _start_background(data: Any, options: Options, stack: ExitStack) -> Callable[[], str] | None:

@@ -58,6 +58,18 @@ def _evidence_cells(evidence: EvidenceVersusPick | None) -> list[str]:
     return [text, "" if p_value is None else f"{p_value:.2g}"]
 
 
+def _render_composite(console: Any, composite: Any) -> None:
+    """Each target's own loss, then the weighting and what the experiment measured."""
+    for part in composite.targets:
+        console.print(f"  [bold]{escape(part.column)}[/bold] {part.task}: {part.loss} "
+                      f"(judged on {part.metric}; rules' order {', '.join(part.ranking[:3])})")
+    console.print(f"[bold]Weighting[/bold] {composite.weighting}: {escape(composite.weighting_reason)}")
+    for item in composite.weightings:
+        scores = ", ".join(f"{column} {value:.4g} (rank {item.ranks[column]:g})"
+                           for column, value in item.scores.items())
+        console.print(f"  {item.weighting}: {scores}; mean rank {item.mean_rank:g}")
+
+
 def render_recommendation(result: Result, *, report_path: str | None = None) -> None:
     """Print the ranked table, the winner's settings and snippet, its reasons and warnings."""
     rec = recommendation_from(result)
@@ -67,6 +79,8 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
     console.print(f"[bold]Target[/bold] {escape(target)}: {escape(rec.target.reason)}")
     console.print(f"[bold]Task[/bold] {rec.task}: {escape(rec.task_reason)}")
     console.print(f"[bold]Metric[/bold] {rec.metric}: {escape(rec.metric_reason)}")
+    if rec.composite is not None:
+        _render_composite(console, rec.composite)
     console.print()
 
     validated = rec.validation is not None

@@ -530,6 +530,44 @@ class Candidate(Record):
         return str(task)
 
 
+@dataclass(frozen=True)
+class CompositePart(Record):
+    """One target of a multitask problem: its own task, metric, loss and the rules' ranking."""
+
+    column: str
+    task: str
+    task_reason: str
+    metric: str                               # the target's own metric (its task's default)
+    loss: str                                 # the target's loss in the combination
+    params: dict[str, Any]
+    outputs: int                              # the target's block of raw outputs (its width)
+    ranking: tuple[str, ...]                  # the target's losses in its rule order
+    reasons: tuple[Reason, ...]               # why its loss, as for a single target
+
+
+@dataclass(frozen=True)
+class WeightingEvidence(Record):
+    """One weighting of the combination as the experiment measured it, per target."""
+
+    weighting: str
+    scores: dict[str, Any]                    # target column -> mean fold score on its metric
+    ranks: dict[str, Any]                     # target column -> rank among the weightings (1 best)
+    mean_rank: float
+    final_weights: tuple[float, ...]          # each target's weight at the end of the last fold
+
+
+@dataclass(frozen=True)
+class CompositeSummary(Record):
+    """A multitask problem: one loss per target and how they are weighted into one."""
+
+    weighting: str                            # fixed, uncertainty or gradnorm
+    weighting_reason: str
+    rule_weighting: str                       # the weighting the rules start from
+    targets: tuple[CompositePart, ...]
+    weightings: tuple[WeightingEvidence, ...]  # empty on the rules-only path
+    protocol: dict[str, Any] | None           # folds, rows, epochs, seed; None rules-only
+
+
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Recommendation(Record):
     """What :func:`advisor.suggest` returns. ``candidates[0]`` is the recommendation."""
@@ -556,6 +594,8 @@ class Recommendation(Record):
     rulebase: RulebaseInfo
     settings: RunSettings
     reproducibility: Reproducibility
+    #: several targets of different kinds: the per-target losses and their weighting
+    composite: CompositeSummary | None = field(default=None, metadata={OMIT_NONE: True})
     #: measured wall-clock figures: they differ run to run, so they join the JSON only on request
     timing: dict[str, Any] = field(default_factory=dict, compare=False, metadata={OPT_IN: True})
 
@@ -619,7 +659,8 @@ __all__ = [
     "ComparisonWithPick", "EvidenceVersusPick", "Agreement", "ValidationSummary",
     "TargetHistogram", "ProfileSummary", "DataSource", "RuleOverride", "RulebaseInfo",
     "RunSettings", "Reproducibility", "Audit", "Confidence", "DecisionBasis", "Target",
-    "OutputColumn", "Outputs", "DecisionRule", "Candidate", "Recommendation", "result_json_schema", "result_json_schema_text",
+    "OutputColumn", "Outputs", "DecisionRule", "Candidate", "CompositePart", "WeightingEvidence",
+    "CompositeSummary", "Recommendation", "result_json_schema", "result_json_schema_text",
 ]
 
 

@@ -85,6 +85,12 @@ class AdvisorLoss(keras.losses.Loss):
 def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, **options: Any) -> AdvisorLoss:
     """The Keras loss of ``loss_id`` on ``task`` with ``params`` (a candidate's ``params``);
     ``options``: ``name``, ``reduction``, ``dtype`` of ``keras.losses.Loss``."""
+    if task == "multitask":
+        from ..errors import OptionError
+
+        raise OptionError("framework", "keras", ("pytorch",),
+                          hint="the composite loss object is PyTorch's (to_torch); for Keras use "
+                               "the snippet: model.compile(loss=[...], loss_weights=[...])")
     return AdvisorLoss(loss_id, params, task, **options)
 
 

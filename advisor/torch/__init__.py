@@ -200,11 +200,27 @@ class AdvisorLoss(torch.nn.Module):
 
 def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, *,
               reduction: str = "mean") -> AdvisorLoss:
-    """The PyTorch loss of ``loss_id`` on ``task`` with ``params`` (a candidate's ``params``)."""
+    """The PyTorch loss of ``loss_id`` on ``task`` with ``params`` (a candidate's ``params``);
+    a multitask candidate's (``task="multitask"``) is a :class:`~advisor.torch.composite.CompositeLoss`."""
+    if task == "multitask":
+        from .composite import CompositeLoss
+
+        return CompositeLoss(dict(params or {}))  # type: ignore[return-value]
     return AdvisorLoss(loss_setting(loss_id, params, task), reduction=reduction)
 
 
 def load_loss(path: str | Path, loss: str | None = None, *, reduction: str = "mean") -> AdvisorLoss:
     """The PyTorch loss of a saved JSON result (``advisor suggest ... --format json > rec.json``):
     the recommended candidate, or the one whose loss id is ``loss``."""
+    import json
+
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        payload = None  # saved_setting says what is wrong with the file
+    if isinstance(payload, dict) and payload.get("task") == "multitask":
+        chosen = next((item for item in payload.get("candidates", [])
+                       if loss is None or item.get("loss") == loss), None)
+        if chosen is not None:
+            return make_loss(chosen["loss"], chosen["params"], "multitask")
     return AdvisorLoss(saved_setting(path, loss), reduction=reduction)

@@ -1,0 +1,181 @@
+"""Several targets of different kinds: detection, the composite math, the experiment, the
+loss object."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+
+import advisor
+from advisor.composite.math import CompositeMath, fixed_weights
+from advisor.losses import CATALOG
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ["mdvis", "idp"]
+
+
+@pytest.fixture(scope="module")
+def validated() -> advisor.Recommendation:
+    return advisor.suggest("example:doctor_visits", TARGETS, budget=5, seed=0, n_jobs=1)
+
+
+def test_a_count_and_a_binary_column_are_a_multitask_problem_rules_only() -> None:
+    rec = advisor.suggest("example:doctor_visits", TARGETS, validate=False)
+    assert rec.task == "multitask"
+    assert "different kinds" in rec.task_reason
+    parts = {part.column: part for part in rec.composite.targets}
+    assert parts["mdvis"].task == "count" and parts["idp"].task == "binary"
+    # each target's loss is its own rule stage's first choice
+    single = advisor.suggest("example:doctor_visits", "idp", validate=False)
+    assert parts["idp"].loss == single.best.loss
+    assert parts["idp"].metric == single.metric
+    assert rec.composite.weightings == () and rec.composite.protocol is None
+    assert rec.best.loss == f"composite_{rec.composite.rule_weighting}"
+
+
+def test_comparable_numeric_columns_stay_a_multi_output_regression() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    frame = pd.DataFrame({"x": x, "a": x + rng.normal(size=200), "b": 2 * x + rng.normal(size=200)})
+    rec = advisor.suggest(frame, ["a", "b"], validate=False)
+    assert rec.task == "regression" and rec.composite is None
+
+
+def test_numeric_columns_on_scales_far_apart_are_multitask() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    frame = pd.DataFrame({"x": x, "price": 1e4 * (x + rng.normal(size=200)),
+                          "rate": 0.5 * x + rng.normal(size=200)})
+    rec = advisor.suggest(frame, ["price", "rate"], validate=False)
+    assert rec.task == "multitask" and "scales" in rec.task_reason
+
+
+def test_the_validated_composite_compares_the_weightings_per_target(validated) -> None:
+    composite = validated.composite
+    measured = {item.weighting: item for item in composite.weightings}
+    assert set(measured) == {"fixed", "uncertainty"}
+    for item in measured.values():
+        assert set(item.scores) == set(TARGETS) and all(np.isfinite(list(item.scores.values())))
+    best = min(item.mean_rank for item in measured.values())
+    assert measured[composite.weighting].mean_rank == best
+    assert validated.best.loss == f"composite_{composite.weighting}"
+    assert validated.best.verdict == "confirmed"
+    assert [target["loss"] for target in validated.best.params["targets"]] == \
+        [part.loss for part in composite.targets]
+    # the uncertainty weights end at 1 / L_t: the targets' weights differ from the start's
+    assert measured["uncertainty"].final_weights != measured["fixed"].final_weights
+
+
+def test_the_composite_json_is_valid_and_byte_stable(validated) -> None:
+    schema = json.loads((ROOT / "docs" / "schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(json.loads(validated.to_json()))
+    again = advisor.suggest("example:doctor_visits", TARGETS, budget=5, seed=0, n_jobs=1)
+    assert again.to_json() == validated.to_json()
+    for report in (validated.to_markdown(), validated.to_html()):
+        assert "Targets" in report and "tweedie" in report and "uncertainty" in report
+
+
+def _parts() -> tuple[list, np.ndarray, np.ndarray]:
+    from advisor.examples import example_path
+    from advisor.load import load_data
+    from advisor.profile import profile_data
+
+    rng = np.random.default_rng(1)
+    maths, targets = [], []
+    for column, loss in (("mdvis", "poisson"), ("idp", "cross_entropy")):
+        profile = profile_data(load_data(example_path("doctor_visits"), column))
+        spec = CATALOG[loss]
+        math = spec.bind(spec.derive(profile, {"quantiles": ()}), profile.task)
+        maths.append(math)
+        targets.append(math.encode_target(profile.y[:40], profile))
+    target = np.hstack(targets).astype(float)
+    raw = rng.normal(scale=0.5, size=target.shape)
+    return maths, target, raw
+
+
+@pytest.mark.parametrize("weighting", ["fixed", "uncertainty"])
+def test_the_composite_gradient_matches_finite_differences(weighting) -> None:
+    maths, target, raw = _parts()
+    composite = CompositeMath(maths, [1, 1])
+    start = composite.part_means(composite.constant_raw(target), target)
+    composite.weights = fixed_weights(start)
+    if weighting == "uncertainty":
+        composite.set_uncertainty(np.array([0.7, 2.5]))
+    _, grad = composite.loss_gradient(raw, target)
+    step = 1e-6
+    numeric = np.zeros_like(raw)
+    for index in np.ndindex(raw.shape):
+        up, down = raw.copy(), raw.copy()
+        up[index] += step
+        down[index] -= step
+        numeric[index] = (composite.loss_gradient(up, target)[0][index[0]]
+                          - composite.loss_gradient(down, target)[0][index[0]]) / (2 * step)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+    # the value is the weighted sum of the parts (+ sum s_t for uncertainty)
+    values, _ = composite.loss_gradient(raw, target)
+    expected = sum(w * part.loss_gradient(raw[:, [i]], target[:, [i]])[0]
+                   for i, (w, part) in enumerate(zip(composite.weights, maths)))
+    if weighting == "uncertainty":
+        expected = expected + np.log(0.7) + np.log(2.5)
+    np.testing.assert_allclose(values, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighting", ["fixed", "uncertainty", "gradnorm"])
+def test_the_loss_object_is_the_weighted_sum_of_the_targets_objects(validated, weighting) -> None:
+    torch = pytest.importorskip("torch")
+    candidate = next(c for c in validated.candidates if c.loss == f"composite_{weighting}")
+    loss = candidate.to_torch()
+    generator = torch.Generator().manual_seed(0)
+    outputs = torch.randn(32, 2, dtype=torch.float64, generator=generator, requires_grad=True)
+    targets = [torch.poisson(torch.full((32, 1), 2.0, dtype=torch.float64), generator=generator),
+               torch.randint(0, 2, (32, 1), generator=generator).double()]
+    value = loss(outputs, targets)
+    weights = loss.weights().detach()
+    expected = 0.0
+    for index, item in enumerate(candidate.params["targets"]):
+        alone = advisor.torch.make_loss(item["loss"], item["params"], item["task"])
+        expected = expected + weights[index] * alone(outputs[:, index:index + 1], targets[index])
+    if weighting == "uncertainty":
+        assert isinstance(loss.log_vars, torch.nn.Parameter)
+        expected = expected + loss.log_vars.detach().sum()
+        np.testing.assert_allclose(weights.numpy(), 1 / np.array(candidate.params["initial_losses"]),
+                                   rtol=1e-9)
+    assert float(value) == pytest.approx(float(expected), rel=1e-12)
+    value.backward()
+    if weighting == "uncertainty":
+        assert loss.log_vars.grad is not None
+
+
+def test_gradnorm_trains_its_task_weights(validated) -> None:
+    torch = pytest.importorskip("torch")
+    candidate = next(c for c in validated.candidates if c.loss == "composite_gradnorm")
+    loss = candidate.to_torch()
+    shared = torch.nn.Linear(3, 2).double()
+    x = torch.randn(16, 3, dtype=torch.float64)
+    targets = [torch.ones(16, 1, dtype=torch.float64) * 3, torch.ones(16, 1, dtype=torch.float64)]
+    losses = loss.part_losses(shared(x), targets)
+    grad_loss = loss.gradnorm_loss(losses, shared.weight)
+    (gradient,) = torch.autograd.grad(grad_loss, loss.task_weights)
+    assert torch.isfinite(gradient).all() and gradient.abs().sum() > 0
+    with torch.no_grad():
+        loss.task_weights -= 0.1 * gradient
+    loss.renormalize()
+    assert float(loss.task_weights.sum()) == pytest.approx(2.0)
+
+
+def test_the_cli_gives_a_composite_answer(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+
+    result = CliRunner().invoke(main, ["suggest", "example:doctor_visits", "--target", "mdvis",
+                                       "--target", "idp", "--budget", "5", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["task"] == "multitask"
+    assert {item["weighting"] for item in payload["composite"]["weightings"]} == {"fixed", "uncertainty"}
