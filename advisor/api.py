@@ -149,6 +149,7 @@ def run(data: Any, target: str | Sequence[str] | None, options: Options, *, y: A
     params = {loss_id: CATALOG[loss_id].derive(profile, {"quantiles": profile.quantiles})
               for loss_id in applicable}
     validation = _experiment(loaded, profile, outcome, params, options, progress)
+    params = _with_searched_values(params, validation)
     from .decide import decide
 
     decision = decide(outcome, validation)
@@ -298,6 +299,18 @@ def _start_rulebase(rule_dirs: tuple[Path, ...], data: Any, stack: ExitStack,
 def _is_file(data: Any) -> bool:
     """``data`` names a file (not stdin, not in-memory data)."""
     return isinstance(data, (str, Path)) and str(data) != "-" and os.path.isfile(data)
+
+
+def _with_searched_values(params: dict[str, dict[str, Any]], validation) -> dict[str, dict[str, Any]]:
+    """The derived settings, with each searched parameter (poly1's epsilon) at the value the
+    experiment chose most often: the recommendation's settings and snippets are what was
+    measured."""
+    if validation is None:
+        return params
+    searched = {item.loss: item.search for item in validation.candidates if item.search is not None}
+    return {loss_id: ({**values, searched[loss_id].name: searched[loss_id].chosen}
+                      if loss_id in searched else values)
+            for loss_id, values in params.items()}
 
 
 def _candidate(loss, rank, outcome, decision, params, profile, validation) -> Candidate:

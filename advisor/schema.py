@@ -198,6 +198,20 @@ class FairnessEvidence(Record):
 
 
 @dataclass(frozen=True)
+class ParameterSearch(Record):
+    """A parameter the experiment searched (poly1's epsilon): the grid, the value chosen on
+    each split's held-out fifth of the training fold, how many splits searched (the others
+    were too small and kept the derived value), and the value chosen most often, which the
+    recommendation's settings and snippets use."""
+
+    name: str
+    grid: tuple[float, ...]
+    folds: tuple[float, ...]
+    searched_splits: int
+    chosen: float
+
+
+@dataclass(frozen=True)
 class Evidence(Record):
     """One trained candidate's numbers: fold scores, means, the interval, stability."""
 
@@ -228,6 +242,8 @@ class Evidence(Record):
     #: Plans only: the decision rule tuned on each split (thresholds per output, or (tau,)).
     decision_folds: tuple[tuple[float, ...], ...] | None = field(
         default=None, kw_only=True, metadata={OMIT_NONE: True})
+    #: A searched parameter only (poly1's epsilon): the grid, each split's value, the chosen one.
+    search: ParameterSearch | None = field(default=None, kw_only=True, metadata={OMIT_NONE: True})
 
 
 @dataclass(frozen=True)
@@ -659,7 +675,7 @@ __all__ = [
     "ComparisonWithPick", "EvidenceVersusPick", "Agreement", "ValidationSummary",
     "TargetHistogram", "ProfileSummary", "DataSource", "RuleOverride", "RulebaseInfo",
     "RunSettings", "Reproducibility", "Audit", "Confidence", "DecisionBasis", "Target",
-    "OutputColumn", "Outputs", "DecisionRule", "Candidate", "CompositePart", "WeightingEvidence",
+    "OutputColumn", "Outputs", "DecisionRule", "ParameterSearch", "Candidate", "CompositePart", "WeightingEvidence",
     "CompositeSummary", "Recommendation", "result_json_schema", "result_json_schema_text",
 ]
 

@@ -259,7 +259,8 @@ def _plan(setup: _Setup, pilot: Pilot, candidates: Candidates, profile, header: 
     transfer = (pilot.bytes_per_row / TRANSFER_BYTES_PER_SECOND
                 if process_based or header.backend_name not in LOCAL_BACKENDS else 0.0)
     return plan_run(measured=pilot.cost, model=model, n_rows=len(setup.y),
-                    n_candidates=len(candidates.chosen), workers=workers, budget=header.budget,
+                    n_candidates=fit_units(setup.catalog, candidates.chosen), workers=workers,
+                    budget=header.budget,
                     transfer_per_row=transfer, pins=pins)
 
 
@@ -277,7 +278,8 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
     chosen = candidates.chosen
     # A guard against a bad estimate: jobs that would start too late to end within the budget
     # are skipped. A protocol the caller pinned runs to completion.
-    per_job = plan.estimated_seconds / max(1, math.ceil(len(chosen) * len(split_list) / workers))
+    per_job = plan.estimated_seconds / max(1, math.ceil(fit_units(setup.catalog, chosen)
+                                                        * len(split_list) / workers))
     deadline = math.inf if plan.pinned else started_wall + header.budget - per_job
     groups = profile.groups
     data = RunData(prepare_features(loaded.features.iloc[setup.kept[sample]]), y,
@@ -297,7 +299,9 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
     # ran, not the clock: the same JSON every run.
     ran = mean_epochs_run(runner.results)
     more = extra_candidates(plan, runner.results, run_plan.cost, epochs=ran,
-                            n_trained=len(chosen), n_reserve=len(candidates.reserve),
+                            trained_units=fit_units(setup.catalog, chosen),
+                            reserve_units=[fit_units(setup.catalog, (loss_id,))
+                                           for loss_id in candidates.reserve],
                             workers=workers, seconds_available=run_plan.seconds_available)
     if more:
         added = candidates.reserve[:more]
@@ -306,7 +310,7 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
             candidates = candidates.widened(added)
             runner.candidates = candidates.chosen
     extra = extra_repeats(plan, runner.results, run_plan.cost, epochs=ran,
-                          n_candidates=len(candidates.chosen), workers=workers,
+                          n_candidates=fit_units(setup.catalog, candidates.chosen), workers=workers,
                           seconds_available=run_plan.seconds_available)
     if extra:
         planned = len(split_list)
@@ -315,6 +319,14 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
             split_list, plan = longer, extended(plan, extra, ran)
     data.cache.clear()
     return runner, plan, split_list, candidates
+
+
+def fit_units(catalog: Mapping[str, Any], loss_ids: Sequence[str]) -> float:
+    """What one split of these candidates costs in plain fits: a candidate with a searched
+    parameter trains one network per grid value besides its refit (:mod:`.experiment.search`)."""
+    from .experiment.search import fit_units as units_of
+
+    return sum(units_of(catalog[loss_id]) for loss_id in loss_ids)
 
 
 def _extend(runner: Runner, splits, indices: range, losses: Sequence[str] | None = None) -> bool:

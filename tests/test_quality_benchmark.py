@@ -88,3 +88,29 @@ def test_the_truth_covers_every_task_and_every_applicable_loss():
     assert tasks == set(TASKS)
     assert len(datasets.DATASETS) >= 20
     assert sum(len(dataset.metrics) > 1 for dataset in datasets.DATASETS) >= 5
+
+
+def test_the_truth_searches_poly1_s_epsilon_as_the_experiment_does():
+    """A searched parameter joins the ground truth the way the advisor runs it: the value
+    searched for each judged metric on the fold's held-out fifth, refitted, then scored."""
+    pytest.importorskip("torch", reason="the bench extra (pip install '.[bench]') is not installed")
+    from conftest import binary_data
+
+    from advisor.experiment.features import prepare_features
+    from advisor.experiment.metrics import METRIC_SPECS
+    from advisor.experiment.scoring import metrics_for, scoring_context
+    from advisor.experiment.splits import make_splits, strata_of
+
+    truth = _module("truth")
+    loaded, profile = binary_data(n=400, metric="balanced_accuracy")
+    y = np.asarray(profile.y)
+    train, test = make_splits(strata_of(y, "binary")[0], 5, 1, seed=0)[0]
+    params = CATALOG["poly1"].derive(profile, {})
+    metrics = metrics_for(profile, "balanced_accuracy", y)
+    result = truth._job("poly1", 0, train, test, prepare_features(loaded.features), y, profile,
+                        params, scoring_context(profile, {"poly1": params}), metrics)
+    assert result["error"] is None
+    judged = [name for name in metrics if METRIC_SPECS[name].judges]
+    assert set(result["search"]) == set(judged)
+    assert set(result["search"].values()) <= set(CATALOG["poly1"].search.grid)
+    assert all(np.isfinite(result["scores"][name]) for name in metrics)

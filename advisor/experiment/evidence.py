@@ -28,6 +28,7 @@ from ..schema import (
     FairnessEvidence,
     IntervalCoverage,
     Notice,
+    ParameterSearch,
     ValidationSummary,
     json_tree,
     measured,
@@ -39,6 +40,7 @@ from .fairness import summarise
 from .plan import Plan
 from .run import FoldResult
 from .scoring import NUMERIC_TASKS
+from .search import chosen_value
 
 __all__ = ["Protocol", "CandidateEvidence", "Validation", "comparison_record", "assemble"]
 
@@ -65,6 +67,8 @@ class CandidateEvidence:
     fairness: dict[str, Any] | None = None
     #: Plans: the decision rule as tuned on each split's held-out part of the training fold.
     decision: TunedDecisions | None = None
+    #: A searched parameter (``LossSpec.search``): its value on each split, and the chosen one.
+    search: SearchedParameter | None = None
 
     def record(self, metric: str) -> Evidence:
         """The result schema's record of these numbers, judged on ``metric``, rounded."""
@@ -85,7 +89,37 @@ class CandidateEvidence:
             interval_coverage=interval_coverage(self.coverage),
             fairness=fairness_record(self.fairness),
             decision_folds=None if self.decision is None else
-            tuple(tuple(significant(value) for value in values) for values in self.decision.folds))
+            tuple(tuple(significant(value) for value in values) for values in self.decision.folds),
+            search=None if self.search is None else self.search.record())
+
+
+@dataclass(frozen=True)
+class SearchedParameter:
+    """A searched parameter over the compared splits: the grid, the value each split chose
+    (the derived value where the split was too small to search) and the one chosen most
+    often, which the recommendation takes."""
+
+    name: str
+    grid: tuple[float, ...]
+    folds: tuple[float, ...]
+    searched_splits: int
+
+    @property
+    def chosen(self) -> float:
+        return chosen_value(self.folds, self.grid)
+
+    @classmethod
+    def of(cls, runs: Sequence[FoldResult], grid: Sequence[float]) -> SearchedParameter | None:
+        """The search of a loss's runs; None for a loss without one."""
+        found = [run.searched for run in runs if run.searched is not None]
+        if not found or len(found) != len(runs):
+            return None
+        return cls(found[0].name, tuple(grid), tuple(item.value for item in found),
+                   sum(1 for item in found if item.scores is not None))
+
+    def record(self) -> ParameterSearch:
+        return ParameterSearch(name=self.name, grid=self.grid, folds=self.folds,
+                               searched_splits=self.searched_splits, chosen=self.chosen)
 
 
 def fairness_record(fairness: dict[str, Any] | None) -> FairnessEvidence | None:
@@ -306,7 +340,8 @@ def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mappin
         epochs_run=tuple(folds.by_key[(loss_id, split)].epochs_run for split in folds.complete),
         epoch_cap_folds=cap_folds, coverage=_coverage(compared),
         fairness=_fairness(primary, group_names, compared),
-        decision=TunedDecisions.of(compared))
+        decision=TunedDecisions.of(compared),
+        search=SearchedParameter.of(compared, getattr(_catalog_search(loss_id), "grid", ())))
 
 
 def _fairness(primary: str, group_names: Sequence[str],
@@ -325,6 +360,26 @@ def _coverage(runs: Sequence[FoldResult]) -> dict[str, float] | None:
         return None
     return {f"{level:g}": float(np.mean([dict(run.coverage)[level] for run in runs]))
             for level, _ in runs[0].coverage}
+
+
+def _catalog_search(loss_id: str) -> Any:
+    """The catalog's search of ``loss_id`` (``LossSpec.search``), None without one."""
+    from ..losses import CATALOG
+
+    return getattr(CATALOG.get(loss_id), "search", None)
+
+
+def _search_notice(loss_id: str, search: SearchedParameter) -> Notice:
+    """Which value the search chose, from which grid, on how many splits."""
+    grid = ", ".join(f"{value:g}" for value in search.grid)
+    agree = sum(1 for value in search.folds if value == search.chosen)
+    text = (f"{loss_id}: {search.name} searched over {grid} on each training fold's held-out "
+            f"fifth (the user's metric); {search.chosen:g} was chosen on {agree} of "
+            f"{len(search.folds)} splits, and the recommendation uses it")
+    if search.searched_splits < len(search.folds):
+        text += (f" ({len(search.folds) - search.searched_splits} splits were too small to "
+                 "search and kept the derived value)")
+    return Notice("validation.parameter_searched", text)
 
 
 def _plain_rule_notice(loss_id: str, decision: TunedDecisions, n_splits: int) -> Notice:
@@ -389,6 +444,9 @@ def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequenc
         plain = evidence[-1].decision
         if plain is not None and plain.kept_plain:
             notices.append(_plain_rule_notice(loss_id, plain, len(folds.complete)))
+        searched = evidence[-1].search
+        if searched is not None:
+            notices.append(_search_notice(loss_id, searched))
     _run_notices(notices, plan, n_rows, sum(item.epoch_cap_folds for item in evidence),
                  len(chosen) * n_splits)
     return len(folds.complete), {

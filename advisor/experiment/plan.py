@@ -183,11 +183,11 @@ def _efficiency(workers: int) -> float:
     return 1.0 if workers == 1 else PARALLEL_EFFICIENCY
 
 
-def _waves(n_candidates: int, folds: int, repeats: int, workers: int) -> int:
+def _waves(n_candidates: float, folds: int, repeats: int, workers: int) -> int:
     return math.ceil(n_candidates * folds * repeats / workers)
 
 
-def _preparing(cost: Cost, rows: int, folds: int, repeats: int, n_candidates: int,
+def _preparing(cost: Cost, rows: int, folds: int, repeats: int, n_candidates: float,
                workers: int) -> float:
     """Feature preparation: once for the sample, then once per split in each worker that
     trains on it."""
@@ -196,7 +196,7 @@ def _preparing(cost: Cost, rows: int, folds: int, repeats: int, n_candidates: in
 
 
 def run_estimate(cost: Cost, *, rows: int, folds: int, repeats: int, epochs: int,
-                 n_candidates: int, workers: int) -> float:
+                 n_candidates: float, workers: int) -> float:
     """Seconds the cost model expects a run of this protocol to take."""
     return (_preparing(cost, rows, folds, repeats, n_candidates, workers)
             + _waves(n_candidates, folds, repeats, workers)
@@ -209,7 +209,7 @@ class _Sizing:
     repeats) choice wants, needs at least, and can afford."""
 
     cost: Cost
-    n_candidates: int
+    n_candidates: float               # in fits: a searched parameter's candidate costs several
     workers: int
     seconds_available: float
     pinned_epochs: int | None
@@ -263,7 +263,7 @@ def _ladder(capped_rows: int, *, sample_rows: int | None, folds: int | None,
     return ladder, sizes, k_tight, r1
 
 
-def plan_protocol(*, n_rows: int, n_candidates: int, cost: Cost, seconds_available: float,
+def plan_protocol(*, n_rows: int, n_candidates: float, cost: Cost, seconds_available: float,
                   workers: int, budget: float, sample_rows: int | None = None,
                   folds: int | None = None, repeats: int | None = None,
                   epochs: int | None = None) -> Plan:
@@ -369,7 +369,7 @@ class RunPlan:
     slow_machine: bool               # the slowdown really shrank the protocol
 
 
-def plan_run(*, measured: Cost, model: Cost, n_rows: int, n_candidates: int, workers: int,
+def plan_run(*, measured: Cost, model: Cost, n_rows: int, n_candidates: float, workers: int,
              budget: float, transfer_per_row: float, pins: dict[str, Any]) -> RunPlan:
     """Size the run from the cost model, scaled only when the pilot ran clearly slower.
 
@@ -401,7 +401,7 @@ def mean_epochs_run(results: Sequence[Any]) -> int:
 
 
 def extra_repeats(plan: Plan, results: Sequence[Any], cost: Cost, *, epochs: int,
-                  n_candidates: int, workers: int, seconds_available: float) -> int:
+                  n_candidates: float, workers: int, seconds_available: float) -> int:
     """Repeats the budget still allows after the planned run, from the cost model at the
     ``epochs`` the fits really ran (they stop when their held-out loss stops improving), up
     to MAX_REPEATS in all. 0 when the caller pinned the protocol or the clock cut the run."""
@@ -417,18 +417,20 @@ def extra_repeats(plan: Plan, results: Sequence[Any], cost: Cost, *, epochs: int
 
 
 def extra_candidates(plan: Plan, results: Sequence[Any], cost: Cost, *, epochs: int,
-                     n_trained: int, n_reserve: int, workers: int,
+                     trained_units: float, reserve_units: Sequence[float], workers: int,
                      seconds_available: float) -> int:
     """How many more candidates the budget allows on the planned splits, from the cost model
-    at the ``epochs`` the fits really ran (as :func:`extra_repeats`); 0 when the caller pinned
-    the protocol or the clock cut the run."""
+    at the ``epochs`` the fits really ran (as :func:`extra_repeats`); the candidates count in
+    fits (``*_units``: a searched parameter costs several). 0 when the caller pinned the
+    protocol or the clock cut the run."""
     if (plan.pinned or not plan.within_budget or not epochs
             or any(item.status == "skipped" for item in results)):
         return 0
-    extra = 0
-    while extra < n_reserve and run_estimate(
+    extra, units = 0, trained_units
+    while extra < len(reserve_units) and run_estimate(
             cost, rows=plan.rows, folds=plan.folds, repeats=plan.repeats, epochs=epochs,
-            n_candidates=n_trained + extra + 1, workers=workers) <= seconds_available:
+            n_candidates=units + reserve_units[extra], workers=workers) <= seconds_available:
+        units += reserve_units[extra]
         extra += 1
     return extra
 

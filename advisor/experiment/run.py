@@ -41,6 +41,7 @@ from .scoring import (
     one_line,
     score_predictions,
 )
+from .search import SearchedValue, search_value
 from .splits import split_seed
 
 __all__ = ["Job", "FoldResult", "SplitCache", "RunData", "Runner", "run_job", "epochs_run"]
@@ -151,6 +152,7 @@ class FoldResult:
     coverage: tuple[tuple[float, float], ...] = ()  # quantile level, share of test targets at or below it
     fairness: FoldFairness | None = None  # with a sensitive column: per-group scores and gaps
     decision: TunedRule | None = None    # a plan's decision rule, tuned on this split
+    searched: SearchedValue | None = None  # a searched parameter's value on this split
 
 
 def epochs_run(proxy: Any) -> int | None:
@@ -179,11 +181,12 @@ def run_job(job: Job, data: RunData) -> FoldResult:
     else:  # a thread beside others: the parent limits BLAS and records warnings for the run
         outcome = _train_and_score(job, data)
     convergence = any(item.category.__name__ == "ConvergenceWarning" for item in caught)
-    status, scores, problems, reason, ran, beyond, coverage, fairness, tuned = outcome
+    status, scores, problems, reason, ran, beyond, coverage, fairness, tuned, searched = outcome
     cap = (ran >= job.epochs) if ran is not None else convergence
     return FoldResult(job.loss_id, job.split, status, scores, problems, reason, ran,
                       bool(cap and status == "ok"), time.perf_counter() - started,
-                      warning_texts(caught), beyond, coverage, fairness=fairness, decision=tuned)
+                      warning_texts(caught), beyond, coverage, fairness=fairness, decision=tuned,
+                      searched=searched)
 
 
 def _fold_fairness(job: Job, data: RunData, prediction: np.ndarray) -> FoldFairness | None:
@@ -196,11 +199,29 @@ def _fold_fairness(job: Job, data: RunData, prediction: np.ndarray) -> FoldFairn
                          lambda truth, predicted: spec.score(truth, predicted, job.context))
 
 
+def _search(job: Job, data: RunData, train_matrix: np.ndarray) -> SearchedValue | None:
+    """The fold's best value of the loss's searched parameter (``LossSpec.search``), or None
+    for a loss without one (:mod:`.search`)."""
+    if getattr(job.loss, "search", None) is None:
+        return None
+    y_train = data.y[job.train]
+
+    def predict_tuning_rows(params: dict[str, Any], fit: np.ndarray, tune: np.ndarray) -> np.ndarray:
+        proxy = data.factory(job.loss, params, data.profile, seed=job.seed, max_iter=job.epochs,
+                             hidden=job.hidden)
+        proxy.fit(train_matrix[fit], y_train[fit])
+        return np.asarray(proxy.predict(train_matrix[tune]), dtype=float)
+
+    return search_value(job.loss, job.params, y_train, task=job.context.task,
+                        metric=job.metrics[0], seed=job.seed,
+                        predict_tuning_rows=predict_tuning_rows, context=job.context)
+
+
 def _fit(job: Job, data: RunData, train_matrix: np.ndarray) -> tuple[Any, TunedRule | None]:
     """The fitted proxy, and a plan's decision rule: a plan's network fits on the training
     fold less a stratified, seeded part (:func:`.decision.tuning_split`), on which its rule
     is tuned for the primary metric; any other loss fits on the whole fold (with the rows'
-    groups for a group-aware loss)."""
+    groups for a group-aware loss), with a searched parameter at its fold's best value."""
     proxy = data.factory(job.loss, job.params, data.profile, seed=job.seed,
                          max_iter=job.epochs, hidden=job.hidden)
     y_train = data.y[job.train]
@@ -221,19 +242,22 @@ def _train_and_score(job: Job, data: RunData):
     tuned: TunedRule | None = None
     try:
         train_matrix, test_matrix = data.matrices(job.split, job.train, job.test)
+        searched = _search(job, data, train_matrix)
+        if searched is not None:
+            job = replace(job, params={**job.params, searched.name: searched.value})
         proxy, tuned = _fit(job, data, train_matrix)
         prediction = np.asarray(proxy.predict(test_matrix), dtype=float)
         distribution = _distribution(job, data, proxy, train_matrix, test_matrix, prediction)
     except ProxyDivergedError as error:
-        return "failed", {}, {}, f"diverged: {one_line(error)}", None, None, (), None, None
+        return "failed", {}, {}, f"diverged: {one_line(error)}", None, None, (), None, None, None
     except Exception as error:  # noqa: BLE001 - failure is data: record it, go on
-        return "failed", {}, {}, f"{type(error).__name__}: {one_line(error)}", None, None, (), None, None
+        return "failed", {}, {}, f"{type(error).__name__}: {one_line(error)}", None, None, (), None, None, None
     ran = epochs_run(proxy)
     if prediction.shape[0] != len(job.test):
         return ("failed", {}, {}, f"predicted {prediction.shape[0]} rows for {len(job.test)}",
-                ran, None, (), None, None)
+                ran, None, (), None, None, None)
     if not np.all(np.isfinite(prediction)):
-        return "failed", {}, {}, "diverged: non-finite predictions", ran, None, (), None, None
+        return "failed", {}, {}, "diverged: non-finite predictions", ran, None, (), None, None, None
     beyond = (overshoot(prediction, data.y[job.train]) if job.context.task in NUMERIC_TASKS
               else (0.0, None))
     context = job.context if tuned is None else replace(job.context, decision_offsets=tuned.offsets)
@@ -243,10 +267,10 @@ def _train_and_score(job: Job, data: RunData):
     if not math.isfinite(scores[primary]):
         reason = problems.get(primary, "not finite")
         return ("failed", scores, problems, f"{primary} could not be computed: {reason}",
-                ran, beyond, (), None, None)
+                ran, beyond, (), None, None, None)
     return ("ok", scores, problems, None, ran, beyond,
             level_coverage(data.y[job.test], prediction, job.context),
-            _fold_fairness(job, data, prediction), tuned)
+            _fold_fairness(job, data, prediction), tuned, searched)
 
 
 def _distribution(job: Job, data: RunData, proxy: Any, train_matrix: np.ndarray,

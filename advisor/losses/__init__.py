@@ -32,7 +32,9 @@ activation vetoes and its row of the README table follow from the spec.
    templates need (``snippet_values``), and its ``vetoes``: for every situation of
    ``_activation.SITUATIONS`` that rules it out, a :class:`Veto` with the reason in the loss's
    words. Add a situation there (with its place among the rules of ``rules/activation.toml``)
-   only when no existing one describes the activation's problem.
+   only when no existing one describes the activation's problem. A parameter whose best value
+   depends on the data gets a :class:`ParamSearch` (``search=``, poly1's epsilon): the
+   experiment searches it on each training fold (``advisor/experiment/search.py``).
 3. **Templates**: ``templates/<id>.torch.py.j2`` and ``templates/<id>.keras.py.j2``, Jinja2
    templates of the code below the snippet's header, rendered with the task, the classes,
    the derived parameters and the spec's snippet values (filters ``num``, ``nums``,
@@ -91,9 +93,9 @@ from ._long_tail import LDAM, LOGIT_ADJUSTED
 from ._ordinal import CORAL
 from ._plans import CROSS_ENTROPY_LOGIT_ADJUSTMENT, CROSS_ENTROPY_THRESHOLD, DecisionPlan
 from ._regression import HUBER, LOG_COSH, MAE, MSE, QUANTILE
-from ._spec import LossSpec
+from ._spec import LossSpec, ParamSearch
 
-__all__ = ["CATALOG", "DEFAULT_LOSS", "GENERATED_RULES_FILE", "DecisionPlan", "Link", "LossMath", "LossSpec",
+__all__ = ["CATALOG", "DEFAULT_LOSS", "GENERATED_RULES_FILE", "DecisionPlan", "Link", "LossMath", "LossSpec", "ParamSearch",
            "ParamSpec", "TargetInterval", "Veto", "activation_veto_tables", "get_loss",
            "losses_for_task"]
 

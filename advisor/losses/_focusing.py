@@ -23,7 +23,7 @@ from ._classification import (
     classifier_snippet_values,
     logit_activations,
 )
-from ._spec import LossSpec
+from ._spec import LossSpec, ParamSearch
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..profile import Profile
@@ -171,6 +171,9 @@ FOCAL = LossSpec(
     ),
     derivation=derive_focal,
     snippet_values=classifier_snippet_values,
+    search=ParamSearch("epsilon", (1.0, 2.0, -1.0),
+                       "the paper's point: the best epsilon depends on the task and the data "
+                       "(Leng et al., ICLR 2022, tune it from -1 to 2 across tasks)"),
 )
 
 ASYMMETRIC = LossSpec(
@@ -232,7 +235,8 @@ POLY1 = LossSpec(
                 "the gradient on examples already fitted fades more slowly (epsilon > 0) or faster "
                 "(epsilon < 0, towards focal loss). epsilon = 1, the paper's default for ImageNet "
                 "classification; its best value depends on the data and the task (the paper tunes "
-                "it, down to -1 for detection), and the quick experiment does not search it yet. "
+                "it, down to -1 for detection), so the experiment searches it over -1, 1 and 2 on "
+                "each training fold and recommends the value chosen most often. "
                 "Sigmoid form per output for binary and multi-label targets, softmax form over K "
                 "logits for multiclass.",
     activations=logit_activations(frozenset({"binary", "multiclass", "multilabel"})),

@@ -37,6 +37,19 @@ def no_snippet_values(framework: str, task: str, params: dict[str, Any], profile
     return {}
 
 
+@dataclass(frozen=True)
+class ParamSearch:
+    """A parameter whose best value depends on the data, so the experiment searches it: on
+    each training fold, one network per ``grid`` value trains on the fold less a held-out
+    fifth and the value that scores best there on the user's metric is refitted on the whole
+    fold (:mod:`advisor.experiment.search`); the recommendation takes the value chosen most
+    often."""
+
+    name: str
+    grid: tuple[float, ...]          # in order of preference: ties go to the earlier value
+    why: str                         # why the value depends on the data, with its source
+
+
 @dataclass(frozen=True, eq=False)
 class LossSpec:
     """One catalog entry: metadata, derivation and the math class it binds."""
@@ -77,6 +90,8 @@ class LossSpec:
     decision: DecisionPlan | None = None
     #: The id whose templates the snippet renders (a plan's base loss); None: this loss's own.
     template_id: str | None = None
+    #: A parameter the experiment searches on each training fold; None: the derived values.
+    search: ParamSearch | None = None
 
     def __repr__(self) -> str:
         return f"<LossSpec {self.id}>"

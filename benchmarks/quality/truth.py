@@ -206,6 +206,9 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
     x_train = preprocessor.fit_transform(features.iloc[train])
     x_test = preprocessor.transform(features.iloc[test])
     tuned = None
+    if loss.search is not None:
+        return _searched_job(loss, split, x_train, x_test, y, train, test, profile, params,
+                             context, metrics)
     try:
         if loss.decision is None:
             predicted = train_and_predict(loss, params, profile, x_train, y[train], x_test,
@@ -234,6 +237,53 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
                        for name, value in scores.items()},
             **({"decision": {name: list(rule.values) for name, rule in tuned.items()}}
                if tuned is not None else {})}
+
+
+def _searched_job(loss, split: int, x_train: np.ndarray, x_test: np.ndarray, y: np.ndarray,
+                  train: np.ndarray, test: np.ndarray, profile, params: dict[str, Any], context,
+                  metrics: tuple[str, ...]) -> dict[str, Any]:
+    """A loss with a searched parameter (poly1's epsilon) as the advisor's experiment runs it
+    (advisor.experiment.search): one network per grid value on the training fold less a
+    stratified, seeded fifth, the best value there for each metric refitted on the whole fold
+    and scored on the test fold, so a case judged on a metric gets the value searched for it."""
+    from advisor.experiment.metrics import METRIC_SPECS
+    from advisor.experiment.scoring import score_predictions
+    from advisor.experiment.search import search_value
+
+    seed = 1000 + split
+    held: dict[float, np.ndarray] = {}  # one network per grid value, shared by the metrics
+
+    def predict_tuning_rows(values: dict[str, Any], fit: np.ndarray, tune: np.ndarray) -> np.ndarray:
+        value = values[loss.search.name]
+        if value not in held:
+            held[value] = train_and_predict(loss, values, profile, x_train[fit], y[train][fit],
+                                            x_train[tune], seed).test
+        return held[value]
+
+    chosen, refits, scores, epochs = {}, {}, {}, None
+    try:
+        for name in metrics:
+            if not METRIC_SPECS[name].judges:
+                continue
+            chosen[name] = search_value(loss, params, y[train], task=profile.task, metric=name,
+                                        seed=seed, predict_tuning_rows=predict_tuning_rows,
+                                        context=context).value
+        for value in sorted(set(chosen.values())):
+            refits[value] = train_and_predict(loss, {**params, loss.search.name: value}, profile,
+                                              x_train, y[train], x_test, seed)
+        for name in metrics:  # a diagnostic metric is read from the primary metric's refit
+            predicted = refits[chosen.get(name, chosen[metrics[0]])]
+            epochs = predicted.epochs if name == metrics[0] else epochs
+            if not np.all(np.isfinite(predicted.test)):
+                raise FloatingPointError("non-finite predictions")
+            scores.update(score_predictions(y[test], predicted.test, (name,), context, None)[0])
+    except (FloatingPointError, ValueError, RuntimeError) as error:
+        return {"loss": loss.id, "split": split, "error": str(error)[:200], "epochs": None,
+                "scores": {name: None for name in metrics}}
+    return {"loss": loss.id, "split": split, "error": None, "epochs": epochs,
+            "scores": {name: (float(value) if math.isfinite(value) else None)
+                       for name, value in scores.items()},
+            "search": chosen}
 
 
 def _plan(loss, params: dict[str, Any], profile, x_train: np.ndarray, y_train: np.ndarray,
@@ -289,6 +339,8 @@ def build(dataset: Dataset, n_jobs: int) -> dict[str, Any]:
             "errors": sorted({item["error"] for item in mine if item["error"]}),
             **({"decision": [item.get("decision") for item in mine]}
                if CATALOG[loss_id].decision is not None else {}),
+            **({"search": [item.get("search") for item in mine]}
+               if CATALOG[loss_id].search is not None else {}),
         }
     return {"dataset": dataset.name, "source": dataset.source, "task": profile.task,
             "rows": int(len(y)), "metrics": list(metrics),
