@@ -34,6 +34,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -305,8 +306,8 @@ def _plan(loss, params: dict[str, Any], profile, x_train: np.ndarray, y_train: n
     return predicted._replace(test=predicted.test[:len(x_test)]), tuned
 
 
-def build(dataset: Dataset, n_jobs: int) -> dict[str, Any]:
-    """Train every applicable loss on the 15 shared splits of ``dataset``."""
+def build(dataset: Dataset, n_jobs: int, only: Sequence[str] = ()) -> dict[str, Any]:
+    """Train every applicable loss (or the ``only`` ones) on the shared splits of ``dataset``."""
     from joblib import Parallel, delayed
 
     from advisor.experiment.features import prepare_features
@@ -315,6 +316,8 @@ def build(dataset: Dataset, n_jobs: int) -> dict[str, Any]:
     from advisor.losses import CATALOG
 
     loaded, profile, losses, params = prepared(dataset)
+    if only:
+        losses = [loss_id for loss_id in losses if loss_id in only]
     y = np.asarray(profile.y)
     kept = np.flatnonzero(profile.row_mask) if profile.row_mask is not None else np.arange(len(y))
     features = prepare_features(loaded.features.iloc[kept])
@@ -360,11 +363,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], help="dataset name (repeatable)")
     parser.add_argument("--force", action="store_true", help="rebuild cached truth files")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--loss", action="append", default=[],
+                        help="retrain only this loss (repeatable) in the cached truth files, "
+                             "e.g. after its math or its search changed")
     args = parser.parse_args(argv)
     TRUTH_DIR.mkdir(exist_ok=True)
     chosen = [by_name(name) for name in args.only] if args.only else list(DATASETS)
     for dataset in chosen:
         path = TRUTH_DIR / f"{dataset.name}.json"
+        if args.loss and path.exists():
+            truth = json.loads(path.read_text())
+            update = build(dataset, args.jobs, only=args.loss)
+            truth["losses"].update(update["losses"])
+            path.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
+            print(f"{dataset.name}: {', '.join(update['losses']) or 'no such loss here'} "
+                  f"retrained, {update['seconds']} s", file=sys.stderr, flush=True)
+            continue
         if path.exists() and not args.force:
             print(f"{dataset.name}: cached", file=sys.stderr)
             continue
