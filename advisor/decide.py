@@ -115,6 +115,9 @@ def select_candidates(outcome: Any, task: str, *, max_candidates: int,
     loss) when applicable. A vetoed default is reported as vetoed and not trained. The next
     losses of the ranking, up to MAX_CANDIDATES in all, wait in the ``reserve``: a loss that
     is never trained can never overturn the rules, so the budget buys them before repeats.
+    A loss some rule argues against here (a negative score: misaligned with the metric or
+    the data) is not among them: trained only to fill the budget, it could win on the noise
+    of a small experiment, the more likely the more candidates there are.
     """
     from .losses import CATALOG, DEFAULT_LOSS
 
@@ -147,8 +150,10 @@ def select_candidates(outcome: Any, task: str, *, max_candidates: int,
     if missing:
         raise OptionError("loss", missing[0], sorted(CATALOG),
                           hint="the rule outcome names a loss the catalog does not have")
+    scores = dict(getattr(outcome, "scores", {}) or {})
     reserve = tuple(loss_id for loss_id in ranking
-                    if loss_id not in vetoes and loss_id not in roles and loss_id in CATALOG)
+                    if loss_id not in vetoes and loss_id not in roles and loss_id in CATALOG
+                    and scores.get(loss_id, 0.0) >= 0)
     return Candidates(tuple(chosen), {key: tuple(value) for key, value in roles.items()},
                       rule_rank, reserve[:max(0, MAX_CANDIDATES - len(chosen))]), notices
 

@@ -540,6 +540,23 @@ def test_budget_left_after_the_planned_run_trains_the_next_losses_of_the_rule_ra
     assert pinned.protocol.candidates == ("weighted_cross_entropy", "cross_entropy")
 
 
+def test_the_reserve_holds_the_next_losses_no_rule_argues_against():
+    from advisor.decide import MAX_CANDIDATES, select_candidates
+
+    ranking = ("weighted_cross_entropy", "focal", "label_smoothing", "poly1", "soft_f1",
+               "generalized_cross_entropy", "hinge", "ldam", "logit_adjusted", "cross_entropy",
+               "asymmetric")
+    scores = {"weighted_cross_entropy": 5.0, "focal": 2.0, "label_smoothing": 0.0,
+              "poly1": -0.5, "soft_f1": 1.0, "generalized_cross_entropy": 0.5, "hinge": 0.5,
+              "ldam": -1.5, "logit_adjusted": 0.0, "cross_entropy": -1.0}
+    candidates, _ = select_candidates(Outcome(ranking, scores, {"asymmetric": ("multilabel",)}),
+                                      "binary", max_candidates=1)
+    assert candidates.chosen == ("weighted_cross_entropy", "cross_entropy")
+    assert candidates.reserve == ("focal", "label_smoothing", "soft_f1",
+                                  "generalized_cross_entropy", "hinge", "logit_adjusted")
+    assert len(candidates.chosen) + len(candidates.reserve) == MAX_CANDIDATES
+
+
 def test_a_pinned_protocol_is_never_extended():
     loaded, profile = binary_data(n=300)
     validation = validate(loaded, profile, Outcome(("cross_entropy",)), params=all_params(profile),
