@@ -171,9 +171,6 @@ FOCAL = LossSpec(
     ),
     derivation=derive_focal,
     snippet_values=classifier_snippet_values,
-    search=ParamSearch("epsilon", (1.0, 2.0, -1.0),
-                       "the paper's point: the best epsilon depends on the task and the data "
-                       "(Leng et al., ICLR 2022, tune it from -1 to 2 across tasks)"),
 )
 
 ASYMMETRIC = LossSpec(
@@ -250,4 +247,7 @@ POLY1 = LossSpec(
                       "the paper's default; -1 removes it (the loss stays non-negative for "
                       "epsilon >= -1)."),),
     snippet_values=classifier_snippet_values,
+    search=ParamSearch("epsilon", (1.0, 2.0, -1.0),
+                       "the paper's point: the best epsilon depends on the task and the data "
+                       "(Leng et al., ICLR 2022, tune it from -1 to 2 across tasks)"),
 )
