@@ -1,13 +1,15 @@
-"""Helpers shared by the tests of the validate and decide stages: a rule outcome, data, and
-fake proxies whose quality is set per loss."""
+"""Helpers shared by the tests: for the validate and decide stages a rule outcome, data, and
+fake proxies whose quality is set per loss; for the framework tests, real torch and Keras."""
 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from advisor.load import load_data
 from advisor.losses import CATALOG, losses_for_task
@@ -87,3 +89,17 @@ def deterministic_part(validation) -> dict:
     payload = validation.to_dict()
     payload.pop("timing")
     return payload
+
+
+def real_frameworks():
+    """(torch, keras) with Keras 3 on its torch backend; skips the calling test module, saying
+    which is missing, without the frameworks extra."""
+    torch = pytest.importorskip("torch", reason="the frameworks extra (pip install "
+                                                "'.[frameworks]') is not installed: no torch")
+    os.environ["KERAS_BACKEND"] = "torch"
+    keras = pytest.importorskip("keras", reason="the frameworks extra (pip install "
+                                                "'.[frameworks]') is not installed: no keras")
+    if keras.backend.backend() != "torch":  # pragma: no cover - Keras was imported earlier
+        pytest.skip(f"Keras was imported with the {keras.backend.backend()} backend before "
+                    "this module could select torch", allow_module_level=True)
+    return torch, keras

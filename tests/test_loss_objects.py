@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import real_frameworks
 
 import advisor
 from advisor.cli import main
@@ -39,14 +39,7 @@ from advisor.losses import CATALOG, LossSpec
 from advisor.options import TASKS
 from advisor.profile import Profile, profile_data
 
-torch = pytest.importorskip("torch", reason="the frameworks extra (pip install '.[frameworks]') "
-                                            "is not installed: no torch")
-os.environ["KERAS_BACKEND"] = "torch"
-keras = pytest.importorskip("keras", reason="the frameworks extra (pip install '.[frameworks]') "
-                                            "is not installed: no keras")
-if keras.backend.backend() != "torch":  # pragma: no cover - Keras was imported earlier
-    pytest.skip(f"Keras was imported with the {keras.backend.backend()} backend before this "
-                "module could select torch", allow_module_level=True)
+torch, keras = real_frameworks()
 
 import advisor.keras as advisor_keras  # noqa: E402  (after the backend is chosen)
 import advisor.torch as advisor_torch  # noqa: E402

@@ -31,7 +31,6 @@ without torch or keras the tests skip, saying which is missing.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,20 +38,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import real_frameworks
 
 from advisor.load import load_data
 from advisor.losses import CATALOG, LossSpec
 from advisor.options import TASKS
 from advisor.profile import Profile, profile_data
 
-torch = pytest.importorskip("torch", reason="the frameworks extra (pip install '.[frameworks]') "
-                                            "is not installed: no torch")
-os.environ["KERAS_BACKEND"] = "torch"
-keras = pytest.importorskip("keras", reason="the frameworks extra (pip install '.[frameworks]') "
-                                            "is not installed: no keras")
-if keras.backend.backend() != "torch":  # pragma: no cover - Keras was imported earlier
-    pytest.skip(f"Keras was imported with the {keras.backend.backend()} backend before this "
-                "module could select torch", allow_module_level=True)
+torch, keras = real_frameworks()
 
 FRAMEWORKS = ("pytorch", "keras")
 CASES = [(loss_id, task, framework) for loss_id, loss in CATALOG.items() for task in TASKS

@@ -27,8 +27,8 @@ from ..losses import CATALOG
 from . import _classification, _numeric, _survival  # noqa: F401  (each registers its formulas)
 from ._registry import FORMULAS, Formula, formula
 
-__all__ = ["FORMULAS", "Formula", "LossSetting", "formula", "import_framework", "loss_setting",
-           "saved_setting"]
+__all__ = ["FORMULAS", "Formula", "LossSetting", "SettingView", "formula", "import_framework",
+           "loss_setting", "saved_setting"]
 
 #: framework module -> (what to call it, the pip extra that installs it)
 _EXTRAS = {"torch": ("PyTorch", "torch"), "keras": ("Keras 3", "keras")}
@@ -49,6 +49,25 @@ class LossSetting:
         shown = ", ".join(f"{name}={value!r}" for name, value in self.params.items()
                           if not isinstance(value, (list, tuple)) or len(value) <= 6)
         return f"{self.loss_id} on {self.task}" + (f" ({shown})" if shown else "")
+
+
+class SettingView:
+    """A loss object's id, parameters and task, read from its ``setting`` (both frameworks'
+    objects show the same three)."""
+
+    setting: LossSetting
+
+    @property
+    def loss_id(self) -> str:
+        return self.setting.loss_id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.setting.params)
+
+    @property
+    def task(self) -> str:
+        return self.setting.task
 
 
 def loss_setting(loss_id: str, params: dict[str, Any] | None, task: str) -> LossSetting:

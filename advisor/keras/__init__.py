@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..frameworks import LossSetting, import_framework, loss_setting, saved_setting
+from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_setting
 
 import_framework("keras")  # missing: one FrameworkError line naming the pip extra
 import keras  # noqa: E402  (imported once the check above has passed)
@@ -50,7 +50,7 @@ OPS = KerasOps()
 
 
 @keras.saving.register_keras_serializable(package="advisor")
-class AdvisorLoss(keras.losses.Loss):
+class AdvisorLoss(keras.losses.Loss, SettingView):
     """A catalog loss with its derived parameters, as a Keras 3 loss."""
 
     def __init__(self, loss_id: str, params: dict[str, Any] | None, task: str, *,
@@ -58,18 +58,6 @@ class AdvisorLoss(keras.losses.Loss):
                  dtype: Any = None) -> None:
         self.setting: LossSetting = loss_setting(loss_id, params, task)
         super().__init__(name=name or f"advisor_{loss_id}", reduction=reduction, dtype=dtype)
-
-    @property
-    def loss_id(self) -> str:
-        return self.setting.loss_id
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.setting.params)
-
-    @property
-    def task(self) -> str:
-        return self.setting.task
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         return self.setting.formula(OPS, y_pred, y_true, self.setting.params, self.setting.task)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..frameworks import LossSetting, import_framework, loss_setting, saved_setting
+from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_setting
 
 import_framework("torch")  # missing: one FrameworkError line naming the pip extra
 import torch  # noqa: E402  (imported once the check above has passed)
@@ -160,7 +160,7 @@ class TorchOps:
 OPS = TorchOps()
 
 
-class AdvisorLoss(torch.nn.Module):
+class AdvisorLoss(torch.nn.Module, SettingView):
     """A catalog loss with its derived parameters, as a PyTorch loss module.
 
     ``loss(outputs, target)``: ``outputs`` the network's raw outputs ``(batch, n_outputs)``,
@@ -174,18 +174,6 @@ class AdvisorLoss(torch.nn.Module):
             raise ValueError(f"reduction must be mean, sum or none; got {reduction!r}")
         self.setting = setting
         self.reduction = reduction
-
-    @property
-    def loss_id(self) -> str:
-        return self.setting.loss_id
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.setting.params)
-
-    @property
-    def task(self) -> str:
-        return self.setting.task
 
     def forward(self, outputs: Any, target: Any) -> Any:
         values = self.setting.formula(OPS, outputs, _tensor(target, outputs), self.setting.params,
