@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,3 +104,33 @@ def real_frameworks():
         pytest.skip(f"Keras was imported with the {keras.backend.backend()} backend before "
                     "this module could select torch", allow_module_level=True)
     return torch, keras
+
+
+def task_frame(task: str, n_rows: int, *, seed: int,
+               durations: tuple[float, float] = (8.0, 1.0)) -> tuple[pd.DataFrame, Any]:
+    """Three features and a target of ``task`` that depends on them (the framework tests'
+    data): the target column name, or the list of names for several columns. A survival
+    target's whole-number durations (tied event times) are exponential with scale
+    ``durations[0] * exp(-durations[1] * signal)``, about a third censored."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_rows, 3))
+    signal = x @ np.array([1.0, -0.5, 0.3])
+    noise = rng.normal(size=n_rows)
+    frame = pd.DataFrame(x, columns=["x1", "x2", "x3"])
+    scale, slope = durations
+    targets: dict[str, Any] = {
+        "binary": {"y": (signal + noise > 0.8).astype(int)},
+        "multiclass": {"y": np.array(["a", "b", "c"])[np.digitize(signal, [-0.5, 0.5])]},
+        "multilabel": {"l1": (signal > 0).astype(int), "l2": (x[:, 1] > 0.5).astype(int),
+                       "l3": (rng.random(n_rows) < 0.3).astype(int)},
+        "ordinal": {"y": 1 + np.digitize(signal + 0.5 * noise, [-1.0, 0.0, 1.0])},
+        "proportion": {"y": np.round(1.0 / (1.0 + np.exp(-signal - 0.3 * noise)), 4)},
+        "regression": {"y": np.round(np.exp(0.5 * signal + 0.3 * noise), 4)},  # > 0: gamma too
+        "count": {"y": rng.poisson(np.exp(0.5 * signal + 0.5))},
+        "survival": {"time": np.ceil(rng.exponential(scale * np.exp(-slope * signal))),
+                     "event": (rng.random(n_rows) < 0.65).astype(int)},
+    }[task]
+    for name, values in targets.items():
+        frame[name] = values
+    names = list(targets)
+    return frame, names if len(names) > 1 else names[0]

@@ -29,6 +29,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import real_frameworks
+from conftest import task_frame as shared_task_frame
 
 import advisor
 from advisor.cli import main
@@ -55,29 +56,9 @@ SURVIVAL_LOSSES = ("cox", "logistic_hazard", "deephit")
 
 # ----- data: one small synthetic dataset per task -------------------------------------------------
 def task_frame(task: str, n_rows: int = N_ROWS) -> tuple[pd.DataFrame, Any]:
-    """Three features and a target of ``task`` that depends on them."""
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(n_rows, N_FEATURES))
-    signal = x @ np.array([1.0, -0.5, 0.3])
-    noise = rng.normal(size=n_rows)
-    frame = pd.DataFrame(x, columns=["x1", "x2", "x3"])
-    targets: dict[str, Any] = {
-        "binary": {"y": (signal + noise > 0.8).astype(int)},
-        "multiclass": {"y": np.array(["a", "b", "c"])[np.digitize(signal, [-0.5, 0.5])]},
-        "multilabel": {"l1": (signal > 0).astype(int), "l2": (x[:, 1] > 0.5).astype(int),
-                       "l3": (rng.random(n_rows) < 0.3).astype(int)},
-        "ordinal": {"y": 1 + np.digitize(signal + 0.5 * noise, [-1.0, 0.0, 1.0])},
-        "proportion": {"y": np.round(1.0 / (1.0 + np.exp(-signal - 0.3 * noise)), 4)},
-        "regression": {"y": np.round(np.exp(0.5 * signal + 0.3 * noise), 4)},
-        "count": {"y": rng.poisson(np.exp(0.5 * signal + 0.5))},
-        # whole-number durations (tied event times), about a third censored
-        "survival": {"time": np.ceil(rng.exponential(8.0 * np.exp(-signal))),
-                     "event": (rng.random(n_rows) < 0.65).astype(int)},
-    }[task]
-    for name, values in targets.items():
-        frame[name] = values
-    names = list(targets)
-    return frame, names if len(names) > 1 else names[0]
+    """Three features and a target of ``task`` that depends on them (cox's durations shrink
+    fast with the signal, so cox is the recommended survival loss)."""
+    return shared_task_frame(task, n_rows, seed=3, durations=(8.0, 1.0))
 
 
 def load_task(frame: pd.DataFrame, target: Any, task: str, sensitive: str | None = None) -> Any:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import real_frameworks
+from conftest import real_frameworks, task_frame
 
 from advisor.load import load_data
 from advisor.losses import CATALOG, LossSpec
@@ -59,28 +59,7 @@ TRAIN_STEPS, LEARNING_RATE = 25, 0.05
 # ----- data: one small synthetic dataset per task, profiled by the real profiler ---------------
 def _task_frame(task: str, n_rows: int = N_ROWS, seed: int = 7) -> tuple[pd.DataFrame, Any]:
     """A frame of three features and a target of ``task`` that depends on them."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n_rows, N_FEATURES))
-    signal = x @ np.array([1.0, -0.5, 0.3])
-    frame = pd.DataFrame(x, columns=["x1", "x2", "x3"])
-    noise = rng.normal(size=n_rows)
-    targets: dict[str, Any] = {
-        "binary": {"y": (signal + noise > 0.8).astype(int)},
-        "multiclass": {"y": np.array(["a", "b", "c"])[np.digitize(signal, [-0.5, 0.5])]},
-        "multilabel": {"l1": (signal > 0).astype(int), "l2": (x[:, 1] > 0.5).astype(int),
-                       "l3": (rng.random(n_rows) < 0.3).astype(int)},
-        "ordinal": {"y": 1 + np.digitize(signal + 0.5 * noise, [-1.0, 0.0, 1.0])},
-        "proportion": {"y": np.round(1.0 / (1.0 + np.exp(-signal - 0.3 * noise)), 4)},
-        "regression": {"y": np.round(np.exp(0.5 * signal + 0.3 * noise), 4)},  # > 0: gamma too
-        "count": {"y": rng.poisson(np.exp(0.5 * signal + 0.5))},
-        # whole-number durations (tied event times), about a third censored
-        "survival": {"time": np.ceil(rng.exponential(10.0 * np.exp(-0.5 * signal))),
-                     "event": (rng.random(N_ROWS) < 0.65).astype(int)},
-    }[task]
-    for name, values in targets.items():
-        frame[name] = values
-    names = list(targets)
-    return frame, names if len(names) > 1 else names[0]
+    return task_frame(task, n_rows, seed=seed, durations=(10.0, 0.5))
 
 
 @functools.cache
