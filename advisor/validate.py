@@ -125,8 +125,7 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     if not candidates.chosen:  # every applicable loss is vetoed: nothing to train
         return _nothing_to_train(header, profile.task, len(profile.y), notices,
                                  time.perf_counter() - started)
-    setup = _Setup.of(loaded, profile, (*candidates.chosen, *candidates.reserve), params,
-                      header.metric, n_planned=len(candidates.chosen))
+    setup = _Setup.of(loaded, profile, candidates, params, header.metric)
     workers = worker_count(backend, n_jobs)
     startup_seconds = warm_up_workers(backend, n_jobs, workers)
     if progress is not None:
@@ -201,13 +200,15 @@ class _Setup:
     catalog: Mapping[str, Any]
 
     @classmethod
-    def of(cls, loaded, profile, chosen: Sequence[str], params: Mapping[str, dict[str, Any]],
-           metric: str, n_planned: int) -> _Setup:
+    def of(cls, loaded, profile, candidates: Candidates, params: Mapping[str, dict[str, Any]],
+           metric: str) -> _Setup:
+        """The setup of the candidates chosen and of their reserve (trained if the budget
+        allows)."""
         from .losses import CATALOG
 
         loss_params = {loss_id: dict(params[loss_id]) if loss_id in params
                        else CATALOG[loss_id].derive(profile, {"quantiles": profile.quantiles})
-                       for loss_id in chosen}
+                       for loss_id in (*candidates.chosen, *candidates.reserve)}
         y = np.asarray(profile.y)
         kept = kept_positions(loaded.features, profile.row_mask, len(y))
         if loaded.features.shape[1] == 0:
@@ -219,7 +220,7 @@ class _Setup:
         strata, stratified_on = _strata(y, profile)
         # the scoring context (a Tweedie candidate's power) is the planned candidates', so the
         # reserve, trained or not, leaves the metrics as they were
-        planned = {loss_id: loss_params[loss_id] for loss_id in chosen[:n_planned]}
+        planned = {loss_id: loss_params[loss_id] for loss_id in candidates.chosen}
         return cls(y, kept, strata, stratified_on, loss_params, metrics_for(profile, metric, y),
                    scoring_context(profile, planned), CATALOG)
 

@@ -109,12 +109,12 @@ class SearchedParameter:
         return chosen_value(self.folds, self.grid)
 
     @classmethod
-    def of(cls, runs: Sequence[FoldResult], grid: Sequence[float]) -> SearchedParameter | None:
+    def of(cls, runs: Sequence[FoldResult]) -> SearchedParameter | None:
         """The search of a loss's runs; None for a loss without one."""
         found = [run.searched for run in runs if run.searched is not None]
         if not found or len(found) != len(runs):
             return None
-        return cls(found[0].name, tuple(grid), tuple(item.value for item in found),
+        return cls(found[0].name, found[0].grid, tuple(item.value for item in found),
                    sum(1 for item in found if item.scores is not None))
 
     def record(self) -> ParameterSearch:
@@ -341,7 +341,7 @@ def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mappin
         epoch_cap_folds=cap_folds, coverage=_coverage(compared),
         fairness=_fairness(primary, group_names, compared),
         decision=TunedDecisions.of(compared),
-        search=SearchedParameter.of(compared, getattr(_catalog_search(loss_id), "grid", ())))
+        search=SearchedParameter.of(compared))
 
 
 def _fairness(primary: str, group_names: Sequence[str],
@@ -360,13 +360,6 @@ def _coverage(runs: Sequence[FoldResult]) -> dict[str, float] | None:
         return None
     return {f"{level:g}": float(np.mean([dict(run.coverage)[level] for run in runs]))
             for level, _ in runs[0].coverage}
-
-
-def _catalog_search(loss_id: str) -> Any:
-    """The catalog's search of ``loss_id`` (``LossSpec.search``), None without one."""
-    from ..losses import CATALOG
-
-    return getattr(CATALOG.get(loss_id), "search", None)
 
 
 def _search_notice(loss_id: str, search: SearchedParameter) -> Notice:

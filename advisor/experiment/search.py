@@ -31,10 +31,11 @@ __all__ = ["SearchedValue", "search_value", "chosen_value", "fit_units"]
 
 @dataclass(frozen=True)
 class SearchedValue:
-    """One fold's search: the parameter, the value chosen, the tuning rows' score of each grid
-    value (None: the fold was too small to search, the derived value was kept)."""
+    """One fold's search: the parameter, its grid, the value chosen, the tuning rows' score of
+    each grid value (None: the fold was too small to search, the derived value was kept)."""
 
     name: str
+    grid: tuple[float, ...]
     value: float
     scores: tuple[float, ...] | None
 
@@ -60,7 +61,8 @@ def search_value(loss: Any, params: dict[str, Any], y_train: np.ndarray, *, task
     search = loss.search
     fit, tune = tuning_split(y_train, task, seed)
     if len(tune) < MIN_TUNING_ROWS:
-        return SearchedValue(search.name, float(params.get(search.name, search.grid[0])), None)
+        return SearchedValue(search.name, search.grid,
+                             float(params.get(search.name, search.grid[0])), None)
     spec = METRIC_SPECS[metric]
     sign = 1.0 if spec.greater_is_better else -1.0
     scores = []
@@ -73,7 +75,7 @@ def search_value(loss: Any, params: dict[str, Any], y_train: np.ndarray, *, task
         scores.append(score)
     ranked = [sign * score if math.isfinite(score) else -math.inf for score in scores]
     best = int(np.argmax(ranked))  # the first of equal scores: the grid's order breaks ties
-    return SearchedValue(search.name, float(search.grid[best]), tuple(scores))
+    return SearchedValue(search.name, search.grid, float(search.grid[best]), tuple(scores))
 
 
 def chosen_value(values: Sequence[float], grid: Sequence[float]) -> float:
