@@ -219,11 +219,9 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
                                      metrics, seed=1000 + split)
         prediction, epochs = predicted.test, predicted.epochs
     except (FloatingPointError, ValueError, RuntimeError) as error:
-        return {"loss": loss_id, "split": split, "error": str(error)[:200], "epochs": None,
-                "scores": {name: None for name in metrics}}
+        return _result(loss_id, split, metrics, error=str(error)[:200])
     if not np.all(np.isfinite(prediction)):
-        return {"loss": loss_id, "split": split, "error": "non-finite predictions",
-                "epochs": epochs, "scores": {name: None for name in metrics}}
+        return _result(loss_id, split, metrics, error="non-finite predictions", epochs=epochs)
     context = replace(context, prediction_levels=prediction_levels(params),
                       prediction_times=prediction_times(params))
     distribution = fold_distribution(predicted.distribution, prediction, y[train],
@@ -233,11 +231,19 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
         rule = (tuned or {}).get(name)
         scored = context if rule is None else replace(context, decision_offsets=rule.offsets)
         scores.update(score_predictions(y[test], prediction, (name,), scored, distribution)[0])
-    return {"loss": loss_id, "split": split, "error": None, "epochs": epochs,
-            "scores": {name: (float(value) if math.isfinite(value) else None)
-                       for name, value in scores.items()},
-            **({"decision": {name: list(rule.values) for name, rule in tuned.items()}}
-               if tuned is not None else {})}
+    return _result(loss_id, split, metrics, epochs=epochs, scores=scores,
+                   **({"decision": {name: list(rule.values) for name, rule in tuned.items()}}
+                      if tuned is not None else {}))
+
+
+def _result(loss_id: str, split: int, metrics: tuple[str, ...], *, error: str | None = None,
+            epochs: int | None = None, scores: dict[str, float] | None = None,
+            **extra: Any) -> dict[str, Any]:
+    """One job's record: its scores (None where not finite, all None when it failed)."""
+    values = {name: None for name in metrics} if scores is None else {
+        name: (float(value) if math.isfinite(value) else None) for name, value in scores.items()}
+    return {"loss": loss_id, "split": split, "error": error, "epochs": epochs, "scores": values,
+            **extra}
 
 
 def _searched_job(loss, split: int, x_train: np.ndarray, x_test: np.ndarray, y: np.ndarray,
@@ -279,12 +285,8 @@ def _searched_job(loss, split: int, x_train: np.ndarray, x_test: np.ndarray, y: 
                 raise FloatingPointError("non-finite predictions")
             scores.update(score_predictions(y[test], predicted.test, (name,), context, None)[0])
     except (FloatingPointError, ValueError, RuntimeError) as error:
-        return {"loss": loss.id, "split": split, "error": str(error)[:200], "epochs": None,
-                "scores": {name: None for name in metrics}}
-    return {"loss": loss.id, "split": split, "error": None, "epochs": epochs,
-            "scores": {name: (float(value) if math.isfinite(value) else None)
-                       for name, value in scores.items()},
-            "search": chosen}
+        return _result(loss.id, split, metrics, error=str(error)[:200])
+    return _result(loss.id, split, metrics, epochs=epochs, scores=scores, search=chosen)
 
 
 def _plan(loss, params: dict[str, Any], profile, x_train: np.ndarray, y_train: np.ndarray,
