@@ -526,15 +526,17 @@ class Candidate(Record):
     def to_torch(self, *, reduction: str = "mean") -> Any:
         """This loss with its parameters as a ready-to-train ``torch.nn.Module`` (see
         :mod:`advisor.torch`; ``pip install 'loss-advisor[torch]'``)."""
+        task = self._task_for("to_torch")  # the candidate's own problem first, framework or not
         from .torch import make_loss
-        return make_loss(self.loss, self.params, self._task_for("to_torch"), reduction=reduction)
+        return make_loss(self.loss, self.params, task, reduction=reduction)
 
     def to_keras(self, **options: Any) -> Any:
         """This loss with its parameters as a Keras 3 loss for ``model.compile`` (see
         :mod:`advisor.keras`; ``pip install 'loss-advisor[keras]'``); ``options``: ``name``,
         ``reduction``, ``dtype`` of ``keras.losses.Loss``."""
+        task = self._task_for("to_keras")
         from .keras import make_loss
-        return make_loss(self.loss, self.params, self._task_for("to_keras"), **options)
+        return make_loss(self.loss, self.params, task, **options)
 
     def _task_for(self, method: str) -> str:
         """The task of the recommendation this candidate belongs to (set by it: a candidate
