@@ -127,15 +127,27 @@ def draw_survival(profile: Profile, rng: np.random.Generator) -> np.ndarray:
     return np.column_stack([time, event])
 
 
-def catalog_values(loss: LossSpec, task: str, raw: np.ndarray,
-                   y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The catalog's per-row loss and the gradient of its batch mean w.r.t. the raw outputs."""
+def catalog_math(loss: LossSpec, task: str) -> Any:
+    """The catalog's math of ``loss`` on ``task`` with the parameters derived from its data."""
+    return loss.bind(loss.derive(loss_profile(loss, task), {"quantiles": QUANTILES}), task)
+
+
+def catalog_values(loss: LossSpec, task: str, raw: np.ndarray, y: np.ndarray,
+                   math: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The catalog's per-row loss and the gradient of its batch mean w.r.t. the raw outputs.
+
+    A loss with online state (group DRO's weights: ``advance``) takes its step on the batch
+    first, as the proxy does before each gradient and the object does at each training-mode
+    call; ``math`` carries that state from one batch to the next."""
     profile = loss_profile(loss, task)
-    math = loss.bind(loss.derive(profile, {"quantiles": QUANTILES}), task)
+    math = catalog_math(loss, task) if math is None else math
     if math.needs_groups:
         target = math.encode_target(y[:, 0], profile, groups=y[:, 1])
     else:
         target = math.encode_target(y, profile)
+    advance = getattr(math, "advance", None)
+    if advance is not None:
+        advance(raw, target)
     per_row, gradient = math.loss_gradient(raw, target)
     return per_row, gradient / len(raw)
 
@@ -171,14 +183,16 @@ def object_values(loss_object: Any, raw: np.ndarray, y: np.ndarray) -> tuple[np.
 # ----- the tests -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("loss_id", "task", "framework"), CASES)
 def test_loss_object_agrees_with_the_catalog_math(loss_id, task, framework):
-    """Per-row values and the gradient of the mean are the catalog's, to 1e-6 in float64."""
+    """Per-row values and the gradient of the mean are the catalog's, to 1e-6 in float64, over
+    three batches (a stateful object and its math both step their state at each one)."""
     loss = CATALOG[loss_id]
     rng = np.random.default_rng(17)
     obj = loss_object(loss_id, task, framework)
+    math = catalog_math(loss, task)
     for _ in range(3):
         raw = rng.normal(0.3, 1.0, (N_ROWS, width_of(loss, task)))
         y = draw_target(loss, task, loss_profile(loss, task), rng)
-        expected, expected_gradient = catalog_values(loss, task, raw, y)
+        expected, expected_gradient = catalog_values(loss, task, raw, y, math)
         values, gradient = object_values(obj, raw, y)
         np.testing.assert_allclose(values, expected, rtol=TOLERANCE, atol=TOLERANCE,
                                    err_msg=f"{loss_id} on {task} ({framework}): per-row values")

@@ -234,17 +234,42 @@ def group_reweighted_cross_entropy(ops: Any, logits: Any, target: Any, params: d
     return ops.take(weights, cell) * _group_cross_entropy(ops, logits, label, task)
 
 
-@formula("group_dro")
-def group_dro(ops: Any, logits: Any, target: Any, params: dict[str, Any], task: str) -> Any:
-    """sum_g q_g L_g over the batch at the group weights ``q`` of ``params`` (uniform unless
-    given); every row carries the batch's value. The online update of q is the training
-    loop's (the snippet's GroupDROLoss); a stateless object keeps q fixed."""
-    label, group = _label_and_group(ops, logits, target)
+def group_dro_start(params: dict[str, Any]) -> list[float]:
+    """The starting group weights q: ``group_weights`` normalised, uniform unless given (the
+    catalog's ``GroupDROMath`` starts from the same)."""
     count = int(params.get("n_groups") or 1)
     start = params.get("group_weights") or [1.0] * count
-    q = ops.constant([value / sum(start) for value in start], logits)
-    member = ops.one_hot(ops.cast(group, "int64"), count, logits)
+    return [float(value) / float(sum(start)) for value in start]
+
+
+def group_dro_losses(ops: Any, logits: Any, target: Any, params: dict[str, Any],
+                     task: str) -> tuple[Any, Any]:
+    """(L_g: the batch's mean cross-entropy in each group, 0 for a group absent from the
+    batch; the per-row cross-entropy)."""
+    label, group = _label_and_group(ops, logits, target)
+    member = ops.one_hot(ops.cast(group, "int64"), len(group_dro_start(params)), logits)
     per_row = _group_cross_entropy(ops, logits, label, task)
     totals = ops.maximum(ops.sum(member, axis=0), 1.0)
-    group_loss = ops.sum(member * ops.reshape(per_row, (-1, 1)), axis=0) / totals
+    return ops.sum(member * ops.reshape(per_row, (-1, 1)), axis=0) / totals, per_row
+
+
+def group_dro_step(ops: Any, q: Any, group_loss: Any, eta: float) -> Any:
+    """Sagawa et al.'s exponentiated-gradient step ``q_g exp(eta L_g)``, renormalised, on the
+    group losses held fixed (no gradient flows through q): ``GroupDROMath.advance``."""
+    step = q * ops.exp(eta * ops.stop_gradient(group_loss))
+    return step / ops.sum(step)
+
+
+def group_dro_value(ops: Any, q: Any, group_loss: Any, per_row: Any) -> Any:
+    """``sum_g q_g L_g``, carried by every row of the batch."""
     return ops.sum(q * group_loss) * ops.ones_like(per_row)
+
+
+@formula("group_dro")
+def group_dro(ops: Any, logits: Any, target: Any, params: dict[str, Any], task: str) -> Any:
+    """sum_g q_g L_g over the batch at the starting group weights (uniform unless given);
+    every row carries the batch's value. The framework objects built from it hold q as state
+    and step it before each training call (``advisor.torch`` / ``advisor.keras``'s
+    ``GroupDROLoss``); this function alone is the loss at one q."""
+    group_loss, per_row = group_dro_losses(ops, logits, target, params, task)
+    return group_dro_value(ops, ops.constant(group_dro_start(params), logits), group_loss, per_row)

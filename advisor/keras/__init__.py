@@ -11,6 +11,10 @@ Its per-row values are the catalog's per-row loss; Keras averages them and appli
 weights scale it, they do not reweight the risk sets or pairs). The formula is
 :data:`advisor.frameworks.FORMULAS`, the same as :mod:`advisor.torch`'s, on ``keras.ops``.
 The loss serialises with the model (``get_config``; registered as ``advisor>AdvisorLoss``).
+
+One loss has state: ``group_dro`` is a :class:`GroupDROLoss`, whose group weights ``q`` (a
+non-trainable ``keras.Variable``) take Sagawa et al.'s exponentiated-gradient step at every
+training call, as the catalog's ``GroupDROMath.advance`` does in the experiment.
 """
 
 from __future__ import annotations
@@ -18,12 +22,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import FrameworkError
 from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_setting
+from ..frameworks._classification import (
+    group_dro_losses,
+    group_dro_start,
+    group_dro_step,
+    group_dro_value,
+)
 
 import_framework("keras")  # missing: one FrameworkError line naming the pip extra
 import keras  # noqa: E402  (imported once the check above has passed)
 
-__all__ = ["AdvisorLoss", "KerasOps", "load_loss", "make_loss"]
+__all__ = ["AdvisorLoss", "GroupDROLoss", "KerasOps", "load_loss", "make_loss"]
 
 
 class KerasOps:
@@ -70,6 +81,83 @@ class AdvisorLoss(keras.losses.Loss, SettingView):
         return f"<advisor.keras.AdvisorLoss {self.setting.describe()}>"
 
 
+@keras.saving.register_keras_serializable(package="advisor")
+class GroupDROLoss(AdvisorLoss):
+    """Group DRO (Sagawa, Koh, Hashimoto & Liang, ICLR 2020, Algorithm 1) with its online
+    group weights: the loss ``sum_g q_g L_g`` (``L_g`` the batch's mean cross-entropy in group
+    ``g``; ``y_true`` is ``[label, group index]`` per row), every row carrying it.
+
+    Each training call first steps ``q`` (a non-trainable float64 ``keras.Variable``, updated
+    with ``assign`` in ``keras.ops``) on the batch's group losses, held fixed:
+    ``q_g <- q_g exp(eta L_g)``, renormalised; then it returns the loss at the new ``q``, the
+    order of the paper's code and of the catalog's ``GroupDROMath`` (``advance``, then
+    ``loss_gradient``). Keras gives a loss no ``training`` flag, so:
+
+    * ``loss.eval()`` freezes ``q`` and ``loss.train()`` lets it move again (the attribute
+      ``training``, as a torch module's); it is read when Keras traces its step functions;
+    * on the torch backend ``q`` never moves under ``torch.no_grad``, which is how Keras runs
+      ``evaluate``, ``predict`` and ``fit``'s validation steps there; on TensorFlow those steps
+      do move ``q`` unless ``loss.eval()`` is called before them;
+    * the JAX backend computes a loss in a stateless scope that keeps no loss variable, so
+      ``q`` could not move: building this loss there raises :class:`FrameworkError` rather
+      than train a fixed-weight loss under group DRO's name.
+
+    ``sample_weight`` scales the batch's value (Keras applies it to the rows), not ``L_g``.
+    ``q`` is not in ``get_config``: a loaded model's loss, or :func:`load_loss`'s, starts from
+    the starting weights (uniform unless ``group_weights`` is given); :meth:`reset` goes back.
+    """
+
+    def __init__(self, loss_id: str, params: dict[str, Any] | None, task: str, *,
+                 name: str | None = None, reduction: str | None = "sum_over_batch_size",
+                 dtype: Any = None) -> None:
+        super().__init__(loss_id, params, task, name=name, reduction=reduction, dtype=dtype)
+        if keras.backend.backend() == "jax":
+            raise FrameworkError("group_dro's Keras loss needs a backend that keeps a loss's "
+                                 "state (torch or tensorflow): under JAX its group weights "
+                                 "could not move; use KERAS_BACKEND=torch or advisor.torch")
+        self.eta = float(self.setting.params["eta"])
+        self.training = True
+        self.q = keras.Variable(group_dro_start(self.setting.params), trainable=False,
+                                dtype="float64", name="group_dro_q")
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        params, task = self.setting.params, self.setting.task
+        group_loss, per_row = group_dro_losses(OPS, y_pred, y_true, params, task)
+        if self._moves():
+            self.q.assign(group_dro_step(OPS, self.q, keras.ops.cast(group_loss, "float64"),
+                                         self.eta))
+        return group_dro_value(OPS, keras.ops.cast(self.q, y_pred.dtype), group_loss, per_row)
+
+    def _moves(self) -> bool:
+        """Whether this call steps q: in training, and not under torch's no_grad (Keras's
+        evaluation steps on the torch backend)."""
+        if not self.training:
+            return False
+        if keras.backend.backend() == "torch":
+            import torch
+
+            return bool(torch.is_grad_enabled())
+        return True
+
+    def train(self) -> GroupDROLoss:
+        """Let ``q`` move at each call (the default)."""
+        self.training = True
+        return self
+
+    def eval(self) -> GroupDROLoss:
+        """Freeze ``q``."""
+        self.training = False
+        return self
+
+    def reset(self) -> None:
+        """Back to the starting group weights."""
+        self.q.assign(group_dro_start(self.setting.params))
+
+
+#: The loss ids whose object has state (the others are :class:`AdvisorLoss`).
+STATEFUL = {"group_dro": GroupDROLoss}
+
+
 def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, **options: Any) -> AdvisorLoss:
     """The Keras loss of ``loss_id`` on ``task`` with ``params`` (a candidate's ``params``);
     ``options``: ``name``, ``reduction``, ``dtype`` of ``keras.losses.Loss``."""
@@ -79,11 +167,13 @@ def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, **options:
         raise OptionError("framework", "keras", ("pytorch",),
                           hint="the composite loss object is PyTorch's (to_torch); for Keras use "
                                "the snippet: model.compile(loss=[...], loss_weights=[...])")
-    return AdvisorLoss(loss_id, params, task, **options)
+    return STATEFUL.get(loss_id, AdvisorLoss)(loss_id, params, task, **options)
 
 
 def load_loss(path: str | Path, loss: str | None = None, **options: Any) -> AdvisorLoss:
     """The Keras loss of a saved JSON result (``advisor suggest ... --format json > rec.json``):
-    the recommended candidate, or the one whose loss id is ``loss``."""
+    the recommended candidate, or the one whose loss id is ``loss``. A group DRO loss starts
+    from its starting weights: the saved result holds the candidate, not a training's ``q``."""
     setting = saved_setting(path, loss)
-    return AdvisorLoss(setting.loss_id, setting.params, setting.task, **options)
+    return STATEFUL.get(setting.loss_id, AdvisorLoss)(setting.loss_id, setting.params,
+                                                      setting.task, **options)

@@ -9,6 +9,10 @@ classes, 0/1 labels or fractions for the sigmoid tasks, values for numeric targe
 (duration, event) pair ``(batch, 2)`` for survival. Its formula is
 :data:`advisor.frameworks.FORMULAS`, shared with :mod:`advisor.keras`; this module only gives
 it torch's operations (:class:`TorchOps`).
+
+One loss has state: ``group_dro`` is a :class:`GroupDROLoss`, whose group weights ``q`` (a
+buffer, saved in ``state_dict``) take Sagawa et al.'s exponentiated-gradient step at every
+call in training mode, as the catalog's ``GroupDROMath.advance`` does in the experiment.
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_setting
+from ..frameworks._classification import (
+    group_dro_losses,
+    group_dro_start,
+    group_dro_step,
+    group_dro_value,
+)
 
 import_framework("torch")  # missing: one FrameworkError line naming the pip extra
 import torch  # noqa: E402  (imported once the check above has passed)
 
-__all__ = ["AdvisorLoss", "TorchOps", "load_loss", "make_loss"]
+__all__ = ["AdvisorLoss", "GroupDROLoss", "TorchOps", "load_loss", "make_loss"]
 
 
 def _tensor(value: Any, like: Any) -> Any:
@@ -178,12 +188,65 @@ class AdvisorLoss(torch.nn.Module, SettingView):
     def forward(self, outputs: Any, target: Any) -> Any:
         values = self.setting.formula(OPS, outputs, _tensor(target, outputs), self.setting.params,
                                       self.setting.task)
+        return self._reduce(values)
+
+    def _reduce(self, values: Any) -> Any:
         if self.reduction == "none":
             return values
         return values.sum() if self.reduction == "sum" else values.mean()
 
     def extra_repr(self) -> str:
         return self.setting.describe() + ("" if self.reduction == "mean" else f", reduction={self.reduction}")
+
+
+class GroupDROLoss(AdvisorLoss):
+    """Group DRO (Sagawa, Koh, Hashimoto & Liang, ICLR 2020, Algorithm 1) with its online
+    group weights: the loss ``sum_g q_g L_g`` (``L_g`` the batch's mean cross-entropy in group
+    ``g``; the target is ``[label, group index]`` per row).
+
+    In training mode (``module.train()``, the default) each call first steps the weights on the
+    batch's group losses, detached and under ``torch.no_grad``: ``q_g <- q_g exp(eta L_g)``,
+    renormalised, then returns the loss at the new ``q``; this is the order of the paper's code
+    and of the catalog's ``GroupDROMath`` (``advance``, then ``loss_gradient``), so the object
+    trains the loss the experiment measured. In eval mode (``module.eval()``) ``q`` does not
+    move. ``q`` is a float64 buffer: it follows ``.to(device)`` and is saved in ``state_dict``
+    (``load_state_dict`` resumes it); a new object, e.g. from :func:`load_loss`, starts again
+    from the candidate's starting weights (uniform unless ``group_weights`` is given), and
+    :meth:`reset` goes back to them. Batches should hold rows of every group: an absent group
+    has loss 0 in that batch, so its weight shrinks (as in the paper's code).
+    """
+
+    q: Any
+
+    def __init__(self, setting: LossSetting, reduction: str = "mean") -> None:
+        super().__init__(setting, reduction)
+        self.eta = float(setting.params["eta"])
+        self.register_buffer("q", torch.tensor(group_dro_start(setting.params), dtype=torch.float64))
+
+    def forward(self, outputs: Any, target: Any) -> Any:
+        params, task = self.setting.params, self.setting.task
+        group_loss, per_row = group_dro_losses(OPS, outputs, _tensor(target, outputs), params, task)
+        if self.training:
+            with torch.no_grad():
+                self.q.copy_(group_dro_step(OPS, self.q, group_loss.detach().to(self.q), self.eta))
+        return self._reduce(group_dro_value(OPS, self.q.to(outputs), group_loss, per_row))
+
+    def reset(self) -> None:
+        """Back to the starting group weights."""
+        with torch.no_grad():
+            self.q.copy_(torch.tensor(group_dro_start(self.setting.params), dtype=torch.float64))
+
+    def extra_repr(self) -> str:
+        weights = ", ".join(f"{value:.4g}" for value in self.q.tolist())
+        return f"{super().extra_repr()}, q=[{weights}]"
+
+
+#: The loss ids whose object has state (the others are :class:`AdvisorLoss`).
+STATEFUL = {"group_dro": GroupDROLoss}
+
+
+def _build(setting: LossSetting, reduction: str) -> AdvisorLoss:
+    return STATEFUL.get(setting.loss_id, AdvisorLoss)(setting, reduction=reduction)
 
 
 def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, *,
@@ -194,12 +257,14 @@ def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, *,
         from .composite import CompositeLoss
 
         return CompositeLoss(dict(params or {}))  # type: ignore[return-value]
-    return AdvisorLoss(loss_setting(loss_id, params, task), reduction=reduction)
+    return _build(loss_setting(loss_id, params, task), reduction)
 
 
 def load_loss(path: str | Path, loss: str | None = None, *, reduction: str = "mean") -> AdvisorLoss:
     """The PyTorch loss of a saved JSON result (``advisor suggest ... --format json > rec.json``):
-    the recommended candidate, or the one whose loss id is ``loss``."""
+    the recommended candidate, or the one whose loss id is ``loss``. A group DRO object starts
+    from its starting weights: the saved result holds the candidate, not a training's ``q``
+    (resume one with ``load_state_dict``)."""
     import json
 
     try:
@@ -211,4 +276,4 @@ def load_loss(path: str | Path, loss: str | None = None, *, reduction: str = "me
                        if loss is None or item.get("loss") == loss), None)
         if chosen is not None:
             return make_loss(chosen["loss"], chosen["params"], "multitask")
-    return AdvisorLoss(saved_setting(path, loss), reduction=reduction)
+    return _build(saved_setting(path, loss), reduction)
