@@ -52,7 +52,9 @@ activation vetoes and its row of the README table follow from the spec.
    ``keras.ops`` vocabulary (PyTorch gets the same names through ``advisor.torch.TorchOps``),
    term for term the math's ``loss_gradient`` value, the parameters read from ``params``.
    ``tests/test_loss_objects.py`` checks it against the math in both frameworks, for every
-   catalog entry, and fails naming a catalog loss that has none.
+   catalog entry, and fails naming a catalog loss that has none. A math with ``advance`` needs
+   a stateful object too (``STATEFUL`` in ``advisor.torch`` and ``advisor.keras``, as group
+   DRO's ``GroupDROLoss``), stepping its state before the loss at each training call.
 5. **Catalog**: add the spec to ``_SPECS`` below, in the order the losses are listed.
 A **plan** (a loss plus a decision rule tuned on validation data, ``_plans.py``) is a spec
 made by ``plan_spec(base, rule, tasks)``: the base loss's math and templates, the plan's id

@@ -17,8 +17,10 @@ user passes the target as two columns, ``[label, group index]``.
   ``sum_g q_g L_g`` with ``L_g`` the batch's mean cross-entropy in group ``g``. Not a sum over
   rows: it is a batch loss (:attr:`LossMath.batch_loss`), every row carries the batch's value,
   and its gradient at fixed ``q`` is exact; :meth:`GroupDROMath.advance` is the update, which
-  the proxy calls once per training step, before the gradient (as the paper does). The
-  paper's group adjustment ``C / sqrt(n_g)`` and its strong L2 are left out.
+  the proxy calls once per training step, before the gradient (as the paper does). The loss
+  objects (``to_torch`` / ``to_keras``: ``GroupDROLoss``) and the snippets hold ``q`` as
+  state and take the same step before the loss at each training call. The paper's group
+  adjustment ``C / sqrt(n_g)`` and its strong L2 are left out.
 """
 
 from __future__ import annotations
