@@ -130,6 +130,21 @@ def test_keras_fit_moves_q_as_the_math_and_evaluate_does_not():
     np.testing.assert_array_equal(_q(loss), held)
 
 
+def test_a_keras_model_with_the_loss_loads_back_a_group_dro_loss_at_its_start(tmp_path):
+    """model.save / load_model rebuild GroupDROLoss (not a stateless loss) from its config;
+    q is not in the config, so the loaded loss starts again from the starting weights."""
+    loss = advisor_keras.make_loss("group_dro", {"n_groups": 2, "eta": ETA}, "binary")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss=loss)
+    x, target = _harder_small_group(0)
+    model.fit(x.numpy(), target.numpy(), batch_size=len(x), epochs=2, verbose=0)
+    assert np.abs(_q(loss) - 0.5).max() > 1e-3
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras").loss
+    assert isinstance(loaded, advisor_keras.GroupDROLoss) and loaded.params == loss.params
+    np.testing.assert_array_equal(_q(loaded), [0.5, 0.5])
+
+
 def test_keras_on_jax_is_one_typed_line(monkeypatch):
     """JAX keeps no loss state inside its train step: the loss says so rather than train a
     fixed-weight loss under group DRO's name."""
