@@ -49,6 +49,7 @@ from .experiment.metrics import METRIC_SPECS
 from .experiment.pilot import Pilot, run_pilot
 from .experiment.plan import (
     DEFAULT_HIDDEN,
+    REPEATS_BEFORE_BREADTH,
     TRANSFER_BYTES_PER_SECOND,
     Plan,
     RunPlan,
@@ -268,8 +269,8 @@ def _plan(setup: _Setup, pilot: Pilot, candidates: Candidates, profile, header: 
 def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPlan,
          factory: Callable[..., Any], header: _Header, workers: int, started_wall: float,
          progress: ProgressCallback | None):
-    """Sample, split and run the plan, then what fits stopping early paid for: first more
-    candidates from the reserve, then more repeats. Returns the runner (with its results),
+    """Sample, split and run the plan, then what fits stopping early paid for: a second
+    repeat, more candidates from the reserve, then more repeats. Returns the runner (with its results),
     the plan as it ran, its splits and the candidates trained."""
     plan = run_plan.plan
     sample = stratified_sample(setup.strata, plan.rows, header.seed)
@@ -299,6 +300,19 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
     # How many more candidates and repeats comes from the cost model and the epochs the fits
     # ran, not the clock: the same JSON every run.
     ran = mean_epochs_run(runner.results)
+    # Depth before breadth: five splits spread over more candidates leave little power to
+    # tell any two apart, so a second repeat comes before the reserve's candidates.
+    planned_repeats = plan.repeats
+
+    def repeats_allowed(trained: Sequence[str]) -> int:
+        return extra_repeats(plan, runner.results, run_plan.cost, epochs=ran,
+                             n_candidates=fit_units(setup.catalog, trained), workers=workers,
+                             seconds_available=run_plan.seconds_available)
+
+    if plan.repeats < REPEATS_BEFORE_BREADTH:
+        depth = min(REPEATS_BEFORE_BREADTH - plan.repeats, repeats_allowed(chosen))
+        split_list, plan = _add_repeats(runner, strata, plan, split_list, depth,
+                                        seed=header.seed, epochs=ran, planned=planned_repeats)
     more = extra_candidates(plan, runner.results, run_plan.cost, epochs=ran,
                             trained_units=fit_units(setup.catalog, chosen),
                             reserve_units=[fit_units(setup.catalog, (loss_id,))
@@ -310,14 +324,9 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
             plan = widened(plan, len(chosen), more)
             candidates = candidates.widened(added)
             runner.candidates = candidates.chosen
-    extra = extra_repeats(plan, runner.results, run_plan.cost, epochs=ran,
-                          n_candidates=fit_units(setup.catalog, candidates.chosen), workers=workers,
-                          seconds_available=run_plan.seconds_available)
-    if extra:
-        planned = len(split_list)
-        longer = make_splits(strata, plan.folds, plan.repeats + extra, header.seed)
-        if _extend(runner, longer, range(planned, len(longer))):
-            split_list, plan = longer, extended(plan, extra, ran)
+    split_list, plan = _add_repeats(runner, strata, plan, split_list,
+                                    repeats_allowed(candidates.chosen), seed=header.seed,
+                                    epochs=ran, planned=planned_repeats)
     data.cache.clear()
     return runner, plan, split_list, candidates
 
@@ -328,6 +337,18 @@ def fit_units(catalog: Mapping[str, Any], loss_ids: Sequence[str]) -> float:
     from .experiment.search import fit_units as units_of
 
     return sum(units_of(catalog[loss_id]) for loss_id in loss_ids)
+
+
+def _add_repeats(runner: Runner, strata, plan: Plan, splits, extra: int, *, seed: int,
+                 epochs: int, planned: int):
+    """Run ``extra`` more repeats of the splits: the splits and the plan as they ran (as
+    they were when ``extra`` is 0 or the clock cut the extension)."""
+    if not extra:
+        return splits, plan
+    longer = make_splits(strata, plan.folds, plan.repeats + extra, seed)
+    if _extend(runner, longer, range(len(splits), len(longer))):
+        return longer, extended(plan, extra, epochs, planned=planned)
+    return splits, plan
 
 
 def _extend(runner: Runner, splits, indices: range, losses: Sequence[str] | None = None) -> bool:

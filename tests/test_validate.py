@@ -540,6 +540,22 @@ def test_budget_left_after_the_planned_run_trains_the_next_losses_of_the_rule_ra
     assert pinned.protocol.candidates == ("weighted_cross_entropy", "cross_entropy")
 
 
+def test_a_second_repeat_comes_before_the_reserve_s_candidates():
+    # Above 1,000 rows the plan is one 5-fold run; five splits spread over more candidates
+    # leave little power, so what the budget left buys a second repeat first, then breadth
+    loaded, profile = binary_data(n=1200)
+    outcome = Outcome(("weighted_cross_entropy", "cross_entropy", "focal", "label_smoothing"))
+    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=5,
+                          max_candidates=1)
+    protocol = validation.protocol
+    assert protocol.candidates[2:] == ("focal", "label_smoothing")
+    assert protocol.repeats >= 2 and protocol.splits_used == protocol.folds * protocol.repeats
+    assert all(len(item.fold_scores["balanced_accuracy"]) == protocol.splits_used
+               for item in validation.candidates)
+    assert any(reason.startswith("splits: 5-fold cross-validation repeated") and
+               "the first run stopped early" in reason for reason in protocol.reasons)
+
+
 def test_the_reserve_holds_the_next_losses_no_rule_argues_against():
     from advisor.decide import MAX_CANDIDATES, select_candidates
 

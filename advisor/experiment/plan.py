@@ -5,8 +5,9 @@ fit the budget), folds (5; 5 x 2 repeated below 1,000 rows; 3 when the budget is
 the epoch cap so that the whole run ends within the budget. Choices are quantized (rows on a
 1-1.5-2-3-5-7 grid, epochs in steps of 5) so that small timing jitter does not change them;
 pinned choices are kept as given. :func:`plan_run` sizes the run from the deterministic
-cost model, scaled by the pilot only on a clearly slower machine, and
-:func:`extra_repeats` spends what fits that stopped early left of the budget.
+cost model, scaled by the pilot only on a clearly slower machine; what fits that stopped
+early left of the budget goes to a second repeat (REPEATS_BEFORE_BREADTH), then to more
+candidates (:func:`extra_candidates`), then to more repeats (:func:`extra_repeats`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = ["Cost", "Plan", "RunPlan", "model_cost", "slowdown_factor", "plan_protocol",
-           "plan_run", "run_estimate", "extra_repeats", "extended", "extra_candidates", "widened", "mean_epochs_run", "batches",
+           "plan_run", "run_estimate", "REPEATS_BEFORE_BREADTH", "extra_repeats", "extended", "extra_candidates", "widened", "mean_epochs_run", "batches",
            "protocol_of", "DEFAULT_HIDDEN"]
 
 # ----- protocol constants -------------------------------------------------------------
@@ -27,6 +28,8 @@ DEFAULT_FOLDS = 5
 SMALL_DATA_ROWS = 1000
 SMALL_DATA_REPEATS = 2
 MAX_REPEATS = 10          # repeats the budget may add when the fits stop early
+#: Repeats the run gets before the budget buys candidates beyond the rules' choice.
+REPEATS_BEFORE_BREADTH = 2
 TIGHT_FOLDS = 3
 #: Epoch cap: the proxy's adam stops earlier when its held-out loss stops improving. The aim is
 #: TARGET_STEPS adam steps per fit (batches of BATCH_ROWS rows), within MIN_EPOCHS-MAX_EPOCHS;
@@ -443,12 +446,15 @@ def widened(plan: Plan, planned: int, extra: int) -> Plan:
     return replace(plan, reasons=(*plan.reasons, text))
 
 
-def extended(plan: Plan, extra: int, epochs: int) -> Plan:
-    """``plan`` with ``extra`` more repeats, and the reason for them."""
+def extended(plan: Plan, extra: int, epochs: int, *, planned: int | None = None) -> Plan:
+    """``plan`` with ``extra`` more repeats, and the reason for all the repeats added to the
+    ``planned`` ones (``plan.repeats`` unless an earlier extension added some)."""
     total = plan.repeats + extra
+    first = plan.repeats if planned is None else planned
+    added = total - first
     text = (f"splits: {plan.folds}-fold cross-validation repeated {total} times: the first "
-            f"{'run' if plan.repeats == 1 else f'{plan.repeats} runs'} stopped early (a mean of "
-            f"{epochs} epochs per fit), which left budget for {extra} "
-            f"more {'repeat' if extra == 1 else 'repeats'}; repeats raise the power of the comparison")
+            f"{'run' if first == 1 else f'{first} runs'} stopped early (a mean of "
+            f"{epochs} epochs per fit), which left budget for {added} "
+            f"more {'repeat' if added == 1 else 'repeats'}; repeats raise the power of the comparison")
     reasons = tuple(text if reason.startswith("splits:") else reason for reason in plan.reasons)
     return replace(plan, repeats=total, reasons=reasons)

@@ -116,9 +116,12 @@ def ask(dataset: Dataset, metric: str, path: str) -> dict[str, Any]:
         else:
             budget = float(path.split("-", 1)[1])
             rec = advisor.suggest(frame, target, metric=metric, budget=budget, seed=0, **options)
-    return {"pick": rec.best.loss, "task": rec.task,
-            "confidence": rec.confidence.level,
-            "seconds": round(time.perf_counter() - started, 1)}
+    answer = {"pick": rec.best.loss, "task": rec.task, "confidence": rec.confidence.level,
+              "seconds": round(time.perf_counter() - started, 1)}
+    if rec.validation is not None and any(notice.code == "validation.slow_machine"
+                                          for notice in rec.validation.notices):
+        answer["slow_machine"] = True    # a loaded machine shrank the protocol: run it again
+    return answer
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -260,12 +263,17 @@ def main(argv: list[str] | None = None) -> int:
                 results[path][key] = {**answer, **verdict, "truth_task": truth["task"]}
                 print(f"{key:40s} {path:14s} {answer['pick']:26s} best {verdict['best']:26s} "
                       f"{'hit ' if verdict['hit'] else 'MISS'} {_fmt(verdict['regret'])} "
-                      f"({answer['seconds']} s)", file=sys.stderr, flush=True)
+                      f"({answer['seconds']} s{', SLOW MACHINE' if answer.get('slow_machine') else ''})",
+                      file=sys.stderr, flush=True)
     print()
     for path in paths:
         summary = summarize(list(results[path].values()))
         print(f"{_label(path):28s} hits {summary['hits']}/{summary['cases']}  mean regret "
               f"{_fmt(summary['mean_regret'])}  worst {_fmt(summary['worst_regret'])}")
+        slow = sum(1 for row in results[path].values() if row.get("slow_machine"))
+        if slow:
+            print(f"{'':28s} {slow} of its cases ran on a loaded machine, which shrank their "
+                  "protocol: run them again on a quiet one")
     if args.write:
         RESULTS_DIR.mkdir(exist_ok=True)
         if args.only and not args.tag:
