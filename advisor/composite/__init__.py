@@ -143,4 +143,5 @@ def weighting_reason_record(weighting: str, reason: str, citation: str) -> Reaso
                   kind="score", delta=1.0, because=reason, cite=(citation,), message="")
 
 
-from ._pipeline import composite_snippet, run_composite  # noqa: E402
+from ._pipeline import run_composite  # noqa: E402
+from .snippets import composite_snippet  # noqa: E402
