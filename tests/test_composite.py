@@ -301,3 +301,73 @@ def test_the_cli_gives_a_composite_answer(tmp_path) -> None:
     assert payload["task"] == "multitask"
     assert {item["weighting"] for item in payload["composite"]["weightings"]} == \
         {"fixed", "uncertainty", "gradnorm"}
+
+
+# ------------------------------------------------------------------------------------------
+# the starting weighting: rules/composite.toml over the facts about the set of targets
+# ------------------------------------------------------------------------------------------
+def test_the_weighting_rules_are_their_own_file_over_the_composite_facts() -> None:
+    from advisor.facts import COMPOSITE_FACT_TYPES
+    from advisor.rules import load_composite_rulebase, load_rulebase
+
+    weighting_rules = load_composite_rulebase()
+    assert weighting_rules.sources == ("rules/composite.toml",)
+    assert {rule.id.split(".")[0] for rule in weighting_rules.rules} == {"composite"}
+    assert all(rule.cite and set(rule.facts_used) <= set(COMPOSITE_FACT_TYPES)
+               for rule in weighting_rules.rules)
+    assert "rules/composite.toml" not in load_rulebase().sources
+    # the single-target facts are not the composite's, nor are the single-target losses
+    with pytest.raises(ValueError, match="facts missing"):
+        weighting_rules.evaluate({"n_targets": 2.0}, ("composite_fixed",))
+
+
+@pytest.mark.parametrize("when, effect, message", [
+    ("imbalance_ratio >= 3", "composite_fixed", "unknown fact 'imbalance_ratio'"),
+    ("n_kinds == 'two'", "composite_fixed", "compares a number with a string"),
+    ("n_targets >= 3", "mse", "unknown loss 'mse'"),
+])
+def test_a_weighting_rule_is_checked_against_the_composite_vocabulary(when, effect, message) -> None:
+    from advisor.errors import RuleError
+    from advisor.facts import COMPOSITE_FACT_TYPES
+    from advisor.rule_files import parse_source
+
+    text = (f'[[rule]]\nid = "composite.custom"\nwhen = "{when}"\nbecause = "why"\n'
+            f'cite = ["a paper"]\neffects = [{{ loss = "{effect}", score = 1.0 }}]\n')
+    known = frozenset({"composite_fixed", "composite_uncertainty", "composite_gradnorm"})
+    with pytest.raises(RuleError, match=message):
+        parse_source([("composite.toml", text.encode())], known, builtin=False,
+                     fact_types=COMPOSITE_FACT_TYPES)
+
+
+def test_a_count_and_a_binary_target_start_from_uncertainty_by_the_rule_file() -> None:
+    rec = advisor.suggest("example:doctor_visits", TARGETS, validate=False)
+    assert rec.composite.rule_weighting == "uncertainty" and rec.best.loss == "composite_uncertainty"
+    assert [reason.rule_id for reason in rec.best.reasons] == ["composite.different_kinds"]
+    assert "Kendall" in rec.best.reasons[0].cite[0]
+    scores = {c.loss: c.score for c in rec.candidates}
+    assert scores == {"composite_uncertainty": 2.0, "composite_fixed": 1.0, "composite_gradnorm": 0.0}
+    assert {"composite.different_kinds", "composite.normalised_sum"} <= set(rec.rulebase.fired)
+    assert "rules/composite.toml" in rec.rulebase.sources
+
+
+def test_numeric_targets_scales_apart_start_from_uncertainty() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    frame = pd.DataFrame({"x": x, "price": 1e4 * (x + rng.normal(size=200)),
+                          "rate": 0.5 * x + rng.normal(size=200)})
+    rec = advisor.suggest(frame, ["price", "rate"], validate=False)
+    assert rec.best.loss == "composite_uncertainty"
+    assert [reason.rule_id for reason in rec.best.reasons] == ["composite.scales_apart"]
+
+
+def test_three_targets_start_from_gradnorm() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "price": 1e4 * (x + rng.normal(size=300)),
+                          "rate": 0.5 * x + rng.normal(size=300),
+                          "flag": (x + rng.normal(size=300) > 0).astype(int)})
+    rec = advisor.suggest(frame, ["price", "rate", "flag"], validate=False)
+    assert rec.task == "multitask" and len(rec.composite.targets) == 3
+    assert rec.composite.rule_weighting == "gradnorm" and rec.best.loss == "composite_gradnorm"
+    assert [reason.rule_id for reason in rec.best.reasons] == ["composite.many_targets"]
+    assert "GradNorm" in rec.best.reasons[0].cite[0]

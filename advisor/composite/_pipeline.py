@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -28,7 +29,6 @@ from . import (
     plan_parts,
     start_weighting,
     summary_record,
-    weighting_reason_record,
 )
 from .snippets import composite_snippet
 
@@ -49,7 +49,10 @@ def run_composite(loaded: Any, split: tuple[Any, str], options: Any, rulebase: A
     """The recommendation of a multitask problem (see :mod:`advisor.composite`)."""
     parts, reason = split
     planned = plan_parts(rulebase, list(parts))
-    rule_weighting, rule_reason, rule_cite = start_weighting(list(parts))
+    from ..rules import load_composite_rulebase
+
+    weighting_rules = load_composite_rulebase()
+    rule_weighting, start = start_weighting(list(parts), weighting_rules)
     results: list[Any] = []
     protocol: dict[str, Any] | None = None
     if options.validate:
@@ -64,8 +67,7 @@ def run_composite(loaded: Any, split: tuple[Any, str], options: Any, rulebase: A
     weighting, why = choose(results, rule_weighting)
     summary = summary_record(planned, weighting, why, rule_weighting, results, protocol)
     order = [weighting] + [name for name in WEIGHTINGS if name != weighting]
-    candidates = tuple(_candidate(name, rank, planned, summary, rule_weighting, results,
-                                  (rule_weighting, rule_reason, rule_cite))
+    candidates = tuple(_candidate(name, rank, planned, summary, rule_weighting, results, start)
                        for rank, name in enumerate(order, start=1))
     first = parts[0].profile
     metrics = ", ".join(f"{item['part'].column}: {item['part'].profile.facts['metric']}" for item in planned)
@@ -93,9 +95,12 @@ def run_composite(loaded: Any, split: tuple[Any, str], options: Any, rulebase: A
                                n_features_used=int(loaded.features.shape[1])),
         validation=None,
         provenance=DataSource.from_dict(loaded.provenance.to_dict()),
-        rulebase=RulebaseInfo(digest=rulebase.digest, rules=len(rulebase.rules),
-                              fired=tuple(sorted({rule for item in planned for rule in item["outcome"].fired})),
-                              sources=tuple(rulebase.sources), overrides=()),
+        rulebase=RulebaseInfo(
+            digest=hashlib.sha256(f"{rulebase.digest}{weighting_rules.digest}".encode()).hexdigest(),
+            rules=len(rulebase.rules) + len(weighting_rules.rules),
+            fired=tuple(sorted({rule for item in planned for rule in item["outcome"].fired}
+                               | set(start.fired))),
+            sources=tuple(rulebase.sources) + tuple(weighting_rules.sources), overrides=()),
         settings=RunSettings.from_dict(settings),
         reproducibility=Reproducibility(command=command, versions=versions),
         composite=summary,
@@ -104,8 +109,9 @@ def run_composite(loaded: Any, split: tuple[Any, str], options: Any, rulebase: A
 
 
 def _candidate(weighting: str, rank: int, planned: list[dict[str, Any]], summary: Any,
-               rule_weighting: str, results: list[Any], start: tuple[str, str, str]) -> Candidate:
-    """One weighting of the combination as a candidate: its loss objects and snippets."""
+               rule_weighting: str, results: list[Any], start: Any) -> Candidate:
+    """One weighting of the combination as a candidate: its loss objects and snippets, its
+    score and reasons from the weighting rules' outcome ``start``."""
     tested = {result.weighting for result in results}
     if weighting not in tested:
         verdict = "not_tested"
@@ -121,11 +127,11 @@ def _candidate(weighting: str, rank: int, planned: list[dict[str, Any]], summary
                            "loss": item["loss"], "params": dict(item["params"]),
                            "outputs": item["outputs"]} for item in planned],
               **({"initial_losses": [significant(value) for value in initial]} if initial is not None else {})}
-    reasons = (weighting_reason_record(*start),) if weighting == start[0] else ()
+    loss_id = f"composite_{weighting}"
     return Candidate(
-        loss=f"composite_{weighting}", title=f"Composite loss, {weighting} weighting", rank=rank,
-        score=1.0 if weighting == rule_weighting else 0.0, verdict=verdict, params=params,
-        reasons=reasons, formula=FORMULAS[weighting], citation=CITATIONS[weighting],
+        loss=loss_id, title=f"Composite loss, {weighting} weighting", rank=rank,
+        score=start.scores[loss_id], verdict=verdict, params=params,
+        reasons=start.trace[loss_id], formula=FORMULAS[weighting], citation=CITATIONS[weighting],
         snippets={framework: composite_snippet(framework, weighting, planned, FORMULAS[weighting],
                                                None if initial is None else list(initial))
                   for framework in ("pytorch", "keras")},
