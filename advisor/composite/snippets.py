@@ -17,6 +17,12 @@ from typing import Any
 
 from .math import GRADNORM_ALPHA
 
+#: Kendall's optimum is s_t = log L_t: the learned weights follow each loss's level, so a
+#: template that drops a constant of y (the Tweedie and Poisson ones do) learns other weights
+#: than the loss objects, which keep it (and a loss that can go negative has no optimum).
+LEVEL_NOTE = ("# the learned weights follow each loss's level (s_t -> log L_t): a template above that\n"
+              "# drops a constant of y learns other weights than rec.best.to_torch() / to_keras()")
+
 
 def composite_snippet(framework: str, weighting: str, planned: list[dict[str, Any]],
                       formula: str, initial: Sequence[float] | None = None) -> str:
@@ -65,7 +71,8 @@ def _torch_combine(weighting: str, names: list[str], spans: list[tuple[int, int]
              "    \"\"\"Each target's own mean loss on its block of the outputs.\"\"\"\n"
              f"    return torch.stack([{calls}])\n\n")
     if weighting == "uncertainty":
-        return parts + ("log_vars = nn.Parameter(torch.log(initial))  # s_t: give them to the optimizer\n\n"
+        return parts + (f"{LEVEL_NOTE}\n"
+                        "log_vars = nn.Parameter(torch.log(initial))  # s_t: give them to the optimizer\n\n"
                         "def composite_loss(outputs, targets):\n"
                         "    return torch.sum(torch.exp(-log_vars) * part_losses(outputs, targets) + log_vars)\n")
     if weighting == "fixed":
@@ -111,7 +118,7 @@ def _keras_combine(weighting: str, names: list[str], spans: list[tuple[int, int]
     calls = ", ".join(f"ops.mean({name}(targets[:, {index}:{index + 1}], outputs[:, {low}:{high}]))"
                       for index, (name, (low, high)) in enumerate(zip(names, spans)))
     return ("import math\n\nimport keras\nfrom keras import ops\n\n"
-            f"initial = {losses0}{note}\n\n\n"
+            f"initial = {losses0}{note}\n{LEVEL_NOTE}\n\n\n"
             "class UncertaintyWeighting(keras.layers.Layer):\n"
             "    \"\"\"Kendall et al. 2018: sum_t exp(-s_t) L_t + s_t, the log variances s_t trained with\n"
             "    the network. A Keras loss holds no weights: this layer holds them and adds the\n"

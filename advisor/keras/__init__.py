@@ -11,6 +11,10 @@ Its per-row values are the catalog's per-row loss; Keras averages them and appli
 weights scale it, they do not reweight the risk sets or pairs). The formula is
 :data:`advisor.frameworks.FORMULAS`, the same as :mod:`advisor.torch`'s, on ``keras.ops``.
 The loss serialises with the model (``get_config``; registered as ``advisor>AdvisorLoss``).
+
+A multitask result's object is :class:`advisor.keras.composite.CompositeLoss`, a layer that
+holds the weighting's variables and adds the combined loss with ``add_loss`` (its docstring
+shows the model to build); the GradNorm weighting is PyTorch's only.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_setting
+from ..frameworks import LossSetting, SettingView, import_framework, loss_setting
 
 import_framework("keras")  # missing: one FrameworkError line naming the pip extra
 import keras  # noqa: E402  (imported once the check above has passed)
 
-__all__ = ["AdvisorLoss", "KerasOps", "load_loss", "make_loss"]
+__all__ = ["AdvisorLoss", "CompositeLoss", "KerasOps", "load_loss", "make_loss"]
 
 
 class KerasOps:
@@ -70,20 +74,27 @@ class AdvisorLoss(keras.losses.Loss, SettingView):
         return f"<advisor.keras.AdvisorLoss {self.setting.describe()}>"
 
 
-def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, **options: Any) -> AdvisorLoss:
+def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, **options: Any) -> Any:
     """The Keras loss of ``loss_id`` on ``task`` with ``params`` (a candidate's ``params``);
-    ``options``: ``name``, ``reduction``, ``dtype`` of ``keras.losses.Loss``."""
+    ``options``: ``name``, ``reduction``, ``dtype`` of ``keras.losses.Loss``. A multitask
+    candidate's (``task="multitask"``) is a :class:`~advisor.keras.composite.CompositeLoss`
+    layer (``options``: ``name``, ``dtype``), which adds the combined loss with ``add_loss``."""
     if task == "multitask":
-        from ..errors import OptionError
+        from .composite import CompositeLoss
 
-        raise OptionError("framework", "keras", ("pytorch",),
-                          hint="the composite loss object is PyTorch's (to_torch); for Keras use "
-                               "the snippet: model.compile(loss=[...], loss_weights=[...])")
+        options.pop("reduction", None)  # the layer adds one scalar: nothing to reduce
+        return CompositeLoss(dict(params or {}), **options)
     return AdvisorLoss(loss_id, params, task, **options)
 
 
-def load_loss(path: str | Path, loss: str | None = None, **options: Any) -> AdvisorLoss:
+def load_loss(path: str | Path, loss: str | None = None, **options: Any) -> Any:
     """The Keras loss of a saved JSON result (``advisor suggest ... --format json > rec.json``):
-    the recommended candidate, or the one whose loss id is ``loss``."""
-    setting = saved_setting(path, loss)
-    return AdvisorLoss(setting.loss_id, setting.params, setting.task, **options)
+    the recommended candidate, or the one whose loss id is ``loss`` (a multitask result's:
+    the :class:`~advisor.keras.composite.CompositeLoss` layer)."""
+    from ..frameworks import saved_candidate
+
+    chosen, task = saved_candidate(path, loss)
+    return make_loss(chosen["loss"], chosen["params"], task, **options)
+
+
+from .composite import CompositeLoss  # noqa: E402  (uses OPS and AdvisorLoss's setting above)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_setting
+from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_candidate
 
 import_framework("torch")  # missing: one FrameworkError line naming the pip extra
 import torch  # noqa: E402  (imported once the check above has passed)
@@ -199,16 +199,7 @@ def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, *,
 
 def load_loss(path: str | Path, loss: str | None = None, *, reduction: str = "mean") -> AdvisorLoss:
     """The PyTorch loss of a saved JSON result (``advisor suggest ... --format json > rec.json``):
-    the recommended candidate, or the one whose loss id is ``loss``."""
-    import json
-
-    try:
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        payload = None  # saved_setting says what is wrong with the file
-    if isinstance(payload, dict) and payload.get("task") == "multitask":
-        chosen = next((item for item in payload.get("candidates", [])
-                       if loss is None or item.get("loss") == loss), None)
-        if chosen is not None:
-            return make_loss(chosen["loss"], chosen["params"], "multitask")
-    return AdvisorLoss(saved_setting(path, loss), reduction=reduction)
+    the recommended candidate, or the one whose loss id is ``loss`` (a multitask result's:
+    the :class:`~advisor.torch.composite.CompositeLoss`)."""
+    chosen, task = saved_candidate(path, loss)
+    return make_loss(chosen["loss"], chosen["params"], task, reduction=reduction)
