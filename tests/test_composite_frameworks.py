@@ -105,7 +105,7 @@ def test_the_keras_composite_trains_a_two_head_network(rec, weighting) -> None:
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     x, y = training_data()
     start = float(keras.ops.convert_to_numpy(layer.composite_value(y, model.predict([x, y], verbose=0))))
-    history = model.fit([x, y], epochs=8, batch_size=64, verbose=0).history["loss"]
+    history = model.fit([x, y], epochs=4, batch_size=64, verbose=0).history["loss"]
     end = float(keras.ops.convert_to_numpy(layer.composite_value(y, model.predict([x, y], verbose=0))))
     assert end < start and history[-1] < history[0]
     if weighting == "uncertainty":  # the log variances trained with the network
@@ -157,3 +157,57 @@ def test_the_keras_uncertainty_snippet_runs_and_matches_the_layer(rec) -> None:
         (gradient,) = torch.autograd.grad(compute(tensor), tensor)
         gradients.append(gradient.numpy())
     np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-6, atol=1e-9)
+
+
+def torch_targets(targets: np.ndarray) -> list:
+    return [torch.as_tensor(targets[:, [index]]) for index in range(targets.shape[1])]
+
+
+@pytest.mark.parametrize("weighting", ["fixed", "uncertainty"])
+def test_the_torch_snippet_has_the_objects_gradient(rec, weighting) -> None:
+    """As for Keras: the snippet's templates may drop a constant of y, so the gradients with
+    respect to the outputs are compared (the weights are the object's starting ones)."""
+    chosen = candidate(rec, weighting)
+    namespace: dict = {}
+    exec(compile(chosen.snippets["pytorch"], "<snippet>", "exec"), namespace)  # noqa: S102
+    namespace["initial"] = namespace["initial"].double()
+    if weighting == "uncertainty":
+        namespace["log_vars"] = torch.nn.Parameter(namespace["log_vars"].detach().double())
+    outputs, targets = batch(seed=4)
+    module = chosen.to_torch()
+    gradients = []
+    for compute in (namespace["composite_loss"], module):
+        tensor = torch.as_tensor(outputs).requires_grad_(True)
+        (gradient,) = torch.autograd.grad(compute(tensor, torch_targets(targets)), tensor)
+        gradients.append(gradient.numpy())
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-6, atol=1e-9)
+
+
+def test_the_torch_gradnorm_snippet_trains_and_balances(rec) -> None:
+    """The snippet's GradNorm step, as its comments write it, on a small shared network."""
+    chosen = candidate(rec, "gradnorm")
+    namespace: dict = {}
+    exec(compile(chosen.snippets["pytorch"], "<snippet>", "exec"), namespace)  # noqa: S102
+    torch.manual_seed(0)
+    hidden = torch.nn.Linear(3, 16)
+    model = torch.nn.Sequential(hidden, torch.nn.Tanh(), torch.nn.Linear(16, 2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    task_weights, weight_optimizer = namespace["task_weights"], namespace["weight_optimizer"]
+    x, y = training_data()
+    x_tensor, targets = torch.as_tensor(x, dtype=torch.float32), [t.float() for t in torch_targets(y)]
+    history = []
+    for _ in range(30):
+        losses = namespace["part_losses"](model(x_tensor), targets)
+        (weight_grad,) = torch.autograd.grad(namespace["gradnorm_loss"](losses, hidden.weight),
+                                             task_weights, retain_graph=True)
+        optimizer.zero_grad()
+        namespace["composite_loss"](losses).backward()
+        optimizer.step()
+        task_weights.grad = weight_grad
+        weight_optimizer.step()
+        with torch.no_grad():
+            task_weights.mul_(len(task_weights) / task_weights.sum())
+        history.append(float((losses.detach() / namespace["initial"]).sum()))
+    assert history[-1] < history[0]
+    assert float(task_weights.sum()) == pytest.approx(2.0, rel=1e-5)
+    assert not torch.allclose(task_weights.detach(), torch.ones(2))
