@@ -182,17 +182,21 @@ def rules() -> None:
               show_default=True, help="Output format.")
 @_fail_cleanly
 def rules_list(rule_dirs: tuple[str, ...], output_format: str) -> None:
-    """List every rule: id, file, condition."""
+    """List every rule: id, file, condition (then the weighting rules of several targets)."""
     from .render_text import render_rule_list
     from .result import dumps
-    from .rules import load_rulebase
+    from .rules import load_composite_rulebase, load_rulebase
 
-    rulebase = load_rulebase(rule_dirs)
+    rulebase, weighting_rules = load_rulebase(rule_dirs), load_composite_rulebase()
     if output_format == "json":
         click.echo(dumps({"digest": rulebase.digest,
-                          "rules": [_rule_dict(rule) for rule in rulebase.rules]}), nl=False)
+                          "rules": [_rule_dict(rule) for rule in rulebase.rules],
+                          "composite_digest": weighting_rules.digest,
+                          "composite_rules": [_rule_dict(rule) for rule in weighting_rules.rules]}),
+                   nl=False)
     else:
         render_rule_list(rulebase)
+        render_rule_list(weighting_rules, "weighting rules of several targets")
 
 
 @rules.command("show")
@@ -203,10 +207,13 @@ def rules_list(rule_dirs: tuple[str, ...], output_format: str) -> None:
 def rules_show(rule_id: str, rule_dirs: tuple[str, ...]) -> None:
     """Show one rule in full."""
     from .render_text import render_rule
-    from .rules import load_rulebase
+    from .rules import load_composite_rulebase, load_rulebase
 
-    rulebase = load_rulebase(rule_dirs)
-    render_rule(rulebase.get(rule_id))
+    weighting_rules = load_composite_rulebase()
+    if any(rule.id == rule_id for rule in weighting_rules.rules):
+        render_rule(weighting_rules.get(rule_id))
+    else:
+        render_rule(load_rulebase(rule_dirs).get(rule_id))
 
 
 @rules.command("check")

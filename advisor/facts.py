@@ -147,6 +147,18 @@ FACTS: tuple[FactSpec, ...] = (
     FactSpec("has_quantiles", bool, "The user asked for quantile levels.", "`--quantile` given at least once."),
 )
 
+#: Facts about the set of targets of a multitask problem (several targets of different kinds
+#: or scales, :mod:`advisor.composite`): the vocabulary of ``rules/composite.toml``, whose rules
+#: choose the weighting the combination starts from.
+COMPOSITE_FACTS: tuple[FactSpec, ...] = (
+    FactSpec("n_targets", float, "Target columns combined.", "Columns given with `--target`."),
+    FactSpec("n_kinds", float, "Distinct tasks among the targets (a count and a 0/1 column: 2).",
+             "Distinct detected tasks of the target columns, each profiled alone."),
+    FactSpec("scale_ratio", float, "Largest over smallest robust scale of the numeric targets (regression, count, proportion); 1 with fewer than two.",
+             "max / min of 1.4826 MAD (the standard deviation when MAD is 0) over the numeric targets."),
+)
+COMPOSITE_FACT_TYPES: dict[str, type] = {spec.name: spec.type for spec in COMPOSITE_FACTS}
+
 FACT_NAMES: frozenset[str] = frozenset(spec.name for spec in FACTS)
 FACT_TYPES: dict[str, type] = {spec.name: spec.type for spec in FACTS}
 #: The facts that are the user's hints (advisor.options.Options.hint_facts), not the data's.
@@ -190,11 +202,11 @@ def _typed(kind: type, value: Any) -> Any:
     return fact_number(value)
 
 
-def facts_markdown_table() -> str:
-    """The fact vocabulary as a GitHub Markdown table, for the README."""
+def facts_markdown_table(facts: tuple[FactSpec, ...] = FACTS) -> str:
+    """The fact vocabulary (or ``facts``) as a GitHub Markdown table, for the README."""
     type_names = {str: "string", float: "number", bool: "boolean"}
     rows = ["| fact | type | meaning | how it is computed |", "|---|---|---|---|"]
-    for spec in FACTS:
+    for spec in facts:
         rows.append(f"| `{spec.name}` | {type_names[spec.type]} | {spec.meaning} | {spec.computed} |")
     return "\n".join(rows)
 

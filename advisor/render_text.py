@@ -186,9 +186,9 @@ def _print_calibration(console: Console, rec: Any) -> None:
     console.print(table)
 
 
-def render_rule_list(rulebase: Any) -> None:
+def render_rule_list(rulebase: Any, what: str = "rules") -> None:
     """``advisor rules list``: one row per rule."""
-    table = Table(title=f"{len(rulebase.rules)} rules (digest {rulebase.digest[:12]})",
+    table = Table(title=f"{len(rulebase.rules)} {what} (digest {rulebase.digest[:12]})",
                   title_justify="left")
     table.add_column("id")
     table.add_column("file")

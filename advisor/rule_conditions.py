@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .facts import FACT_NAMES, FACT_TYPES
+from .facts import FACT_TYPES
 from .options import ACTIVATION_ALIASES, ACTIVATIONS, FRAMEWORKS, METRICS, TASKS
 
 _TYPE_NAMES = {str: "string", float: "number", bool: "boolean"}
@@ -30,19 +30,26 @@ def _engine():
 
 
 class ConditionCompiler:
-    """Compiles the conditions of one rule source against the facts and the known losses."""
+    """Compiles the conditions of one rule source against the facts and the known losses.
 
-    def __init__(self, known_losses: frozenset[str]) -> None:
+    ``fact_types`` is the vocabulary (name -> type): the single-target facts by default, the
+    facts about a set of targets for the composite's rules (:data:`advisor.facts.COMPOSITE_FACT_TYPES`,
+    whose facts are all numbers, so they have no closed string vocabularies)."""
+
+    def __init__(self, known_losses: frozenset[str],
+                 fact_types: Mapping[str, type] | None = None) -> None:
         engine = _engine()
         data_types = {str: engine.DataType.STRING, float: engine.DataType.FLOAT,
                       bool: engine.DataType.BOOLEAN}
-        self.vocabularies = _vocabularies(known_losses)
+        self.fact_types = dict(FACT_TYPES if fact_types is None else fact_types)
+        self.vocabularies = {name: values for name, values in _vocabularies(known_losses).items()
+                             if name in self.fact_types}
         self.resolver = engine.type_resolver_from_dict(
-            {name: data_types[kind] for name, kind in FACT_TYPES.items()})
+            {name: data_types[kind] for name, kind in self.fact_types.items()})
 
     def compile(self, when: str, fail: Any) -> tuple[Any, tuple[str, ...]]:
         """The compiled condition and the facts it reads; ``fail(message, hint)`` builds the error."""
-        return _compile(when, self.vocabularies, self.resolver, fail)
+        return _compile(when, self.vocabularies, self.resolver, fail, self.fact_types)
 
 
 def _vocabularies(known_losses: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -57,7 +64,7 @@ def _vocabularies(known_losses: frozenset[str]) -> dict[str, frozenset[str]]:
 
 
 def _compile(when: str, vocabularies: Mapping[str, frozenset[str]], resolver: Any,
-             fail: Any) -> tuple[Any, tuple[str, ...]]:
+             fail: Any, fact_types: Mapping[str, type]) -> tuple[Any, tuple[str, ...]]:
     rule_engine = _engine()
     context = rule_engine.Context(type_resolver=resolver)
     try:
@@ -67,21 +74,22 @@ def _compile(when: str, vocabularies: Mapping[str, frozenset[str]], resolver: An
                    "see the rule-engine syntax in docs/rules.md") from None
     except rule_engine.SymbolResolutionError as exc:
         raise fail(f"unknown fact {exc.symbol_name!r} in condition {when!r}",
-                   did_you_mean(exc.symbol_name, FACT_NAMES)
+                   did_you_mean(exc.symbol_name, fact_types)
                    or "facts are listed in advisor/facts.py") from None
     except rule_engine.EvaluationError as exc:  # raised while typing the parsed expression
-        raise fail(f"type mismatch in condition {when!r}: {exc.message}", _fact_types_hint(when)) from None
+        raise fail(f"type mismatch in condition {when!r}: {exc.message}",
+                   _fact_types_hint(when, fact_types)) from None
     except Exception as exc:  # anything else rule-engine refuses is still this rule's fault
         raise fail(f"cannot compile condition {when!r}: {exc}") from None
     problem = _lint_expression(condition.statement.expression, vocabularies)
     if problem is not None:
         message, hint = problem
-        raise fail(f"{message} in condition {when!r}", hint or _fact_types_hint(when))
+        raise fail(f"{message} in condition {when!r}", hint or _fact_types_hint(when, fact_types))
     result_type = condition.statement.expression.result_type
     if result_type != rule_engine.DataType.BOOLEAN:
         raise fail(f"condition {when!r} gives a {_data_type_name(result_type)}, not a boolean",
                    "compare it, e.g. `imbalance_ratio >= 3`")
-    facts_used = tuple(sorted(name for name in context.symbols if name in FACT_TYPES))
+    facts_used = tuple(sorted(name for name in context.symbols if name in fact_types))
     return condition, facts_used
 
 
@@ -91,11 +99,11 @@ def _data_type_name(kind: Any) -> str:
         kind.name, kind.name.lower())
 
 
-def _fact_types_hint(when: str) -> str:
-    named = sorted(set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", when)) & FACT_NAMES)
+def _fact_types_hint(when: str, fact_types: Mapping[str, type]) -> str:
+    named = sorted(set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", when)) & set(fact_types))
     if not named:
         return "compare facts with values of their own type"
-    return "fact types: " + ", ".join(f"{name} is a {_TYPE_NAMES[FACT_TYPES[name]]}" for name in named)
+    return "fact types: " + ", ".join(f"{name} is a {_TYPE_NAMES[fact_types[name]]}" for name in named)
 
 
 def _children(node: Any) -> Iterable[Any]:

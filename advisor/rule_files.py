@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RuleError
-from .facts import FACT_NAMES, FACT_TYPES
 from .rule_conditions import ConditionCompiler, did_you_mean
 
 #: Name under which built-in rule files are reported (their path in the repository).
 BUILTIN_SOURCE = "rules"
+#: The built-in file of the rules about a set of targets (the composite's starting
+#: weighting, over :data:`advisor.facts.COMPOSITE_FACTS`): read on its own by
+#: :func:`advisor.rules.load_composite_rulebase`, not with the single-target rules.
+COMPOSITE_FILE = "composite.toml"
 #: Order in which the built-in files are read, so a trace reads from the task's default
 #: through the data's shape to the user's setup; other files follow by name.
 BUILTIN_ORDER = ("task_defaults", "imbalance", "label_noise", "regression_shape",
@@ -93,8 +96,9 @@ class Rule:
                 "facts_used": list(self.facts_used)}
 
 
-def builtin_files() -> list[tuple[str, bytes]]:
-    """(reported name, bytes) of every built-in rule file, in BUILTIN_ORDER."""
+def builtin_files(*, composite: bool = False) -> list[tuple[str, bytes]]:
+    """(reported name, bytes) of every built-in single-target rule file, in BUILTIN_ORDER; with
+    ``composite``, of the composite's file (:data:`COMPOSITE_FILE`) alone."""
     try:
         from importlib.resources import files
 
@@ -104,6 +108,7 @@ def builtin_files() -> list[tuple[str, bytes]]:
     except ModuleNotFoundError:  # a source checkout that was not installed: read rules/ directly
         root_dir = Path(__file__).resolve().parent.parent / BUILTIN_SOURCE
         entries = [(path.name, path) for path in root_dir.glob("*.toml")]
+    entries = [(name, entry) for name, entry in entries if (name == COMPOSITE_FILE) == composite]
     if not entries:
         raise RuleError("the built-in rule files are missing",
                         hint="reinstall loss-advisor (package data advisor.builtin_rules/*.toml)")
@@ -130,14 +135,16 @@ def rule_files(directory: Path) -> list[Path]:
 
 def parse_source(files: Sequence[tuple[str, bytes]], known_losses: frozenset[str], *,
                  builtin: bool, generated: Sequence[tuple[str | None, Mapping[str, Any]]] = (),
-                 generated_file: str = "") -> list[Rule]:
+                 generated_file: str = "", fact_types: Mapping[str, type] | None = None,
+                 ) -> list[Rule]:
     """Parse the files of one source (the built-ins or one directory); ids unique within it.
 
     ``generated`` holds rule tables made in Python (``(before, table)``: the table goes right
     before the rule with id ``before``, at the end when None); they are reported as
-    ``generated_file`` and checked like the tables of a file.
+    ``generated_file`` and checked like the tables of a file. ``fact_types``: the vocabulary
+    the conditions and messages may name (the single-target facts by default).
     """
-    compiler = ConditionCompiler(known_losses)
+    compiler = ConditionCompiler(known_losses, fact_types)
     rules: list[Rule] = []
     for name, raw in files:
         rules.extend(_parse_file(name, raw, known_losses, compiler, builtin=builtin))
@@ -214,8 +221,8 @@ def _parse_rule(name: str, index: int, table: Mapping[str, Any], known_losses: f
     warn = table.get("warn")
     if warn is not None:
         warn = _text(warn, "warn", fail)
-        _check_template(warn, "warn", fail)
-    effects = _parse_effects(table.get("effects", []), known_losses, fail)
+        _check_template(warn, "warn", fail, compiler.fact_types)
+    effects = _parse_effects(table.get("effects", []), known_losses, fail, compiler.fact_types)
     if not effects and warn is None:
         raise fail("the rule has no effects and no warn, so it can never do anything",
                    "add effects = [{ loss = ..., score = ... }] or a warn message")
@@ -232,7 +239,8 @@ def _text(value: Any, key: str, fail: Any) -> str:
     return " ".join(value.split())
 
 
-def _parse_effects(raw: Any, known_losses: frozenset[str], fail: Any) -> tuple[Effect, ...]:
+def _parse_effects(raw: Any, known_losses: frozenset[str], fail: Any,
+                   fact_types: Mapping[str, type]) -> tuple[Effect, ...]:
     if not isinstance(raw, list):
         raise fail("'effects' must be a list of { loss = ..., score = ... } or { loss = ..., veto = ... }")
     effects: list[Effect] = []
@@ -263,7 +271,7 @@ def _parse_effects(raw: Any, known_losses: frozenset[str], fail: Any) -> tuple[E
             if not isinstance(reason, str) or not reason.strip():
                 raise fail(f"effect {number} ({loss}): 'veto' must be the reason, a non-empty string")
             reason = " ".join(reason.split())
-            _check_template(reason, f"veto of {loss}", fail)
+            _check_template(reason, f"veto of {loss}", fail, fact_types)
             effects.append(Effect(loss=loss, veto=reason))
         else:
             score = item["score"]
@@ -273,17 +281,17 @@ def _parse_effects(raw: Any, known_losses: frozenset[str], fail: Any) -> tuple[E
     return tuple(effects)
 
 
-def _check_template(text: str, what: str, fail: Any) -> None:
+def _check_template(text: str, what: str, fail: Any, fact_types: Mapping[str, type]) -> None:
     """Messages may name facts as ``{fact}`` or ``{fact:format}``; nothing else."""
     try:
         fields = [parsed[1] for parsed in string.Formatter().parse(text) if parsed[1] is not None]
     except ValueError as exc:
         raise fail(f"{what}: bad placeholder ({exc})", "write literal braces as {{ and }}") from None
     for name in fields:
-        if name not in FACT_TYPES:
+        if name not in fact_types:
             raise fail(f"{what}: unknown placeholder {{{name}}}",
-                       did_you_mean(name, FACT_NAMES) or "placeholders name facts, e.g. {target_max:g}")
+                       did_you_mean(name, fact_types) or "placeholders name facts, e.g. {target_max:g}")
     try:
-        text.format_map({name: _TEMPLATE_DUMMIES[kind] for name, kind in FACT_TYPES.items()})
+        text.format_map({name: _TEMPLATE_DUMMIES[kind] for name, kind in fact_types.items()})
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise fail(f"{what}: placeholder format does not fit the fact's type ({exc})") from None

@@ -33,14 +33,14 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import RuleError
-from .facts import FACT_NAMES, FACT_TYPES
+from .facts import FACT_TYPES
 from .rule_conditions import did_you_mean
 from .rule_files import BUILTIN_ORDER, BUILTIN_SOURCE, Effect, Rule, builtin_files, parse_source, rule_files
 from .schema import Reason  # the trace's record is the result's (one Reason)
 
 __all__ = [
     "Effect", "Rule", "Reason", "Override", "RuleOutcome", "RuleBase",
-    "load_rulebase", "check_rule_dir", "BUILTIN_SOURCE", "BUILTIN_ORDER",
+    "load_rulebase", "load_composite_rulebase", "check_rule_dir", "BUILTIN_SOURCE", "BUILTIN_ORDER",
 ]
 
 
@@ -100,6 +100,9 @@ class RuleBase:
     #: condition. A rule base compiled in another process (advisor.runtime.side_process) answers there.
     matcher: Callable[[dict[str, Any]], Sequence[bool]] | None = field(
         default=None, compare=False, repr=False)
+    #: The vocabulary the facts must hold: the single-target facts, or the composite's.
+    fact_types: Mapping[str, type] = field(default_factory=lambda: MappingProxyType(FACT_TYPES),
+                                           compare=False, repr=False)
 
     def get(self, rule_id: str) -> Rule:
         """The rule with this id; RuleError with a suggestion when there is none."""
@@ -122,7 +125,7 @@ class RuleBase:
         outside ``applicable`` are ignored. ``applicable`` defaults to the losses of
         ``facts['task']``; its order breaks score ties.
         """
-        values = _normalize_facts(facts)
+        values = _normalize_facts(facts, self.fact_types)
         if applicable is None:
             applicable = self.applicable_losses(values["task"])
         applicable = tuple(applicable)
@@ -175,16 +178,18 @@ class RuleBase:
         )
 
 
-def _normalize_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+def _normalize_facts(facts: Mapping[str, Any], fact_types: Mapping[str, type] = FACT_TYPES,
+                     ) -> dict[str, Any]:
     """Exactly the fact vocabulary, each value as its declared plain Python type."""
-    missing = sorted(FACT_NAMES - set(facts))
+    names = set(fact_types)
+    missing = sorted(names - set(facts))
     if missing:
         raise ValueError(f"facts missing: {', '.join(missing)}")
-    extra = sorted(set(facts) - FACT_NAMES)
+    extra = sorted(set(facts) - names)
     if extra:
-        raise ValueError(f"unknown facts: {', '.join(extra)} (the vocabulary is advisor.facts.FACTS)")
+        raise ValueError(f"unknown facts: {', '.join(extra)} (the vocabulary is advisor.facts)")
     values: dict[str, Any] = {}
-    for name, kind in FACT_TYPES.items():
+    for name, kind in fact_types.items():
         value = facts[name]
         if kind is bool:
             if not (isinstance(value, bool) or getattr(value, "dtype", None) == "bool"):  # numpy's bool_ too
@@ -274,6 +279,22 @@ def _builtin_rulebase(loss_key: tuple[tuple[str, tuple[str, ...]], ...]) -> Rule
                          generated_file=GENERATED_RULES_FILE)
     return RuleBase(rules=tuple(rules), digest=_digest(rules), sources=tuple(name for name, _ in files),
                     loss_tasks=MappingProxyType({loss: frozenset(tasks) for loss, tasks in loss_key}))
+
+
+@functools.cache
+def load_composite_rulebase() -> RuleBase:
+    """The built-in rules about a set of targets (``rules/composite.toml``): conditions over
+    :data:`advisor.facts.COMPOSITE_FACTS`, effects on the weightings as ``composite_<name>``
+    (:data:`advisor.composite.math.WEIGHTINGS`). The multitask pipeline evaluates it once to
+    choose the weighting the combination starts from."""
+    from .composite.math import WEIGHTINGS  # lazy: numpy and the loss math
+    from .facts import COMPOSITE_FACT_TYPES
+
+    ids = {f"composite_{name}": frozenset({"multitask"}) for name in WEIGHTINGS}
+    files = builtin_files(composite=True)
+    rules = parse_source(files, frozenset(ids), builtin=True, fact_types=COMPOSITE_FACT_TYPES)
+    return RuleBase(rules=tuple(rules), digest=_digest(rules), sources=tuple(name for name, _ in files),
+                    loss_tasks=MappingProxyType(ids), fact_types=MappingProxyType(COMPOSITE_FACT_TYPES))
 
 
 def _digest(rules: Iterable[Rule]) -> str:

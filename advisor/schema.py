@@ -533,7 +533,8 @@ class Candidate(Record):
     def to_keras(self, **options: Any) -> Any:
         """This loss with its parameters as a Keras 3 loss for ``model.compile`` (see
         :mod:`advisor.keras`; ``pip install 'loss-advisor[keras]'``); ``options``: ``name``,
-        ``reduction``, ``dtype`` of ``keras.losses.Loss``."""
+        ``reduction``, ``dtype`` of ``keras.losses.Loss``. A multitask candidate's is the
+        :class:`advisor.keras.composite.CompositeLoss` layer, which adds the combined loss."""
         task = self._task_for("to_keras")
         from .keras import make_loss
         return make_loss(self.loss, self.params, task, **options)

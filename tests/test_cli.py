@@ -215,6 +215,12 @@ def test_rules_list_show_check(tmp_path):
     assert len(rules) >= 35
     shown = run("rules", "show", rules[0]["id"])
     assert shown.exit_code == 0 and rules[0]["id"] in shown.stdout
+    # the weighting rules of several targets are listed and shown too
+    weighting = json.loads(listed.stdout)["composite_rules"]
+    assert {rule["file"] for rule in weighting} == {"rules/composite.toml"}
+    shown = run("rules", "show", "composite.many_targets")
+    assert shown.exit_code == 0 and "n_targets >= 3" in shown.stdout and "GradNorm" in shown.stdout
+    assert "weighting rules of several targets" in run("rules", "list").stdout
     good = tmp_path / "good"
     good.mkdir()
     (good / "mine.toml").write_text(

@@ -58,7 +58,8 @@ def test_numeric_columns_on_scales_far_apart_are_multitask() -> None:
 def test_the_validated_composite_compares_the_weightings_per_target(validated) -> None:
     composite = validated.composite
     measured = {item.weighting: item for item in composite.weightings}
-    assert set(measured) == {"fixed", "uncertainty"}
+    assert set(measured) == {"fixed", "uncertainty", "gradnorm"}
+    assert validated.composite.protocol["weightings"] == ["fixed", "uncertainty", "gradnorm"]
     for item in measured.values():
         assert set(item.scores) == set(TARGETS) and all(np.isfinite(list(item.scores.values())))
     best = min(item.mean_rank for item in measured.values())
@@ -69,6 +70,17 @@ def test_the_validated_composite_compares_the_weightings_per_target(validated) -
         [part.loss for part in composite.targets]
     # the uncertainty weights end at 1 / L_t: the targets' weights differ from the start's
     assert measured["uncertainty"].final_weights != measured["fixed"].final_weights
+    # GradNorm's weights are a_t / L_t(0) with task weights a_t summing to the number of
+    # targets; it starts where fixed stays (a_t = 1), and it moved
+    initial = np.array(validated.best.params["initial_losses"])
+    np.testing.assert_allclose(np.array(measured["fixed"].final_weights), 1 / initial, rtol=1e-5)
+    task_weights = np.array(measured["gradnorm"].final_weights) * initial
+    assert task_weights.sum() == pytest.approx(2.0, rel=1e-4)
+    assert not np.allclose(task_weights, 1.0, atol=0.05)
+    # every weighting is a validated candidate, the best one first
+    assert {c.loss: c.verdict for c in validated.candidates}.keys() == \
+        {"composite_fixed", "composite_uncertainty", "composite_gradnorm"}
+    assert all(c.verdict != "not_tested" for c in validated.candidates)
 
 
 def test_the_composite_json_is_valid_and_byte_stable(validated) -> None:
@@ -78,6 +90,7 @@ def test_the_composite_json_is_valid_and_byte_stable(validated) -> None:
     assert again.to_json() == validated.to_json()
     for report in (validated.to_markdown(), validated.to_html()):
         assert "Targets" in report and "tweedie" in report and "uncertainty" in report
+        assert "gradnorm" in report
 
 
 def _parts() -> tuple[list, np.ndarray, np.ndarray]:
@@ -168,6 +181,114 @@ def test_gradnorm_trains_its_task_weights(validated) -> None:
     assert float(loss.task_weights.sum()) == pytest.approx(2.0)
 
 
+def test_gradnorm_objects_start_where_the_experiment_starts(validated) -> None:
+    torch = pytest.importorskip("torch")
+    candidate = next(c for c in validated.candidates if c.loss == "composite_gradnorm")
+    loss = candidate.to_torch()
+    fixed = next(item for item in validated.composite.weightings if item.weighting == "fixed")
+    np.testing.assert_allclose(loss.weights().detach().numpy(), fixed.final_weights, rtol=1e-5)
+    from advisor.composite.math import GRADNORM_ALPHA
+
+    assert loss.gradnorm_loss.__defaults__ == (GRADNORM_ALPHA,)
+    assert f"ALPHA = {GRADNORM_ALPHA}" in candidate.snippets["pytorch"]
+    assert isinstance(loss.task_weights, torch.nn.Parameter)
+
+
+def _fitted_network(hidden: tuple[int, ...], activation: str):
+    """A small LossMLP on the composite of a count and a binary target, a few epochs in."""
+    from advisor.proxy import LossMLP
+
+    maths, target, _ = _parts()
+    composite = CompositeMath(maths, [1, 1])
+    composite.weights = np.array([0.6, 1.7])
+    X = np.random.default_rng(3).normal(size=(len(target), 3))
+    model = LossMLP(loss=composite, hidden_layer_sizes=hidden, activation=activation,
+                    max_iter=3, random_state=0, learning_rate_init=0.01)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, target)
+    return model, composite, X, target
+
+
+@pytest.mark.parametrize("hidden, activation", [((6,), "tanh"), ((5, 4), "relu"), ((4,), "logistic")])
+def test_each_targets_shared_gradient_matches_finite_differences(hidden, activation) -> None:
+    from advisor.composite.gradnorm import shared_gradients
+
+    model, composite, X, target = _fitted_network(hidden, activation)
+    gradients, means = shared_gradients(model, X, target, composite)
+    np.testing.assert_allclose(means, composite.part_means(model.decision_function(X), target),
+                               rtol=1e-12)
+    shared = model.coefs_[-2]
+    step = 1e-6
+    for index in range(2):
+        numeric = np.zeros_like(shared)
+        for cell in np.ndindex(shared.shape):
+            values = []
+            for sign in (1, -1):
+                shared[cell] += sign * step
+                values.append(composite.part_means(model.decision_function(X), target)[index])
+                shared[cell] -= sign * step
+            numeric[cell] = (values[0] - values[1]) / (2 * step)
+        np.testing.assert_allclose(gradients[index], numeric, rtol=1e-5, atol=1e-8)
+    # weighted and summed, they are scikit-learn's own backward pass of the composite
+    model.alpha = 0.0  # without the L2 term
+    layers = model.n_layers_
+    coef_grads = [np.empty_like(coef) for coef in model.coefs_]
+    intercept_grads = [np.empty_like(bias) for bias in model.intercepts_]
+    model._backprop(X, target, None, [X] + [None] * (layers - 1), [None] * (layers - 1),
+                    coef_grads, intercept_grads)
+    np.testing.assert_allclose(composite.weights[0] * gradients[0] + composite.weights[1] * gradients[1],
+                               coef_grads[-2], rtol=1e-10, atol=1e-14)
+
+
+def test_gradnorm_moves_weight_toward_the_slower_training_target() -> None:
+    from advisor.composite.gradnorm import gradnorm_task_weights
+
+    initial = np.array([2.0, 0.5])
+    # equal gradient norms of L_t / L_t(0); target 0 kept 90 % of its loss, target 1 30 %
+    norms = np.array([0.4, 0.1])  # ||grad L_t||: 0.2 for both once divided by L_t(0)
+    weights = gradnorm_task_weights(norms, np.array([1.8, 0.15]), initial)
+    assert weights.sum() == pytest.approx(2.0)
+    assert weights[0] > weights[1]
+    # the balance: weighted norms in the ratio of the training rates ** alpha
+    rate = np.array([0.9, 0.3]) / 0.6
+    np.testing.assert_allclose(weights * norms / initial / np.mean(weights * norms / initial),
+                               rate ** 1.5 / np.mean(rate ** 1.5), rtol=1e-12)
+    # same training rate: the target with the larger gradient gets the smaller weight
+    even = gradnorm_task_weights(np.array([0.3, 0.1]), np.array([0.5, 0.5]), np.array([1.0, 1.0]))
+    np.testing.assert_allclose(even, [0.5, 1.5])
+    # nothing usable: equal weights
+    np.testing.assert_allclose(gradnorm_task_weights([0.0, 0.1], [1.0, 1.0], [1.0, 1.0]), [1, 1])
+
+
+def test_the_gradnorm_proxy_weighs_up_the_target_that_does_not_learn() -> None:
+    """A learnable numeric target beside a 0/1 column of coin flips: the coin's loss stays at
+    its start while the numeric one falls, so GradNorm moves weight to the coin."""
+    from advisor.composite.experiment import CompositeProxy, PartSetup
+    from advisor.load import load_data
+    from advisor.profile import profile_data
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 3))
+    frame = pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2],
+                          "level": 3 * x[:, 0] - 2 * x[:, 1] + 0.1 * rng.normal(size=600),
+                          "coin": rng.integers(0, 2, 600)})
+    setups, ys = [], []
+    for column, loss in (("level", "mse"), ("coin", "cross_entropy")):
+        profile = profile_data(load_data(frame.drop(columns=[c for c in ("level", "coin") if c != column]),
+                                         column))
+        spec = CATALOG[loss]
+        setups.append(PartSetup(column, loss, profile.facts["metric"], spec,
+                                spec.derive(profile, {"quantiles": ()}), profile))
+        ys.append(np.asarray(profile.y))
+    model = CompositeProxy(setups, "gradnorm", seed=0, epochs=15).fit(x, ys)
+    task_weights = model.math_.task_weights
+    assert task_weights.sum() == pytest.approx(2.0)
+    assert task_weights[1] > 1.2 > 0.8 > task_weights[0]
+
+
 def test_the_cli_gives_a_composite_answer(tmp_path) -> None:
     from click.testing import CliRunner
 
@@ -178,4 +299,75 @@ def test_the_cli_gives_a_composite_answer(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert payload["task"] == "multitask"
-    assert {item["weighting"] for item in payload["composite"]["weightings"]} == {"fixed", "uncertainty"}
+    assert {item["weighting"] for item in payload["composite"]["weightings"]} == \
+        {"fixed", "uncertainty", "gradnorm"}
+
+
+# ------------------------------------------------------------------------------------------
+# the starting weighting: rules/composite.toml over the facts about the set of targets
+# ------------------------------------------------------------------------------------------
+def test_the_weighting_rules_are_their_own_file_over_the_composite_facts() -> None:
+    from advisor.facts import COMPOSITE_FACT_TYPES
+    from advisor.rules import load_composite_rulebase, load_rulebase
+
+    weighting_rules = load_composite_rulebase()
+    assert weighting_rules.sources == ("rules/composite.toml",)
+    assert {rule.id.split(".")[0] for rule in weighting_rules.rules} == {"composite"}
+    assert all(rule.cite and set(rule.facts_used) <= set(COMPOSITE_FACT_TYPES)
+               for rule in weighting_rules.rules)
+    assert "rules/composite.toml" not in load_rulebase().sources
+    # the single-target facts are not the composite's, nor are the single-target losses
+    with pytest.raises(ValueError, match="facts missing"):
+        weighting_rules.evaluate({"n_targets": 2.0}, ("composite_fixed",))
+
+
+@pytest.mark.parametrize("when, effect, message", [
+    ("imbalance_ratio >= 3", "composite_fixed", "unknown fact 'imbalance_ratio'"),
+    ("n_kinds == 'two'", "composite_fixed", "compares a number with a string"),
+    ("n_targets >= 3", "mse", "unknown loss 'mse'"),
+])
+def test_a_weighting_rule_is_checked_against_the_composite_vocabulary(when, effect, message) -> None:
+    from advisor.errors import RuleError
+    from advisor.facts import COMPOSITE_FACT_TYPES
+    from advisor.rule_files import parse_source
+
+    text = (f'[[rule]]\nid = "composite.custom"\nwhen = "{when}"\nbecause = "why"\n'
+            f'cite = ["a paper"]\neffects = [{{ loss = "{effect}", score = 1.0 }}]\n')
+    known = frozenset({"composite_fixed", "composite_uncertainty", "composite_gradnorm"})
+    with pytest.raises(RuleError, match=message):
+        parse_source([("composite.toml", text.encode())], known, builtin=False,
+                     fact_types=COMPOSITE_FACT_TYPES)
+
+
+def test_a_count_and_a_binary_target_start_from_uncertainty_by_the_rule_file() -> None:
+    rec = advisor.suggest("example:doctor_visits", TARGETS, validate=False)
+    assert rec.composite.rule_weighting == "uncertainty" and rec.best.loss == "composite_uncertainty"
+    assert [reason.rule_id for reason in rec.best.reasons] == ["composite.different_kinds"]
+    assert "Kendall" in rec.best.reasons[0].cite[0]
+    scores = {c.loss: c.score for c in rec.candidates}
+    assert scores == {"composite_uncertainty": 2.0, "composite_fixed": 1.0, "composite_gradnorm": 0.0}
+    assert {"composite.different_kinds", "composite.normalised_sum"} <= set(rec.rulebase.fired)
+    assert "rules/composite.toml" in rec.rulebase.sources
+
+
+def test_numeric_targets_scales_apart_start_from_uncertainty() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    frame = pd.DataFrame({"x": x, "price": 1e4 * (x + rng.normal(size=200)),
+                          "rate": 0.5 * x + rng.normal(size=200)})
+    rec = advisor.suggest(frame, ["price", "rate"], validate=False)
+    assert rec.best.loss == "composite_uncertainty"
+    assert [reason.rule_id for reason in rec.best.reasons] == ["composite.scales_apart"]
+
+
+def test_three_targets_start_from_gradnorm() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "price": 1e4 * (x + rng.normal(size=300)),
+                          "rate": 0.5 * x + rng.normal(size=300),
+                          "flag": (x + rng.normal(size=300) > 0).astype(int)})
+    rec = advisor.suggest(frame, ["price", "rate", "flag"], validate=False)
+    assert rec.task == "multitask" and len(rec.composite.targets) == 3
+    assert rec.composite.rule_weighting == "gradnorm" and rec.best.loss == "composite_gradnorm"
+    assert [reason.rule_id for reason in rec.best.reasons] == ["composite.many_targets"]
+    assert "GradNorm" in rec.best.reasons[0].cite[0]

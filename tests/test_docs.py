@@ -39,3 +39,21 @@ def test_every_command_has_help_and_is_in_the_readme(name, command):
     for option in command.params:
         if isinstance(option, click.Option) and option.name != "help":
             assert option.help, f"advisor {name} {option.opts[0]} has no help text"
+
+
+def test_the_readme_counts_the_built_in_rules():
+    from advisor.losses import GENERATED_RULES_FILE
+    from advisor.rules import load_composite_rulebase, load_rulebase
+
+    found = re.search(r"(\d+) built-in rules: (\d+) in (\w+) files.*?(\d+) activation vetoes.*?"
+                      r"(\d+) in\s+`rules/composite.toml`", README, flags=re.S)
+    assert found, "the README's rule count line is missing"
+    total, in_files, files, vetoes, composite = found.groups()
+    rules = load_rulebase().rules
+    generated = [rule for rule in rules if rule.file == GENERATED_RULES_FILE]
+    numbers = {"thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16}
+    assert int(vetoes) == len(generated)
+    assert int(in_files) == len(rules) - len(generated)
+    assert numbers[files] == len({rule.file for rule in rules} - {GENERATED_RULES_FILE})
+    assert int(composite) == len(load_composite_rulebase().rules)
+    assert int(total) == len(rules) + int(composite)

@@ -6,7 +6,8 @@ the rule stage, which ranks that target's losses as for a single target; the fir
 non-vetoed loss the composite can train (a per-row loss, :mod:`.math`) is its loss. The
 experiment (:mod:`.experiment`) trains one shared network per weighting on the same folds
 and the decision picks the weighting with the best mean rank over the targets' own
-metrics; a tie goes to the weighting the rules start from (:func:`start_weighting`).
+metrics; a tie goes to the weighting the rules start from (:func:`start_weighting`, whose
+rules are ``rules/composite.toml``).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import numpy as np
 from ..schema import (
     CompositePart,
     CompositeSummary,
-    Reason,
     WeightingEvidence,
     significant,
 )
 from .math import TRAINED_WEIGHTINGS, WEIGHTINGS
 
-__all__ = ["run_composite", "start_weighting", "WEIGHTINGS", "TRAINED_WEIGHTINGS", "composite_snippet"]
+__all__ = ["run_composite", "start_weighting", "composite_facts", "WEIGHTINGS", "TRAINED_WEIGHTINGS",
+           "composite_snippet"]
 
 KENDALL = ("Kendall, Gal & Cipolla, Multi-task learning using uncertainty to weigh losses "
            "for scene geometry and semantics, CVPR 2018")
@@ -33,20 +34,32 @@ CHEN = ("Chen, Badrinarayanan, Lee & Rabinovich, GradNorm: gradient normalizatio
         "adaptive loss balancing in deep multitask networks, ICML 2018")
 
 
-def start_weighting(parts: list[Any]) -> tuple[str, str, str]:
-    """(weighting, reason, citation) the combination starts from, before the experiment.
+def composite_facts(parts: list[Any]) -> dict[str, float]:
+    """The facts about the set of targets the composite's rules read
+    (:data:`advisor.facts.COMPOSITE_FACTS`)."""
+    from ..facts import fact_number
+    from ..profile._multitask import numeric_scale_ratio
 
-    Targets of different kinds (a deviance next to a log loss) or on very different scales
-    have losses in different units: no fixed ratio is right for the whole training, and
-    Kendall et al. learn it from each task's noise; targets of one kind on comparable scales
-    start from the loss-normalised sum (``fixed``), which has nothing to learn.
+    return {"n_targets": float(len(parts)),
+            "n_kinds": float(len({part.profile.task for part in parts})),
+            "scale_ratio": fact_number(numeric_scale_ratio(parts))}
+
+
+def start_weighting(parts: list[Any], rules: Any = None) -> tuple[str, Any]:
+    """The weighting the combination starts from, and the rules' outcome that chose it.
+
+    The choice is the rule file's (``rules/composite.toml``, :func:`advisor.rules.load_composite_rulebase`):
+    its conditions read the facts about the set of targets (:func:`composite_facts`), its
+    effects score the weightings as ``composite_<name>``; the highest score starts (equal
+    scores: the first of :data:`WEIGHTINGS`). This is the answer without the experiment, and
+    the one a tie in the experiment keeps.
     """
-    tasks = {part.profile.task for part in parts}
-    if len(tasks) > 1:
-        return ("uncertainty", "targets of different kinds have losses in different units: "
-                "learn each target's weight from its own noise", KENDALL)
-    return ("uncertainty", "numeric targets on very different scales: learn each target's "
-            "weight from its own noise rather than fix one ratio", KENDALL)
+    if rules is None:
+        from ..rules import load_composite_rulebase
+
+        rules = load_composite_rulebase()
+    outcome = rules.evaluate(composite_facts(parts), tuple(f"composite_{name}" for name in WEIGHTINGS))
+    return outcome.ranking[0].removeprefix("composite_"), outcome
 
 
 def pick_loss(outcome: Any, order: tuple[str, ...]) -> str:
@@ -137,10 +150,5 @@ def choose(results: list[Any], rule_weighting: str) -> tuple[str, str]:
     return pick, why
 
 
-def weighting_reason_record(weighting: str, reason: str, citation: str) -> Reason:
-    """The rules' reason for the starting weighting, as a trace entry."""
-    return Reason(rule_id=f"multitask.start_{weighting}", loss=f"composite_{weighting}",
-                  kind="score", delta=1.0, because=reason, cite=(citation,), message="")
-
-
-from ._pipeline import composite_snippet, run_composite  # noqa: E402
+from ._pipeline import run_composite  # noqa: E402
+from .snippets import composite_snippet  # noqa: E402

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import hashlib
 import time
 from typing import Any
 
@@ -26,17 +26,18 @@ from . import (
     WEIGHTINGS,
     choose,
     common_rows,
-    identifier,
     plan_parts,
     start_weighting,
     summary_record,
-    weighting_reason_record,
 )
+from .snippets import composite_snippet
 
 FORMULAS = {
     "fixed": "sum_t L_t / L_t(0), L_t(0) the loss of the constant best prediction",
     "uncertainty": "sum_t exp(-s_t) L_t + s_t, s_t learnable (closed form s_t = log L_t per epoch in the proxy)",
-    "gradnorm": "sum_t w_t L_t, w_t updated so the tasks' gradient norms at the shared layer balance",
+    "gradnorm": ("sum_t a_t L_t / L_t(0), the task weights a_t (summing to the number of targets) "
+                 "set so the targets' gradient norms at the last shared layer follow their training "
+                 "rates (the balance once per epoch in the proxy)"),
 }
 CITATIONS = {"fixed": "loss normalisation by the initial loss (Chen et al., ICML 2018, Sec. 3)",
              "uncertainty": KENDALL, "gradnorm": CHEN}
@@ -48,7 +49,10 @@ def run_composite(loaded: Any, split: tuple[Any, str], options: Any, rulebase: A
     """The recommendation of a multitask problem (see :mod:`advisor.composite`)."""
     parts, reason = split
     planned = plan_parts(rulebase, list(parts))
-    rule_weighting, rule_reason, rule_cite = start_weighting(list(parts))
+    from ..rules import load_composite_rulebase
+
+    weighting_rules = load_composite_rulebase()
+    rule_weighting, start = start_weighting(list(parts), weighting_rules)
     results: list[Any] = []
     protocol: dict[str, Any] | None = None
     if options.validate:
@@ -63,8 +67,7 @@ def run_composite(loaded: Any, split: tuple[Any, str], options: Any, rulebase: A
     weighting, why = choose(results, rule_weighting)
     summary = summary_record(planned, weighting, why, rule_weighting, results, protocol)
     order = [weighting] + [name for name in WEIGHTINGS if name != weighting]
-    candidates = tuple(_candidate(name, rank, planned, summary, rule_weighting, results,
-                                  (rule_weighting, rule_reason, rule_cite))
+    candidates = tuple(_candidate(name, rank, planned, summary, rule_weighting, results, start)
                        for rank, name in enumerate(order, start=1))
     first = parts[0].profile
     metrics = ", ".join(f"{item['part'].column}: {item['part'].profile.facts['metric']}" for item in planned)
@@ -92,9 +95,12 @@ def run_composite(loaded: Any, split: tuple[Any, str], options: Any, rulebase: A
                                n_features_used=int(loaded.features.shape[1])),
         validation=None,
         provenance=DataSource.from_dict(loaded.provenance.to_dict()),
-        rulebase=RulebaseInfo(digest=rulebase.digest, rules=len(rulebase.rules),
-                              fired=tuple(sorted({rule for item in planned for rule in item["outcome"].fired})),
-                              sources=tuple(rulebase.sources), overrides=()),
+        rulebase=RulebaseInfo(
+            digest=hashlib.sha256(f"{rulebase.digest}{weighting_rules.digest}".encode()).hexdigest(),
+            rules=len(rulebase.rules) + len(weighting_rules.rules),
+            fired=tuple(sorted({rule for item in planned for rule in item["outcome"].fired}
+                               | set(start.fired))),
+            sources=tuple(rulebase.sources) + tuple(weighting_rules.sources), overrides=()),
         settings=RunSettings.from_dict(settings),
         reproducibility=Reproducibility(command=command, versions=versions),
         composite=summary,
@@ -103,8 +109,9 @@ def run_composite(loaded: Any, split: tuple[Any, str], options: Any, rulebase: A
 
 
 def _candidate(weighting: str, rank: int, planned: list[dict[str, Any]], summary: Any,
-               rule_weighting: str, results: list[Any], start: tuple[str, str, str]) -> Candidate:
-    """One weighting of the combination as a candidate: its loss objects and snippets."""
+               rule_weighting: str, results: list[Any], start: Any) -> Candidate:
+    """One weighting of the combination as a candidate: its loss objects and snippets, its
+    score and reasons from the weighting rules' outcome ``start``."""
     tested = {result.weighting for result in results}
     if weighting not in tested:
         verdict = "not_tested"
@@ -120,57 +127,12 @@ def _candidate(weighting: str, rank: int, planned: list[dict[str, Any]], summary
                            "loss": item["loss"], "params": dict(item["params"]),
                            "outputs": item["outputs"]} for item in planned],
               **({"initial_losses": [significant(value) for value in initial]} if initial is not None else {})}
-    reasons = (weighting_reason_record(*start),) if weighting == start[0] else ()
+    loss_id = f"composite_{weighting}"
     return Candidate(
-        loss=f"composite_{weighting}", title=f"Composite loss, {weighting} weighting", rank=rank,
-        score=1.0 if weighting == rule_weighting else 0.0, verdict=verdict, params=params,
-        reasons=reasons, formula=FORMULAS[weighting], citation=CITATIONS[weighting],
-        snippets={framework: composite_snippet(framework, weighting, planned)
+        loss=loss_id, title=f"Composite loss, {weighting} weighting", rank=rank,
+        score=start.scores[loss_id], verdict=verdict, params=params,
+        reasons=start.trace[loss_id], formula=FORMULAS[weighting], citation=CITATIONS[weighting],
+        snippets={framework: composite_snippet(framework, weighting, planned, FORMULAS[weighting],
+                                               None if initial is None else list(initial))
                   for framework in ("pytorch", "keras")},
     )
-
-
-def composite_snippet(framework: str, weighting: str, planned: list[dict[str, Any]]) -> str:
-    """Code to paste: each target's loss from the catalog's template, then the combination."""
-    from ..losses import CATALOG
-
-    blocks, names, spans, start = [], [], [], 0
-    for item in planned:
-        profile = item["part"].profile
-        text = CATALOG[item["loss"]].snippet(framework, item["params"], profile)
-        if "loss_fn" in text:
-            name = f"loss_fn_{identifier(item['part'].column)}"
-            text = text.replace("loss_fn", name)
-        else:  # the template defines its loss as a function: call that one
-            found = re.search(r"^def (\w+)\(", text, flags=re.MULTILINE)
-            name = found.group(1) if found else "loss_fn"
-        text = "\n".join(line for line in text.splitlines()
-                         if not line.startswith("model.compile"))
-        blocks.append(f"# ----- target {item['part'].column!r} -----\n{text}")
-        names.append(name)
-        spans.append((start, start + item["outputs"]))
-        start += item["outputs"]
-    heads = ", ".join(f"{item['part'].column!r} [:, {low}:{high}]"
-                      for item, (low, high) in zip(planned, spans))
-    header = (f"# loss-advisor: composite loss of {len(planned)} targets, {weighting} weighting: "
-              f"{FORMULAS[weighting]}\n# Output layer: the targets' heads concatenated: {heads}\n")
-    if framework == "keras":
-        combine = (f"# Keras: one output per target; model.compile sums the losses with loss_weights\n"
-                   f"# (fixed weighting: 1 / each target's loss at the start; the uncertainty and\n"
-                   f"# gradnorm weightings need a custom train_step)\n"
-                   f"model.compile(optimizer=\"adam\", loss=[{', '.join(names)}],\n"
-                   f"              loss_weights=[1.0] * {len(names)})  # replace by 1 / L_t(0)\n")
-        return header + "\n\n".join(blocks) + "\n\n" + combine
-    calls = ", ".join(f"{name}(outputs[:, {low}:{high}], targets[{index}])"
-                      for index, (name, (low, high)) in enumerate(zip(names, spans)))
-    if weighting == "uncertainty":
-        combine = (f"import torch\nfrom torch import nn\n\nlog_vars = nn.Parameter(torch.zeros({len(names)}))  # s_t: give them to the optimizer\n\n"
-                   "def composite_loss(outputs, targets):\n"
-                   f"    losses = torch.stack([{calls}])\n"
-                   "    return torch.sum(torch.exp(-log_vars) * losses + log_vars)\n")
-    else:
-        combine = (f"import torch\n\nweights = torch.ones({len(names)})  # fixed: 1 / L_t(0), each target's loss at the start\n\n"
-                   "def composite_loss(outputs, targets):\n"
-                   f"    losses = torch.stack([{calls}])\n"
-                   "    return torch.sum(weights * losses)\n")
-    return header + "\n\n".join(blocks) + "\n\n" + combine

@@ -3,7 +3,13 @@ each target scored on its own metric; the weighting with the best mean rank wins
 
 The per-target losses come from the rules (each target's own ranking); what is measured here
 is how to combine them. Every weighting trains the same network (seed, epochs, folds), so
-the differences are the weighting's alone.
+the differences are the weighting's alone. Between epochs the learned weightings are refitted
+from the network as it stands: uncertainty's log variances in closed form, GradNorm's task
+weights at the balance of the targets' gradient norms (:mod:`.gradnorm`).
+
+The budget buys a number of epochs in all (:data:`EPOCHS_PER_SECOND`, over every fold and
+weighting), shared by the fits: a third weighting shortens each fit rather than lengthening
+the experiment, down to :data:`EPOCH_RANGE`'s floor.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ from scipy.stats import rankdata
 from ..experiment.metrics import METRIC_SPECS
 from ..experiment.scoring import ScoringContext
 from ..proxy import LossMLP, LossProxy, standardization
+from .gradnorm import GRADNORM_ROWS, gradnorm_task_weights, shared_gradients
 from .math import TRAINED_WEIGHTINGS, CompositeMath, fixed_weights
 
 #: Rows the experiment trains on at most (a stratified-by-nothing random sample above).
 MAX_ROWS = 3000
 FOLDS = 3
-#: Epochs per second of budget, and the bounds (each epoch is one pass of Adam).
-EPOCHS_PER_SECOND = 2
+#: Epochs per second of budget over all the fits (folds x weightings), and the bounds of
+#: one fit's epochs (each epoch is one pass of Adam over at most 2,000 training rows).
+EPOCHS_PER_SECOND = 12
 EPOCH_RANGE = (10, 60)
 
 
@@ -53,9 +61,10 @@ class WeightingResult:
     initial_losses: tuple[float, ...] = ()   # each target's loss at the start, last fold
 
 
-def epochs_for(budget: float) -> int:
-    """Epochs per fit from the budget (seconds), within :data:`EPOCH_RANGE`."""
-    return int(np.clip(round(budget * EPOCHS_PER_SECOND), *EPOCH_RANGE))
+def epochs_for(budget: float, fits: int) -> int:
+    """Epochs per fit from the budget (seconds) shared by ``fits`` fits, within
+    :data:`EPOCH_RANGE`."""
+    return int(np.clip(round(budget * EPOCHS_PER_SECOND / max(fits, 1)), *EPOCH_RANGE))
 
 
 def run_experiment(features: pd.DataFrame, ys: list[np.ndarray], parts: list[PartSetup], *,
@@ -71,7 +80,7 @@ def run_experiment(features: pd.DataFrame, ys: list[np.ndarray], parts: list[Par
     rows = np.arange(len(features))
     if len(rows) > MAX_ROWS:
         rows = np.sort(rng.choice(rows, MAX_ROWS, replace=False))
-    epochs = epochs_for(budget)
+    epochs = epochs_for(budget, FOLDS * len(weightings))
     folds = list(KFold(FOLDS, shuffle=True, random_state=seed).split(rows))
     fold_scores: dict[str, list[list[float]]] = {name: [] for name in weightings}
     last_weights: dict[str, tuple[float, ...]] = {}
@@ -121,7 +130,8 @@ def _rank(parts: list[PartSetup], fold_scores: dict[str, list[list[float]]],
 
 class CompositeProxy:
     """One shared MLP, one output block per target, trained on :class:`CompositeMath` one
-    epoch at a time (``partial_fit``) so the uncertainty weights can be refitted between."""
+    epoch at a time (``partial_fit``) so the uncertainty and GradNorm weights can be refitted
+    between."""
 
     def __init__(self, parts: list[PartSetup], weighting: str, *, seed: int, epochs: int,
                  hidden: tuple[int, ...] = (64,), learning_rate_init: float = 1e-3) -> None:
@@ -155,6 +165,10 @@ class CompositeProxy:
             self.math_.set_uncertainty(start)
         self.model_ = LossMLP(loss=self.math_, hidden_layer_sizes=self.hidden, max_iter=1,
                               learning_rate_init=self.learning_rate_init, random_state=self.seed)
+        if self.weighting == "gradnorm":
+            self.math_.set_gradnorm(np.ones(len(self.parts)), start)
+        # GradNorm's gradients on an evenly strided subset of the training rows
+        sample = np.linspace(0, len(X) - 1, min(len(X), GRADNORM_ROWS)).astype(int)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for _ in range(self.epochs):
@@ -162,6 +176,11 @@ class CompositeProxy:
                 if self.weighting == "uncertainty":
                     self.math_.set_uncertainty(
                         self.math_.part_means(self.model_.decision_function(X), target))
+                elif self.weighting == "gradnorm":
+                    gradients, losses = shared_gradients(self.model_, X[sample], target[sample],
+                                                         self.math_)
+                    norms = np.array([np.linalg.norm(gradient) for gradient in gradients])
+                    self.math_.set_gradnorm(gradnorm_task_weights(norms, losses, start), start)
         return self
 
     def predict_parts(self, X: np.ndarray) -> list[np.ndarray]:

@@ -12,8 +12,10 @@ the shared hidden layers sums the targets' gradients. The weights come from the 
   optimum in ``s_t`` is ``s_t = log L_t`` (the derivative ``-exp(-s_t) L_t + 1`` is zero
   there), so the proxy fits ``s_t`` in closed form once per epoch from the per-target mean
   training losses: ``w_t = exp(-s_t) = 1 / L_t``, and the value carries ``+ sum_t s_t``;
-- ``gradnorm`` (Chen et al., ICML 2018) balances the gradient norms at the last shared layer;
-  it needs the network's gradients per task and is offered in the loss objects, not the proxy.
+- ``gradnorm`` (Chen et al., ICML 2018): ``w_t = a_t / L_t(0)`` with task weights ``a_t``
+  (summing to the number of targets, starting at 1) that balance the targets' gradient norms
+  at the last shared layer against their training rates; the proxy sets them between epochs
+  from per-target gradients it computes from the fitted network (:mod:`.gradnorm`).
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import numpy as np
 from ..losses._base import LossMath
 
 WEIGHTINGS: tuple[str, ...] = ("fixed", "uncertainty", "gradnorm")
-#: Weightings the proxy experiment trains (GradNorm needs per-task gradients of the shared
-#: layers, which scikit-learn's backward pass does not expose).
-TRAINED_WEIGHTINGS: tuple[str, ...] = ("fixed", "uncertainty")
+#: Weightings the proxy experiment trains: all of them.
+TRAINED_WEIGHTINGS: tuple[str, ...] = WEIGHTINGS
+#: GradNorm's asymmetry: how strongly slower-training targets are pushed (Chen et al. use
+#: 1.5 in their NYUv2 experiments). The experiment and the loss objects share it.
+GRADNORM_ALPHA = 1.5
 #: Per-target losses at or below this are not divided by (a perfect or negative-valued loss).
 LOSS_FLOOR = 1e-8
 
@@ -88,6 +92,11 @@ class CompositeMath(LossMath):
         """Kendall's log variances at their closed-form optimum ``s_t = log L_t``."""
         self.log_variances = np.log(np.maximum(means, LOSS_FLOOR))
         self.weights = np.exp(-self.log_variances)
+
+    def set_gradnorm(self, task_weights: np.ndarray, start: np.ndarray) -> None:
+        """GradNorm's weights ``a_t / L_t(0)`` for task weights ``a_t`` (:mod:`.gradnorm`)."""
+        self.task_weights = np.asarray(task_weights, dtype=np.float64)
+        self.weights = self.task_weights * fixed_weights(start)
 
 
 def fixed_weights(means: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from . import _classification, _numeric, _survival  # noqa: F401  (each register
 from ._registry import FORMULAS, Formula, formula
 
 __all__ = ["FORMULAS", "Formula", "LossSetting", "SettingView", "formula", "import_framework",
-           "loss_setting", "saved_setting"]
+           "loss_setting", "saved_candidate", "saved_setting"]
 
 #: framework module -> (what to call it, the pip extra that installs it)
 _EXTRAS = {"torch": ("PyTorch", "torch"), "keras": ("Keras 3", "keras")}
@@ -111,6 +111,14 @@ def saved_setting(path: str | Path, loss: str | None = None) -> LossSetting:
     A file that cannot be read or is not a saved result raises :class:`ReportError`; a loss id
     that is not among its candidates raises :class:`OptionError` listing them.
     """
+    chosen, task = saved_candidate(path, loss)
+    return loss_setting(chosen["loss"], chosen["params"], task)
+
+
+def saved_candidate(path: str | Path, loss: str | None = None) -> tuple[dict[str, Any], str]:
+    """The candidate record (``loss``, ``params``) of a saved JSON result and the result's
+    task: the recommended candidate, or the one whose loss id is ``loss`` (errors as
+    :func:`saved_setting`'s). A multitask candidate's params are its composite's."""
     try:
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
@@ -128,4 +136,4 @@ def saved_setting(path: str | Path, loss: str | None = None) -> LossSetting:
         (item for item in candidates if item["loss"] == loss), None)
     if chosen is None:
         raise OptionError("loss", loss, ids, hint=f"the candidates saved in {path}")
-    return loss_setting(chosen["loss"], chosen["params"], payload["task"])
+    return chosen, str(payload["task"])

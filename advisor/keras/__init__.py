@@ -15,6 +15,10 @@ The loss serialises with the model (``get_config``; registered as ``advisor>Advi
 One loss has state: ``group_dro`` is a :class:`GroupDROLoss`, whose group weights ``q`` (a
 non-trainable ``keras.Variable``) take Sagawa et al.'s exponentiated-gradient step at every
 training call, as the catalog's ``GroupDROMath.advance`` does in the experiment.
+
+A multitask result's object is :class:`advisor.keras.composite.CompositeLoss`, a layer that
+holds the weighting's variables and adds the combined loss with ``add_loss`` (its docstring
+shows the model to build); the GradNorm weighting is PyTorch's only.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FrameworkError
-from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_setting
+from ..frameworks import LossSetting, SettingView, import_framework, loss_setting
 from ..frameworks._classification import (
     group_dro_losses,
     group_dro_start,
@@ -34,7 +38,7 @@ from ..frameworks._classification import (
 import_framework("keras")  # missing: one FrameworkError line naming the pip extra
 import keras  # noqa: E402  (imported once the check above has passed)
 
-__all__ = ["AdvisorLoss", "GroupDROLoss", "KerasOps", "load_loss", "make_loss"]
+__all__ = ["AdvisorLoss", "CompositeLoss", "GroupDROLoss", "KerasOps", "load_loss", "make_loss"]
 
 
 class KerasOps:
@@ -158,22 +162,28 @@ class GroupDROLoss(AdvisorLoss):
 STATEFUL = {"group_dro": GroupDROLoss}
 
 
-def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, **options: Any) -> AdvisorLoss:
+def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, **options: Any) -> Any:
     """The Keras loss of ``loss_id`` on ``task`` with ``params`` (a candidate's ``params``);
-    ``options``: ``name``, ``reduction``, ``dtype`` of ``keras.losses.Loss``."""
+    ``options``: ``name``, ``reduction``, ``dtype`` of ``keras.losses.Loss``. A multitask
+    candidate's (``task="multitask"``) is a :class:`~advisor.keras.composite.CompositeLoss`
+    layer (``options``: ``name``, ``dtype``), which adds the combined loss with ``add_loss``."""
     if task == "multitask":
-        from ..errors import OptionError
+        from .composite import CompositeLoss
 
-        raise OptionError("framework", "keras", ("pytorch",),
-                          hint="the composite loss object is PyTorch's (to_torch); for Keras use "
-                               "the snippet: model.compile(loss=[...], loss_weights=[...])")
+        options.pop("reduction", None)  # the layer adds one scalar: nothing to reduce
+        return CompositeLoss(dict(params or {}), **options)
     return STATEFUL.get(loss_id, AdvisorLoss)(loss_id, params, task, **options)
 
 
-def load_loss(path: str | Path, loss: str | None = None, **options: Any) -> AdvisorLoss:
+def load_loss(path: str | Path, loss: str | None = None, **options: Any) -> Any:
     """The Keras loss of a saved JSON result (``advisor suggest ... --format json > rec.json``):
-    the recommended candidate, or the one whose loss id is ``loss``. A group DRO loss starts
-    from its starting weights: the saved result holds the candidate, not a training's ``q``."""
-    setting = saved_setting(path, loss)
-    return STATEFUL.get(setting.loss_id, AdvisorLoss)(setting.loss_id, setting.params,
-                                                      setting.task, **options)
+    the recommended candidate, or the one whose loss id is ``loss`` (a multitask result's:
+    the :class:`~advisor.keras.composite.CompositeLoss` layer). A group DRO loss starts from
+    its starting weights: the saved result holds the candidate, not a training's ``q``."""
+    from ..frameworks import saved_candidate
+
+    chosen, task = saved_candidate(path, loss)
+    return make_loss(chosen["loss"], chosen["params"], task, **options)
+
+
+from .composite import CompositeLoss  # noqa: E402  (uses OPS and AdvisorLoss's setting above)

@@ -12,6 +12,7 @@ today's reading (multi-label, multi-output regression).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,6 +28,10 @@ SCALE_RATIO = 100.0
 MULTITASK = "multitask"
 #: Tasks this composite handles per target (survival has its own two-column target).
 PART_TASKS = frozenset({"binary", "multiclass", "ordinal", "regression", "count", "proportion"})
+
+
+#: The targets with a numeric scale (their robust scales are compared).
+NUMERIC_TASKS = ("regression", "count", "proportion")
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,10 +71,19 @@ def multitask_reason(parts: list[TargetPart]) -> str | None:
     kinds = ", ".join(f"{part.column!r} {part.profile.task}" for part in parts)
     if len({part.profile.task for part in parts}) > 1:
         return f"target columns of different kinds ({kinds}): multitask, one loss per target"
-    scales = [part.profile.robust_scale or float(np.std(part.profile.y)) for part in parts]
-    if parts[0].profile.task in ("regression", "count", "proportion") and min(scales) > 0:
-        ratio = max(scales) / min(scales)
+    if parts[0].profile.task in NUMERIC_TASKS:
+        ratio = numeric_scale_ratio(parts)
         if ratio >= SCALE_RATIO:
             return (f"numeric target columns on scales {ratio:.3g} times apart ({kinds}): "
                     "multitask, one loss per target")
     return None
+
+
+def numeric_scale_ratio(parts: Sequence[TargetPart]) -> float:
+    """Largest over smallest robust scale (1.4826 MAD, the standard deviation when it is 0) of
+    the numeric targets; 1 with fewer than two of them or a zero scale."""
+    scales = [part.profile.robust_scale or float(np.std(part.profile.y))
+              for part in parts if part.profile.task in NUMERIC_TASKS]
+    if len(scales) < 2 or min(scales) <= 0:
+        return 1.0
+    return max(scales) / min(scales)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_setting
+from ..frameworks import LossSetting, SettingView, import_framework, loss_setting, saved_candidate
 from ..frameworks._classification import (
     group_dro_losses,
     group_dro_start,
@@ -262,18 +262,9 @@ def make_loss(loss_id: str, params: dict[str, Any] | None, task: str, *,
 
 def load_loss(path: str | Path, loss: str | None = None, *, reduction: str = "mean") -> AdvisorLoss:
     """The PyTorch loss of a saved JSON result (``advisor suggest ... --format json > rec.json``):
-    the recommended candidate, or the one whose loss id is ``loss``. A group DRO object starts
-    from its starting weights: the saved result holds the candidate, not a training's ``q``
-    (resume one with ``load_state_dict``)."""
-    import json
-
-    try:
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        payload = None  # saved_setting says what is wrong with the file
-    if isinstance(payload, dict) and payload.get("task") == "multitask":
-        chosen = next((item for item in payload.get("candidates", [])
-                       if loss is None or item.get("loss") == loss), None)
-        if chosen is not None:
-            return make_loss(chosen["loss"], chosen["params"], "multitask")
-    return _build(saved_setting(path, loss), reduction)
+    the recommended candidate, or the one whose loss id is ``loss`` (a multitask result's:
+    the :class:`~advisor.torch.composite.CompositeLoss`). A group DRO object starts from its
+    starting weights: the saved result holds the candidate, not a training's ``q`` (resume
+    one with ``load_state_dict``)."""
+    chosen, task = saved_candidate(path, loss)
+    return make_loss(chosen["loss"], chosen["params"], task, reduction=reduction)

@@ -20,8 +20,7 @@ from typing import Any
 
 import torch
 
-#: GradNorm's asymmetry: how strongly slower-training tasks are pushed (Chen et al. use 1.5).
-GRADNORM_ALPHA = 1.5
+from ..composite.math import GRADNORM_ALPHA  # one constant for the experiment and the objects
 
 
 class CompositeLoss(torch.nn.Module):
