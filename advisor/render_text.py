@@ -83,8 +83,10 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
         _render_composite(console, rec.composite)
     console.print()
 
+    from .report_view import judged_on
+
     validated = rec.validation is not None
-    table = Table(title=f"Losses ranked for {a_or_an(rec.task)} target, judged on {rec.metric}",
+    table = Table(title=f"Losses ranked for {a_or_an(rec.task)} target, judged on {judged_on(rec)}",
                   title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("loss", no_wrap=True)
