@@ -93,7 +93,8 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
     table.add_column("rules", justify="right")
     table.add_column("verdict", no_wrap=True)
     if validated:
-        table.add_column(f"{rec.metric} ± 95% CI", no_wrap=True)
+        rows = " (all rows)" if rec.decision.judge == "worst_group" else ""
+        table.add_column(f"{rec.metric}{rows} ± 95% CI", no_wrap=True)
         table.add_column("p vs pick", justify="right")
     for candidate in rec.candidates:
         style = VERDICT_STYLE.get(candidate.verdict, "")
