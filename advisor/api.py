@@ -76,6 +76,7 @@ def suggest(
     censored: str | None = None,
     sensitive: str | None = None,
     sensitive_as_feature: bool = False,
+    judge: str = "all_rows",
     progress: ProgressCallback | None = None,
 ) -> Recommendation:
     """Recommend, parameterize and (optionally) empirically check a loss for ``data``.
@@ -88,7 +89,9 @@ def suggest(
     names it, else one named like one is recognised. ``sensitive`` names the column of
     the groups a fairness-aware run measures (the per-group facts, the group-aware candidates,
     the worst-group metric and fairlearn's gaps; the extra ``[fairness]``); it is not a
-    feature unless ``sensitive_as_feature``. See the README for every option.
+    feature unless ``sensitive_as_feature``. ``judge="worst_group"`` (with ``sensitive``)
+    decides on the user's metric in the worst-off group instead of over all rows. See the
+    README for every option.
     """
     # Every option is checked before the data are touched, so a typo fails fast.
     options = Options(task=task, activation=activation, framework=framework, metric=metric,
@@ -96,7 +99,7 @@ def suggest(
                       label_sep=label_sep, label_noise=label_noise, quantiles=quantiles,
                       positive=positive, n_jobs=n_jobs, backend=backend, event=event,
                       censored=censored, sensitive=sensitive,
-                      sensitive_as_feature=sensitive_as_feature)
+                      sensitive_as_feature=sensitive_as_feature, judge=judge)
     return run(data, target, options, y=y, progress=progress)
 
 
@@ -209,7 +212,8 @@ def _experiment(loaded, profile, outcome, params, options: Options,
     return run_validation(loaded, profile, outcome, params=params, budget=options.budget,
                           seed=options.seed, n_jobs=options.workers, backend=options.backend,
                           max_candidates=VALIDATED_CANDIDATES, progress=progress,
-                          extra_candidates=(options.loss,) if options.loss else ())
+                          extra_candidates=(options.loss,) if options.loss else (),
+                          judge=options.judge)
 
 
 def _recommendation(options: Options, command_source, loaded, profile, rulebase, outcome,
@@ -272,7 +276,8 @@ def _settings(options: Options, profile) -> dict[str, Any]:
         "task_given": options.task, "loss_given": options.loss,
         "positive_given": options.positive,
         **({"sensitive_given": options.sensitive,
-            "sensitive_as_feature": options.sensitive_as_feature} if options.sensitive else {}),
+            "sensitive_as_feature": options.sensitive_as_feature,
+            "judge": options.judge} if options.sensitive else {}),
     }
 
 
@@ -470,6 +475,8 @@ def _command(source: str | Path | None, loaded, settings: dict[str, Any], profil
         words += ["--sensitive", settings["sensitive_given"]]
         if settings["sensitive_as_feature"]:
             words.append("--sensitive-feature")
+        if settings.get("judge") == "worst_group":
+            words += ["--judge", "worst-group"]
     for directory in settings["rules"]:
         words += ["--rules", directory]
     if settings["validate"]:

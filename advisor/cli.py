@@ -83,6 +83,10 @@ def main() -> None:
                    "[fairness] extra). Not a feature unless --sensitive-feature.")
 @click.option("--sensitive-feature", "sensitive_as_feature", is_flag=True,
               help="With --sensitive: also give the groups to the model as a feature.")
+@click.option("--judge", type=click.Choice(("all-rows", "worst-group"), case_sensitive=False),
+              default="all-rows", show_default=True,
+              help="What decides between the losses: your metric over all rows, or (with "
+                   "--sensitive) in the worst-off group, fold by fold.")
 @click.option("--validate/--no-validate", default=True, show_default=True,
               help="Train MLP proxies to confirm or overturn the rule ranking.")
 @click.option("--budget", type=float, default=60, show_default=True,
@@ -113,7 +117,8 @@ def suggest(data: str, targets: tuple[str, ...], event: str | None, censored: st
             label_sep: str | None, task: str | None,
             activation: str, framework: str, metric: str | None, current_loss: str | None,
             quantiles: tuple[float, ...], positive: str | None, label_noise: bool,
-            sensitive: str | None, sensitive_as_feature: bool, validate: bool, budget: float,
+            sensitive: str | None, sensitive_as_feature: bool, judge: str, validate: bool,
+            budget: float,
             seed: int, n_jobs: int | None, backend: str | None, scheduler: str | None,
             rule_dirs: tuple[str, ...],
             output_format: str, report_path: str | None, report_format: str | None,
@@ -126,7 +131,7 @@ def suggest(data: str, targets: tuple[str, ...], event: str | None, censored: st
                       rules=rule_dirs, label_sep=label_sep, label_noise=label_noise,
                       quantiles=quantiles, positive=positive, n_jobs=n_jobs, backend=backend,
                       event=event, censored=censored, sensitive=sensitive,
-                      sensitive_as_feature=sensitive_as_feature)
+                      sensitive_as_feature=sensitive_as_feature, judge=judge)
     if report_path is not None:  # a bad report path or format fails before the long run
         from .report import resolve_format
 

@@ -21,6 +21,11 @@ leans of the experiment. The rule here:
    candidates to compare, the experiment is too small to order them: the rules do.
 5. Without an experiment the order is the rule order (non-vetoed by score, then vetoed).
 
+What is judged is the protocol's ``judge``: the user's metric over all rows, or, with a
+sensitive column and ``--judge worst-group``, its value in the worst-off group of each fold
+(``worst_group_folds``): the leader, the margin, the comparisons and the confidence then all
+read those fold scores, the objective group DRO minimises (Sagawa et al., ICLR 2020).
+
 The posterior probabilities of the Bayesian correlated t-test with that margin as the region
 of practical equivalence (Benavoli et al., JMLR 2017; ``baycomp``) say how sure the pick is:
 ``high`` when no other stable candidate has more than :data:`RIVAL_PROBABILITY` posterior
@@ -172,6 +177,8 @@ class Decision:
     margin: float | None = None     # the practical margin used, in the metric's units
     versus: dict[str, ComparisonWithPick] = field(default_factory=dict)  # loss -> comparison with the pick
     notices: tuple[Notice, ...] = ()  # about the pick, e.g. decision.temperature_scaling
+    judge: str = "all_rows"         # all_rows, or worst_group: the worst group's metric decided
+    worst_group: str | None = None  # judged on the worst group: the pick's worst group
 
     @property
     def pick(self) -> str | None:
@@ -181,7 +188,8 @@ class Decision:
     def basis_dict(self) -> dict[str, Any]:
         """How the pick was decided, as the JSON's ``decision`` object."""
         return {"basis": self.basis, "leader": self.leader, "margin": measured(self.margin),
-                "metric": self.metric}
+                "metric": self.metric, "judge": self.judge,
+                **({"worst_group": self.worst_group} if self.worst_group is not None else {})}
 
 
 def decide(outcome: Any, validation: Validation | None = None) -> Decision:
@@ -225,17 +233,28 @@ def decide(outcome: Any, validation: Validation | None = None) -> Decision:
                     summary=_validated_summary(validation, judged, pick, versus, unstable, failed),
                     metric=validation.protocol.metric,
                     basis=judged["basis"], leader=judged["leader"], margin=judged["margin"],
-                    versus=versus, notices=notices)
+                    versus=versus, notices=notices, judge=validation.protocol.judge,
+                    worst_group=_worst_group_of(validation, pick))
+
+
+def _worst_group_of(validation: Validation, pick: str | None) -> str | None:
+    """Judged on the worst group: the pick's worst group (None otherwise, or untrained)."""
+    if validation.protocol.judge != "worst_group" or pick is None:
+        return None
+    evidence = validation.candidate(pick)
+    return None if evidence is None or evidence.fairness is None \
+        else evidence.fairness["worst_group_name"]
 
 
 def _judge(validation: Validation, position: dict[str, int]) -> dict[str, Any]:
-    """Order and verdicts of the stable candidates, the leader, the margin and the basis."""
+    """Order and verdicts of the stable candidates, the leader, the margin and the basis, on
+    the scores the protocol's judge names (the metric over all rows, or in the worst group)."""
     protocol = validation.protocol
     metric = protocol.metric
     sign = 1.0 if protocol.greater_is_better else -1.0
     stable = sorted((item.loss for item in validation.tested() if item.loss in position),
                     key=position.__getitem__)
-    mean = {loss_id: _measured(validation, loss_id).means[metric] for loss_id in stable}
+    mean = {loss_id: validation.judged_mean(loss_id) for loss_id in stable}
     if not stable:
         return {"order": [], "verdicts": {}, "leader": None, "margin": None, "basis": "rules"}
     leader = max(stable, key=lambda loss_id: (sign * mean[loss_id], -position[loss_id]))
@@ -267,13 +286,12 @@ def _versus(validation: Validation, pick: str, margin: float | None) -> dict[str
     from .experiment.evidence import comparison_record
 
     protocol = validation.protocol
-    metric = protocol.metric
-    mine = _measured(validation, pick).fold_scores[metric]
+    mine = validation.judged_folds(pick)
     result = {}
     for item in validation.candidates:
         if item.loss == pick or item.status not in ("tested", "unstable"):
             continue
-        theirs = item.fold_scores[metric]
+        theirs = validation.judged_folds(item.loss)
         frequentist = stats.compare_paired(
             item.loss, theirs, pick, mine, greater_is_better=protocol.greater_is_better,
             test_train_ratio=protocol.test_train_ratio or 0.0)  # None only without splits
@@ -345,9 +363,10 @@ def _validated_confidence(validation: Validation, judged: dict[str, Any], pick: 
     margin_text = _margin_text(metric, judged["margin"])
     if judged["basis"] == "rules_tiebreak":
         tied = _equivalents(judged, pick)
-        lead = f"{pick} is practically equivalent to {', '.join(tied)} on {metric} ({margin_text}), so the rules chose"
+        lead = (f"{pick} is practically equivalent to {', '.join(tied)} on "
+                f"{validation.judged_on(pick)} ({margin_text}), so the rules chose")
     else:
-        lead = f"{pick} measured best on {metric}"
+        lead = f"{pick} measured best on {validation.judged_on(pick)}"
     if chance < RIVAL_PROBABILITY:
         return "high", (f"{lead}; no other candidate is practically better with more than "
                         f"{RIVAL_PROBABILITY:.0%} posterior probability ({margin_text})")
@@ -400,7 +419,7 @@ def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str
     rows = (f"all {protocol.sample_rows:,} rows" if protocol.sample_rows == protocol.rows_available
             else f"a stratified sample of {protocol.sample_rows:,} of {protocol.rows_available:,} rows")
     parts = [f"{len(protocol.candidates)} losses trained as identical MLP proxies with {splits} on "
-             f"{rows}, judged on {metric}."]
+             f"{rows}, judged on {validation.judged_on(pick)}."]
     if protocol.splits_used < protocol.splits_planned:
         parts.append(f"The time budget ran out: the comparison uses {protocol.splits_used} of "
                      f"{protocol.splits_planned} splits.")
@@ -437,14 +456,15 @@ def _validated_summary(validation: Validation, judged: dict[str, Any], pick: str
 
 
 def _fairness_sentence(validation: Validation, pick: str) -> str | None:
-    """With a sensitive column: the pick's worst-group metric and gaps against the candidate
-    with the best worst-group metric (the trade-off; the user's metric still decides)."""
+    """With a sensitive column: the trade-off between the two readings. Judged on all rows,
+    the pick's worst-group metric and gaps against the candidate with the best worst group;
+    judged on the worst group, the pick's metric over all rows against the best there."""
     measured = {item.loss: item.fairness for item in validation.tested()
                 if item.fairness is not None and math.isfinite(item.fairness["worst_group"])}
     if pick not in measured:
         return None
     greater = validation.protocol.greater_is_better
-    best = (max if greater else min)(measured, key=lambda loss_id: measured[loss_id]["worst_group"])
+    choose = max if greater else min
     metric = validation.protocol.metric
 
     def describe(loss_id: str) -> str:
@@ -453,18 +473,30 @@ def _fairness_sentence(validation: Validation, pick: str) -> str | None:
                 f"demographic parity difference {item['demographic_parity_difference']:.3g}, "
                 f"equalized odds difference {item['equalized_odds_difference']:.3g}")
 
+    if validation.protocol.judge == "worst_group":
+        overall = {loss_id: _measured(validation, loss_id).means[metric] for loss_id in measured}
+        best = choose(overall, key=overall.__getitem__)
+        if best == pick:
+            return (f"Over all rows, {pick} also scores best ({metric} {overall[pick]:.4g}; "
+                    f"{describe(pick)}).")
+        return (f"Fairness trade-off: over all rows {best} scores best ({metric} "
+                f"{overall[best]:.4g} against {overall[pick]:.4g}); the pick follows the worst "
+                f"group, as asked ({describe(pick)}).")
+    best = choose(measured, key=lambda loss_id: measured[loss_id]["worst_group"])
     if best == pick:
         return f"Across the groups, {pick} also has the best worst group: {describe(pick)}."
     return (f"Fairness trade-off: {pick} has {describe(pick)}; {best} has the best worst group "
             f"({describe(best)}). The pick follows {metric} over all rows; choose {best} if the "
-            "worst-off group matters most.")
+            "worst-off group matters most (or ask with --judge worst-group).")
 
 
 def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,
                    rule_choice: str | None, default: str | None,
                    versus: dict[str, ComparisonWithPick]) -> str:
     metric = validation.protocol.metric
-    mean = _measured(validation, pick).means[metric]
+    if validation.protocol.judge == "worst_group":
+        metric = f"worst-group {metric}"
+    mean = validation.judged_mean(pick)
     leader = judged["leader"]
     if judged["basis"] == "rules_tiebreak":
         tied = _equivalents(judged, pick)
@@ -481,11 +513,11 @@ def _pick_sentence(validation: Validation, judged: dict[str, Any], pick: str,
         else:
             sentence = f"The evidence overturned the rules' choice {rule_choice}: {pick} measured best ({metric} {measured(mean, 4)}"
             if rule_choice in versus:
-                sentence += f" against {measured(_measured(validation, rule_choice).means[metric], 4)}"
+                sentence += f" against {measured(validation.judged_mean(rule_choice), 4)}"
                 sentence += f", {_chance_text(versus[rule_choice])}"
             sentence += ")"
     if default and default != pick and default in versus:
-        default_mean = _measured(validation, default).means[metric]
+        default_mean = validation.judged_mean(default)
         sentence += (f"; the default {default} scored {measured(default_mean, 4)} "
                      f"({_chance_text(versus[default])})")
     return sentence + "."

@@ -145,6 +145,8 @@ FACTS: tuple[FactSpec, ...] = (
              "`--loss`."),
     FactSpec("label_noise", bool, "The user suspects noisy labels.", "`--label-noise`."),
     FactSpec("has_quantiles", bool, "The user asked for quantile levels.", "`--quantile` given at least once."),
+    FactSpec("judge", str, "What decides between the candidates: `all_rows` (the metric over all rows) or `worst_group` (the metric of the worst-off group of the sensitive column).",
+             "`--judge`, default all-rows."),
 )
 
 #: Facts about the set of targets of a multitask problem (several targets of different kinds
@@ -164,7 +166,7 @@ FACT_TYPES: dict[str, type] = {spec.name: spec.type for spec in FACTS}
 #: The facts that are the user's hints (advisor.options.Options.hint_facts), not the data's.
 HINT_FACT_NAMES: frozenset[str] = frozenset({
     "task_overridden", "activation", "framework", "metric", "metric_given", "current_loss",
-    "label_noise", "has_quantiles",
+    "label_noise", "has_quantiles", "judge",
 })
 DATA_FACT_NAMES: frozenset[str] = FACT_NAMES - HINT_FACT_NAMES
 _LARGEST = 1.7976931348623157e308

@@ -34,6 +34,12 @@ ACTIVATION_ALIASES = {"logits": "linear", "identity": "linear", "none": "linear"
 
 FRAMEWORKS: tuple[str, ...] = ("pytorch", "keras")
 
+#: What the experiment judges a candidate on: the user's metric over all rows, or, with a
+#: sensitive column, its value in the worst-off group, fold by fold (the objective group DRO
+#: minimises, Sagawa et al. 2020). The CLI spells them with a hyphen.
+JUDGES: tuple[str, ...] = ("all_rows", "worst_group")
+JUDGE_ALIASES = {"all-rows": "all_rows", "worst-group": "worst_group"}
+
 #: Metrics the user can be judged on, from the metric table (advisor.experiment.metrics).
 METRICS: tuple[str, ...] = tuple(name for name, spec in METRIC_SPECS.items() if spec.judges)
 
@@ -220,6 +226,7 @@ class Options:
     censored: str | None = _option(OrNone(Text("a column name", non_empty=True)))
     sensitive: str | None = _option(OrNone(Text("a column name", non_empty=True)))
     sensitive_as_feature: bool = _option(Switch())
+    judge: str = _option(Choice(JUDGES, JUDGE_ALIASES))
 
     def __init__(self, *, activation: str = "auto", framework: str = "pytorch",
                  task: str | None = None, metric: str | None = None,
@@ -229,7 +236,7 @@ class Options:
                  label_sep: str | None = None, label_noise: bool = False, positive: Any = None,
                  backend: str | None = None, loss: str | None = None, event: str | None = None,
                  censored: str | None = None, sensitive: str | None = None,
-                 sensitive_as_feature: bool = False) -> None:
+                 sensitive_as_feature: bool = False, judge: str = "all_rows") -> None:
         given = locals()
         for spec in fields(self):
             checked = spec.metadata["check"].check(spec.metadata["shown"] or spec.name,
@@ -238,6 +245,9 @@ class Options:
         if self.sensitive_as_feature and self.sensitive is None:
             raise OptionError("sensitive_as_feature", True, "used with a sensitive column",
                               hint="name the column with --sensitive COL")
+        if self.judge == "worst_group" and self.sensitive is None:
+            raise OptionError("judge", judge, "all_rows without a sensitive column",
+                              hint="name the column of the groups with --sensitive COL")
 
     @property
     def workers(self) -> int:
@@ -256,6 +266,7 @@ class Options:
             "current_loss": self.loss or "",
             "label_noise": self.label_noise,
             "has_quantiles": bool(self.quantiles),
+            "judge": self.judge,
         }
 
 

@@ -83,15 +83,18 @@ def render_recommendation(result: Result, *, report_path: str | None = None) -> 
         _render_composite(console, rec.composite)
     console.print()
 
+    from .report_view import judged_on
+
     validated = rec.validation is not None
-    table = Table(title=f"Losses ranked for {a_or_an(rec.task)} target, judged on {rec.metric}",
+    table = Table(title=f"Losses ranked for {a_or_an(rec.task)} target, judged on {judged_on(rec)}",
                   title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("loss", no_wrap=True)
     table.add_column("rules", justify="right")
     table.add_column("verdict", no_wrap=True)
     if validated:
-        table.add_column(f"{rec.metric} ± 95% CI", no_wrap=True)
+        rows = " (all rows)" if rec.decision.judge == "worst_group" else ""
+        table.add_column(f"{rec.metric}{rows} ± 95% CI", no_wrap=True)
         table.add_column("p vs pick", justify="right")
     for candidate in rec.candidates:
         style = VERDICT_STYLE.get(candidate.verdict, "")

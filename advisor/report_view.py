@@ -35,7 +35,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 #: How the protocol's fields read in the report, in this order (the task is shown elsewhere,
 #: the reasons as a list below the table).
 PROTOCOL_LABELS: dict[str, str] = {
-    "metric": "primary metric", "greater_is_better": "higher is better",
+    "metric": "primary metric", "judge": "judged on", "greater_is_better": "higher is better",
     "rows_available": "rows available", "sample_rows": "rows used", "stratified_on": "stratified on",
     "folds": "folds", "repeats": "repeats", "splits_planned": "splits planned",
     "splits_used": "splits compared", "test_train_ratio": "test / train rows",
@@ -67,6 +67,7 @@ def build_view(rec: Recommendation) -> dict[str, Any]:
         "best": best,
         "candidates": rec.candidates,
         "metric": rec.metric,
+        "judged_on": judged_on(rec),
         "higher_is_better": validation.protocol.greater_is_better if validation else None,
         "default_loss": rec.default_loss,
         "default_is_best": rec.default_loss == best.loss,
@@ -75,7 +76,7 @@ def build_view(rec: Recommendation) -> dict[str, Any]:
         "classes": _class_rows(rec),
         "fired": _fired_rules(rec),
         "vetoes": _vetoes(rec.candidates),
-        "why_not": _why_not_lines(rec.candidates, rec.default_loss, rec.metric),
+        "why_not": _why_not_lines(rec),
         "experiment": _experiment(rec, validation) if validation is not None else None,
         "snippets": _snippets(rec, best),
         "warnings": rec.warnings,
@@ -83,6 +84,17 @@ def build_view(rec: Recommendation) -> dict[str, Any]:
         "reproducibility": _reproducibility(rec),
         "command": rec.reproducibility.command,
     }
+
+
+def judged_on(rec: Recommendation) -> str:
+    """What decided, in words: the metric, or "the worst group (NAME) of METRIC" when the
+    user judged on the worst-off group of the sensitive column (``--judge worst-group``)."""
+    decision = rec.decision
+    if decision.judge != "worst_group":
+        return rec.metric
+    if decision.worst_group is None:
+        return f"the worst group of {rec.metric}"
+    return f"the worst group ({decision.worst_group}) of {rec.metric}"
 
 
 def _title(rec: Recommendation) -> str:
@@ -98,6 +110,23 @@ def mean_of(candidate: Candidate | None) -> float | None:
     """The candidate's mean primary score in the experiment, if it has one."""
     evidence = candidate.evidence if candidate is not None else None
     return float(evidence.mean) if evidence is not None and is_number(evidence.mean) else None
+
+
+def judged_mean_of(rec: Recommendation, candidate: Candidate | None) -> float | None:
+    """The mean score the decision judged the candidate on: :func:`mean_of`, or, judged on
+    the worst group, the mean over the folds of each fold's worst group."""
+    if rec.decision.judge != "worst_group":
+        return mean_of(candidate)
+    evidence = candidate.evidence if candidate is not None else None
+    if evidence is None or evidence.fairness is None:
+        return None
+    values = [float(value) for value in evidence.fairness.worst_group_folds if is_number(value)]
+    return sum(values) / len(values) if values else None
+
+
+def _judged_metric(rec: Recommendation) -> str:
+    """The judged metric's short name: "log_loss", or "worst-group log_loss"."""
+    return rec.metric if rec.decision.judge != "worst_group" else f"worst-group {rec.metric}"
 
 
 def interval_of(evidence: EvidenceVersusPick | None) -> tuple[float | None, float | None]:
@@ -122,14 +151,14 @@ def _experiment_line(rec: Recommendation, best: Candidate, default: Candidate | 
     if rec.validation is None:
         return ("Rules-only answer: the experiment was skipped; run without --no-validate "
                 "to check the ranking on this data.")
-    best_mean = mean_of(best)
+    best_mean = judged_mean_of(rec, best)
     if best_mean is None:
         return "The recommended loss has no score in the experiment."
-    low, high = interval_of(best.evidence)
-    text = f"Mean {rec.metric} {format_number(best_mean)}"
+    low, high = interval_of(best.evidence) if rec.decision.judge != "worst_group" else (None, None)
+    text = f"Mean {_judged_metric(rec)} {format_number(best_mean)}"
     if low is not None and high is not None:
         text += f" (interval {format_interval(low, high)})"
-    default_mean = mean_of(default)
+    default_mean = judged_mean_of(rec, default)
     if default is not None and default.loss != best.loss and default_mean is not None:
         text += f" against {format_number(default_mean)} for the default {default.loss}"
         p_value = default.evidence.p_value if default.evidence is not None else None
@@ -200,18 +229,18 @@ def _vetoes(candidates: tuple[Candidate, ...]) -> list[dict[str, Any]]:
     return rows
 
 
-def _why_not_lines(candidates: tuple[Candidate, ...], default_loss: str,
-                   metric: str) -> list[dict[str, Any]]:
+def _why_not_lines(rec: Recommendation) -> list[dict[str, Any]]:
     """One "why not" sentence for every candidate that lost (the default loss first)."""
+    candidates, default_loss = rec.candidates, rec.default_loss
     best = candidates[0]
     losers = sorted(candidates[1:], key=lambda candidate: (candidate.loss != default_loss,
                                                            candidate.rank))
     return [{"loss": candidate.loss, "title": candidate.title,
              "is_default": candidate.loss == default_loss,
-             "text": _why_not(candidate, best, metric)} for candidate in losers]
+             "text": _why_not(rec, candidate, best)} for candidate in losers]
 
 
-def _why_not(candidate: Candidate, best: Candidate, metric: str) -> str:
+def _why_not(rec: Recommendation, candidate: Candidate, best: Candidate) -> str:
     """Why ``candidate`` is not the recommendation: its vetoes, the rules behind the score
     gap, and the experiment's comparison with the pick."""
     if candidate.vetoed:
@@ -224,7 +253,7 @@ def _why_not(candidate: Candidate, best: Candidate, metric: str) -> str:
     if gaps:
         parts.append("the gap comes from " + ", ".join(gaps))
     evidence = candidate.evidence
-    mean, best_mean = mean_of(candidate), mean_of(best)
+    mean, best_mean = judged_mean_of(rec, candidate), judged_mean_of(rec, best)
     if evidence is not None and mean is not None and best_mean is not None:
         details = [format_verdict(candidate.verdict)]
         if evidence.unstable:
@@ -236,7 +265,7 @@ def _why_not(candidate: Candidate, best: Candidate, metric: str) -> str:
                            "positive = better than the pick")
         if is_number(evidence.p_value):
             details.append(format_p_clause(evidence.p_value))
-        parts.append(f"in the experiment its mean {metric} was {format_number(mean)} against "
+        parts.append(f"in the experiment its mean {_judged_metric(rec)} was {format_number(mean)} against "
                      f"{format_number(best_mean)} (" + "; ".join(details) + ")")
     elif candidate.verdict == "failed":
         error = evidence.error if evidence is not None else None

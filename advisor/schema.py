@@ -167,6 +167,9 @@ class ExperimentProtocol(Record):
     workers: int
     within_budget: bool
     reasons: tuple[str, ...]
+    #: What decides: ``all_rows`` (the metric over all rows) or ``worst_group`` (its value in
+    #: the worst-off group of the sensitive column, fold by fold; the comparisons use it too).
+    judge: str = "all_rows"
 
 
 @dataclass(frozen=True)
@@ -416,6 +419,7 @@ class RunSettings(Record):
     positive_given: Scalar                    # as given: the profile reads it as text
     sensitive_given: str | None = field(default=None, metadata={OMIT_NONE: True})
     sensitive_as_feature: bool | None = field(default=None, metadata={OMIT_NONE: True})
+    judge: str | None = field(default=None, metadata={OMIT_NONE: True})
 
 
 @dataclass(frozen=True)
@@ -456,6 +460,10 @@ class DecisionBasis(Record):
     leader: str | None                        # the best-measured stable loss
     margin: float | None                      # the practical margin, in the metric's units
     metric: str | None
+    #: all_rows, or worst_group: the metric of the worst-off group decided (``--judge``).
+    judge: str = "all_rows"
+    #: Judged on the worst group: the pick's worst-off group (by its mean over the folds).
+    worst_group: str | None = field(default=None, metadata={OMIT_NONE: True})
 
 
 @dataclass(frozen=True)

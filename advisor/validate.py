@@ -78,7 +78,8 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
              proxy_factory: Callable[..., Any] | None = None,
              extra_candidates: Sequence[str] = (), hidden: tuple[int, ...] = DEFAULT_HIDDEN,
              sample_rows: int | None = None, folds: int | None = None,
-             repeats: int | None = None, epochs: int | None = None) -> Validation:
+             repeats: int | None = None, epochs: int | None = None,
+             judge: str = "all_rows") -> Validation:
     """Train the candidate losses on identical proxies and folds, and compare them.
 
     Parameters
@@ -113,6 +114,9 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     sample_rows, folds, repeats, epochs
         Pin these protocol choices instead of letting the budget decide them; a pinned
         protocol runs to completion even when it overruns the budget.
+    judge
+        ``all_rows``: the candidates are compared on the metric over all rows;
+        ``worst_group`` (the profile has groups): on its worst group's value, fold by fold.
     """
     started, started_wall = time.perf_counter(), time.time()
     # The user's options (budget, seed, jobs) were checked once, by advisor.options.Options;
@@ -120,7 +124,7 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
     pins = {"sample_rows": sample_rows, "folds": folds, "repeats": repeats, "epochs": epochs}
     _check_protocol_choices(max_candidates=max_candidates, pins=pins)
     factory = proxy_factory or _default_factory()
-    header = _Header.of(profile.facts["metric"], seed, budget, backend, n_jobs, hidden)
+    header = _Header.of(profile.facts["metric"], seed, budget, backend, n_jobs, hidden, judge)
     candidates, notices = select_candidates(outcome, profile.task, max_candidates=max_candidates,
                                             extra_candidates=extra_candidates)
     if not candidates.chosen:  # every applicable loss is vetoed: nothing to train
@@ -143,7 +147,7 @@ def validate(loaded, profile, outcome, *, params: Mapping[str, dict[str, Any]],
         task=profile.task, n_rows=len(profile.y), candidates=candidates, results=runner.results,
         n_splits=len(split_list), metrics=setup.metrics,
         greater_is_better=header.greater_is_better, test_train_ratio=test_train_ratio,
-        notices=notices, plan=plan,
+        notices=notices, plan=plan, judge=judge,
         group_names=profile.groups.names if profile.groups is not None else ())
     protocol = header.protocol(
         task=profile.task, metrics=setup.metrics, candidates=candidates.chosen,
@@ -165,14 +169,15 @@ class _Header:
     backend: str | None              # as the caller gave it: None is joblib's default, loky
     n_jobs: int
     hidden: tuple[int, ...]
+    judge: str = "all_rows"
 
     @classmethod
     def of(cls, metric: str, seed: int, budget: float, backend: str | None, n_jobs: int,
-           hidden: Sequence[int]) -> _Header:
+           hidden: Sequence[int], judge: str = "all_rows") -> _Header:
         if metric not in METRIC_SPECS:
             raise OptionError("metric", metric, sorted(METRIC_SPECS))
         return cls(metric, METRIC_SPECS[metric].greater_is_better, seed, budget, backend, n_jobs,
-                   tuple(hidden))
+                   tuple(hidden), judge)
 
     @property
     def backend_name(self) -> str:
@@ -184,7 +189,7 @@ class _Header:
                         hidden=self.hidden, seed=self.seed, alpha=stats.ALPHA,
                         budget=measured(self.budget), backend=self.backend_name,
                         n_jobs=self.n_jobs, test_train_ratio=measured(test_train_ratio),
-                        **fields)
+                        judge=self.judge, **fields)
 
 
 @dataclass(frozen=True)

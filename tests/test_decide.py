@@ -187,7 +187,7 @@ def test_decision_basis_is_json():
     assert isinstance(decision, Decision) and decision.pick == decision.order[0] == "huber"
     payload = json.loads(json.dumps(decision.basis_dict(), allow_nan=False))
     assert payload == {"basis": "evidence", "leader": "huber", "margin": pytest.approx(0.005),
-                       "metric": "rmse"}
+                       "metric": "rmse", "judge": "all_rows"}
     assert set(decision.confidence) == {"level", "reason"}
 
 
@@ -292,3 +292,32 @@ def test_one_stable_candidate_on_too_few_splits_is_not_confirmed():
     decision = decide(Outcome(("huber", "tweedie")), validation)
     assert decision.basis == "too_small" and decision.verdicts["huber"] == "equivalent"
     assert decision.confidence["level"] == "low"
+
+
+def test_judged_on_the_worst_group_the_worst_group_folds_decide():
+    """The same all-rows scores, the other order on each fold's worst group: with the judge
+    ``worst_group`` the leader, the margin and the comparisons read the worst-group folds."""
+    from dataclasses import replace
+
+    all_rows = {"cross_entropy": [0.50, 0.52, 0.49, 0.51, 0.50],
+                "group_dro": [0.60, 0.61, 0.59, 0.62, 0.60]}
+    worst = {"cross_entropy": (1.30, 1.25, 1.35, 1.28, 1.31),
+             "group_dro": (0.80, 0.82, 0.79, 0.81, 0.80)}
+    plain = measured(all_rows, metric="log_loss", default="cross_entropy")
+    grouped = tuple(replace(item, fairness={
+        "metric": "log_loss", "worst_group": max(worst[item.loss]), "worst_group_name": "b",
+        "worst_group_folds": worst[item.loss], "per_group": {"a": 0.4, "b": max(worst[item.loss])},
+        "demographic_parity_difference": 0.1, "equalized_odds_difference": 0.2})
+        for item in plain.candidates)
+    judged = replace(plain, candidates=grouped,
+                     protocol=replace(plain.protocol, judge="worst_group"))
+    outcome = Outcome(("cross_entropy", "group_dro"))
+    assert decide(outcome, replace(plain, candidates=grouped)).pick == "cross_entropy"
+    decision = decide(outcome, judged)
+    assert decision.pick == "group_dro" and decision.basis == "evidence"
+    assert (decision.judge, decision.worst_group) == ("worst_group", "b")
+    assert decision.margin == pytest.approx(RELATIVE_MARGIN * np.mean(worst["group_dro"]))
+    assert decision.versus["cross_entropy"].mean_difference == pytest.approx(
+        np.mean(worst["group_dro"]) - np.mean(worst["cross_entropy"]), abs=1e-4)
+    assert "judged on the worst group (b) of log_loss" in decision.summary
+    assert decision.basis_dict()["worst_group"] == "b"

@@ -66,7 +66,7 @@ def test_hint_facts_resolve_the_metric_for_the_task():
     hints = Options(activation="relu", loss="mse", quantiles=[0.5]).hint_facts("regression")
     assert hints == {"task_overridden": False, "activation": "relu", "framework": "pytorch",
                      "metric": "rmse", "metric_given": False, "current_loss": "mse",
-                     "label_noise": False, "has_quantiles": True}
+                     "label_noise": False, "has_quantiles": True, "judge": "all_rows"}
     assert metric_for_task("mae", "ordinal") == ("mae", "chosen by the user (--metric mae)")
     with pytest.raises(OptionError, match="^metric must be one of .*that metric does not apply to a binary"):
         Options(metric="rmse").hint_facts("binary")

@@ -66,7 +66,7 @@ def test_a_pick_that_failed_in_the_truth_or_is_unknown_is_a_miss(score):
 
 def test_the_truth_covers_every_task_and_every_applicable_loss():
     datasets = _module("datasets")
-    tasks = set()
+    tasks, grouped_tasks = set(), set()
     for dataset in datasets.DATASETS:
         path = QUALITY / "truth" / f"{dataset.name}.json"
         assert path.exists(), f"no ground truth for {dataset.name}: run truth.py --only {dataset.name}"
@@ -74,18 +74,29 @@ def test_the_truth_covers_every_task_and_every_applicable_loss():
         tasks.add(truth["task"])
         assert truth["splits"] >= 15 and truth["config"]["folds"] >= 5
         # a loss may only be left out when its target range excludes the data (gamma: y > 0),
-        # or when it needs the groups of a sensitive column, which no benchmark case has yet
-        # (the group losses are vetoed without one, so the advisor never picks them here)
+        # or, without a sensitive column, when it needs the groups of one (vetoed there, and
+        # plain cross-entropy with every row in one group); a dataset with one trains them
         grouped = {loss_id for loss_id in losses_for_task(truth["task"])
                    if CATALOG[loss_id].math.needs_groups}
+        if dataset.sensitive is not None:
+            grouped_tasks.add(truth["task"])
+            assert truth["sensitive"] == dataset.sensitive and len(truth["groups"]) >= 2
+            for loss_id in grouped:
+                assert loss_id in truth["losses"], (dataset.name, loss_id)
+            for entry in truth["losses"].values():
+                for table in entry["group_scores"].values():
+                    assert len(table) == truth["splits"]
+                    assert all(len(row) == len(truth["groups"]) for row in table)
+            grouped = set()
         missing = set(losses_for_task(truth["task"])) - set(truth["losses"]) - grouped
-        assert missing == set(truth["excluded"]), dataset.name
+        assert missing == set(truth["excluded"]) - grouped, dataset.name
         assert all(CATALOG[loss_id].target_interval.low > -np.inf for loss_id in missing)
         for metric in dataset.metrics:
             assert metric in truth["metrics"], (dataset.name, metric)
             for entry in truth["losses"].values():
                 assert len(entry["scores"][metric]) == truth["splits"]
     assert tasks == set(TASKS)
+    assert "binary" in grouped_tasks  # the group-aware losses are judged on real groups
     assert len(datasets.DATASETS) >= 20
     assert sum(len(dataset.metrics) > 1 for dataset in datasets.DATASETS) >= 5
 
@@ -114,3 +125,38 @@ def test_the_truth_searches_poly1_s_epsilon_as_the_experiment_does():
     assert set(result["search"]) == set(judged)
     assert set(result["search"].values()) <= set(CATALOG["poly1"].search.grid)
     assert all(np.isfinite(result["scores"][name]) for name in metrics)
+
+
+def test_the_truth_trains_the_group_losses_with_the_groups_and_scores_each_group():
+    """With a sensitive column a group-aware loss trains on [label, group] targets and every
+    fold is scored per group; the worst group is the lowest balanced accuracy of the fold."""
+    pytest.importorskip("torch", reason="the bench extra (pip install '.[bench]') is not installed")
+    import pandas as pd
+
+    from advisor.experiment.features import prepare_features
+    from advisor.experiment.scoring import metrics_for, scoring_context
+    from advisor.experiment.splits import make_splits, strata_of
+    from advisor.load import load_data
+    from advisor.profile import profile_data
+
+    truth = _module("truth")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    group = np.where(rng.random(300) < 0.2, "b", "a")
+    y = (x[:, 0] * np.where(group == "a", 1.0, -1.0) + rng.normal(0, 0.5, 300) > 0).astype(int)
+    frame = pd.DataFrame(x, columns=["x1", "x2", "x3"]).assign(grp=group, y=y)
+    loaded = load_data(frame, "y", sensitive="grp")
+    profile = profile_data(loaded, metric="balanced_accuracy")
+    labels, codes = np.asarray(profile.y), np.asarray(profile.groups.codes)
+    train, test = make_splits(strata_of(labels, "binary")[0] * 2 + codes, 5, 1, seed=0)[0]
+    params = CATALOG["group_dro"].derive(profile, {})
+    metrics = metrics_for(profile, "balanced_accuracy", labels)
+    result = truth._job("group_dro", 0, train, test, prepare_features(loaded.features), labels,
+                        profile, params, scoring_context(profile, {"group_dro": params}),
+                        metrics, codes, 2)
+    assert result["error"] is None
+    per_group = result["group_scores"]["balanced_accuracy"]
+    assert len(per_group) == 2 and all(value is not None for value in per_group)
+    entry = {"scores": {name: [result["scores"][name]] for name in metrics}}
+    truth._add_worst_group(entry, [result], metrics, 2)
+    assert entry["scores"]["worst_group:balanced_accuracy"] == [min(per_group)]

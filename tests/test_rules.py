@@ -90,7 +90,7 @@ def facts(task: str, **overrides) -> dict:
         group_base_rate_gap=0.0, group_imbalance_max=1.0,
         activation="auto", framework="pytorch",
         metric=DEFAULT_METRIC[task][0], metric_given=False, current_loss="", label_noise=False,
-        has_quantiles=False,
+        has_quantiles=False, judge="all_rows",
     )
     if task in ("binary", "multiclass", "ordinal"):
         values.update(n_classes=2.0 if task == "binary" else 5.0, n_distinct=values["n_classes"]

