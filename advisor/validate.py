@@ -363,6 +363,7 @@ def _extend(runner: Runner, splits, indices: range, losses: Sequence[str] | None
     runner.run(splits, indices, losses)
     if any(item.status == "skipped" for item in runner.results[done:]):
         del runner.results[done:]
+        runner.extensions_cut += 1
         return False
     return True
 
@@ -421,6 +422,7 @@ def _timing(runner: Runner, run_plan: RunPlan, pilot: Pilot, plan: Plan, *, tota
         "cost": {name: getattr(run_plan.cost, name) for name in names},
         "measured_cost": {name: getattr(pilot.cost, name) for name in names},
         "slowdown": run_plan.slowdown, "slowdown_factor": run_plan.factor,
+        "extensions_cut": runner.extensions_cut,
         "fit_seconds": {loss_id: sum(r.seconds for r in results if r.loss_id == loss_id)
                         for loss_id in runner.candidates},
         "warnings": sorted({message for result in results for message in result.warnings}

@@ -540,6 +540,29 @@ def test_budget_left_after_the_planned_run_trains_the_next_losses_of_the_rule_ra
     assert pinned.protocol.candidates == ("weighted_cross_entropy", "cross_entropy")
 
 
+def test_an_extension_the_clock_cuts_is_dropped_whole_and_counted(monkeypatch):
+    # On a loaded machine the deadline guard skips jobs of an extension: the output is then
+    # the planned run's, as on an idle machine, and the timings say an extension was cut
+    from advisor.experiment.run import Runner
+
+    planned_run = Runner.run
+
+    def late_after_the_planned_run(self, *args, **kwargs):
+        planned_run(self, *args, **kwargs)
+        self.deadline = -math.inf            # every later job would start too late
+
+    monkeypatch.setattr(Runner, "run", late_after_the_planned_run)
+    loaded, profile = binary_data(n=300)
+    outcome = Outcome(("weighted_cross_entropy", "cross_entropy", "focal"))
+    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=20,
+                          max_candidates=1)
+    protocol = validation.protocol
+    assert protocol.repeats == 2 and protocol.candidates == ("weighted_cross_entropy", "cross_entropy")
+    assert all(item.status == "tested" for item in validation.candidates)
+    assert validation.timing["extensions_cut"] >= 1
+    assert not any("stopped early" in reason for reason in protocol.reasons)
+
+
 def test_a_second_repeat_comes_before_the_reserve_s_candidates():
     # Above 1,000 rows the plan is one 5-fold run; five splits spread over more candidates
     # leave little power, so what the budget left buys a second repeat first, then breadth

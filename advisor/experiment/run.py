@@ -304,6 +304,7 @@ class Runner:
     results: list[FoldResult] = field(default_factory=list)
     warnings: set[str] = field(default_factory=set)
     seconds: float = 0.0                      # wall clock spent running jobs
+    extensions_cut: int = 0                   # extensions the clock cut and the run dropped
 
     def jobs(self, splits: Sequence[tuple[np.ndarray, np.ndarray]], indices: Sequence[int],
              losses: Sequence[str]) -> list[Job]:

@@ -126,9 +126,13 @@ def ask(dataset: Dataset, metric: str, path: str) -> dict[str, Any]:
             rec = advisor.suggest(frame, target, metric=metric, budget=budget, seed=0, **options)
     answer = {"pick": rec.best.loss, "task": rec.task, "confidence": rec.confidence.level,
               "seconds": round(time.perf_counter() - started, 1)}
-    if rec.validation is not None and any(notice.code == "validation.slow_machine"
-                                          for notice in rec.validation.notices):
-        answer["slow_machine"] = True    # a loaded machine shrank the protocol: run it again
+    # A loaded machine shrank the protocol (the slowdown notice) or cut an extension that a
+    # quiet one runs (the timings): such a pick is not the advisor's, run it again.
+    validation = rec.validation
+    if validation is not None and (
+            any(notice.code == "validation.slow_machine" for notice in validation.notices)
+            or (rec.timing or {}).get("validation", {}).get("extensions_cut")):
+        answer["slow_machine"] = True
     return answer
 
 
@@ -281,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         slow = sum(1 for row in results[path].values() if row.get("slow_machine"))
         if slow:
             print(f"{'':28s} {slow} of its cases ran on a loaded machine, which shrank their "
-                  "protocol: run them again on a quiet one")
+                  "protocol or cut its extension: run them again on a quiet one")
     if args.write:
         RESULTS_DIR.mkdir(exist_ok=True)
         if args.only and not args.tag:
