@@ -261,7 +261,7 @@ def _plan(setup: _Setup, pilot: Pilot, candidates: Candidates, profile, header: 
     n_outputs = max(setup.catalog[loss_id].bind(setup.loss_params[loss_id], profile.task).n_outputs(profile)
                     for loss_id in candidates.chosen)
     model = model_cost(n_inputs=pilot.n_inputs, n_outputs=n_outputs, hidden=header.hidden,
-                       raw_columns=pilot.raw_columns)
+                       raw_columns=pilot.raw_columns, grouped=profile.groups is not None)
     process_based = header.backend_name in PROCESS_BACKENDS and workers > 1
     transfer = (pilot.bytes_per_row / TRANSFER_BYTES_PER_SECOND
                 if process_based or header.backend_name not in LOCAL_BACKENDS else 0.0)

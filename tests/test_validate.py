@@ -540,6 +540,18 @@ def test_budget_left_after_the_planned_run_trains_the_next_losses_of_the_rule_ra
     assert pinned.protocol.candidates == ("weighted_cross_entropy", "cross_entropy")
 
 
+def test_the_cost_model_counts_the_group_scoring_of_a_sensitive_column():
+    # Every job of a run with groups also scores each group and fairlearn's gaps: a plan that
+    # ignored it overran its estimate and the clock cut its extension
+    from advisor.experiment.plan import MODEL_PER_FIT_GROUPS, model_cost, run_estimate
+
+    shape = dict(n_inputs=12, n_outputs=1, hidden=(64,), raw_columns=12)
+    plain, grouped = model_cost(**shape), model_cost(**shape, grouped=True)
+    assert grouped.fit_seconds(1000, 50) - plain.fit_seconds(1000, 50) == pytest.approx(MODEL_PER_FIT_GROUPS)
+    protocol = dict(rows=2400, folds=5, repeats=2, epochs=50, n_candidates=8, workers=2)
+    assert run_estimate(grouped, **protocol) > 1.1 * run_estimate(plain, **protocol)
+
+
 def test_an_extension_the_clock_cuts_is_dropped_whole_and_counted(monkeypatch):
     # On a loaded machine the deadline guard skips jobs of an extension: the output is then
     # the planned run's, as on an idle machine, and the timings say an extension was cut
