@@ -119,7 +119,8 @@ def select_candidates(outcome: Any, task: str, *, max_candidates: int,
     advice is worth against the naive choice, plus ``extra_candidates`` (the user's current
     loss) when applicable. A vetoed default is reported as vetoed and not trained. The next
     losses of the ranking, up to MAX_CANDIDATES in all, wait in the ``reserve``: a loss that
-    is never trained can never overturn the rules, so the budget buys them before repeats.
+    is never trained can never overturn the rules, so the budget buys them after a second
+    repeat (five splits spread over more candidates leave too little power) and before more.
     A loss some rule argues against here (a negative score: misaligned with the metric or
     the data) is not among them: trained only to fill the budget, it could win on the noise
     of a small experiment, the more likely the more candidates there are.
