@@ -9,7 +9,9 @@ so the schema, the reader and the writer cannot disagree.
 
 A field's metadata can change how it reads in JSON: ``OMIT_NONE`` drops the key when the value
 is None (keys added later, e.g. a CSV's encoding), ``OPT_IN`` keeps the field out of the
-generic dict (the caller adds it on request, e.g. timings), ``EXTRA`` adds JSON Schema keywords.
+generic dict (the caller adds it on request, e.g. timings), ``ADDED`` marks a key added after
+its record's release (absent from a result saved before it, it reads as the field's default),
+``EXTRA`` adds JSON Schema keywords.
 A record whose JSON form is not its fields (:class:`advisor.schema.Reason`) overrides
 :meth:`Record.json_fields`, :meth:`Record.json_values` and :meth:`Record.from_json_values`.
 """
@@ -29,6 +31,9 @@ from typing import Any, ClassVar, TypeVar
 OMIT_NONE = "omit_none"
 #: Field metadata: the field is not part of the generic dict; the record adds it on request.
 OPT_IN = "opt_in"
+#: Field metadata: a key added after its record first shipped; a saved result without it reads
+#: as the field's default, so results saved by an earlier release still load.
+ADDED = "added"
 #: Field metadata: extra JSON Schema keywords for the field (a pattern, a minimum...).
 EXTRA = "json_schema"
 
@@ -50,11 +55,12 @@ class JsonField:
     omit_none: bool = False        # the key is absent when the value is None
     opt_in: bool = False           # absent from the generic dict; the record adds it on request
     derived: bool = False          # computed from other fields: written, checked, never read
+    added: bool = False            # absent in an older result: the field's default
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def required(self) -> bool:
-        return not (self.omit_none or self.opt_in)
+        return not (self.omit_none or self.opt_in or self.added)
 
 
 class Record:
@@ -97,9 +103,9 @@ class Record:
             if item.key not in payload:
                 if item.required:
                     raise SchemaError(f"{where}: missing key {item.key!r}")
-                if item.omit_none:
+                if item.omit_none and not item.added:
                     values[item.key] = None           # an absent key means no value
-                continue
+                continue                              # added later: the field's default
             value = decode(item.hint, payload[item.key], f"{where}.{item.key}")
             if not item.derived:
                 values[item.key] = value
@@ -121,6 +127,7 @@ def _dataclass_json_fields(cls: type) -> tuple[JsonField, ...]:
     _FIELDS[cls] = tuple(
         JsonField(key=item.name, hint=hints[item.name], omit_none=bool(item.metadata.get(OMIT_NONE)),
                   opt_in=bool(item.metadata.get(OPT_IN)), derived=not item.init,
+                  added=bool(item.metadata.get(ADDED)),
                   extra=dict(item.metadata.get(EXTRA, {})))
         for item in dataclasses.fields(cls))
     return _FIELDS[cls]

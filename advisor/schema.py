@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ReportError
-from .record_codec import EXTRA, OMIT_NONE, OPT_IN, JsonField, Record, SchemaError, dumps, json_schema
+from .record_codec import ADDED, EXTRA, OMIT_NONE, OPT_IN, JsonField, Record, SchemaError, dumps, json_schema
 
 #: Bump the minor version for additive changes, the major one when a key changes meaning.
 SCHEMA_VERSION = "2.0"
@@ -169,7 +169,7 @@ class ExperimentProtocol(Record):
     reasons: tuple[str, ...]
     #: What decides: ``all_rows`` (the metric over all rows) or ``worst_group`` (its value in
     #: the worst-off group of the sensitive column, fold by fold; the comparisons use it too).
-    judge: str = "all_rows"
+    judge: str = field(default="all_rows", metadata={ADDED: True})
 
 
 @dataclass(frozen=True)
@@ -461,7 +461,7 @@ class DecisionBasis(Record):
     margin: float | None                      # the practical margin, in the metric's units
     metric: str | None
     #: all_rows, or worst_group: the metric of the worst-off group decided (``--judge``).
-    judge: str = "all_rows"
+    judge: str = field(default="all_rows", metadata={ADDED: True})
     #: Judged on the worst group: the pick's worst-off group (by its mean over the folds).
     worst_group: str | None = field(default=None, metadata={OMIT_NONE: True})
 

@@ -132,6 +132,19 @@ def test_a_missing_misspelt_or_mistyped_key_fails(path: tuple[Any, ...], how: st
         Recommendation.from_dict(broken)
 
 
+def test_a_result_saved_before_the_judge_keys_reads_as_judged_on_all_rows(validator) -> None:
+    # keys added after the schema shipped (ADDED): a result an earlier release saved still
+    # loads (advisor report re-renders it), read as that release decided
+    payload = json.loads((ROOT / "tests" / "golden" / "health_flags.validated.json").read_text(encoding="utf-8"))
+    older = _break(_break(payload, ("decision", "judge"), "drop"),
+                   ("validation", "protocol", "judge"), "drop")
+    assert not _errors(validator, older)
+    record = Recommendation.from_dict(older)
+    assert record.decision.judge == "all_rows"
+    assert record.validation.protocol.judge == "all_rows"
+    assert json.loads(record.to_json()) == payload
+
+
 def test_from_dict_names_the_bad_key() -> None:
     payload = json.loads(GOLDEN[0].read_text(encoding="utf-8"))
     with pytest.raises(SchemaError, match=r"Recommendation\.candidates\[0\]: missing key 'loss'"):
