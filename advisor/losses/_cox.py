@@ -24,13 +24,13 @@ on the training rows (:meth:`CoxMath.after_training`), and ``S(t | x) = exp(-H0(
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._activation import SOFTMAX_READS_CLASS_PROBABILITIES, SQUASHED_SURVIVAL_HEAD, Veto
 from ._base import LossMath, ParamSpec
+from ._math import row_blocks
 from ._spec import LossSpec
 from ._survival_target import (
     TIMES,
@@ -130,10 +130,7 @@ class CoxMath(LossMath):
         time, event = decode_cox(target)
         efron = str(self.params.get("ties", "breslow")) == "efron"
         loss, grad = np.zeros(n), np.zeros_like(raw)
-        for block in np.array_split(np.arange(n), max(1, math.ceil(n / COX_BLOCK_ROWS))):
-            if block.size == 0:
-                continue
-            rows = slice(block[0], block[-1] + 1)
+        for rows in row_blocks(n, COX_BLOCK_ROWS):
             value, slope = partial_likelihood(raw[rows, 0], time[rows], event[rows],
                                               weight[rows], efron)
             loss[rows] = value

@@ -23,7 +23,6 @@ size (DeepHit's ranking term is quadratic in the batch).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -124,10 +123,7 @@ class DeepHitMath(_GridMath):
         n = raw.shape[0]
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         loss, grad = np.zeros(n), np.zeros_like(raw)
-        for block in np.array_split(np.arange(n), max(1, math.ceil(n / BLOCK_ROWS))):
-            if block.size == 0:
-                continue
-            rows = slice(block[0], block[-1] + 1)
+        for rows in _math.row_blocks(n, BLOCK_ROWS):
             value, slope = self._batch(raw[rows], np.asarray(target)[rows], weight[rows])
             loss[rows] = value
             grad[rows] = slope

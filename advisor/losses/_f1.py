@@ -18,8 +18,6 @@ is always the loss of a batch of the size training sees, not of the whole data.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import _math
@@ -49,10 +47,7 @@ class SoftF1Math(ClassifierMath):
         n = raw.shape[0]
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         loss, grad = np.zeros(n), np.zeros_like(raw)
-        for block in np.array_split(np.arange(n), max(1, math.ceil(n / F1_BLOCK_ROWS))):
-            if block.size == 0:
-                continue
-            rows = slice(block[0], block[-1] + 1)
+        for rows in _math.row_blocks(n, F1_BLOCK_ROWS):
             value, slope = _soft_f1(raw[rows], target[rows], weight[rows])
             loss[rows] = value
             grad[rows] = slope

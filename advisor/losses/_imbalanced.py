@@ -23,7 +23,6 @@ the facts ``target_density_ratio`` / ``target_rare_share`` and the metric ``bala
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -225,11 +224,7 @@ class BalancedMseMath(NumericMath):
         raw = np.asarray(raw, dtype=np.float64)
         sigma = np.broadcast_to(np.asarray(self.params["noise_sigma"], dtype=np.float64), (raw.shape[1],))
         loss, grad = np.zeros(raw.shape[0]), np.zeros_like(raw)
-        n_blocks = max(1, math.ceil(raw.shape[0] / BMC_BLOCK_ROWS))
-        for block in np.array_split(np.arange(raw.shape[0]), n_blocks):
-            if block.size == 0:
-                continue
-            rows = slice(block[0], block[-1] + 1)
+        for rows in _math.row_blocks(raw.shape[0], BMC_BLOCK_ROWS):
             for column in range(raw.shape[1]):
                 value, slope = _bmc(raw[rows, column], target[rows, column], float(sigma[column]))
                 loss[rows] += value

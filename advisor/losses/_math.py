@@ -62,6 +62,14 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(x))
 
 
+def row_blocks(n_rows: int, block_rows: int) -> list[slice]:
+    """Contiguous, nearly equal slices of ``n_rows`` rows, each at most about ``block_rows``
+    long (``np.array_split``): the batches a batch loss (its value depends on the other rows)
+    is computed over when it scores many rows at once, as training in batches would."""
+    blocks = np.array_split(np.arange(n_rows), max(1, math.ceil(n_rows / block_rows)))
+    return [slice(int(block[0]), int(block[-1]) + 1) for block in blocks if block.size]
+
+
 def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Float one-hot matrix ``(n, n_classes)`` of integer class indices."""
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
