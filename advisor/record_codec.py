@@ -103,7 +103,7 @@ class Record:
             if item.key not in payload:
                 if item.required:
                     raise SchemaError(f"{where}: missing key {item.key!r}")
-                if item.omit_none and not item.added:
+                if item.omit_none:
                     values[item.key] = None           # an absent key means no value
                 continue                              # added later: the field's default
             value = decode(item.hint, payload[item.key], f"{where}.{item.key}")
