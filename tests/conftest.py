@@ -16,6 +16,32 @@ from advisor.load import load_data
 from advisor.losses import CATALOG, losses_for_task
 from advisor.profile import profile_data
 
+#: A small fixed protocol for the runs with a sensitive column: fast and not budget-dependent.
+GROUP_PROTOCOL = {"sample_rows": 600, "folds": 3, "repeats": 1, "epochs": 40}
+
+
+def pin_protocol(monkeypatch: pytest.MonkeyPatch, **pins: int) -> None:
+    """Make the library's experiment (``advisor.validate.validate``, which ``suggest`` and the
+    CLI call) run the protocol ``pins`` fix, whatever the budget."""
+    import advisor.validate
+
+    monkeypatch.setattr(advisor.validate, "validate",
+                        functools.partial(advisor.validate.validate, **pins))
+
+
+@pytest.fixture
+def pinned_group_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    pin_protocol(monkeypatch, **GROUP_PROTOCOL)
+
+
+def run_cli(*args: str, input: str | bytes | None = None):
+    """The ``advisor`` command in-process, its exceptions not caught (a traceback fails)."""
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
 
 @dataclass(frozen=True)
 class Outcome:

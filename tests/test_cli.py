@@ -8,16 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli
 
-from advisor.cli import main
 from advisor.options import available_cores
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-
-
-def run(*args: str, input: str | bytes | None = None):
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
 
 def assert_clean_error(result, *fragments: str) -> None:
@@ -45,46 +40,46 @@ def small_csv(tmp_path: Path, target_values: list[str], name: str = "d.csv") -> 
 
 # ----- bad input -------------------------------------------------------------------------
 def test_missing_file(tmp_path):
-    assert_clean_error(run("suggest", str(tmp_path / "nope.csv"), "--no-validate"), "nope.csv")
+    assert_clean_error(run_cli("suggest", str(tmp_path / "nope.csv"), "--no-validate"), "nope.csv")
 
 
 def test_empty_file(tmp_path):
-    assert_clean_error(run("suggest", write(tmp_path, "e.csv", ""), "--no-validate"), "empty")
+    assert_clean_error(run_cli("suggest", write(tmp_path, "e.csv", ""), "--no-validate"), "empty")
 
 
 def test_header_only_file(tmp_path):
-    assert_clean_error(run("suggest", write(tmp_path, "h.csv", "a,b,y\n"), "--no-validate"))
+    assert_clean_error(run_cli("suggest", write(tmp_path, "h.csv", "a,b,y\n"), "--no-validate"))
 
 
 def test_unknown_target_column(tmp_path):
     path = small_csv(tmp_path, ["0", "1"] * 10)
-    assert_clean_error(run("suggest", path, "--target", "why", "--no-validate"), "why")
+    assert_clean_error(run_cli("suggest", path, "--target", "why", "--no-validate"), "why")
 
 
 def test_single_class(tmp_path):
     path = small_csv(tmp_path, ["cat"] * 20)
-    assert_clean_error(run("suggest", path, "--no-validate"), "single")
+    assert_clean_error(run_cli("suggest", path, "--no-validate"), "single")
 
 
 def test_constant_numeric_target(tmp_path):
     path = small_csv(tmp_path, ["3.5"] * 20)
-    assert_clean_error(run("suggest", path, "--no-validate"), "single")
+    assert_clean_error(run_cli("suggest", path, "--no-validate"), "single")
 
 
 def test_all_missing_target(tmp_path):
     path = small_csv(tmp_path, [""] * 20)
-    assert_clean_error(run("suggest", path, "--no-validate"), "missing")
+    assert_clean_error(run_cli("suggest", path, "--no-validate"), "missing")
 
 
 def test_text_where_numbers_belong(tmp_path):
     path = small_csv(tmp_path, ["red", "green", "blue"] * 7)
-    assert_clean_error(run("suggest", path, "--task", "regression", "--no-validate"),
+    assert_clean_error(run_cli("suggest", path, "--task", "regression", "--no-validate"),
                        "needs numbers", "'red'")
 
 
 def test_a_few_text_cells_in_a_numeric_target_are_dropped_with_a_warning(tmp_path):
     values = [f"{10 + (i % 17) * 0.37:.2f}" for i in range(60)] + ["#VALUE!"]
-    result = run("suggest", small_csv(tmp_path, values), "--no-validate", "--format", "json")
+    result = run_cli("suggest", small_csv(tmp_path, values), "--no-validate", "--format", "json")
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["task"] == "regression"
@@ -96,18 +91,18 @@ def test_a_few_text_cells_in_a_numeric_target_are_dropped_with_a_warning(tmp_pat
 def test_a_row_identifier_as_the_last_column(tmp_path):
     rows = "\n".join(f"{i * 0.1},{i % 3},{1000 + i}" for i in range(50))
     path = write(tmp_path, "ids.csv", "a,b,customer_id\n" + rows + "\n")
-    assert_clean_error(run("suggest", path, "--no-validate"), "customer_id", "row identifier",
+    assert_clean_error(run_cli("suggest", path, "--no-validate"), "customer_id", "row identifier",
                        "--target")
 
 
 def test_three_row_dataset(tmp_path):
     path = small_csv(tmp_path, ["0", "1", "0"])
-    assert_clean_error(run("suggest", path, "--no-validate"), "10")
+    assert_clean_error(run_cli("suggest", path, "--no-validate"), "10")
 
 
 def test_unknown_loss_name(tmp_path):
     path = small_csv(tmp_path, ["0", "1"] * 10)
-    assert_clean_error(run("suggest", path, "--loss", "cross_entropi", "--no-validate"), "cross_entropi")
+    assert_clean_error(run_cli("suggest", path, "--loss", "cross_entropi", "--no-validate"), "cross_entropi")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -118,21 +113,21 @@ def test_unknown_loss_name(tmp_path):
     (("--label-sep", ""), "label_sep must be a non-empty string"),
 ])
 def test_a_value_out_of_range_is_a_clean_error_before_the_data_are_read(tmp_path, args, message):
-    assert_clean_error(run("suggest", str(tmp_path / "never_read.csv"), *args, "--no-validate"),
+    assert_clean_error(run_cli("suggest", str(tmp_path / "never_read.csv"), *args, "--no-validate"),
                        message)
 
 
 @pytest.mark.parametrize("option", ["--activation", "--metric", "--framework", "--task"])
 def test_unknown_choice_is_a_usage_error(tmp_path, option):
     path = small_csv(tmp_path, ["0", "1"] * 10)
-    result = run("suggest", path, option, "nonsense", "--no-validate")
+    result = run_cli("suggest", path, option, "nonsense", "--no-validate")
     assert result.exit_code == 2
     assert "nonsense" in result.stderr and "Traceback" not in result.output
 
 
 def test_metric_that_does_not_fit_the_task(tmp_path):
     path = small_csv(tmp_path, ["0", "1"] * 10)
-    assert_clean_error(run("suggest", path, "--metric", "poisson_deviance", "--no-validate"),
+    assert_clean_error(run_cli("suggest", path, "--metric", "poisson_deviance", "--no-validate"),
                        "metric")
 
 
@@ -143,19 +138,19 @@ def test_broken_rule_dir(tmp_path):
         '[[rule]]\nid = "x.bad"\nwhen = "imbalance_ratoi > 3"\nbecause = "b"\ncite = ["c"]\n'
         'effects = [{ loss = "focal", score = 1.0 }]\n')
     path = small_csv(tmp_path, ["0", "1"] * 10)
-    assert_clean_error(run("suggest", path, "--rules", str(rule_dir), "--no-validate"),
+    assert_clean_error(run_cli("suggest", path, "--rules", str(rule_dir), "--no-validate"),
                        "bad.toml", "x.bad")
-    assert_clean_error(run("rules", "check", str(rule_dir)), "bad.toml", "x.bad")
+    assert_clean_error(run_cli("rules", "check", str(rule_dir)), "bad.toml", "x.bad")
 
 
 def test_unknown_example():
-    assert_clean_error(run("suggest", "example:penguin", "--no-validate"), "penguins")
+    assert_clean_error(run_cli("suggest", "example:penguin", "--no-validate"), "penguins")
 
 
 # ----- results ---------------------------------------------------------------------------
 def test_json_is_byte_identical_across_runs():
     args = ("suggest", str(DATA / "penguins.csv"), "--no-validate", "--format", "json")
-    first, second = run(*args), run(*args)
+    first, second = run_cli(*args), run_cli(*args)
     assert first.exit_code == 0, first.stderr
     assert first.stdout == second.stdout
     payload = json.loads(first.stdout)
@@ -167,7 +162,7 @@ def test_json_is_byte_identical_across_runs():
 
 def test_stdin_input():
     text = (DATA / "breast_cancer.csv").read_text()
-    result = run("suggest", "-", "--target", "diagnosis", "--no-validate", "--format", "json",
+    result = run_cli("suggest", "-", "--target", "diagnosis", "--no-validate", "--format", "json",
                  input=text)
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -176,7 +171,7 @@ def test_stdin_input():
 
 
 def test_text_output_names_the_winner_and_its_snippet():
-    result = run("suggest", "example:poor_health", "--metric", "balanced_accuracy",
+    result = run_cli("suggest", "example:poor_health", "--metric", "balanced_accuracy",
                  "--no-validate")
     assert result.exit_code == 0, result.stderr
     assert "weighted_cross_entropy" in result.stdout
@@ -186,8 +181,8 @@ def test_text_output_names_the_winner_and_its_snippet():
 
 def test_positive_class_sets_the_weights_and_the_command():
     args = ("suggest", "example:breast_cancer", "--no-validate", "--format", "json")
-    default = json.loads(run(*args).stdout)
-    chosen = json.loads(run(*args, "--positive", "benign").stdout)
+    default = json.loads(run_cli(*args).stdout)
+    chosen = json.loads(run_cli(*args, "--positive", "benign").stdout)
     assert default["profile"]["classes"] == ["benign", "malignant"]
     assert chosen["profile"]["classes"] == ["malignant", "benign"]
 
@@ -201,7 +196,7 @@ def test_positive_class_sets_the_weights_and_the_command():
 
 
 def test_loss_audit_flags_the_users_loss():
-    result = run("suggest", "example:poor_health", "--metric", "balanced_accuracy",
+    result = run_cli("suggest", "example:poor_health", "--metric", "balanced_accuracy",
                  "--loss", "cross_entropy", "--no-validate", "--format", "json")
     payload = json.loads(result.stdout)
     assert payload["audit"]["loss"] == "cross_entropy"
@@ -210,26 +205,26 @@ def test_loss_audit_flags_the_users_loss():
 
 
 def test_rules_list_show_check(tmp_path):
-    listed = run("rules", "list", "--format", "json")
+    listed = run_cli("rules", "list", "--format", "json")
     rules = json.loads(listed.stdout)["rules"]
     assert len(rules) >= 35
-    shown = run("rules", "show", rules[0]["id"])
+    shown = run_cli("rules", "show", rules[0]["id"])
     assert shown.exit_code == 0 and rules[0]["id"] in shown.stdout
     # the weighting rules of several targets are listed and shown too
     weighting = json.loads(listed.stdout)["composite_rules"]
     assert {rule["file"] for rule in weighting} == {"rules/composite.toml"}
-    shown = run("rules", "show", "composite.many_targets")
+    shown = run_cli("rules", "show", "composite.many_targets")
     assert shown.exit_code == 0 and "n_targets >= 3" in shown.stdout and "GradNorm" in shown.stdout
-    assert "weighting rules of several targets" in run("rules", "list").stdout
+    assert "weighting rules of several targets" in run_cli("rules", "list").stdout
     good = tmp_path / "good"
     good.mkdir()
     (good / "mine.toml").write_text(
         '[[rule]]\nid = "mine.prefer_huber"\nwhen = "task == \'regression\'"\n'
         'because = "We always prefer Huber."\ncite = ["Our team, 2026"]\n'
         'effects = [{ loss = "huber", score = 9.0 }]\n')
-    checked = run("rules", "check", str(good))
+    checked = run_cli("rules", "check", str(good))
     assert checked.exit_code == 0 and "1 rules" in checked.stdout
-    result = run("suggest", str(DATA / "diabetes.csv"), "--rules", str(good), "--no-validate",
+    result = run_cli("suggest", str(DATA / "diabetes.csv"), "--rules", str(good), "--no-validate",
                  "--format", "json")
     payload = json.loads(result.stdout)
     assert payload["recommendation"] == "huber"
@@ -237,11 +232,11 @@ def test_rules_list_show_check(tmp_path):
 
 
 def test_rules_show_unknown_id():
-    assert_clean_error(run("rules", "show", "no.such.rule"), "no.such.rule")
+    assert_clean_error(run_cli("rules", "show", "no.such.rule"), "no.such.rule")
 
 
 def test_examples_lists_bundled_data():
-    result = run("examples")
+    result = run_cli("examples")
     assert "example:poor_health" in result.stdout and "example:penguins" in result.stdout
 
 
@@ -257,7 +252,7 @@ def test_validated_json_is_byte_identical_across_runs():
     """The experiment is planned from a cost model, not from wall-clock jitter: same bytes."""
     args = ("suggest", "example:breast_cancer", "--metric", "balanced_accuracy", "--budget", "6",
             "--format", "json", "--quiet")
-    first, second = run(*args), run(*args)
+    first, second = run_cli(*args), run_cli(*args)
     assert first.exit_code == 0, first.stderr
     assert first.stdout == second.stdout
     payload = json.loads(first.stdout)
@@ -271,13 +266,13 @@ def test_validated_json_is_byte_identical_across_runs():
 
 def test_timings_only_when_asked():
     base = ("suggest", "example:penguins", "--no-validate", "--format", "json")
-    assert "timing" not in json.loads(run(*base).stdout)
-    timed = json.loads(run(*base, "--timings").stdout)
+    assert "timing" not in json.loads(run_cli(*base).stdout)
+    timed = json.loads(run_cli(*base, "--timings").stdout)
     assert timed["timing"]["total"] > 0 and timed["timing"]["load"] > 0
 
 
 def test_scheduler_needs_the_dask_backend():
-    result = run("suggest", "example:penguins", "--scheduler", "tcp://127.0.0.1:8786",
+    result = run_cli("suggest", "example:penguins", "--scheduler", "tcp://127.0.0.1:8786",
                  "--budget", "5")
     assert result.exit_code == 2 and "--backend dask" in result.stderr
 

@@ -46,12 +46,16 @@ def test_comparable_numeric_columns_stay_a_multi_output_regression() -> None:
     assert rec.task == "regression" and rec.composite is None
 
 
-def test_numeric_columns_on_scales_far_apart_are_multitask() -> None:
+def _scales_apart() -> pd.DataFrame:
+    """Two numeric targets of one feature, four orders of magnitude apart in scale."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=200)
-    frame = pd.DataFrame({"x": x, "price": 1e4 * (x + rng.normal(size=200)),
-                          "rate": 0.5 * x + rng.normal(size=200)})
-    rec = advisor.suggest(frame, ["price", "rate"], validate=False)
+    return pd.DataFrame({"x": x, "price": 1e4 * (x + rng.normal(size=200)),
+                         "rate": 0.5 * x + rng.normal(size=200)})
+
+
+def test_numeric_columns_on_scales_far_apart_are_multitask() -> None:
+    rec = advisor.suggest(_scales_apart(), ["price", "rate"], validate=False)
     assert rec.task == "multitask" and "scales" in rec.task_reason
 
 
@@ -351,11 +355,7 @@ def test_a_count_and_a_binary_target_start_from_uncertainty_by_the_rule_file() -
 
 
 def test_numeric_targets_scales_apart_start_from_uncertainty() -> None:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=200)
-    frame = pd.DataFrame({"x": x, "price": 1e4 * (x + rng.normal(size=200)),
-                          "rate": 0.5 * x + rng.normal(size=200)})
-    rec = advisor.suggest(frame, ["price", "rate"], validate=False)
+    rec = advisor.suggest(_scales_apart(), ["price", "rate"], validate=False)
     assert rec.best.loss == "composite_uncertainty"
     assert [reason.rule_id for reason in rec.best.reasons] == ["composite.scales_apart"]
 

@@ -3,24 +3,19 @@ facts, the group-aware losses, the rules, and the experiment's per-group scores 
 
 from __future__ import annotations
 
-import functools
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli
 
 import advisor
-import advisor.validate
-from advisor.cli import main
 from advisor.errors import OptionError, SensitiveError
 from advisor.load import load_data
 from advisor.losses import CATALOG
 from advisor.profile import profile_data
 from advisor.rules import load_rulebase
-
-PINNED = {"sample_rows": 600, "folds": 3, "repeats": 1, "epochs": 40}
 
 
 def _frame(n: int = 900, small_share: float = 0.12, seed: int = 0) -> pd.DataFrame:
@@ -35,15 +30,6 @@ def _frame(n: int = 900, small_share: float = 0.12, seed: int = 0) -> pd.DataFra
     frame["grp"], frame["y"] = group, y
     return frame
 
-
-@pytest.fixture
-def pinned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(advisor.validate, "validate",
-                        functools.partial(advisor.validate.validate, **PINNED))
-
-
-def _cli(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 # ----- input ------------------------------------------------------------------------------------
@@ -64,7 +50,7 @@ def test_bad_sensitive_column_is_one_line_and_exit_2(tmp_path, change, column, m
         frame["y"] = np.random.default_rng(1).normal(size=len(frame))
     path = tmp_path / "data.csv"
     frame.to_csv(path, index=False)
-    result = _cli("suggest", str(path), "--target", "y", "--sensitive", column, "--no-validate")
+    result = run_cli("suggest", str(path), "--target", "y", "--sensitive", column, "--no-validate")
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     with pytest.raises(SensitiveError, match="sensitive|supports"):
@@ -158,7 +144,7 @@ def test_group_dro_weights_move_to_the_group_with_the_larger_loss():
 
 
 # ----- the experiment --------------------------------------------------------------------------
-def test_group_aware_candidates_improve_the_worst_group(pinned):
+def test_group_aware_candidates_improve_the_worst_group(pinned_group_protocol):
     """Measured: on a small group with another base rate and another relation, group DRO
     or re-weighting lowers the worst group's log loss below plain cross-entropy's."""
     rec = advisor.suggest(_frame(), target="y", sensitive="grp", n_jobs=1, budget=30)
@@ -173,8 +159,8 @@ def test_group_aware_candidates_improve_the_worst_group(pinned):
     assert "worst group" in rec.summary
 
 
-def test_cli_json_on_the_mortgage_example_reports_groups_and_a_group_aware_candidate(pinned):
-    result = _cli("suggest", "example:mortgage_denial", "--sensitive", "afam", "--format",
+def test_cli_json_on_the_mortgage_example_reports_groups_and_a_group_aware_candidate(pinned_group_protocol):
+    result = run_cli("suggest", "example:mortgage_denial", "--sensitive", "afam", "--format",
                   "json", "--jobs", "1", "--quiet")
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)

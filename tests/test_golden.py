@@ -10,13 +10,13 @@ Re-record on purpose only, after a deliberate change of behaviour:
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 from pathlib import Path
 
 import pytest
+from conftest import pin_protocol
 
 import advisor
 from advisor.examples import EXAMPLES, example_path
@@ -32,10 +32,7 @@ EXAMPLE_OPTIONS = {"health_flags": {"label_sep": "|"}, "mortgage_denial": {"sens
 
 def _pinned_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the library's experiment run the pinned protocol."""
-    import advisor.validate
-
-    monkeypatch.setattr(advisor.validate, "validate",
-                        functools.partial(advisor.validate.validate, **PINNED_PROTOCOL))
+    pin_protocol(monkeypatch, **PINNED_PROTOCOL)
 
 
 #: The library versions' block: it differs between machines.

@@ -3,21 +3,16 @@ reads each candidate's worst-group metric fold by fold in place of the all-rows 
 
 from __future__ import annotations
 
-import functools
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli
 
 import advisor
-import advisor.validate
-from advisor.cli import main
 from advisor.errors import OptionError
 from advisor.report import render_html, render_markdown
-
-PINNED = {"sample_rows": 600, "folds": 3, "repeats": 1, "epochs": 40}
 
 
 def _frame(n: int = 600, small_share: float = 0.15, seed: int = 0) -> pd.DataFrame:
@@ -34,17 +29,8 @@ def _frame(n: int = 600, small_share: float = 0.15, seed: int = 0) -> pd.DataFra
     return frame
 
 
-@pytest.fixture
-def pinned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(advisor.validate, "validate",
-                        functools.partial(advisor.validate.validate, **PINNED))
 
-
-def _cli(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def test_judged_on_the_worst_group_the_group_aware_loss_wins(pinned):
+def test_judged_on_the_worst_group_the_group_aware_loss_wins(pinned_group_protocol):
     """Over all rows plain cross-entropy measures best; on the worst group, group DRO."""
     frame = _frame()
     plain = advisor.suggest(frame, target="y", sensitive="grp", n_jobs=1, budget=30)
@@ -79,19 +65,19 @@ def test_judging_the_worst_group_needs_a_sensitive_column(tmp_path):
         advisor.suggest(_frame(200), target="y", judge="worst_group", validate=False)
     path = tmp_path / "data.csv"
     _frame(200).to_csv(path, index=False)
-    result = _cli("suggest", str(path), "--target", "y", "--judge", "worst-group",
+    result = run_cli("suggest", str(path), "--target", "y", "--judge", "worst-group",
                   "--no-validate")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--sensitive COL" in lines[0], result.stderr
 
 
-def test_worst_group_json_is_byte_identical_and_says_what_decided(pinned, tmp_path):
+def test_worst_group_json_is_byte_identical_and_says_what_decided(pinned_group_protocol, tmp_path):
     path = tmp_path / "data.csv"
     _frame().to_csv(path, index=False)
     args = ("suggest", str(path), "--target", "y", "--sensitive", "grp", "--judge",
             "worst-group", "--format", "json", "--jobs", "1", "--quiet", "--budget", "30")
-    first, second = _cli(*args), _cli(*args)
+    first, second = run_cli(*args), run_cli(*args)
     assert first.exit_code == 0, first.stderr
     assert first.stdout == second.stdout
     payload = json.loads(first.stdout)

@@ -8,17 +8,16 @@ validation rows and says so; the experiment and the CLI carry the tuned rule int
 
 from __future__ import annotations
 
-import functools
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import pin_protocol
 from sklearn.metrics import balanced_accuracy_score
 
 import advisor
-import advisor.validate
 from advisor.cli import main
 from advisor.experiment.decision import TunedRule, tune_rule, tuning_split
 from advisor.experiment.metrics import METRIC_SPECS
@@ -126,10 +125,8 @@ def test_too_few_validation_rows_keep_the_plain_rule_with_a_notice():
     """150 rows in 2 folds: 75 training rows, 15 of them held out to tune: too few."""
     X, y = imbalanced_binary(150, 3)
     frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
-    pinned = functools.partial(advisor.validate.validate, sample_rows=150, folds=2, repeats=1,
-                               epochs=5)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(advisor.validate, "validate", pinned)
+        pin_protocol(patch, sample_rows=150, folds=2, repeats=1, epochs=5)
         result = advisor.suggest(frame, "y", metric="balanced_accuracy",
                                  loss="cross_entropy+threshold", n_jobs=1)
     plan = next(item for item in result.candidates if item.loss == "cross_entropy+threshold")
@@ -143,9 +140,7 @@ def test_too_few_validation_rows_keep_the_plain_rule_with_a_notice():
 
 
 def test_the_cli_lists_a_threshold_plan_for_balanced_accuracy(monkeypatch):
-    pinned = functools.partial(advisor.validate.validate, sample_rows=900, folds=3, repeats=1,
-                               epochs=5)
-    monkeypatch.setattr(advisor.validate, "validate", pinned)
+    pin_protocol(monkeypatch, sample_rows=900, folds=3, repeats=1, epochs=5)
     result = CliRunner().invoke(main, ["suggest", "example:poor_health", "--metric",
                                        "balanced_accuracy", "--format", "json", "--quiet",
                                        "--jobs", "1"], catch_exceptions=False)

@@ -8,11 +8,11 @@ candidate, and handed out as a snippet from its own templates.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import pin_protocol
 
 import advisor
 from advisor.losses import CATALOG, ParamSpec, losses_for_task
@@ -98,11 +98,7 @@ def test_a_new_loss_is_ranked_vetoed_and_handed_out_by_the_rules(cauchy):
 
 
 def test_a_new_loss_is_trained_by_the_experiment(cauchy, monkeypatch):
-    import advisor.validate
-
-    pinned = functools.partial(advisor.validate.validate, sample_rows=200, folds=2, repeats=1,
-                               epochs=20)
-    monkeypatch.setattr(advisor.validate, "validate", pinned)
+    pin_protocol(monkeypatch, sample_rows=200, folds=2, repeats=1, epochs=20)
     recommendation = advisor.suggest("example:diabetes", rules=cauchy, n_jobs=1)
     assert recommendation.validation is not None
     assert "cauchy" in recommendation.validation.protocol.candidates

@@ -237,22 +237,15 @@ def test_the_request_recorder_sees_external_requests(browser: DevTools, tmp_path
     assert "https://example.invalid/b.png" in requested
 
 
-def test_the_fairness_trade_off_renders_in_chromium(browser: DevTools, tmp_path: Path) -> None:
+def test_the_fairness_trade_off_renders_in_chromium(browser: DevTools, tmp_path: Path,
+                                                    pinned_group_protocol: None) -> None:
     """A run with a sensitive column: the report's fairness table has one row per trained
     candidate with the four numbers, and its trade-off plot is drawn."""
-    import functools
-
-    from test_fairness import PINNED, _frame
+    from test_fairness import _frame
 
     import advisor
-    import advisor.validate
 
-    pinned = functools.partial(advisor.validate.validate, **PINNED)
-    original, advisor.validate.validate = advisor.validate.validate, pinned
-    try:
-        rec = advisor.suggest(_frame(), target="y", sensitive="grp", n_jobs=1, budget=30)
-    finally:
-        advisor.validate.validate = original
+    rec = advisor.suggest(_frame(), target="y", sensitive="grp", n_jobs=1, budget=30)
     path = tmp_path / "fairness.html"
     path.write_text(rec.to_html(), encoding="utf-8")
     session, requested = browser.open(path.as_uri())
