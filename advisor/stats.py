@@ -47,7 +47,7 @@ from scipy import stats as scipy_stats
 __all__ = [
     "ALPHA", "MIN_WILCOXON_FOLDS", "PairedComparison", "corrected_t_test",
     "corrected_interval", "wilcoxon_p_value", "compare_paired", "PracticalComparison",
-    "practical_comparison", "kendall_agreement",
+    "practical_comparison", "kendall_agreement", "finite_mean",
 ]
 
 #: Significance level of every comparison.
@@ -88,6 +88,14 @@ class PairedComparison:
         if not self.significant:
             return None
         return self.b if self.mean_difference > 0 else self.a
+
+
+def finite_mean(values: Sequence[float]) -> float:
+    """The mean of the finite values (a fold that could not be scored is NaN); NaN when
+    there is none."""
+    array = np.asarray(values, dtype=float)
+    array = array[np.isfinite(array)]
+    return float(array.mean()) if array.size else math.nan
 
 
 def _variance_factor(n_folds: int, test_train_ratio: float) -> float:

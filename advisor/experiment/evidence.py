@@ -36,6 +36,7 @@ from ..schema import (
 )
 from ..schema import ExperimentProtocol as Protocol
 from ..stability import unstable_candidates
+from ..stats import finite_mean
 from .fairness import summarise
 from .plan import Plan
 from .run import FoldResult
@@ -239,7 +240,7 @@ class Validation:
 
     def judged_mean(self, loss_id: str) -> float:
         """The mean of :meth:`judged_folds` over the folds that could be scored."""
-        return _nanmean(self.judged_folds(loss_id))
+        return finite_mean(self.judged_folds(loss_id))
 
     def judged_on(self, loss_id: str | None = None) -> str:
         """What decided, in words: the metric, or "the worst group (NAME) of METRIC" with
@@ -285,12 +286,6 @@ def _flip(item: stats.PairedComparison) -> stats.PairedComparison:
                                             else -item.standardized_difference),
                    t_statistic=None if item.t_statistic is None else -item.t_statistic,
                    ci_low=-item.ci_high, ci_high=-item.ci_low)
-
-
-def _nanmean(values: Sequence[float]) -> float:
-    array = np.asarray(values, dtype=float)
-    array = array[np.isfinite(array)]
-    return float(array.mean()) if array.size else math.nan
 
 
 class _Folds:
@@ -453,7 +448,7 @@ def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequenc
     primary = metrics[0]
     unstable = folds.unstable(task, metrics)
     stable = [loss_id for loss_id in folds.alive if loss_id not in unstable]
-    means = {loss_id: {name: _nanmean(values) for name, values in folds.scores[loss_id].items()}
+    means = {loss_id: {name: finite_mean(values) for name, values in folds.scores[loss_id].items()}
              for loss_id in folds.alive}
     evidence = []
     for loss_id in chosen:
@@ -480,7 +475,7 @@ def assemble(*, task: str, n_rows: int, candidates: Candidates, results: Sequenc
                              test_train_ratio=test_train_ratio)
         for index, a in enumerate(stable) for b in stable[index + 1:])
     sign = 1.0 if greater_is_better else -1.0
-    empirical = sorted(stable, key=lambda loss_id: (-sign * _nanmean(judged[loss_id]),
+    empirical = sorted(stable, key=lambda loss_id: (-sign * finite_mean(judged[loss_id]),
                                                     stable.index(loss_id)))
     return len(folds.complete), {
         "candidates": tuple(evidence), "comparisons": comparisons,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SensitiveError
+from ..stats import finite_mean
 from .metrics import METRIC_SPECS
 
 __all__ = ["FoldFairness", "require_fairlearn", "fold_fairness", "summarise"]
@@ -81,19 +82,13 @@ def fold_fairness(y_true: np.ndarray, prediction: np.ndarray, groups: np.ndarray
     return FoldFairness(per_group, float(np.nanmax(parity)), float(np.nanmax(odds)))
 
 
-def _nanmean(values: Sequence[float]) -> float:
-    array = np.asarray(values, dtype=float)
-    array = array[np.isfinite(array)]
-    return float(array.mean()) if array.size else math.nan
-
-
 def summarise(folds: Sequence[FoldFairness], metric: str,
               names: Sequence[str]) -> dict[str, Any]:
     """The candidate's fairness over its folds: the per-group means, the worst group (of the
     means) and the worst group per fold, the mean gaps. Raw floats: the record rounds."""
     greater = METRIC_SPECS[metric].greater_is_better
     table = np.array([fold.per_group for fold in folds], dtype=float)
-    means = [_nanmean(table[:, index].tolist()) for index in range(len(names))]
+    means = [finite_mean(table[:, index].tolist()) for index in range(len(names))]
     finite = [index for index, value in enumerate(means) if math.isfinite(value)]
     worst_index = (None if not finite else
                    (min if greater else max)(finite, key=lambda index: means[index]))
@@ -106,5 +101,5 @@ def summarise(folds: Sequence[FoldFairness], metric: str,
             "worst_group_name": names[worst_index] if worst_index is not None else None,
             "worst_group_folds": tuple(per_fold),
             "per_group": dict(zip(names, means, strict=True)),
-            "demographic_parity_difference": _nanmean([fold.demographic_parity for fold in folds]),
-            "equalized_odds_difference": _nanmean([fold.equalized_odds for fold in folds])}
+            "demographic_parity_difference": finite_mean([fold.demographic_parity for fold in folds]),
+            "equalized_odds_difference": finite_mean([fold.equalized_odds for fold in folds])}
