@@ -13,7 +13,7 @@ A case of a dataset with a sensitive column (``Dataset.sensitive``) asks with
 (``--judge worst-group``) and is judged on the truth's ``worst_group:METRIC`` fold scores,
 each split's worst group.
 
-A pick is a **hit** when its paired fold scores in the truth (15, or 30 below 1,000 rows) are
+A pick is a **hit** when its paired fold scores in the truth (15, or 50 below 1,000 rows) are
 not significantly worse
 than the best loss's (one-sided corrected resampled t-test *and* one-sided Wilcoxon
 signed-rank test, both at p < 0.05), or its mean is within 0.5 % of the best mean. Its
@@ -165,7 +165,7 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], paths: list[str],
              "here before and after.", "",
              "**Ground truth.** For each dataset, every catalog loss that applies to its task "
              "trains a PyTorch MLP (two hidden layers of 64 ReLU units, Adam, early stopping "
-             "with the best weights restored) on the same 5 folds x 3 repeats (x 6 below 1,000 "
+             "with the best weights restored) on the same 5 folds x 3 repeats (x 10 below 1,000 "
              "rows), with the "
              "settings the advisor derives. **Hit**: the pick's paired fold scores are not "
              "significantly worse than the best loss's (one-sided corrected resampled t-test "
