@@ -48,6 +48,7 @@ from .experiment.features import kept_positions, prepare_features
 from .experiment.metrics import METRIC_SPECS
 from .experiment.pilot import Pilot, run_pilot
 from .experiment.plan import (
+    DEFAULT_FOLDS,
     DEFAULT_HIDDEN,
     REPEATS_BEFORE_BREADTH,
     TRANSFER_BYTES_PER_SECOND,
@@ -267,8 +268,8 @@ def _plan(setup: _Setup, pilot: Pilot, candidates: Candidates, profile, header: 
                 if process_based or header.backend_name not in LOCAL_BACKENDS else 0.0)
     return plan_run(measured=pilot.cost, model=model, n_rows=len(setup.y),
                     n_candidates=fit_units(setup.catalog, candidates.chosen), workers=workers,
-                    budget=header.budget,
-                    transfer_per_row=transfer, pins=pins)
+                    budget=header.budget, transfer_per_row=transfer, pins=pins,
+                    tuned_outputs=tuned_outputs(setup, profile, candidates.chosen))
 
 
 def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPlan,
@@ -312,7 +313,8 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
     def repeats_allowed(trained: Sequence[str]) -> int:
         return extra_repeats(plan, runner.results, run_plan.cost, epochs=ran,
                              n_candidates=fit_units(setup.catalog, trained), workers=workers,
-                             seconds_available=run_plan.seconds_available)
+                             seconds_available=run_plan.seconds_available,
+                             tuned_outputs=tuned_outputs(setup, profile, trained))
 
     if plan.repeats < REPEATS_BEFORE_BREADTH:
         depth = min(REPEATS_BEFORE_BREADTH - plan.repeats, repeats_allowed(chosen))
@@ -322,7 +324,10 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
                             trained_units=fit_units(setup.catalog, chosen),
                             reserve_units=[fit_units(setup.catalog, (loss_id,))
                                            for loss_id in candidates.reserve],
-                            workers=workers, seconds_available=run_plan.seconds_available)
+                            workers=workers, seconds_available=run_plan.seconds_available,
+                            trained_tuned=tuned_outputs(setup, profile, chosen),
+                            reserve_tuned=[tuned_outputs(setup, profile, (loss_id,))
+                                           for loss_id in candidates.reserve])
     if more:
         added = candidates.reserve[:more]
         if _extend(runner, split_list, range(len(split_list)), added):
@@ -334,6 +339,24 @@ def _run(loaded, profile, setup: _Setup, candidates: Candidates, run_plan: RunPl
                                     epochs=ran, planned=planned_repeats)
     data.cache.clear()
     return runner, plan, split_list, candidates
+
+
+def tuned_outputs(setup: _Setup, profile, loss_ids: Sequence[str]) -> float:
+    """The thresholds these candidates' plans tune per split, for the planner: a plan tunes
+    one per output on the tuning part of each training fold (:mod:`.experiment.decision`),
+    counted on 5 folds of every usable row (fewer rows can only make it cheaper)."""
+    from .experiment.decision import thresholds_tuned
+    from .experiment.metrics import TUNING_FRACTION
+
+    rows = int(round(TUNING_FRACTION * len(setup.y) * (DEFAULT_FOLDS - 1) / DEFAULT_FOLDS))
+    total = 0
+    for loss_id in loss_ids:
+        plan = getattr(setup.catalog[loss_id], "decision", None)
+        if plan is not None:
+            outputs = setup.catalog[loss_id].bind(setup.loss_params[loss_id],
+                                                  profile.task).n_outputs(profile)
+            total += thresholds_tuned(plan.rule, profile.facts["metric"], rows, outputs)
+    return float(total)
 
 
 def fit_units(catalog: Mapping[str, Any], loss_ids: Sequence[str]) -> float:

@@ -552,6 +552,38 @@ def test_the_cost_model_counts_the_group_scoring_of_a_sensitive_column():
     assert run_estimate(grouped, **protocol) > 1.1 * run_estimate(plain, **protocol)
 
 
+def test_the_cost_model_counts_the_thresholds_a_plan_tunes():
+    # scikit-learn's threshold search costs about 0.1 s an output, five times a multi-label
+    # plan's fit: a plan that ignored it overran its estimate at 60 s and the clock cut its
+    # extension. It is paid only where the guard lets the rule tune.
+    from advisor.experiment.decision import thresholds_tuned
+    from advisor.experiment.plan import MODEL_PER_TUNED_OUTPUT, model_cost, run_estimate
+
+    assert thresholds_tuned("threshold", "f1_macro", 400, 5) == 5
+    assert thresholds_tuned("threshold", "balanced_accuracy", 400, 1) == 1
+    assert thresholds_tuned("threshold", "log_loss", 400, 5) == 0        # reads no decision
+    assert thresholds_tuned("threshold", "f1_macro", 20, 5) == 0         # too few rows
+    assert thresholds_tuned("threshold", "accuracy", 400, 1) == 0        # accuracy's guard
+    assert thresholds_tuned("logit_adjustment", "balanced_accuracy", 400, 6) == 0
+    cost = model_cost(n_inputs=8, n_outputs=5, hidden=(64,), raw_columns=8)
+    protocol = dict(rows=3000, folds=5, repeats=2, epochs=80, n_candidates=8, workers=2)
+    added = run_estimate(cost, **protocol, tuned_outputs=5) - run_estimate(cost, **protocol)
+    assert added == pytest.approx(10 * 5 * MODEL_PER_TUNED_OUTPUT / (2 * 0.85))
+
+
+def test_a_multilabel_plan_s_thresholds_shrink_the_protocol():
+    # the same run with the threshold plan among its candidates plans fewer repeats for it
+    from advisor.experiment.plan import model_cost, plan_protocol
+
+    cost = model_cost(n_inputs=8, n_outputs=5, hidden=(64,), raw_columns=8)
+    common = dict(n_rows=800, n_candidates=6, cost=cost, seconds_available=4.0, workers=2,
+                  budget=5.0)
+    plain, tuned = plan_protocol(**common), plan_protocol(**common, tuned_outputs=5)
+    assert (plain.repeats, tuned.repeats) == (2, 1)
+    assert plain.within_budget and tuned.within_budget
+    assert tuned.estimated_seconds <= 4.0
+
+
 def test_an_extension_the_clock_cuts_is_dropped_whole_and_counted(monkeypatch):
     # On a loaded machine the deadline guard skips jobs of an extension: the output is then
     # the planned run's, as on an idle machine, and the timings say an extension was cut

@@ -45,7 +45,7 @@ from .metrics import (
 )
 from .scoring import ScoringContext
 
-__all__ = ["RULE_TASKS", "TunedRule", "tune_rule", "tuning_split", "plain_rule"]
+__all__ = ["RULE_TASKS", "TunedRule", "tune_rule", "tuning_split", "plain_rule", "thresholds_tuned"]
 
 #: The tasks each decision rule applies to (the catalog's plans sit on these).
 RULE_TASKS: dict[str, frozenset[str]] = {
@@ -97,6 +97,15 @@ def _guard(rule: str, metric: str, rows: int) -> str | None:
                 f"validation rows (as AutoGluon does; {rows:,} here): with calibrated "
                 "probabilities the plain rule already is accuracy's best")
     return None
+
+
+def thresholds_tuned(rule: str, metric: str, rows: int, n_outputs: int) -> int:
+    """How many thresholds ``rule`` searches with scikit-learn on ``rows`` tuning rows: the
+    outputs of a threshold rule the guard lets tune, else 0 (what the planner pays for; the
+    logit adjustment's nine values of tau cost next to nothing)."""
+    if rule != "threshold" or _guard(rule, metric, rows) is not None:
+        return 0
+    return max(1, n_outputs)
 
 
 def tune_rule(rule: str, probabilities: np.ndarray, y: np.ndarray, *, metric: str, task: str,

@@ -76,6 +76,12 @@ MODEL_PER_PREPARE = 2e-2
 #: measured on the bundled mortgage data, 1.5x that here as for the rest of the model (the
 #: runs without it overran their estimate by a fifth, and the clock cut their extension).
 MODEL_PER_FIT_GROUPS = 6.5e-2
+#: A plan's tuned decision threshold (``advisor.experiment.decision``): scikit-learn's
+#: threshold search scores the metric at 100 thresholds, about 0.1 s per tuned output
+#: measured for F1 and balanced accuracy on 100-6,000 tuning rows, 1.5x that here. Without
+#: it a multi-label plan's job cost 5x its fit, and 60 s runs overran their estimate until
+#: the clock cut an extension. (A logit adjustment scores 9 values of tau: negligible.)
+MODEL_PER_TUNED_OUTPUT = 0.15
 SLOWDOWN_TOLERANCE = 1.5
 #: Seconds of the budget set aside for the pilot, and for starting process workers.
 PILOT_RESERVE_SECONDS = 1.0
@@ -98,6 +104,7 @@ class Cost:
     per_batch: float
     per_row: float
     per_prepare: float = 0.0
+    per_tuned_output: float = 0.0
 
     def epoch_seconds(self, train_rows: float) -> float:
         return self.per_epoch + self.per_batch * batches(train_rows)
@@ -113,7 +120,8 @@ class Cost:
         return Cost(per_fit=self.per_fit * factor, per_epoch=self.per_epoch * factor,
                     per_batch=self.per_batch * factor,
                     per_row=self.per_row * factor + transfer_per_row,
-                    per_prepare=self.per_prepare * factor)
+                    per_prepare=self.per_prepare * factor,
+                    per_tuned_output=self.per_tuned_output * factor)
 
 
 def model_cost(*, n_inputs: int, n_outputs: int, hidden: Sequence[int], raw_columns: int,
@@ -125,7 +133,7 @@ def model_cost(*, n_inputs: int, n_outputs: int, hidden: Sequence[int], raw_colu
                 per_epoch=MODEL_PER_EPOCH,
                 per_batch=MODEL_PER_BATCH + MODEL_PER_BATCH_PER_UNIT * units,
                 per_row=MODEL_PER_ROW + MODEL_PER_ROW_PER_COLUMN * raw_columns,
-                per_prepare=MODEL_PER_PREPARE)
+                per_prepare=MODEL_PER_PREPARE, per_tuned_output=MODEL_PER_TUNED_OUTPUT)
 
 
 def slowdown_factor(measured: Cost, model: Cost, rows: int) -> tuple[float, float]:
@@ -206,10 +214,18 @@ def _preparing(cost: Cost, rows: int, folds: int, repeats: int, n_candidates: fl
     return cost.prepare_seconds(rows) * (1 + per_split / _efficiency(workers))
 
 
+def _tuning(cost: Cost, folds: int, repeats: int, tuned_outputs: float, workers: int) -> float:
+    """The plans' decision-rule tuning: ``tuned_outputs`` thresholds per split, spread over
+    the workers."""
+    return folds * repeats * tuned_outputs * cost.per_tuned_output / (workers * _efficiency(workers))
+
+
 def run_estimate(cost: Cost, *, rows: int, folds: int, repeats: int, epochs: int,
-                 n_candidates: float, workers: int) -> float:
-    """Seconds the cost model expects a run of this protocol to take."""
+                 n_candidates: float, workers: int, tuned_outputs: float = 0.0) -> float:
+    """Seconds the cost model expects a run of this protocol to take (``tuned_outputs``:
+    the thresholds the candidates' plans tune per split)."""
     return (_preparing(cost, rows, folds, repeats, n_candidates, workers)
+            + _tuning(cost, folds, repeats, tuned_outputs, workers)
             + _waves(n_candidates, folds, repeats, workers)
             * cost.fit_seconds(_train_rows(rows, folds), epochs) / _efficiency(workers))
 
@@ -224,10 +240,12 @@ class _Sizing:
     workers: int
     seconds_available: float
     pinned_epochs: int | None
+    tuned_outputs: float = 0.0        # thresholds the plans among them tune per split
 
     def estimate(self, rows: int, folds: int, repeats: int, epochs: int) -> float:
         return run_estimate(self.cost, rows=rows, folds=folds, repeats=repeats, epochs=epochs,
-                            n_candidates=self.n_candidates, workers=self.workers)
+                            n_candidates=self.n_candidates, workers=self.workers,
+                            tuned_outputs=self.tuned_outputs)
 
     def desired_epochs(self, rows: int, folds: int) -> int:
         if self.pinned_epochs is not None:
@@ -242,7 +260,8 @@ class _Sizing:
     def affordable_epochs(self, rows: int, folds: int, repeats: int) -> int:
         if self.pinned_epochs is not None:
             return self.pinned_epochs
-        preparing = _preparing(self.cost, rows, folds, repeats, self.n_candidates, self.workers)
+        preparing = (_preparing(self.cost, rows, folds, repeats, self.n_candidates, self.workers)
+                     + _tuning(self.cost, folds, repeats, self.tuned_outputs, self.workers))
         waves = _waves(self.n_candidates, folds, repeats, self.workers)
         per_job = (self.seconds_available - preparing) * _efficiency(self.workers) / waves
         spare = per_job - self.cost.fit_seconds(_train_rows(rows, folds), 0)
@@ -277,7 +296,7 @@ def _ladder(capped_rows: int, *, sample_rows: int | None, folds: int | None,
 def plan_protocol(*, n_rows: int, n_candidates: float, cost: Cost, seconds_available: float,
                   workers: int, budget: float, sample_rows: int | None = None,
                   folds: int | None = None, repeats: int | None = None,
-                  epochs: int | None = None) -> Plan:
+                  epochs: int | None = None, tuned_outputs: float = 0.0) -> Plan:
     """Choose rows, folds, repeats and the epoch cap so the run fits ``seconds_available``.
 
     The ideal: every usable row (up to MAX_SAMPLE_ROWS), 5 folds (repeated twice below
@@ -285,10 +304,10 @@ def plan_protocol(*, n_rows: int, n_candidates: float, cost: Cost, seconds_avail
     sacrifices come in this order: repeats; rows (a stratified sample, as long as a fit
     keeps at least MIN_EPOCHS epochs and MIN_STEPS steps); folds (5 -> 3); epochs (down to
     FLOOR_EPOCHS). Pinned values (``sample_rows``, ``folds``, ``repeats``, ``epochs``) are
-    kept as given.
+    kept as given. ``tuned_outputs``: the thresholds the candidates' plans tune per split.
     """
     workers = max(1, int(workers))
-    sizing = _Sizing(cost, n_candidates, workers, seconds_available, epochs)
+    sizing = _Sizing(cost, n_candidates, workers, seconds_available, epochs, tuned_outputs)
     capped_rows = min(n_rows, MAX_SAMPLE_ROWS if sample_rows is None else max(1, sample_rows))
     ladder, sizes, k_tight, r1 = _ladder(capped_rows, sample_rows=sample_rows, folds=folds,
                                          repeats=repeats)
@@ -381,7 +400,8 @@ class RunPlan:
 
 
 def plan_run(*, measured: Cost, model: Cost, n_rows: int, n_candidates: float, workers: int,
-             budget: float, transfer_per_row: float, pins: dict[str, Any]) -> RunPlan:
+             budget: float, transfer_per_row: float, pins: dict[str, Any],
+             tuned_outputs: float = 0.0) -> RunPlan:
     """Size the run from the cost model, scaled only when the pilot ran clearly slower.
 
     A fixed reserve for the pilot and worker start-up, not the measured elapsed time, keeps
@@ -395,7 +415,8 @@ def plan_run(*, measured: Cost, model: Cost, n_rows: int, n_candidates: float, w
     def plan_for(scale: float) -> Plan:
         return plan_protocol(n_rows=n_rows, n_candidates=n_candidates,
                              cost=model.scaled(scale, transfer_per_row=transfer_per_row),
-                             seconds_available=available, workers=workers, budget=budget, **pins)
+                             seconds_available=available, workers=workers, budget=budget,
+                             tuned_outputs=tuned_outputs, **pins)
 
     plan = plan_for(factor)
     # The notice (which makes the output depend on the machine's load) only when the
@@ -412,7 +433,8 @@ def mean_epochs_run(results: Sequence[Any]) -> int:
 
 
 def extra_repeats(plan: Plan, results: Sequence[Any], cost: Cost, *, epochs: int,
-                  n_candidates: float, workers: int, seconds_available: float) -> int:
+                  n_candidates: float, workers: int, seconds_available: float,
+                  tuned_outputs: float = 0.0) -> int:
     """Repeats the budget still allows after the planned run, from the cost model at the
     ``epochs`` the fits really ran (they stop when their held-out loss stops improving), up
     to MAX_REPEATS in all. 0 when the caller pinned the protocol or the clock cut the run."""
@@ -422,26 +444,32 @@ def extra_repeats(plan: Plan, results: Sequence[Any], cost: Cost, *, epochs: int
     extra = 0
     while plan.repeats + extra < MAX_REPEATS and run_estimate(
             cost, rows=plan.rows, folds=plan.folds, repeats=plan.repeats + extra + 1,
-            epochs=epochs, n_candidates=n_candidates, workers=workers) <= seconds_available:
+            epochs=epochs, n_candidates=n_candidates, workers=workers,
+            tuned_outputs=tuned_outputs) <= seconds_available:
         extra += 1
     return extra
 
 
 def extra_candidates(plan: Plan, results: Sequence[Any], cost: Cost, *, epochs: int,
                      trained_units: float, reserve_units: Sequence[float], workers: int,
-                     seconds_available: float) -> int:
+                     seconds_available: float, trained_tuned: float = 0.0,
+                     reserve_tuned: Sequence[float] = ()) -> int:
     """How many more candidates the budget allows on the planned splits, from the cost model
     at the ``epochs`` the fits really ran (as :func:`extra_repeats`); the candidates count in
-    fits (``*_units``: a searched parameter costs several). 0 when the caller pinned the
-    protocol or the clock cut the run."""
+    fits (``*_units``: a searched parameter costs several) and in the thresholds their plans
+    tune (``*_tuned``, zeros when not given). 0 when the caller pinned the protocol or the
+    clock cut the run."""
     if (plan.pinned or not plan.within_budget or not epochs
             or any(item.status == "skipped" for item in results)):
         return 0
-    extra, units = 0, trained_units
+    tuned_of = list(reserve_tuned) or [0.0] * len(reserve_units)
+    extra, units, tuned = 0, trained_units, trained_tuned
     while extra < len(reserve_units) and run_estimate(
             cost, rows=plan.rows, folds=plan.folds, repeats=plan.repeats, epochs=epochs,
-            n_candidates=units + reserve_units[extra], workers=workers) <= seconds_available:
+            n_candidates=units + reserve_units[extra], workers=workers,
+            tuned_outputs=tuned + tuned_of[extra]) <= seconds_available:
         units += reserve_units[extra]
+        tuned += tuned_of[extra]
         extra += 1
     return extra
 
