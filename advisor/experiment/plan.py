@@ -79,8 +79,9 @@ MODEL_PER_FIT_GROUPS = 6.5e-2
 #: A plan's tuned decision threshold (``advisor.experiment.decision``): scikit-learn's
 #: threshold search scores the metric at 100 thresholds, about 0.1 s per tuned output
 #: measured for F1 and balanced accuracy on 100-6,000 tuning rows, 1.5x that here. Without
-#: it a multi-label plan's job cost 5x its fit, and 60 s runs overran their estimate until
-#: the clock cut an extension. (A logit adjustment scores 9 values of tau: negligible.)
+#: it a multi-label plan's job (five labels) cost three times a plain fit's, and 60 s runs
+#: overran their estimate until the clock cut an extension. (A logit adjustment scores 9
+#: values of tau: negligible.)
 MODEL_PER_TUNED_OUTPUT = 0.15
 SLOWDOWN_TOLERANCE = 1.5
 #: Seconds of the budget set aside for the pilot, and for starting process workers.
@@ -97,6 +98,7 @@ class Cost:
     a small fixed overhead): the proxies' cost is per adam step (batch), a partial batch
     costing about as much as a full one. Preparing the features of ``rows`` rows (once per
     split, shared by the candidates, and scoring them) takes ``per_prepare + per_row * rows``.
+    A plan's job also pays ``per_tuned_output`` for each threshold its decision rule tunes.
     """
 
     per_fit: float
