@@ -262,10 +262,11 @@ class _Sizing:
     def affordable_epochs(self, rows: int, folds: int, repeats: int) -> int:
         if self.pinned_epochs is not None:
             return self.pinned_epochs
-        preparing = (_preparing(self.cost, rows, folds, repeats, self.n_candidates, self.workers)
-                     + _tuning(self.cost, folds, repeats, self.tuned_outputs, self.workers))
+        # what the run costs besides the fits: preparing features, tuning the plans' thresholds
+        besides_fits = (_preparing(self.cost, rows, folds, repeats, self.n_candidates, self.workers)
+                        + _tuning(self.cost, folds, repeats, self.tuned_outputs, self.workers))
         waves = _waves(self.n_candidates, folds, repeats, self.workers)
-        per_job = (self.seconds_available - preparing) * _efficiency(self.workers) / waves
+        per_job = (self.seconds_available - besides_fits) * _efficiency(self.workers) / waves
         spare = per_job - self.cost.fit_seconds(_train_rows(rows, folds), 0)
         per_epoch = self.cost.epoch_seconds(_train_rows(rows, folds))
         if spare <= 0:
