@@ -30,6 +30,28 @@ def pin_protocol(monkeypatch: pytest.MonkeyPatch, **pins: int) -> None:
 
 
 @pytest.fixture
+def machine_at_model_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plan and extend the experiment as on a machine as fast as the cost model: the pilot's
+    slowdown never scales the plan and the clock never cuts an extension. For the tests of
+    what the planner decides; what a slow or loaded machine changes has tests of its own."""
+    import math
+
+    import advisor.experiment.plan as plan_module
+    from advisor.experiment.run import Runner
+
+    measured_ratio = plan_module.slowdown_factor
+    monkeypatch.setattr(plan_module, "slowdown_factor",
+                        lambda *args: (measured_ratio(*args)[0], 1.0))
+    run = Runner.run
+
+    def without_deadline(self, *args, **kwargs):
+        self.deadline = math.inf
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(Runner, "run", without_deadline)
+
+
+@pytest.fixture
 def pinned_group_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
     pin_protocol(monkeypatch, **GROUP_PROTOCOL)
 

@@ -505,6 +505,7 @@ def test_over_dispersed_counts_poisson_leads_mse():
     assert decision.verdicts["mse"] == "overturned"
 
 
+@pytest.mark.usefixtures("machine_at_model_speed")
 def test_fits_that_stop_early_leave_budget_for_more_repeats_the_same_every_run():
     # 300 rows of an easy target: adam stops long before the epoch cap, so the budget pays for
     # more repeats; how many comes from the cost model and the epochs run, not from the clock
@@ -519,6 +520,7 @@ def test_fits_that_stop_early_leave_budget_for_more_repeats_the_same_every_run()
     assert protocol.within_budget
 
 
+@pytest.mark.usefixtures("machine_at_model_speed")
 def test_budget_left_after_the_planned_run_trains_the_next_losses_of_the_rule_ranking():
     # A loss that is never trained can never overturn the rules: with budget to spare, the
     # next losses in rule order join the experiment on the same splits, before more repeats
@@ -607,6 +609,7 @@ def test_an_extension_the_clock_cuts_is_dropped_whole_and_counted(monkeypatch):
     assert not any("stopped early" in reason for reason in protocol.reasons)
 
 
+@pytest.mark.usefixtures("machine_at_model_speed")
 def test_a_second_repeat_comes_before_the_reserve_s_candidates():
     # Above 1,000 rows the plan is one 5-fold run; five splits spread over more candidates
     # leave little power, so what the budget left buys a second repeat first, then breadth
