@@ -4,7 +4,7 @@ The protocol is planned from a deterministic cost model (``advisor.experiment.pl
 to sit about 1.5x above the pilot's measurement so that ordinary load still fits the
 budget. This script asks the advisor once per dataset of ``benchmarks/quality/datasets.py``
 (its first metric, ``--timings`` figures) and prints, per dataset, the model's and the
-pilot's cost of one adam step (batch), the pilot's slowdown ratio (above 2 the plan is
+pilot's cost of one adam step (batch), the pilot's slowdown ratio (above 1.5 the plan is
 made for a machine twice as slow), and the run's wall time against the seconds the plan had,
 with the extensions the clock cut. A ratio of measured to model per batch above 1 means the
 model is below this machine; a cut extension means an estimate was short.

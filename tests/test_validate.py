@@ -615,7 +615,7 @@ def test_a_second_repeat_comes_before_the_reserve_s_candidates():
     # leave little power, so what the budget left buys a second repeat first, then breadth
     loaded, profile = binary_data(n=1200)
     outcome = Outcome(("weighted_cross_entropy", "cross_entropy", "focal", "label_smoothing"))
-    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=6,
+    validation = validate(loaded, profile, outcome, params=all_params(profile), budget=5,
                           max_candidates=1)
     protocol = validation.protocol
     assert protocol.candidates[2:] == ("focal", "label_smoothing")
