@@ -222,12 +222,19 @@ def _tuning(cost: Cost, folds: int, repeats: int, tuned_outputs: float, workers:
     return folds * repeats * tuned_outputs * cost.per_tuned_output / (workers * _efficiency(workers))
 
 
+def _besides_fits(cost: Cost, rows: int, folds: int, repeats: int, n_candidates: float,
+                  workers: int, tuned_outputs: float) -> float:
+    """What a run costs besides its fits: preparing the features, tuning the plans'
+    thresholds (the estimate and the epoch sizing must count the same)."""
+    return (_preparing(cost, rows, folds, repeats, n_candidates, workers)
+            + _tuning(cost, folds, repeats, tuned_outputs, workers))
+
+
 def run_estimate(cost: Cost, *, rows: int, folds: int, repeats: int, epochs: int,
                  n_candidates: float, workers: int, tuned_outputs: float = 0.0) -> float:
     """Seconds the cost model expects a run of this protocol to take (``tuned_outputs``:
     the thresholds the candidates' plans tune per split)."""
-    return (_preparing(cost, rows, folds, repeats, n_candidates, workers)
-            + _tuning(cost, folds, repeats, tuned_outputs, workers)
+    return (_besides_fits(cost, rows, folds, repeats, n_candidates, workers, tuned_outputs)
             + _waves(n_candidates, folds, repeats, workers)
             * cost.fit_seconds(_train_rows(rows, folds), epochs) / _efficiency(workers))
 
@@ -262,9 +269,8 @@ class _Sizing:
     def affordable_epochs(self, rows: int, folds: int, repeats: int) -> int:
         if self.pinned_epochs is not None:
             return self.pinned_epochs
-        # what the run costs besides the fits: preparing features, tuning the plans' thresholds
-        besides_fits = (_preparing(self.cost, rows, folds, repeats, self.n_candidates, self.workers)
-                        + _tuning(self.cost, folds, repeats, self.tuned_outputs, self.workers))
+        besides_fits = _besides_fits(self.cost, rows, folds, repeats, self.n_candidates,
+                                     self.workers, self.tuned_outputs)
         waves = _waves(self.n_candidates, folds, repeats, self.workers)
         per_job = (self.seconds_available - besides_fits) * _efficiency(self.workers) / waves
         spare = per_job - self.cost.fit_seconds(_train_rows(rows, folds), 0)
