@@ -18,27 +18,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "quality"))
 
-from datasets import DATASETS, by_name, split_metric  # noqa: E402
+from datasets import DATASETS, by_name  # noqa: E402
 
 
 def measure(dataset, budget: float) -> dict | None:
     """The validation timings of one dataset judged on its first metric (None: no experiment)."""
-    import advisor
-
     frame = dataset.frame()
-    target = list(dataset.target) if isinstance(dataset.target, tuple) else dataset.target
-    options = dict(dataset.options)
-    metric, judged = split_metric(dataset.metrics[0])
-    if dataset.sensitive is not None:
-        options.update(sensitive=dataset.sensitive, judge=judged)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rec = advisor.suggest(frame, target, metric=metric, budget=budget, seed=0, **options)
+    rec = dataset.suggest(dataset.metrics[0], frame, budget=budget, seed=0)
     timing = (rec.timing or {}).get("validation", {})
     if "cost" not in timing:
         return None

@@ -54,6 +54,29 @@ class Dataset:
             frame = frame.iloc[keep].reset_index(drop=True)
         return frame
 
+    @property
+    def target_argument(self) -> str | list[str]:
+        """The target as the advisor takes it: a column name, or a list of names."""
+        return list(self.target) if isinstance(self.target, tuple) else self.target
+
+    def suggest(self, metric: str, frame: pd.DataFrame | None = None, **options: Any):
+        """The advisor's recommendation on this table (``frame``, when the caller has built
+        it) judged on ``metric``, asked as a user would (a ``worst_group:`` case with the
+        sensitive column and ``judge``), its warnings silenced; ``options`` go to
+        :func:`advisor.suggest`."""
+        import warnings
+
+        import advisor
+
+        metric, judged = split_metric(metric)
+        options = {**self.options, **options}
+        if self.sensitive is not None:
+            options.update(sensitive=self.sensitive, judge=judged)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return advisor.suggest(self.frame() if frame is None else frame,
+                                   self.target_argument, metric=metric, **options)
+
 
 def _bundled(name: str) -> Callable[[], pd.DataFrame]:
     def build() -> pd.DataFrame:

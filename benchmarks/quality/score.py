@@ -32,7 +32,6 @@ import json
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ from scipy import stats as scipy_stats
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datasets import DATASETS, Dataset, by_name, split_metric  # noqa: E402
+from datasets import DATASETS, Dataset, by_name  # noqa: E402
 
 TRUTH_DIR = HERE / "truth"
 RESULTS_DIR = HERE / "results"
@@ -104,26 +103,18 @@ def _corrected(differences: np.ndarray):
 
 def ask(dataset: Dataset, metric: str, path: str) -> dict[str, Any]:
     """The advisor's pick for one case on one path."""
-    import advisor
     from advisor.losses import DEFAULT_LOSS
 
     frame = dataset.frame()
-    target = list(dataset.target) if isinstance(dataset.target, tuple) else dataset.target
-    options = {key: value for key, value in dataset.options.items()}
-    metric, judged = split_metric(metric)
-    if dataset.sensitive is not None:
-        options.update(sensitive=dataset.sensitive, judge=judged)
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if path == "defaults":
-            rec = advisor.suggest(frame, target, metric=metric, validate=False, **options)
-            return {"pick": DEFAULT_LOSS[rec.task], "task": rec.task, "seconds": 0.0}
-        if path == "rules":
-            rec = advisor.suggest(frame, target, metric=metric, validate=False, **options)
-        else:
-            budget = float(path.split("-", 1)[1])
-            rec = advisor.suggest(frame, target, metric=metric, budget=budget, seed=0, **options)
+    if path == "defaults":
+        rec = dataset.suggest(metric, frame, validate=False)
+        return {"pick": DEFAULT_LOSS[rec.task], "task": rec.task, "seconds": 0.0}
+    if path == "rules":
+        rec = dataset.suggest(metric, frame, validate=False)
+    else:
+        budget = float(path.split("-", 1)[1])
+        rec = dataset.suggest(metric, frame, budget=budget, seed=0)
     answer = {"pick": rec.best.loss, "task": rec.task, "confidence": rec.confidence.level,
               "seconds": round(time.perf_counter() - started, 1)}
     # A loaded machine shrank the protocol (the slowdown notice) or cut an extension that a

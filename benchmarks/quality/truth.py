@@ -84,8 +84,8 @@ def prepared(dataset: Dataset):
     from advisor.losses import CATALOG, losses_for_task
     from advisor.profile import profile_data
 
-    target = list(dataset.target) if isinstance(dataset.target, tuple) else dataset.target
-    loaded = load_data(dataset.frame(), target, label_sep=dataset.options.get("label_sep"),
+    loaded = load_data(dataset.frame(), dataset.target_argument,
+                       label_sep=dataset.options.get("label_sep"),
                        event=dataset.options.get("event"), sensitive=dataset.sensitive)
     profile = profile_data(loaded, task=dataset.task or dataset.options.get("task"),
                            metric=split_metric(dataset.metrics[0])[0])
